@@ -1,0 +1,45 @@
+"""The Flask application factory. Nothing starts at import time.
+
+The web process built here never imports Rasa or TensorFlow: classification lives in the
+worker (`flask worker`), which imports `nlu` lazily.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Optional
+
+from flask import Flask
+
+from bot.config import ConfigError, Settings, load_settings
+
+__all__ = ["create_app", "ConfigError"]
+
+
+def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
+    """Build the app: settings (defaults < config.yml < environment < test_config), database, blueprints."""
+    app = Flask(__name__, instance_relative_config=False)
+    overrides = dict(test_config or {})
+    flask_overrides = {k: overrides.pop(k) for k in list(overrides) if k.isupper()}
+    settings: Settings = load_settings(overrides)
+    app.config.update(
+        DDCI_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=None,  # the webhook enforces its own limit with a clear 413
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(flask_overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from store import Database
+
+    app.extensions["ddci_db"] = Database(settings.database_url)
+
+    from bot import cli, health, webhook
+
+    webhook.init_app(app)
+    health.init_app(app)
+    cli.init_app(app)
+    if settings.is_development or app.config.get("SANDBOX"):
+        from bot import sandbox
+
+        sandbox.init_app(app)
+    return app

@@ -1,0 +1,70 @@
+"""The Messenger webhook: verify, check the signature, store every event, answer 200 at once.
+
+Outcomes: GET subscribe with the right token -> challenge; anything else -> 403. POST:
+over the size limit -> 413; bad or missing signature -> 403; invalid UTF-8 or JSON -> 400;
+JSON that is no webhook payload -> 400; otherwise 200, with every event stored (duplicates
+skipped). Classification, routing and replies happen later in the worker.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+
+from flask import Blueprint, Flask, jsonify, request
+
+from bot import context
+from bot.events import MalformedPayload, parse_body
+from bot.signature import ForgedRequest, verify
+from store.inbox import append_events
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhook", __name__)
+
+
+@bp.get("/webhooks/messenger")
+def subscribe():
+    settings = context.settings()
+    if (
+        request.args.get("hub.mode") == "subscribe"
+        and request.args.get("hub.verify_token") == settings.verify_token
+        and request.args.get("hub.challenge") is not None
+    ):
+        return request.args["hub.challenge"], 200, {"Content-Type": "text/plain"}
+    return jsonify(error="verification failed"), 403
+
+
+@bp.post("/webhooks/messenger")
+def receive():
+    settings = context.settings()
+    limit = settings.config.webhook.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return jsonify(error=f"body larger than {limit} bytes"), 413
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return jsonify(error=f"body larger than {limit} bytes"), 413
+    try:
+        verify(settings.app_secret, body, request.headers.get("X-Hub-Signature-256"))
+    except ForgedRequest as exc:
+        log.warning("webhook: rejected unsigned or forged request from %s: %s", request.remote_addr, exc)
+        return jsonify(error="invalid signature"), 403
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return jsonify(error="body is not UTF-8"), 400
+    except json.JSONDecodeError as exc:
+        return jsonify(error=f"malformed JSON: {exc.msg}"), 400
+    try:
+        events, rejected = parse_body(payload)
+    except MalformedPayload as exc:
+        return jsonify(error=str(exc)), 400
+    rows = [asdict(e) for e in events]
+    with context.db().session() as session:
+        stored, duplicates = append_events(session, rows, context.clock()())
+    if rejected:
+        log.warning("webhook: %d shapeless item(s) skipped", rejected)
+    return jsonify(status="ok", stored=stored, duplicates=duplicates, rejected=rejected), 200
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

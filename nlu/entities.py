@@ -1,0 +1,39 @@
+"""Resolve overlapping regex entities into one reading of each span.
+
+A 10-digit number can be a phone number or a tax code (Hà Nội codes start with 01); the
+words just before it decide ("MST", "sđt"), then the number's shape (mobile prefixes 03,
+05, 07, 08, 09 and +84 are phones). Overlapping matches keep the longest span.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nlu.normalize import strip_diacritics
+
+_PHONE_CUE = re.compile(r"(sdt|so dien thoai|dien thoai|dt|phone|tel|hotline|lh|lien he|zalo|call)\W*$", re.I)
+_TAX_CUE = re.compile(r"(mst|ma so thue|ma so doanh nghiep|msdn|tax code|tax id|tin)\W*$", re.I)
+_MOBILE = re.compile(r"^(\+84|0)[35789]")
+_PRIORITY = {"tracking_code": 0, "email": 1, "phone": 2, "tax_code": 3, "location": 4}
+
+
+def _type_of_number(text: str, entity: dict[str, Any]) -> str:
+    before = strip_diacritics(text[max(0, entity["start"] - 24):entity["start"]]).lower()
+    if _TAX_CUE.search(before):
+        return "tax_code"
+    if _PHONE_CUE.search(before):
+        return "phone"
+    digits = re.sub(r"[ .]", "", entity["value"])
+    return "phone" if _MOBILE.match(digits) and len(digits) in (10, 11, 12) else "tax_code"
+
+
+def resolve(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ranked = sorted(entities, key=lambda e: (-(e["end"] - e["start"]), _PRIORITY.get(e["entity"], 9)))
+    kept: list[dict[str, Any]] = []
+    for entity in ranked:
+        if any(entity["start"] < k["end"] and k["start"] < entity["end"] for k in kept):
+            continue
+        if entity["entity"] in ("phone", "tax_code"):
+            entity = {**entity, "entity": _type_of_number(text, entity)}
+        kept.append(entity)
+    return sorted(kept, key=lambda e: e["start"])

@@ -1,0 +1,553 @@
+"""Working-day calendar for the answer deadlines of Quảng Ninh government units.
+
+Rules (Decision 3887/QĐ-UBND of Quảng Ninh; Civil Code 2015 Art. 147): the day of the
+event is not counted; the deadline is the close of office hours on the N-th working day
+after the *local* date of the event (Asia/Ho_Chi_Minh, UTC+7, no DST). An event on a
+weekend, a holiday or after hours belongs to its local date; counting starts the next day.
+
+A working day is Monday-Friday and not an official day off, or a declared make-up
+working Saturday. Precedence, first match wins:
+
+1. ``make_up_workdays`` (config)              -> working
+2. ``not_days_off`` (config)                  -> the package's day off is ignored;
+                                                 working if Monday-Friday
+3. ``days_off`` (config)                      -> off
+4. statutory days off (``holidays`` package, ``country_holidays("VN")``) -> off
+5. the package's own make-up Saturdays (``weekend_workdays``, the other half of
+   the swaps it knows)                        -> working
+6. Saturday and Sunday                        -> off; every other day is working
+
+The module is pure: it receives plain values (``from_mapping`` takes the parsed
+``calendar:`` section of config.yml) and reads no file, database or clock.
+
+Findings: ``holidays`` package vs the official notices (scheduler/vn-calendar.source.yml)
+-----------------------------------------------------------------------------------------
+Pin: ``holidays==0.86``. It is the newest release whose requirements fit the project
+virtualenv: holidays >= 0.87 requires ``python-dateutil>=2.9.0.post0`` while rasa 3.6.21
+requires ``python-dateutil>=2.8,<2.9``. Releases up to 0.107 support Python 3.10
+(0.108+ need 3.11). Both were checked for 2025-2026:
+
+* Both versions agree with the notices on: 2025-01-01; Tết Ất Tỵ 2025-01-27..31;
+  2025-04-07; 2025-04-30, 05-01; 2025-09-01, 09-02; 2026-01-01; Tết Bính Ngọ
+  2026-02-16..20; Giỗ Tổ 2026-04-26 (Sunday) with substitute Monday 2026-04-27;
+  2026-04-30, 05-01; 2026-09-01, 09-02.
+* 0.86 lacks: the 2025-05-02 swap (and the make-up Saturday 2025-04-26), the 2026-01-02
+  swap (make-up 2026-01-10), the 2026-08-31 swap (make-up 2026-08-22) and 2026-11-24
+  Ngày Văn hóa Việt Nam. 0.107 has 2025-05-02/04-26, 2026-08-31/08-22 and 2026-11-24,
+  and lacks only 2026-01-02/01-10.
+* Neither version marks a 2025-2026 weekday off that the notices do not, so
+  ``not_days_off`` is empty today. Both mark Saturday 2025-02-01 (mùng 4 Tết) as a
+  holiday; it is a weekend day anyway. Both name 2025-01-27 "29 Tết" while that day was
+  28 tháng Chạp (config names win). Neither has the proposed 2026-11-23 swap (correct:
+  it was never confirmed).
+* Every official 2025-2026 weekday off and make-up Saturday is declared in config, so
+  results for those years do not depend on the package version.
+* 2027 is not announced. Both versions guess Tết 2027-02-04..10 (Thu-Wed, five
+  weekdays: 29 tháng Chạp .. mùng 5) and Quốc khánh 2027-09-02 + 09-03; the Prime
+  Minister may choose other days. Correct a wrong guess with ``not_days_off`` plus
+  ``days_off``. 0.86 has no 2027-11-24 (Ngày Văn hóa Việt Nam): add it to
+  ``days_off`` unless the package is upgraded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone as _dt_timezone
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["SkippedDay", "DueExplanation", "WorkingCalendar"]
+
+UTC = _dt_timezone.utc
+_EMPTY: Mapping[date, str] = MappingProxyType({})
+
+# Longest run of consecutive non-working days tolerated before giving up; a guard
+# against a config that closes everything (which would otherwise loop forever).
+_MAX_GAP_DAYS = 366
+
+_WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+_SECTION_KEYS = (
+    "timezone",
+    "office_hours",
+    "use_statutory_holidays",
+    "days_off",
+    "make_up_workdays",
+    "not_days_off",
+)
+_ENTRY_KEYS = ("date", "name", "doc")
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _nfc(text: str) -> str:
+    """Officers see these strings; one normalization form keeps comparisons and fonts sane."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _fmt_date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _fmt_offset(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "+" if offset >= timedelta(0) else "-"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@lru_cache(maxsize=None)
+def _statutory_year(year: int) -> tuple[Mapping[date, str], frozenset[date]]:
+    """Vietnam's statutory days off of one year and the package's make-up Saturdays.
+
+    Cached per year because building a ``holidays`` object computes the lunar calendar.
+    """
+    try:
+        import holidays
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "the 'holidays' package is required for statutory holidays "
+            "(install holidays==0.86, or use use_statutory_holidays: false)"
+        ) from exc
+    found = holidays.country_holidays("VN", years=year, language="vi")
+    days = {d: _nfc(name) for d, name in found.items() if d.year == year}
+    workdays = frozenset(getattr(found, "weekend_workdays", ()) or ())
+    return MappingProxyType(days), workdays
+
+
+@dataclass(frozen=True)
+class SkippedDay:
+    """A day not counted towards a deadline, with the reason shown to officers (Vietnamese)."""
+
+    day: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class DueExplanation:
+    """How a deadline was reached, so an officer can check it day by day.
+
+    ``start`` and ``due`` are aware datetimes in the calendar's local time zone (they
+    compare equal to the UTC instants returned by ``WorkingCalendar.due``).
+    """
+
+    start: datetime
+    days: int
+    due: datetime
+    counted: list[date]
+    skipped: list[SkippedDay]
+
+    def render(self, lang: str = "vi") -> str:
+        """Human-readable explanation, one fact per line; ``lang`` is "vi" or "en"."""
+        if lang not in ("vi", "en"):
+            raise ValueError(f"render: unsupported language {lang!r} (use 'vi' or 'en')")
+        vi = lang == "vi"
+        names = _WEEKDAYS_VI if vi else _WEEKDAYS_EN
+
+        def day_label(day: date) -> str:
+            return f"{names[day.weekday()]} {_fmt_date(day)}"
+
+        def moment_label(moment: datetime) -> str:
+            return f"{moment:%H:%M} {day_label(moment.date())} ({_fmt_offset(moment)})"
+
+        lines: list[str] = []
+        if vi:
+            lines.append(
+                f"Thời điểm phát sinh: {moment_label(self.start)}; ngày phát sinh không tính."
+            )
+            lines.append(f"Thời hạn: {self.days} ngày làm việc.")
+            lines.append("Các ngày làm việc được tính:")
+        else:
+            unit = "working day" if self.days == 1 else "working days"
+            lines.append(f"Event: {moment_label(self.start)}; the day of the event is not counted.")
+            lines.append(f"Time allowed: {self.days} {unit}.")
+            lines.append("Working days counted:")
+        for number, day in enumerate(self.counted, start=1):
+            note = ""
+            if day.weekday() >= 5:
+                note = " (ngày làm bù)" if vi else " (make-up working day)"
+            lines.append(f"  {number}. {day_label(day)}{note}")
+        if not self.skipped:
+            lines.append("Các ngày không tính: không có" if vi else "Days not counted: none")
+        else:
+            lines.append("Các ngày không tính:" if vi else "Days not counted:")
+            for item in self.skipped:
+                lines.append(f"  - {day_label(item.day)}: {self._reason_text(item, vi)}")
+        label = "Hạn xử lý" if vi else "Due"
+        lines.append(f"{label}: {moment_label(self.due)}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _reason_text(item: SkippedDay, vi: bool) -> str:
+        """Weekend reasons start with the weekday name; say "weekly rest" instead of repeating it."""
+        weekday_vi = _WEEKDAYS_VI[item.day.weekday()]
+        if item.day.weekday() >= 5 and item.reason.startswith(weekday_vi):
+            rest = item.reason[len(weekday_vi):]
+            return ("nghỉ hằng tuần" if vi else "weekly rest day") + rest
+        return item.reason if vi else f"day off - {item.reason}"
+
+
+class WorkingCalendar:
+    """Working days and office hours of Vietnamese public offices, for deadlines and reports."""
+
+    def __init__(
+        self,
+        *,
+        timezone: str | ZoneInfo = "Asia/Ho_Chi_Minh",
+        open_time: time = time(7, 30),
+        close_time: time = time(17, 0),
+        days_off: Mapping[date, str] = _EMPTY,
+        make_up_workdays: Mapping[date, str] = _EMPTY,
+        not_days_off: Mapping[date, str] = _EMPTY,
+        use_statutory: bool = True,
+    ) -> None:
+        self._tz = _zone(timezone)
+        for label, value in (("open_time", open_time), ("close_time", close_time)):
+            if not isinstance(value, time) or value.tzinfo is not None:
+                raise ValueError(f"{label} must be a naive datetime.time, got {value!r}")
+        if not open_time < close_time:
+            raise ValueError(
+                f"office hours: open_time {open_time:%H:%M} must be before close_time {close_time:%H:%M}"
+            )
+        if not isinstance(use_statutory, bool):
+            raise ValueError(f"use_statutory must be true or false, got {use_statutory!r}")
+        self._open = open_time
+        self._close = close_time
+        self._use_statutory = use_statutory
+        self._days_off = _date_map(days_off, "days_off")
+        self._make_up = _date_map(make_up_workdays, "make_up_workdays")
+        self._not_off = _date_map(not_days_off, "not_days_off")
+        for a_name, a_map, b_name, b_map in (
+            ("days_off", self._days_off, "make_up_workdays", self._make_up),
+            ("days_off", self._days_off, "not_days_off", self._not_off),
+        ):
+            both = sorted(set(a_map) & set(b_map))
+            if both:
+                raise ValueError(
+                    f"{both[0].isoformat()} is listed in both {a_name} and {b_name}; keep only one"
+                )
+
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def from_mapping(cls, section: Mapping) -> "WorkingCalendar":
+        """Build from the parsed ``calendar:`` section of config.yml; bad input -> ValueError naming it."""
+        if not isinstance(section, Mapping):
+            raise ValueError(f"calendar: the section must be a mapping, got {type(section).__name__}")
+        unknown = [k for k in section if k not in _SECTION_KEYS]
+        if unknown:
+            hint = ""
+            if "calendar" in unknown:
+                hint = " (pass config['calendar'], not the whole config)"
+            raise ValueError(
+                f"calendar: unknown key {unknown[0]!r}{hint}; allowed keys: {', '.join(_SECTION_KEYS)}"
+            )
+        kwargs: dict[str, Any] = {}
+        if "timezone" in section:
+            tz_name = section["timezone"]
+            if not isinstance(tz_name, str) or not tz_name:
+                raise ValueError(
+                    f"calendar.timezone: expected a zone name such as 'Asia/Ho_Chi_Minh', got {tz_name!r}"
+                )
+            _zone(tz_name, where="calendar.timezone")
+            kwargs["timezone"] = tz_name
+        hours = section.get("office_hours")
+        if hours is not None:
+            if not isinstance(hours, Mapping):
+                raise ValueError(
+                    "calendar.office_hours: expected a mapping {open: 'HH:MM', close: 'HH:MM'}, "
+                    f"got {hours!r}"
+                )
+            bad = [k for k in hours if k not in ("open", "close")]
+            if bad:
+                raise ValueError(f"calendar.office_hours: unknown key {bad[0]!r}; allowed keys: open, close")
+            if "open" in hours:
+                kwargs["open_time"] = _parse_time(hours["open"], "calendar.office_hours.open")
+            if "close" in hours:
+                kwargs["close_time"] = _parse_time(hours["close"], "calendar.office_hours.close")
+            opening = kwargs.get("open_time", time(7, 30))
+            closing = kwargs.get("close_time", time(17, 0))
+            if not opening < closing:
+                raise ValueError(
+                    f"calendar.office_hours: open {opening:%H:%M} must be before close {closing:%H:%M}"
+                )
+        if "use_statutory_holidays" in section:
+            flag = section["use_statutory_holidays"]
+            if not isinstance(flag, bool):
+                raise ValueError(f"calendar.use_statutory_holidays: expected true or false, got {flag!r}")
+            kwargs["use_statutory"] = flag
+        kwargs["days_off"] = _parse_entries(section.get("days_off"), "days_off")
+        kwargs["make_up_workdays"] = _parse_entries(section.get("make_up_workdays"), "make_up_workdays")
+        kwargs["not_days_off"] = _parse_entries(section.get("not_days_off"), "not_days_off")
+        try:
+            return cls(**kwargs)
+        except ValueError as exc:
+            raise ValueError(f"calendar: {exc}") from exc
+
+    # ------------------------------------------------------------------ days
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    def local_date(self, instant: datetime) -> date:
+        """The local calendar date of an aware instant (23:30 UTC is already tomorrow in Vietnam)."""
+        return self._local(instant).date()
+
+    def is_working_day(self, day: date) -> bool:
+        return self._classify(_check_day(day))[0]
+
+    def day_off_reason(self, day: date) -> str | None:
+        """Why ``day`` is not a working day, in Vietnamese; None for a working day."""
+        working, reason = self._classify(_check_day(day))
+        return None if working else reason
+
+    # ------------------------------------------------------------------ deadlines
+    def due(self, start: datetime, days: int) -> datetime:
+        """Deadline (aware UTC): office close on the ``days``-th working day after the local start date."""
+        return self.explain_due(start, days).due.astimezone(UTC)
+
+    def explain_due(self, start: datetime, days: int) -> DueExplanation:
+        """Like ``due`` but keeps every counted and skipped day, for display to officers."""
+        _check_count(days, minimum=1)
+        local_start = self._local(start)
+        counted: list[date] = []
+        skipped: list[SkippedDay] = []
+        day = local_start.date()
+        gap = 0
+        while len(counted) < days:
+            day += timedelta(days=1)
+            working, reason = self._classify(day)
+            if working:
+                counted.append(day)
+                gap = 0
+            else:
+                skipped.append(SkippedDay(day, reason or ""))
+                gap = self._guard_gap(gap, day)
+        due_local = self._at(counted[-1], self._close)
+        return DueExplanation(
+            start=local_start, days=days, due=due_local, counted=counted, skipped=skipped
+        )
+
+    def shift_working_days(self, instant: datetime, days: int) -> datetime:
+        """Same local clock time, ``days`` working days later (negative: earlier); aware UTC.
+
+        Used for reminders such as "one working day before the due time".
+        """
+        _check_count(days, minimum=None)
+        local = self._local(instant)
+        day = local.date()
+        step = timedelta(days=1 if days > 0 else -1)
+        remaining = abs(days)
+        gap = 0
+        while remaining:
+            day += step
+            if self.is_working_day(day):
+                remaining -= 1
+                gap = 0
+            else:
+                gap = self._guard_gap(gap, day)
+        return datetime.combine(day, local.time(), tzinfo=self._tz).astimezone(UTC)
+
+    def next_opening(self, instant: datetime) -> datetime:
+        """The instant itself if offices are open then, else the next opening; aware UTC.
+
+        Office hours are the half-open interval [open, close): at exactly close it is shut.
+        """
+        local = self._local(instant)
+        day = local.date()
+        if self.is_working_day(day):
+            clock = local.time()
+            if clock < self._open:
+                return self._at(day, self._open).astimezone(UTC)
+            if clock < self._close:
+                return local.astimezone(UTC)
+        gap = 0
+        while True:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                return self._at(day, self._open).astimezone(UTC)
+            gap = self._guard_gap(gap, day)
+
+    def working_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Office-hours time elapsed from ``a`` to ``b`` (0 if b <= a), for response-time reports."""
+        start = self._local(a)
+        end = self._local(b)
+        total = timedelta(0)
+        if end <= start:
+            return total
+        day = start.date()
+        last = end.date()
+        while day <= last:
+            if self.is_working_day(day):
+                window_open = self._at(day, self._open)
+                window_close = self._at(day, self._close)
+                lo = max(start, window_open)
+                hi = min(end, window_close)
+                if hi > lo:
+                    total += hi - lo
+            day += timedelta(days=1)
+        return total
+
+    # ------------------------------------------------------------------ internals
+    def _local(self, instant: datetime) -> datetime:
+        if not isinstance(instant, datetime):
+            raise TypeError(f"expected an aware datetime, got {type(instant).__name__}")
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {instant.isoformat()} has no time zone; pass an aware datetime (e.g. UTC)"
+            )
+        return instant.astimezone(self._tz)
+
+    def _at(self, day: date, clock: time) -> datetime:
+        return datetime.combine(day, clock, tzinfo=self._tz)
+
+    def _guard_gap(self, gap: int, day: date) -> int:
+        gap += 1
+        if gap > _MAX_GAP_DAYS:
+            raise ValueError(
+                f"no working day within {_MAX_GAP_DAYS} days around {day.isoformat()}; "
+                "check the calendar config"
+            )
+        return gap
+
+    def _classify(self, day: date) -> tuple[bool, str | None]:
+        """(is working, reason if not) following the precedence in the module docstring."""
+        weekday = day.weekday()
+        weekend = weekday >= 5
+        if day in self._make_up:
+            return True, None
+        holiday: str | None = None
+        if day in self._not_off:
+            holiday = None
+        elif day in self._days_off:
+            holiday = self._days_off[day]
+        elif self._use_statutory:
+            holiday = self._statutory_name(day)
+            if holiday is None and weekend and self._statutory_workday(day):
+                return True, None
+        if weekend:
+            name = _WEEKDAYS_VI[weekday]
+            return False, f"{name} ({holiday})" if holiday else name
+        if holiday:
+            return False, holiday
+        return True, None
+
+    @staticmethod
+    def _statutory_name(day: date) -> str | None:
+        return _statutory_year(day.year)[0].get(day)
+
+    @staticmethod
+    def _statutory_workday(day: date) -> bool:
+        # A swap may pair a January day off with a December Saturday of the year before,
+        # so look in the following year's data too.
+        return any(day in _statutory_year(year)[1] for year in (day.year, day.year + 1))
+
+
+# ---------------------------------------------------------------------- helpers
+def _zone(value: str | ZoneInfo, where: str = "timezone") -> ZoneInfo:
+    if isinstance(value, ZoneInfo):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a zone name such as 'Asia/Ho_Chi_Minh', got {value!r}")
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{where}: unknown time zone {value!r}") from exc
+
+
+def _check_day(day: date) -> date:
+    if isinstance(day, datetime) or not isinstance(day, date):
+        raise TypeError(
+            f"expected a datetime.date, got {type(day).__name__}; use local_date() for an instant"
+        )
+    return day
+
+
+def _check_count(days: int, *, minimum: int | None) -> None:
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise ValueError(f"days must be an integer, got {days!r}")
+    if minimum is not None and days < minimum:
+        raise ValueError(f"days must be >= {minimum}, got {days}")
+
+
+def _date_map(values: Mapping[date, str], label: str) -> Mapping[date, str]:
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{label} must be a mapping of date -> name, got {type(values).__name__}")
+    result: dict[date, str] = {}
+    for key, name in values.items():
+        if isinstance(key, datetime) or not isinstance(key, date):
+            raise ValueError(f"{label}: key {key!r} is not a datetime.date")
+        if not isinstance(name, str):
+            raise ValueError(f"{label}[{key.isoformat()}]: name must be a string, got {name!r}")
+        result[key] = _nfc(name)
+    return MappingProxyType(result)
+
+
+def _parse_time(value: Any, where: str) -> time:
+    if isinstance(value, time):
+        if value.tzinfo is not None:
+            raise ValueError(f"{where}: time {value!r} must not carry a time zone")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f"{where}: got the number {value}; quote the time in YAML, e.g. \"17:00\" "
+            "(unquoted 17:00 is read as the base-60 number 1020)"
+        )
+    if isinstance(value, str):
+        match = _TIME_RE.match(value.strip())
+        if match:
+            hour, minute, second = (int(g) if g else 0 for g in match.groups())
+            if hour < 24 and minute < 60 and second < 60:
+                return time(hour, minute, second)
+    raise ValueError(f"{where}: {value!r} is not a valid time (expected \"HH:MM\", e.g. \"07:30\")")
+
+
+def _parse_date(value: Any, where: str) -> date:
+    if isinstance(value, datetime):
+        raise ValueError(f"{where}: {value!r} has a time of day; expected a date YYYY-MM-DD")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{where}: {value!r} is not a valid date (expected YYYY-MM-DD)")
+
+
+def _parse_entries(entries: Any, key: str) -> dict[date, str]:
+    where = f"calendar.{key}"
+    if entries is None:
+        return {}
+    if not isinstance(entries, list):
+        raise ValueError(
+            f"{where}: expected a list of {{date, name, doc}} entries, got {type(entries).__name__}"
+        )
+    result: dict[date, str] = {}
+    first_index: dict[date, int] = {}
+    for index, entry in enumerate(entries):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{at}: expected a mapping {{date, name, doc}}, got {entry!r}")
+        unknown = [k for k in entry if k not in _ENTRY_KEYS]
+        if unknown:
+            raise ValueError(f"{at}: unknown key {unknown[0]!r}; allowed keys: {', '.join(_ENTRY_KEYS)}")
+        if "date" not in entry:
+            raise ValueError(f"{at}: missing 'date'")
+        day = _parse_date(entry["date"], f"{at}.date")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{at}.name: a non-empty name is required for {day.isoformat()}, got {name!r}")
+        doc = entry.get("doc")
+        if doc is not None and not isinstance(doc, str):
+            raise ValueError(f"{at}.doc: expected text, got {doc!r}")
+        if day in result:
+            raise ValueError(
+                f"{at}.date: {day.isoformat()} is listed twice (also at {where}[{first_index[day]}])"
+            )
+        result[day] = _nfc(name.strip())
+        first_index[day] = index
+    return result

@@ -1,0 +1,54 @@
+"""The 3/2/5 working-day deadlines of Decision 3887/QĐ-UBND (Art. 9.5(đ)) on a calendar."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from scheduler.calendar import WorkingCalendar
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    lead_days: int = 3
+    coordination_days: int = 2
+    complex_days: int = 5
+    triage_days: int = 1
+    remind_before_days: int = 1
+
+    def days_for(self, role: str, *, complex_case: bool = False) -> int:
+        if role == "lead":
+            return self.complex_days if complex_case else self.lead_days
+        if role == "coordinate":
+            return self.coordination_days
+        if role == "triage":
+            return self.triage_days
+        raise ValueError(f"unknown assignment role {role!r}")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When the scheduler acts on an open assignment (None: already past or not wanted)."""
+
+    reminder_at: Optional[datetime]
+    escalation_at: datetime
+
+
+def due_at(calendar: WorkingCalendar, policy: DeadlinePolicy, role: str, assigned_at: datetime,
+           *, complex_case: bool = False) -> datetime:
+    """The day of assignment is not counted; due at close of office on the N-th working day after."""
+    return calendar.due(assigned_at, policy.days_for(role, complex_case=complex_case))
+
+
+def timeline(calendar: WorkingCalendar, policy: DeadlinePolicy, assigned_at: datetime, due: datetime) -> Timeline:
+    """A reminder `remind_before_days` working days before the due time, escalation at it.
+
+    The reminder is dropped when it would fall at or before the assignment itself (a
+    one-day triage deadline has no "one working day before").
+    """
+    reminder = None
+    if policy.remind_before_days > 0:
+        candidate = calendar.shift_working_days(due, -policy.remind_before_days)
+        if candidate > assigned_at:
+            reminder = candidate
+    return Timeline(reminder_at=reminder, escalation_at=due)

@@ -1,0 +1,141 @@
+"""Notifications to officers: render (Jinja2, Vietnamese) and send (SMTP).
+
+One `Notifier` interface (`send(recipients, subject, text, html)`) so another channel can
+be added; the caller records every attempt's outcome in the notifications table.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+from typing import Optional, Protocol, Sequence
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = Path(__file__).with_name("templates")
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES)),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    keep_trailing_newline=True,
+)
+
+DOMAIN_NAMES_VI = {
+    "dang_ky_kinh_doanh": "Đăng ký kinh doanh", "dau_tu": "Đầu tư", "dat_dai": "Đất đai",
+    "moi_truong": "Môi trường, tài nguyên nước, khoáng sản", "nong_lam_thuy_san": "Nông, lâm nghiệp, thủy sản",
+    "xay_dung": "Xây dựng", "giao_thong_van_tai": "Giao thông vận tải", "cong_thuong": "Công thương",
+    "thue": "Thuế", "hai_quan": "Hải quan", "lao_dong": "Lao động", "bao_hiem_xa_hoi": "Bảo hiểm xã hội",
+    "y_te": "Y tế, an toàn thực phẩm", "van_hoa_du_lich": "Văn hóa, thể thao, du lịch",
+    "khoa_hoc_cong_nghe": "Khoa học, công nghệ, chuyển đổi số", "an_ninh_pccc": "An ninh trật tự, PCCC",
+    "phan_anh_can_bo": "Phản ánh về cán bộ, cách giải quyết thủ tục",
+}
+DOMAIN_NAMES_EN = {
+    "dang_ky_kinh_doanh": "Business registration", "dau_tu": "Investment", "dat_dai": "Land",
+    "moi_truong": "Environment, water and minerals", "nong_lam_thuy_san": "Agriculture, forestry and fisheries",
+    "xay_dung": "Construction", "giao_thong_van_tai": "Transport", "cong_thuong": "Industry and trade",
+    "thue": "Tax", "hai_quan": "Customs", "lao_dong": "Labour", "bao_hiem_xa_hoi": "Social insurance",
+    "y_te": "Health and food safety", "van_hoa_du_lich": "Culture, sports and tourism",
+    "khoa_hoc_cong_nghe": "Science, technology and digital services", "an_ninh_pccc": "Security and fire safety",
+    "phan_anh_can_bo": "Complaint about how a procedure was handled",
+}
+
+HEADLINES = {
+    "assigned": "Đơn vị được giao trả lời phản ánh {code}",
+    "triage": "Phản ánh {code} cần Ban Xúc tiến phân loại, giao đơn vị",
+    "reminder": "Nhắc hạn: phản ánh {code} sắp đến hạn trả lời",
+    "escalation": "Quá hạn: phản ánh {code} chưa được trả lời",
+}
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def format_local(instant: datetime, tz: str = "Asia/Ho_Chi_Minh") -> str:
+    return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M ngày %d/%m/%Y")
+
+
+def time_left_vi(hours: float) -> str:
+    """Working hours left, as an officer reads it."""
+    if hours <= 0:
+        return "đã quá hạn"
+    if hours < 1:
+        return "còn dưới 1 giờ làm việc"
+    return f"còn {hours:.0f} giờ làm việc"
+
+
+def render(kind: str, **fields) -> RenderedEmail:
+    headline = HEADLINES[kind].format(code=fields["code"])
+    subject = f"[DDCI Quảng Ninh] {headline}"
+    values = {**fields, "kind": kind, "headline": headline, "subject": subject}
+    return RenderedEmail(
+        subject=subject,
+        text=_env.get_template("notification.txt").render(**values),
+        html=_env.get_template("notification.html").render(**values),
+    )
+
+
+class Notifier(Protocol):
+    channel: str
+
+    def send(self, recipients: Sequence[str], subject: str, text: str, html: Optional[str]) -> str:
+        """Deliver; return a provider id. Raise DeliveryError on failure."""
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class EmailNotifier:
+    channel = "email"
+
+    def __init__(self, *, host: str, port: int, sender: str, starttls: bool = False, use_ssl: bool = False,
+                 username: Optional[str] = None, password: Optional[str] = None, timeout: float = 20):
+        self.host, self.port, self.sender = host, port, sender
+        self.starttls, self.use_ssl = starttls, use_ssl
+        self.username, self.password, self.timeout = username, password, timeout
+
+    def build(self, recipients: Sequence[str], subject: str, text: str, html: Optional[str]) -> EmailMessage:
+        msg = EmailMessage()
+        name, addr = parseaddr(self.sender)
+        msg["From"] = str(Address(display_name=name, addr_spec=addr)) if name else addr
+        msg["To"] = ", ".join(recipients)
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain=addr.split("@")[-1] or "localhost")
+        msg.set_content(text)
+        if html:
+            msg.add_alternative(html, subtype="html")
+        return msg
+
+    def send(self, recipients: Sequence[str], subject: str, text: str, html: Optional[str]) -> str:
+        msg = self.build(recipients, subject, text, html)
+        try:
+            if self.use_ssl:
+                server = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                          context=ssl.create_default_context())
+            else:
+                server = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with server:
+                if self.starttls:
+                    server.starttls(context=ssl.create_default_context())
+                if self.username:
+                    server.login(self.username, self.password or "")
+                refused = server.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"all recipients refused: {exc.recipients}", permanent=True) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from exc
+        if refused:
+            raise DeliveryError(f"some recipients refused: {refused}", permanent=True)
+        return msg["Message-ID"]

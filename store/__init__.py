@@ -1,0 +1,33 @@
+"""Persistence shared by the web, worker and scheduler processes.
+
+Nothing here imports Flask or Rasa: every process builds a :class:`Database`
+from a URL and works with plain SQLAlchemy sessions (2.0 style on 1.4).
+"""
+from store.db import Database, utcnow
+from store.models import (
+    Assignment,
+    Base,
+    DeadlineChange,
+    Heartbeat,
+    InboxEvent,
+    Inquiry,
+    Notification,
+    Outbox,
+    SandboxGraphCall,
+    SandboxMail,
+)
+
+__all__ = [
+    "Assignment",
+    "Base",
+    "Database",
+    "DeadlineChange",
+    "Heartbeat",
+    "InboxEvent",
+    "Inquiry",
+    "Notification",
+    "Outbox",
+    "SandboxGraphCall",
+    "SandboxMail",
+    "utcnow",
+]

@@ -1,0 +1,201 @@
+"""Tables. Rows carry ids and plain values; nothing here knows about HTTP or Rasa."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from store.types import JSONText, UTCDateTime
+
+Base = declarative_base()
+
+
+class InboxEvent(Base):
+    """One webhook event exactly as Facebook sent it, written before anything else happens.
+
+    `dedup_key` is Facebook's own id where there is one (message mid, comment id) and a
+    hash of the event otherwise, so a redelivered event is never stored twice.
+    """
+
+    __tablename__ = "inbox_events"
+
+    id = Column(Integer, primary_key=True)
+    dedup_key = Column(String(255), nullable=False, unique=True)
+    object = Column(String(32), nullable=False, default="page")
+    page_id = Column(String(64), nullable=True, index=True)
+    kind = Column(String(48), nullable=False)
+    sender_id = Column(String(64), nullable=True, index=True)
+    payload = Column(JSONText, nullable=False)
+    received_at = Column(UTCDateTime, nullable=False)
+    # pending -> processing -> done | ignored | parked | failed
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    lease_until = Column(UTCDateTime, nullable=True)
+    processed_at = Column(UTCDateTime, nullable=True)
+    outcome = Column(String(255), nullable=True)
+    error = Column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_inbox_status_id", "status", "id"),)
+
+
+class Inquiry(Base):
+    """A business's question or complaint, with how it was classified and routed."""
+
+    __tablename__ = "inquiries"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), nullable=True, unique=True)
+    source_event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=False, unique=True)
+    page_id = Column(String(64), nullable=False, index=True)
+    sender_id = Column(String(64), nullable=False, index=True)
+    channel = Column(String(16), nullable=False, default="messenger")
+    language = Column(String(8), nullable=False, default="vi")
+    text = Column(Text, nullable=False)
+    intent = Column(String(64), nullable=True)
+    confidence = Column(Float, nullable=True)
+    entities = Column(JSONText, nullable=True)
+    needs_review = Column(Boolean, nullable=False, default=False)
+    model_version = Column(String(64), nullable=True)
+    unit_code = Column(String(64), nullable=True, index=True)
+    # triage (standing office must assign) | assigned | answered | closed
+    status = Column(String(16), nullable=False)
+    routing_trace = Column(JSONText, nullable=True)
+    received_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=True)
+    answered_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+    assignments = relationship("Assignment", back_populates="inquiry", order_by="Assignment.id")
+
+
+class Assignment(Base):
+    """A unit's duty on an inquiry with its own deadline (lead, coordination or triage)."""
+
+    __tablename__ = "assignments"
+
+    id = Column(Integer, primary_key=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=False, index=True)
+    unit_code = Column(String(64), nullable=False, index=True)
+    role = Column(String(16), nullable=False)  # lead | coordinate | triage
+    working_days = Column(Integer, nullable=False)
+    assigned_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="open")  # open | answered | cancelled
+    answered_at = Column(UTCDateTime, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+    inquiry = relationship("Inquiry", back_populates="assignments")
+
+    __table_args__ = (Index("ix_assignments_status_updated", "status", "updated_at"),)
+
+
+class DeadlineChange(Base):
+    """Who moved a deadline, when, and why (the decision requires an audit trail)."""
+
+    __tablename__ = "deadline_changes"
+
+    id = Column(Integer, primary_key=True)
+    assignment_id = Column(Integer, ForeignKey("assignments.id"), nullable=False, index=True)
+    old_due_at = Column(UTCDateTime, nullable=True)
+    new_due_at = Column(UTCDateTime, nullable=False)
+    changed_by = Column(String(128), nullable=False)
+    reason = Column(Text, nullable=False)
+    changed_at = Column(UTCDateTime, nullable=False)
+
+
+class Outbox(Base):
+    """A message to a business, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    idempotency_key = Column(String(255), nullable=False, unique=True)
+    page_id = Column(String(64), nullable=False)
+    recipient = Column(JSONText, nullable=False)  # {"id": psid} or {"comment_id": ...}
+    message = Column(JSONText, nullable=False)  # Send API "message" object
+    messaging_type = Column(String(32), nullable=False, default="RESPONSE")
+    tag = Column(String(64), nullable=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
+    status = Column(String(16), nullable=False, default="pending")  # pending | sent | failed
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False)
+    last_error = Column(Text, nullable=True)
+    provider_message_id = Column(String(255), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    sent_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+
+class Notification(Base):
+    """A message to officers (email today), recorded whatever its outcome."""
+
+    __tablename__ = "notifications"
+
+    id = Column(Integer, primary_key=True)
+    idempotency_key = Column(String(255), nullable=False, unique=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
+    assignment_id = Column(Integer, ForeignKey("assignments.id"), nullable=True, index=True)
+    kind = Column(String(32), nullable=False)  # assigned | reminder | escalation
+    channel = Column(String(16), nullable=False, default="email")
+    recipients = Column(JSONText, nullable=False)
+    subject = Column(Text, nullable=False)
+    body_text = Column(Text, nullable=False)
+    body_html = Column(Text, nullable=True)
+    status = Column(String(16), nullable=False, default="pending")  # pending | sent | failed
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    sent_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)
+
+
+class Heartbeat(Base):
+    """Last sign of life of each long-running process, for /healthz."""
+
+    __tablename__ = "heartbeats"
+
+    name = Column(String(32), primary_key=True)
+    beat_at = Column(UTCDateTime, nullable=False)
+    info = Column(JSONText, nullable=True)
+
+
+class SandboxGraphCall(Base):
+    """What the local Graph API stand-in received (development sandbox only)."""
+
+    __tablename__ = "sandbox_graph_calls"
+
+    id = Column(Integer, primary_key=True)
+    path = Column(String(255), nullable=False)
+    page_id = Column(String(64), nullable=True)
+    recipient_id = Column(String(128), nullable=True, index=True)
+    body = Column(JSONText, nullable=False)
+    received_at = Column(UTCDateTime, nullable=False)
+
+
+class SandboxMail(Base):
+    """An email caught by the development SMTP sink, shown in the sandbox."""
+
+    __tablename__ = "sandbox_mail"
+
+    id = Column(Integer, primary_key=True)
+    mail_from = Column(String(255), nullable=False)
+    rcpt_to = Column(JSONText, nullable=False)
+    subject = Column(Text, nullable=True)
+    body_text = Column(Text, nullable=True)
+    received_at = Column(UTCDateTime, nullable=False)
+
+
