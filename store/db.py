@@ -57,6 +57,17 @@ class Database:
         finally:
             session.close()
 
+    def legacy_engine(self) -> Engine:
+        """A 1.x-style engine on the same database, for libraries that call engine.execute()
+        (APScheduler 3.9's job store)."""
+        kwargs: dict = {"pool_pre_ping": True}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1

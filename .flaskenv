@@ -1,0 +1,2 @@
+FLASK_APP=bot:create_app
+DDCI_ENV=development

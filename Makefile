@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`. Both set up everything they
+# need on a fresh machine (Python 3.10 virtual environment, pinned packages).
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.requirements-installed
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+# A Python 3.10 that really runs (pyenv shims answer to python3.10 even when not selected).
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	if $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+
+.PHONY: run test venv train bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (Rasa 3.6): install python3.10 and retry." >&2; exit 1; }
+	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade "pip<25"
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+train: $(STAMP)
+	flask nlu train
+
+run: $(STAMP)
+	flask db upgrade
+	flask nlu train
+	@echo ""
+	@echo "  DDCI triage bot (embedded: SQLite in instance/, web + worker + scheduler + mail sink)"
+	@echo "  Sandbox:  http://127.0.0.1:5000/sandbox"
+	@echo "  Health:   http://127.0.0.1:5000/healthz"
+	@echo "  Webhook:  http://127.0.0.1:5000/webhooks/messenger"
+	@echo "  Ctrl-C stops everything."
+	@echo ""
+	honcho start -f Procfile
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance models

@@ -1,0 +1,155 @@
+"""Command line through Flask's CLI: `flask nlu|deadline|inquiries|worker|scheduler|db|devmail`.
+
+Commands that need Rasa import it inside the command, so `flask` itself and the web
+process stay free of TensorFlow.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from bot import context, runtime
+
+nlu_cli = AppGroup("nlu", help="Train and run the NLU classifier.")
+deadline_cli = AppGroup("deadline", help="Working-day deadlines.")
+inquiries_cli = AppGroup("inquiries", help="Inquiries.")
+db_cli = AppGroup("db", help="Database schema.")
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    context.db().upgrade()
+    click.echo(f"database ready: {context.db().engine.url.render_as_string(hide_password=True)}")
+
+
+@nlu_cli.command("train")
+@click.option("--force", is_flag=True, help="Train even if data and pipeline are unchanged.")
+def nlu_train(force: bool) -> None:
+    """Train the NLU model if missing or out of date, and activate it."""
+    from nlu.training import train
+
+    settings = context.settings()
+    result = train(settings.nlu_project_dir, settings.model_dir, force=force,
+                   progress=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps({"version": result.version, "path": str(result.path), "skipped": result.skipped,
+                           "seconds": round(result.seconds, 1), "examples": result.examples}))
+
+
+@nlu_cli.command("classify")
+def nlu_classify() -> None:
+    """Classify texts from standard input, one per line; one JSON object per line out."""
+    classifier = runtime.classifier(context.settings())
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        result = classifier.classify(text)
+        click.echo(json.dumps({
+            "text": text, "intent": result.intent, "confidence": result.confidence,
+            "entities": result.entities, "needs_review": result.needs_review,
+            "model_version": result.model_version,
+        }, ensure_ascii=False))
+
+
+def _parse_start(value: str, tz: ZoneInfo) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}") from None
+    # A start without an offset is read as local time in Quảng Ninh.
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+@deadline_cli.command("due")
+@click.option("--start", required=True, help="ISO 8601 instant (no offset = Asia/Ho_Chi_Minh).")
+@click.option("--days", required=True, type=click.IntRange(min=1), help="Working days.")
+@click.option("--explain", is_flag=True, help="List counted and skipped days with reasons.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:
+    """Print the due instant (ISO 8601, +07:00)."""
+    cal = runtime.calendar(context.settings())
+    moment = _parse_start(start, cal.tz)
+    due = cal.due(moment, days).astimezone(cal.tz)
+    click.echo(due.isoformat())
+    if explain:
+        click.echo(cal.explain_due(moment, days).render(lang))
+
+
+@inquiries_cli.command("export")
+def inquiries_export() -> None:
+    """All inquiries as JSON lines (UTC instants)."""
+    from store import Inquiry
+
+    with context.db().session() as s:
+        for i in s.execute(select(Inquiry).order_by(Inquiry.id)).scalars():
+            click.echo(json.dumps({
+                "code": i.code, "page_id": i.page_id, "sender_id": i.sender_id, "text": i.text,
+                "intent": i.intent, "confidence": i.confidence, "unit": i.unit_code, "status": i.status,
+                "received_at": i.received_at.isoformat().replace("+00:00", "Z"),
+                "due_at": i.due_at.isoformat().replace("+00:00", "Z") if i.due_at else None,
+            }, ensure_ascii=False))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Process what is pending, then exit.")
+def worker_command(once: bool) -> None:
+    """Take inbox events, classify, route, acknowledge and notify."""
+    settings = context.settings()
+    w = runtime.worker(settings, context.db(), context.clock())
+    if once:
+        click.echo(f"handled {w.run_once()} item(s)")
+        return
+    version = w.classifier.refresh() if hasattr(w.classifier, "refresh") else None
+    click.echo(f"worker started (model {version or 'none yet'}); Ctrl-C to stop", err=True)
+    w.run_forever(_stop_event(), settings.config.app.worker_poll_seconds)
+
+
+@click.command("scheduler")
+@click.option("--sync-seconds", default=10.0, show_default=True, help="How often to reconcile jobs with the database.")
+def scheduler_command(sync_seconds: float) -> None:
+    """Run reminders and escalations (APScheduler, jobs in the database)."""
+    service = runtime.reminder_service(context.settings(), context.db(), context.clock())
+    stop = _stop_event()
+    service.start()
+    click.echo(f"scheduler started; {service.reconcile()}; Ctrl-C to stop", err=True)
+    try:
+        while not stop.is_set():
+            service.heartbeat()
+            stop.wait(sync_seconds)
+            service.reconcile()
+    finally:
+        service.shutdown()
+
+
+@click.command("devmail")
+@click.option("--host", default=None, help="Defaults to smtp.host of config.yml.")
+@click.option("--port", default=None, type=int, help="Defaults to smtp.port of config.yml.")
+def devmail_command(host: str | None, port: int | None) -> None:
+    """Development SMTP sink: catches the units' e-mails and shows them in the sandbox."""
+    from bot.devmail import serve
+
+    smtp = context.settings().config.smtp
+    serve(context.db(), host or smtp.host, port or smtp.port, _stop_event())
+
+
+def init_app(app: Flask) -> None:
+    for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, scheduler_command,
+                    devmail_command):
+        app.cli.add_command(command)

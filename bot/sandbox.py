@@ -1,0 +1,101 @@
+"""The local sandbox (development only): chat as a business, see the bot's replies and the
+units' e-mails, with a Graph API stand-in served by this same app.
+
+Messages typed in the page are turned into Messenger webhook bodies, signed with the app
+secret and POSTed over HTTP to our own /webhooks/messenger, exactly as Facebook would; the
+worker's Send API calls land at /sandbox/graph/<version>/me/messages (GRAPH_API_URL points
+here in development) and are shown as the bot's replies.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import requests
+from flask import Blueprint, Flask, jsonify, render_template, request
+from sqlalchemy import select
+
+from bot import context
+from bot.signature import sign
+from store import InboxEvent, SandboxGraphCall, SandboxMail
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates")
+
+
+@bp.get("")
+@bp.get("/")
+def page():
+    settings = context.settings()
+    return render_template("sandbox.html", pages=settings.config.pages)
+
+
+@bp.post("/api/messages")
+def send_as_business():
+    data = request.get_json(silent=True) or {}
+    text, page_id = str(data.get("text", "")).strip(), str(data.get("page_id", ""))
+    psid = str(data.get("psid", "")) or "900000000000001"
+    if not text:
+        return jsonify(error="empty message"), 400
+    now_ms = int(time.time() * 1000)
+    body = {"object": "page", "entry": [{"id": page_id, "time": now_ms, "messaging": [{
+        "sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now_ms,
+        "message": {"mid": f"m_sandbox_{secrets.token_hex(12)}", "text": text},
+    }]}]}
+    raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    url = request.host_url.rstrip("/") + "/webhooks/messenger"
+    response = requests.post(url, data=raw, timeout=10, headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": sign(context.settings().app_secret, raw)})
+    return jsonify(webhook_status=response.status_code, webhook=response.json()), 200
+
+
+@bp.get("/api/conversation")
+def conversation():
+    psid, page_id = request.args.get("psid", ""), request.args.get("page_id", "")
+    with context.db().session() as s:
+        incoming = s.execute(select(InboxEvent).where(InboxEvent.sender_id == psid, InboxEvent.page_id == page_id)
+                             .order_by(InboxEvent.id)).scalars().all()
+        outgoing = s.execute(select(SandboxGraphCall).where(SandboxGraphCall.recipient_id == psid,
+                                                            SandboxGraphCall.page_id == page_id)
+                             .order_by(SandboxGraphCall.id)).scalars().all()
+    items = [{"from": "business", "at": e.received_at.isoformat(), "status": e.status,
+              "text": (e.payload["event"].get("message") or {}).get("text", f"({e.kind})")} for e in incoming]
+    items += [{"from": "bot", "at": c.received_at.isoformat(),
+               "text": (c.body.get("message") or {}).get("text", json.dumps(c.body.get("message"), ensure_ascii=False))}
+              for c in outgoing]
+    items.sort(key=lambda i: i["at"])
+    return jsonify(items=items)
+
+
+@bp.get("/api/mail")
+def mail():
+    with context.db().session() as s:
+        rows = s.execute(select(SandboxMail).order_by(SandboxMail.id.desc()).limit(20)).scalars().all()
+    return jsonify(items=[{"at": m.received_at.isoformat(), "to": m.rcpt_to, "subject": m.subject,
+                           "text": m.body_text} for m in rows])
+
+
+@bp.post("/graph/<version>/me/messages")
+def graph_send(version: str):
+    """Graph API stand-in: accepts a sandbox page token, records the message like Facebook would."""
+    settings = context.settings()
+    token = request.args.get("access_token", "")
+    page_id = next((pid for pid, tok in settings.page_tokens.items() if tok and secrets.compare_digest(tok, token)),
+                   None)
+    if page_id is None:
+        return jsonify(error={"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}), 400
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or "recipient" not in body or "message" not in body:
+        return jsonify(error={"message": "(#100) recipient and message are required", "code": 100}), 400
+    recipient = body["recipient"].get("id") or body["recipient"].get("comment_id")
+    with context.db().session() as s:
+        call = SandboxGraphCall(path=request.path, page_id=page_id, recipient_id=str(recipient), body=body,
+                                received_at=context.clock()())
+        s.add(call)
+        s.flush()
+        mid = f"m_sandbox_reply_{call.id}"
+    return jsonify(recipient_id=recipient, message_id=mid), 200
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

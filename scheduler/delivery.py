@@ -1,0 +1,57 @@
+"""Delivering pending notifications, shared by the worker and the scheduler."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Callable
+
+from scheduler.calendar import WorkingCalendar
+from scheduler.notify import DOMAIN_NAMES_VI, DeliveryError, Notifier, format_local, render, time_left_vi
+from store import Assignment, Database, Inquiry, Notification
+from store.queue import backoff, claim_due
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
+                       unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
+                       base_url: str, channel: str = "email") -> bool:
+    """Add a rendered notification unless one with this key exists. Returns True if added."""
+    if session.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
+        return False
+    hours = calendar.working_time_between(now, assignment.due_at).total_seconds() / 3600
+    email = render(
+        kind, code=inquiry.code, domain=DOMAIN_NAMES_VI.get(inquiry.intent or "", inquiry.intent or "chưa rõ"),
+        unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
+        time_left=time_left_vi(hours), business=f"Messenger {inquiry.sender_id} (trang {inquiry.page_id})",
+        text=inquiry.text, link=f"{base_url.rstrip('/')}/inquiries/{inquiry.code}",
+    )
+    session.add(Notification(
+        idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,
+        recipients=list(dict.fromkeys(recipients)), subject=email.subject, body_text=email.text,
+        body_html=email.html, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+    ))
+    return True
+
+
+def deliver_notifications(db: Database, notifier: Notifier, clock: Callable[[], datetime], limit: int = 20) -> int:
+    """Send pending notifications; every attempt's outcome stays on the row."""
+    with db.session() as s:
+        ids = claim_due(s, Notification, clock(), lease_seconds=60, limit=limit)
+    for row_id in ids:
+        with db.session() as s:
+            row = s.get(Notification, row_id)
+            row.attempts += 1
+            try:
+                notifier.send(row.recipients, row.subject, row.body_text, row.body_html)
+            except DeliveryError as exc:
+                row.last_error = str(exc)[:2000]
+                if exc.permanent or row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                else:
+                    row.next_attempt_at = clock() + backoff(row.attempts)
+                log.warning("notification %s attempt %s failed: %s", row.id, row.attempts, exc)
+            else:
+                row.status, row.sent_at, row.last_error = "sent", clock(), None
+    return len(ids)

@@ -1,0 +1,80 @@
+"""A real HTTP server on loopback standing in for Facebook's Graph API (the network edge).
+
+It records every request and answers from a script of responses (default: success), so
+tests can model outages and permanent errors.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict
+    body: dict
+
+    @property
+    def text(self) -> str:
+        return (self.body.get("message") or {}).get("text", "")
+
+
+class GraphStub:
+    def __init__(self):
+        self.calls: list[Call] = []
+        self.script: deque[tuple[int, dict]] = deque()
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                url = urlparse(self.path)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"_raw": raw.decode("utf-8", "replace")}
+                with stub._lock:
+                    stub.calls.append(Call("POST", url.path, parse_qs(url.query), body))
+                    status, answer = stub.script.popleft() if stub.script else (
+                        200, {"recipient_id": (body.get("recipient") or {}).get("id"),
+                              "message_id": f"m_stub_{len(stub.calls)}"})
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "GraphStub":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, times: int, status: int = 500, error: dict | None = None) -> None:
+        for _ in range(times):
+            self.script.append((status, {"error": error or {"message": "An unexpected error has occurred.",
+                                                            "type": "OAuthException", "code": 2}}))
+
+    def messages_to(self, psid: str) -> list[Call]:
+        return [c for c in self.calls if (c.body.get("recipient") or {}).get("id") == psid]

@@ -1,0 +1,60 @@
+"""The command line as an admin or officer uses it (Flask's CLI runner, real app)."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import load_fixture, signed_post, with_text
+
+
+def test_deadline_due_prints_iso_with_offset(app):
+    result = app.test_cli_runner().invoke(args=["deadline", "due", "--start", "2026-02-13T10:00:00+07:00", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "2026-02-25T17:00:00+07:00"
+
+
+def test_deadline_due_reads_a_start_without_offset_as_local_time(app):
+    # 23:30 UTC on Thu 12/02 is Fri 13/02 06:30 in Quảng Ninh: same answer as above.
+    utc = app.test_cli_runner().invoke(args=["deadline", "due", "--start", "2026-02-12T23:30:00Z", "--days", "3"])
+    local = app.test_cli_runner().invoke(args=["deadline", "due", "--start", "2026-02-13T06:30", "--days", "3"])
+    assert utc.output.strip() == local.output.strip() == "2026-02-25T17:00:00+07:00"
+
+
+def test_deadline_due_explain_lists_skipped_days(app):
+    result = app.test_cli_runner().invoke(
+        args=["deadline", "due", "--start", "2026-02-13T10:00", "--days", "3", "--explain"])
+    assert "Tết Âm lịch (mùng 1 Bính Ngọ)" in result.output
+    assert "1. Thứ Hai 23/02/2026" in result.output
+
+
+def test_deadline_due_rejects_bad_input(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["deadline", "due", "--start", "yesterday", "--days", "3"]).exit_code == 2
+    assert runner.invoke(args=["deadline", "due", "--start", "2026-01-01", "--days", "0"]).exit_code == 2
+
+
+def test_nlu_classify_reads_lines_and_prints_json(app, trained_model):
+    lines = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả\n\ncho em hoi thu tuc hoan thue GTGT\n"
+    result = app.test_cli_runner().invoke(args=["nlu", "classify"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [o["intent"] for o in out] == ["xay_dung", "thue"]
+    assert set(out[0]) >= {"text", "intent", "confidence", "entities", "needs_review"}
+    assert out[0]["text"].startswith("Cho em hỏi") and 0 < out[0]["confidence"] <= 1
+
+
+def test_nlu_train_skips_when_unchanged(app, trained_model):
+    result = app.test_cli_runner().invoke(args=["nlu", "train"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["skipped"] is True
+
+
+def test_inquiries_export(app, client, worker):
+    signed_post(client, with_text(load_fixture("text_message.json"),
+                                  "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"))
+    worker.run_once()
+    result = app.test_cli_runner().invoke(args=["inquiries", "export"])
+    [row] = [json.loads(line) for line in result.output.splitlines()]
+    assert row["unit"] == "SO_XD" and row["status"] == "assigned" and row["page_id"] == "371024009436368"
+    assert row["received_at"] == "2026-11-27T03:00:00Z" and row["due_at"] == "2026-12-02T10:00:00Z"
+    assert set(row) == {"code", "page_id", "sender_id", "text", "intent", "confidence", "unit", "status",
+                        "received_at", "due_at"}

@@ -1,0 +1,96 @@
+"""Bad configuration stops the app with the file, the key and the reason."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import ConfigError, create_app
+from bot.config import load_settings
+from tests.conftest import REPO, write_config
+
+
+def settings_for(path: Path, **extra):
+    return load_settings({"config_path": path, "environment": "test", **extra}, environ={})
+
+
+def test_shipped_config_is_valid():
+    s = settings_for(REPO / "config.yml")
+    assert s.config.standing_office == "BXT"
+    assert s.unit("SO_XD").name == "Sở Xây dựng"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c["pages"][0].update(unit="NOPE"), "pages[0].unit: unknown unit 'NOPE'"),
+    (lambda c: c["routing"]["domains"].pop("thue"), "routing.domains: no unit for thue"),
+    (lambda c: c["routing"]["domains"].update(thue="NOPE"), "routing.domains.thue: unknown unit 'NOPE'"),
+    (lambda c: c.update(standing_office="NOPE"), "standing_office: unknown unit 'NOPE'"),
+    (lambda c: c["units"].append(dict(c["units"][0])), "units: duplicate code(s) BXT"),
+    (lambda c: c["units"][0].update(emails=["not-an-email"]), "not an email address"),
+    (lambda c: c["pages"][0].update(id="abc"), "pages.0.id"),
+    (lambda c: c.update(surprise=1), "surprise"),
+    (lambda c: c["calendar"].update(office_hours={"open": "07:30", "close": "25:00"}), "calendar:"),
+    (lambda c: c["calendar"]["days_off"].append({"date": "2026-13-01", "name": "x"}), "calendar:"),
+    (lambda c: c.pop("smtp"), "smtp"),
+])
+def test_bad_config_names_the_file_key_and_reason(tmp_path, mutate, message):
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    mutate(config)
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        settings_for(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_missing_and_unparsable_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        settings_for(tmp_path / "absent.yml")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("pages: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        settings_for(broken)
+
+
+def test_production_requires_secrets(tmp_path):
+    with pytest.raises(ConfigError, match="FB_APP_SECRET is not set"):
+        load_settings({"config_path": REPO / "config.yml", "environment": "production"}, environ={})
+
+
+def test_environment_overrides_file_and_defaults(tmp_path):
+    s = load_settings({"config_path": write_config(tmp_path)}, environ={
+        "DDCI_ENV": "production", "FB_APP_SECRET": "s", "FB_VERIFY_TOKEN": "v", "TEST_TOKEN_DDCI": "t1",
+        "DATABASE_URL": "sqlite:////tmp/x.db", "GRAPH_API_URL": "http://127.0.0.1:9/"})
+    assert (s.app_secret, s.verify_token, s.database_url, s.graph_api_url) == (
+        "s", "v", "sqlite:////tmp/x.db", "http://127.0.0.1:9")
+    assert s.page_tokens["371024009436368"] == "t1" and s.page_tokens["1895382890692545"] is None
+
+
+def test_development_defaults_point_at_the_sandbox():
+    s = load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_ENV": "development"})
+    assert s.graph_api_url == "http://127.0.0.1:5000/sandbox/graph"
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("instance/ddci.sqlite3")
+
+
+def test_factory_refuses_a_bad_config(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("units: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        create_app({"config_path": path, "environment": "test"})
+
+
+def test_the_web_process_does_not_import_rasa_or_tensorflow(tmp_path):
+    code = (
+        "import sys; from bot import create_app; "
+        f"app = create_app({{'config_path': {str(REPO / 'config.yml')!r}, 'environment': 'development', "
+        f"'database_url': 'sqlite:///{tmp_path}/w.db'}}); "
+        "c = app.test_client(); c.get('/healthz'); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('rasa', 'tensorflow', 'keras')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

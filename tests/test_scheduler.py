@@ -1,0 +1,91 @@
+"""Reminder jobs on a real APScheduler with its SQLAlchemy job store (no sleeping)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from store import Assignment
+from tests.conftest import VN, load_fixture, signed_post, with_text
+
+QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
+
+
+@pytest.fixture
+def service(app, clock):
+    from bot import context, runtime
+
+    with app.app_context():
+        svc = runtime.reminder_service(context.settings(), context.db(), clock)
+        svc.start(paused=True)
+        yield svc
+        svc.shutdown()
+
+
+def open_assignment(app, client, worker):
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    worker.run_once()
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        return s.execute(select(Assignment)).scalars().one()
+
+
+def test_jobs_survive_a_restart_in_the_database(app, client, worker, clock):
+    from bot import context, runtime
+    from scheduler.service import job_id
+
+    assignment = open_assignment(app, client, worker)
+    with app.app_context():
+        first = runtime.reminder_service(context.settings(), context.db(), clock)
+        first.start(paused=True)
+        first.reconcile()
+        first.shutdown()
+        second = runtime.reminder_service(context.settings(), context.db(), clock)
+        second.start(paused=True)
+        try:
+            job = second.scheduler.get_job(job_id(assignment.id, "escalation"))
+            assert job.next_run_time == datetime(2026, 12, 2, 17, 0, tzinfo=VN)
+            assert {j.id for j in second.scheduler.get_jobs()} == {
+                job_id(assignment.id, "reminder"), job_id(assignment.id, "escalation")}
+        finally:
+            second.shutdown()
+
+
+def test_reconcile_is_idempotent_and_drops_jobs_of_answered_assignments(app, client, worker, service):
+    assignment = open_assignment(app, client, worker)
+    service.reconcile()
+    service.reconcile()
+    assert len(service.scheduler.get_jobs()) == 2
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        s.get(Assignment, assignment.id).status = "answered"
+    assert service.reconcile() == {"open": 0, "removed": 2}
+    assert service.scheduler.get_jobs() == []
+
+
+def test_reminder_fires_once_and_escalation_reaches_the_head_and_office(app, client, worker, service, smtp, clock):
+    assignment = open_assignment(app, client, worker)
+    smtp.messages.clear()
+    assert service.fire(assignment.id, "reminder") is True
+    assert service.fire(assignment.id, "reminder") is False  # a second run sends nothing
+    [reminder] = smtp.messages
+    assert reminder["to"] == ["motcua@soxd.quangninh.example"] and "Nhắc hạn" in reminder["subject"]
+    service.fire(assignment.id, "escalation")
+    escalation = smtp.messages[-1]
+    assert set(escalation["to"]) == {"motcua@soxd.quangninh.example", "giamdoc@soxd.quangninh.example",
+                                     "truongban@bxt.quangninh.example", "ddci@bxt.quangninh.example"}
+    assert "Quá hạn" in escalation["subject"]
+
+
+def test_no_reminder_for_an_answered_assignment(app, client, worker, service, smtp):
+    assignment = open_assignment(app, client, worker)
+    smtp.messages.clear()
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        s.get(Assignment, assignment.id).status = "answered"
+    assert service.fire(assignment.id, "reminder") is False
+    assert smtp.messages == []
