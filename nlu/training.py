@@ -66,7 +66,9 @@ def build_training_data(project_dir: Path, out_file: Path) -> int:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    source = load_data(str(project_dir / "data"))
+    # Only the YAML files: the data folder also holds its README.
+    parts = [load_data(str(path)) for path in data_files(project_dir)]
+    source = parts[0].merge(*parts[1:])
     examples, seen = [], set()
     for message in source.training_examples:
         text = message.get("text")

@@ -24,6 +24,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "messenger"
 TEST_SECRET = "test-app-secret"
 TEST_VERIFY = "test-verify-token"
 TEST_MODELS = REPO / "build" / "test-models"
+# The Rasa project the suite trains; another one (a candidate dataset) can be tried against
+# the whole suite with DDCI_TEST_NLU_PROJECT=path/to/project.
+NLU_PROJECT = Path(os.environ.get("DDCI_TEST_NLU_PROJECT") or REPO / "nlu")
 VN = timezone(timedelta(hours=7))
 
 # Page ids of the captured fixtures, configured as our pages in tests.
@@ -160,6 +163,7 @@ def write_config(tmp_path: Path, smtp_port: int = 25, **changes) -> Path:
     ]
     config["smtp"]["port"] = smtp_port
     config["nlu"]["model_dir"] = str(TEST_MODELS)
+    config["nlu"]["project_dir"] = str(NLU_PROJECT)
     for key, value in changes.items():
         section, _, name = key.partition("__")
         if name:
@@ -209,7 +213,7 @@ def trained_model() -> Path:
     """Train the real NLU project once (skipped when data and pipeline are unchanged)."""
     from nlu.training import train
 
-    train(REPO / "nlu", TEST_MODELS, progress=lambda m: None)
+    train(NLU_PROJECT, TEST_MODELS, progress=lambda m: None)
     return TEST_MODELS
 
 
