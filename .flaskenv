@@ -1,2 +1,3 @@
-FLASK_APP=bot:create_app
+FLASK_APP=bot:cli_app
 DDCI_ENV=development
+SQLALCHEMY_SILENCE_UBER_WARNING=1

@@ -12,7 +12,7 @@ from flask import Flask
 
 from bot.config import ConfigError, Settings, load_settings
 
-__all__ = ["create_app", "ConfigError"]
+__all__ = ["create_app", "cli_app", "ConfigError"]
 
 
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
@@ -43,3 +43,15 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
         sandbox.init_app(app)
     return app
+
+
+def cli_app() -> Flask:
+    """Entry point of the `flask` command (.flaskenv): a bad configuration ends with its
+    message (file, key, reason) and exit status 2, not a traceback."""
+    import sys
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

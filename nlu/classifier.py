@@ -93,14 +93,16 @@ class RasaClassifier:
         if not active:
             return self._version
         if active["version"] != self._version:
-            from rasa.core.agent import Agent
-            from rasa.utils.log_utils import configure_structlog
-
-            configure_structlog(logging.WARNING)
+            from nlu import quiet_rasa
 
             path = self.model_dir / active["model"]
             log.info("loading NLU model %s", path)
-            agent = Agent.load(str(path))
+            with quiet_rasa():
+                from rasa.core.agent import Agent
+                from rasa.utils.log_utils import configure_structlog
+
+                configure_structlog(logging.WARNING)
+                agent = Agent.load(str(path))
             self._agent, self._version = agent, active["version"]
         return self._version
 

@@ -94,3 +94,17 @@ def test_the_web_process_does_not_import_rasa_or_tensorflow(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_flask_command_with_a_bad_config_prints_the_reason_not_a_traceback(tmp_path):
+    import os
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("units: []\n", encoding="utf-8")
+    env = {**os.environ, "DDCI_CONFIG": str(bad), "DDCI_ENV": "development"}
+    result = subprocess.run([sys.executable, "-m", "flask", "deadline", "due", "--start", "2026-01-01", "--days", "1"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"Error: {bad}: invalid configuration" in result.stderr
+    assert "standing_office: field required" in result.stderr
+    assert "Traceback" not in result.stderr
