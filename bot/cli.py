@@ -150,6 +150,9 @@ def devmail_command(host: str | None, port: int | None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from bot.cli_cases import add_casework_commands, routing_cli
+
+    add_casework_commands(inquiries_cli)
     for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, scheduler_command,
-                    devmail_command):
+                    devmail_command, routing_cli):
         app.cli.add_command(command)

@@ -47,6 +47,7 @@ class UnitModel(_Model):
     emails: list[str] = Field(..., min_items=1)
     head_email: Optional[str] = None
     domains: list[str] = []
+    aliases: list[str] = []  # other names people use for the unit (recognised in complaints)
 
     @validator("emails", each_item=True)
     def _email(cls, v: str) -> str:
@@ -92,8 +93,17 @@ class RemindersModel(_Model):
     before_due_working_days: int = Field(1, ge=0)
 
 
+class ZoneRuleModel(_Model):
+    unit: str
+    domains: list[str]
+
+
 class RoutingModel(_Model):
     domains: dict[str, str]
+    zone: Optional[ZoneRuleModel] = None
+    page_keeps_below: float = Field(0.85, ge=0, le=1)
+    complaint_informs_standing_office: bool = True
+    coordination: dict[str, list[str]] = {}
 
 
 class WebhookModel(_Model):
@@ -145,6 +155,19 @@ class ConfigModel(_Model):
         missing = [d for d in DOMAIN_INTENTS if d not in values["routing"].domains]
         if missing:
             raise ValueError(f"routing.domains: no unit for {', '.join(missing)}")
+        zone = values["routing"].zone
+        if zone is not None:
+            if zone.unit not in known:
+                raise ValueError(f"routing.zone.unit: unknown unit {zone.unit!r}")
+            bad = [d for d in zone.domains if d not in DOMAIN_INTENTS]
+            if bad:
+                raise ValueError(f"routing.zone.domains: unknown domain(s) {', '.join(bad)}")
+        for domain, units in values["routing"].coordination.items():
+            if domain not in DOMAIN_INTENTS:
+                raise ValueError(f"routing.coordination: unknown domain {domain!r}")
+            for unit in units:
+                if unit not in known:
+                    raise ValueError(f"routing.coordination.{domain}: unknown unit {unit!r}")
         return values
 
 

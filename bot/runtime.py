@@ -7,6 +7,8 @@ from typing import Callable
 from bot.config import Settings
 from bot.sendapi import SendApiClient
 from routing.gazetteer import Gazetteer
+from routing.rules import RoutingTable
+from routing.units import UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.notify import EmailNotifier
@@ -20,6 +22,24 @@ def calendar(settings: Settings) -> WorkingCalendar:
 def policy(settings: Settings) -> DeadlinePolicy:
     d, r = settings.config.deadlines, settings.config.reminders
     return DeadlinePolicy(d.lead_days, d.coordination_days, d.complex_days, d.triage_days, r.before_due_working_days)
+
+
+def routing_table(settings: Settings) -> RoutingTable:
+    r = settings.config.routing
+    return RoutingTable(
+        domain_units=dict(r.domains),
+        standing_office=settings.config.standing_office,
+        page_units={p.id: p.unit for p in settings.config.pages},
+        zone_unit=r.zone.unit if r.zone else None,
+        zone_domains=frozenset(r.zone.domains) if r.zone else frozenset(),
+        page_keeps_below=r.page_keeps_below,
+        complaint_informs_office=r.complaint_informs_standing_office,
+        coordination={d: tuple(us) for d, us in r.coordination.items()},
+    )
+
+
+def unit_matcher(settings: Settings) -> UnitMatcher:
+    return UnitMatcher((u.code, UnitMatcher.names_for(u.name, u.kind, u.aliases)) for u in settings.config.units)
 
 
 def notifier(settings: Settings) -> EmailNotifier:
@@ -42,7 +62,8 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
     return Worker(
         db=db, settings=settings, classifier=classifier_ or classifier(settings),
         sender=SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version),
-        notifier=notifier(settings), calendar=calendar(settings), gazetteer=Gazetteer.from_files(), clock=clock,
+        notifier=notifier(settings), calendar=calendar(settings), gazetteer=Gazetteer.from_files(),
+        table=routing_table(settings), units=unit_matcher(settings), policy=policy(settings), clock=clock,
     )
 
 

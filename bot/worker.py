@@ -26,6 +26,7 @@ from nlu.classifier import Classification, Classifier
 from nlu.normalize import detect_language
 from routing.gazetteer import Gazetteer
 from routing.rules import RouteRequest, RoutingTable, route
+from routing.units import UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
 from scheduler.notify import Notifier
@@ -47,22 +48,11 @@ class Outcome:
 
 class Worker:
     def __init__(self, *, db: Database, settings: Settings, classifier: Classifier, sender: SendApiClient,
-                 notifier: Notifier, calendar: WorkingCalendar, gazetteer: Gazetteer,
-                 clock: Callable[[], datetime]):
+                 notifier: Notifier, calendar: WorkingCalendar, gazetteer: Gazetteer, table: RoutingTable,
+                 units: UnitMatcher, policy: DeadlinePolicy, clock: Callable[[], datetime]):
         self.db, self.settings, self.classifier = db, settings, classifier
         self.sender, self.notifier, self.calendar, self.gazetteer = sender, notifier, calendar, gazetteer
-        self.clock = clock
-        cfg = settings.config
-        self.policy = DeadlinePolicy(cfg.deadlines.lead_days, cfg.deadlines.coordination_days,
-                                     cfg.deadlines.complex_days, cfg.deadlines.triage_days,
-                                     cfg.reminders.before_due_working_days)
-        office = next(u for u in cfg.units if u.code == cfg.standing_office)
-        self.table = RoutingTable(
-            domain_units=dict(cfg.routing.domains),
-            standing_office=office.code,
-            page_units={p.id: p.unit for p in cfg.pages},
-            zone_unit="BQL_KKT" if any(u.code == "BQL_KKT" for u in cfg.units) else None,
-        )
+        self.table, self.units, self.policy, self.clock = table, units, policy, clock
         # dispatch table: event kind -> handler; kinds not listed are recorded and ignored
         self.handlers: dict[str, Callable[[InboxEvent], Outcome]] = {
             "text": self.handle_text,
@@ -149,9 +139,7 @@ class Worker:
         return self.settings.unit(code).name if code else "-"
 
     def _open_inquiry(self, event: InboxEvent, text: str, result: Classification, lang: str) -> Outcome:
-        zone = self.gazetteer.first_zone(text)
-        decision = route(RouteRequest(result.intent, result.confidence, result.needs_review, event.page_id,
-                                      zone.place.name if zone else None), self.table)
+        decision = route(self.route_request(text, result, event.page_id), self.table)
         received = event.received_at
         role = decision.role
         due = due_at(self.calendar, self.policy, role, received)
@@ -175,6 +163,14 @@ class Worker:
                                         working_days=self.policy.days_for(role), assigned_at=received,
                                         due_at=due, status="open", updated_at=now)
                 s.add(assignment)
+                coordinating = [
+                    Assignment(inquiry_id=inquiry.id, unit_code=code, role="coordinate",
+                               working_days=self.policy.days_for("coordinate"), assigned_at=received,
+                               due_at=due_at(self.calendar, self.policy, "coordinate", received),
+                               status="open", updated_at=now)
+                    for code in decision.coordinators
+                ]
+                s.add_all(coordinating)
                 s.flush()
                 unit = self.settings.unit(decision.unit)
                 if decision.is_triage:
@@ -184,12 +180,20 @@ class Worker:
                                                   due=due, days=assignment.working_days)
                 self._reply(s, event, f"ack:{event.dedup_key}", ack, inquiry.id)
                 self._notify(s, inquiry, assignment, "triage" if decision.is_triage else "assigned")
+                for extra in coordinating:
+                    self._notify(s, inquiry, extra, "coordinate")
                 self._finish(event, Outcome("done", f"inquiry {inquiry.code} -> {decision.unit}"), s)
                 code = inquiry.code
         except IntegrityError:
             # Another worker already turned this event into an inquiry (unique source_event_id).
             return self._finish(event, Outcome("done", "inquiry already created for this event"))
         return Outcome("done", f"inquiry {code} -> {decision.unit}")
+
+    def route_request(self, text: str, result: Classification, page_id: Optional[str]) -> RouteRequest:
+        """The routing question for a message: classification plus what the text names."""
+        zone = self.gazetteer.first_zone(text)
+        return RouteRequest(result.intent, result.confidence, result.needs_review, page_id,
+                            zone.place.name if zone else None, self.units.find(text))
 
     def _notify(self, s, inquiry: Inquiry, assignment: Assignment, kind: str) -> None:
         unit = self.settings.unit(assignment.unit_code)

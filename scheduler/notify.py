@@ -47,6 +47,7 @@ DOMAIN_NAMES_EN = {
 HEADLINES = {
     "assigned": "Đơn vị được giao trả lời phản ánh {code}",
     "triage": "Phản ánh {code} cần Ban Xúc tiến phân loại, giao đơn vị",
+    "coordinate": "Đề nghị phối hợp cho ý kiến về phản ánh {code}",
     "reminder": "Nhắc hạn: phản ánh {code} sắp đến hạn trả lời",
     "escalation": "Quá hạn: phản ánh {code} chưa được trả lời",
 }
