@@ -121,23 +121,6 @@ def worker_command(once: bool) -> None:
     w.run_forever(_stop_event(), settings.config.app.worker_poll_seconds)
 
 
-@click.command("scheduler")
-@click.option("--sync-seconds", default=10.0, show_default=True, help="How often to reconcile jobs with the database.")
-def scheduler_command(sync_seconds: float) -> None:
-    """Run reminders and escalations (APScheduler, jobs in the database)."""
-    service = runtime.reminder_service(context.settings(), context.db(), context.clock())
-    stop = _stop_event()
-    service.start()
-    click.echo(f"scheduler started; {service.reconcile()}; Ctrl-C to stop", err=True)
-    try:
-        while not stop.is_set():
-            service.heartbeat()
-            stop.wait(sync_seconds)
-            service.reconcile()
-    finally:
-        service.shutdown()
-
-
 @click.command("devmail")
 @click.option("--host", default=None, help="Defaults to smtp.host of config.yml.")
 @click.option("--port", default=None, type=int, help="Defaults to smtp.port of config.yml.")
@@ -151,8 +134,10 @@ def devmail_command(host: str | None, port: int | None) -> None:
 
 def init_app(app: Flask) -> None:
     from bot.cli_cases import add_casework_commands, routing_cli
+    from bot.cli_reports import report_cli
+    from bot.cli_scheduler import scheduler_command
 
     add_casework_commands(inquiries_cli)
     for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, scheduler_command,
-                    devmail_command, routing_cli):
+                    devmail_command, routing_cli, report_cli):
         app.cli.add_command(command)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -73,10 +74,18 @@ class Inquiry(Base):
     received_at = Column(UTCDateTime, nullable=False)
     due_at = Column(UTCDateTime, nullable=True)
     answered_at = Column(UTCDateTime, nullable=True)
+    answered_by = Column(String(128), nullable=True)  # officer, or "page inbox" for a human reply
+    answer_text = Column(Text, nullable=True)
+    post_id = Column(String(128), nullable=True)  # comments: the post commented on
+    comment_id = Column(String(128), nullable=True)  # comments: the comment (unique, see __table_args__)
+    attachments = Column(JSONText, nullable=True)  # [{"type": "image", "url": ...}]
+    removed_at = Column(UTCDateTime, nullable=True)  # comment removed or hidden
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 
     assignments = relationship("Assignment", back_populates="inquiry", order_by="Assignment.id")
+
+    __table_args__ = (UniqueConstraint("comment_id", name="uq_inquiries_comment_id"),)
 
 
 class Assignment(Base):
@@ -98,6 +107,94 @@ class Assignment(Base):
     inquiry = relationship("Inquiry", back_populates="assignments")
 
     __table_args__ = (Index("ix_assignments_status_updated", "status", "updated_at"),)
+
+
+class InquiryMessage(Base):
+    """Everything said on an inquiry's thread, both ways, in order."""
+
+    __tablename__ = "inquiry_messages"
+
+    id = Column(Integer, primary_key=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=False, index=True)
+    direction = Column(String(8), nullable=False)  # in | out
+    source = Column(String(32), nullable=False)  # messenger | comment | page_inbox | bot | officer
+    text = Column(Text, nullable=True)
+    attachments = Column(JSONText, nullable=True)
+    event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=True, unique=True)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class Conversation(Base):
+    """Per (page, user) state: who owns the thread, the 24-hour window, contact details."""
+
+    __tablename__ = "conversations"
+
+    page_id = Column(String(64), primary_key=True)
+    sender_id = Column(String(64), primary_key=True)
+    thread_owner_app_id = Column(String(64), nullable=True)  # None: we own it (or nobody said)
+    last_user_message_at = Column(UTCDateTime, nullable=True)
+    language = Column(String(8), nullable=True)
+    phone = Column(String(32), nullable=True)
+    email = Column(String(255), nullable=True)
+    contact_asked_at = Column(UTCDateTime, nullable=True)
+    delivered_watermark = Column(UTCDateTime, nullable=True)
+    read_watermark = Column(UTCDateTime, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+
+class PagePost(Base):
+    """A page's own post, counted per ISO week (Decision 3887 asks each unit for 5 a week)."""
+
+    __tablename__ = "page_posts"
+
+    id = Column(Integer, primary_key=True)
+    page_id = Column(String(64), nullable=False, index=True)
+    post_id = Column(String(128), nullable=False, unique=True)
+    iso_week = Column(String(8), nullable=False, index=True)  # e.g. 2026-W48 (local time)
+    created_at = Column(UTCDateTime, nullable=False)
+    removed_at = Column(UTCDateTime, nullable=True)
+
+
+class OutboxAttempt(Base):
+    """Every attempt to send an outbox message, with its outcome."""
+
+    __tablename__ = "outbox_attempts"
+
+    id = Column(Integer, primary_key=True)
+    outbox_id = Column(Integer, ForeignKey("outbox.id"), nullable=False, index=True)
+    attempt = Column(Integer, nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    outcome = Column(String(16), nullable=False)  # sent | retry | failed | held
+    http_status = Column(Integer, nullable=True)
+    error_code = Column(Integer, nullable=True)
+    error = Column(Text, nullable=True)
+
+
+class SchedulerLock(Base):
+    """The one active scheduler: a lease row that the holder renews (issue 6)."""
+
+    __tablename__ = "scheduler_lock"
+
+    name = Column(String(32), primary_key=True)
+    holder = Column(String(128), nullable=False)
+    acquired_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+
+
+class OfficerLink(Base):
+    """An officer who linked their Messenger account (one-time code sent to the page)."""
+
+    __tablename__ = "officer_links"
+
+    id = Column(Integer, primary_key=True)
+    unit_code = Column(String(64), nullable=False, index=True)
+    email = Column(String(255), nullable=False)
+    page_id = Column(String(64), nullable=False)
+    code = Column(String(16), nullable=False, unique=True)
+    psid = Column(String(64), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    linked_at = Column(UTCDateTime, nullable=True)
+    last_message_at = Column(UTCDateTime, nullable=True)
 
 
 class DeadlineChange(Base):
