@@ -61,6 +61,15 @@ class PageModel(_Model):
     name: str
     unit: str
     access_token_env: str = Field(..., regex=r"^[A-Z_][A-Z0-9_]*$")
+    # Meta granted the page the Human Agent permission: a person's answer may then be sent
+    # up to 7 days after the business's last message (tag HUMAN_AGENT).
+    human_agent: bool = False
+
+
+class ConversationModel(_Model):
+    followup_minutes: int = Field(30, ge=0)  # a message this soon after an open inquiry joins it
+    ask_contact: bool = True  # ask once for a phone number or e-mail when the business gave none
+    public_comment_reply: bool = True  # also answer a comment publicly (besides the private reply)
 
 
 class SmtpModel(_Model):
@@ -90,7 +99,57 @@ class DeadlinesModel(_Model):
 
 
 class RemindersModel(_Model):
-    before_due_working_days: int = Field(1, ge=0)
+    """The timeline of an open assignment (scheduler.deadlines.timeline) and the scheduler's lease."""
+
+    half_time: bool = True  # remind when half of the allowed working time has passed
+    due_day_morning: bool = True  # remind on the morning of the due day ...
+    due_day_time: Optional[str] = None  # ... at this local time "HH:MM" (None: office opening)
+    escalation_repeat_working_days: int = Field(1, ge=0)  # repeat while overdue (0: escalate once)
+    before_due_working_days: int = Field(0, ge=0)  # extra reminder N working days before the due day (0: none)
+    missed_grace_hours: float = Field(72, gt=0)  # a reminder missed while down is still sent within this
+    lock_lease_seconds: int = Field(60, ge=5)  # one active scheduler: the lease its holder renews
+
+    @staticmethod
+    def clock_time(value: Any) -> Optional[time]:
+        """A quoted "HH:MM" -> time; YAML reads an unquoted 07:30 as the number 450."""
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(f'got the number {value}; quote the time in YAML, e.g. "07:30"')
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(f'{value!r} is not a time "HH:MM"')
+        return time(int(match.group(1)), int(match.group(2)))
+
+    @validator("due_day_time", pre=True)
+    def _due_day_time(cls, v: Any) -> Optional[str]:
+        parsed = cls.clock_time(v)
+        return None if parsed is None else parsed.strftime("%H:%M")
+
+
+class ReportsModel(_Model):
+    """Weekly (Thursday) and monthly reports of Decision 3887/QĐ-UBND, Art. 10 (scheduler.reports)."""
+
+    recipients: list[str] = []  # the whole report; empty: the standing office's e-mails
+    unit_extracts: bool = True  # each unit head gets their unit's extract
+    weekly_weekday: str = Field("thu", regex=r"^(mon|tue|wed|thu|fri|sat|sun)$")
+    weekly_time: str = "08:00"
+    monthly_day: int = Field(1, ge=1, le=28)
+    monthly_time: str = "08:00"
+    min_posts_per_week: int = Field(5, ge=0)
+
+    @validator("recipients", each_item=True)
+    def _email(cls, v: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
+
+    @validator("weekly_time", "monthly_time", pre=True)
+    def _time(cls, v: Any) -> str:
+        parsed = RemindersModel.clock_time(v)
+        if parsed is None:
+            raise ValueError('a time "HH:MM" is required')
+        return parsed.strftime("%H:%M")
 
 
 class ZoneRuleModel(_Model):
@@ -114,6 +173,7 @@ class AppModel(_Model):
     base_url: str = "http://127.0.0.1:5000"
     tracking_prefix: str = Field("QN", regex=r"^[A-Z]{1,6}$")
     graph_api_version: str = Field("v21.0", regex=r"^v[0-9]+\.[0-9]+$")
+    facebook_app_id: Optional[str] = None  # our app: its own echoes are ignored
     worker_poll_seconds: float = Field(0.5, gt=0)
     event_lease_seconds: int = Field(120, ge=5)
     max_event_attempts: int = Field(5, ge=1)
@@ -128,7 +188,9 @@ class ConfigModel(_Model):
     nlu: NluModel = NluModel()
     deadlines: DeadlinesModel = DeadlinesModel()
     reminders: RemindersModel = RemindersModel()
+    reports: ReportsModel = ReportsModel()
     webhook: WebhookModel = WebhookModel()
+    conversation: ConversationModel = ConversationModel()
     smtp: SmtpModel
     calendar: dict[str, Any]
 
@@ -183,6 +245,7 @@ class Settings:
     app_secret: str
     verify_token: str
     page_tokens: Mapping[str, Optional[str]]
+    app_id: Optional[str] = None  # our Facebook app id (FB_APP_ID or app.facebook_app_id)
     smtp_username: Optional[str] = None
     smtp_password: Optional[str] = None
     instance_path: Path = field(default=REPO_ROOT / "instance")
@@ -297,6 +360,7 @@ def load_settings(
         app_secret=app_secret,
         verify_token=verify_token,
         page_tokens=tokens,
+        app_id=overrides.pop("fb_app_id", None) or env.get("FB_APP_ID") or config.app.facebook_app_id,
         smtp_username=env.get(smtp.username_env) if smtp.username_env else None,
         smtp_password=env.get(smtp.password_env) if smtp.password_env else None,
         instance_path=instance,

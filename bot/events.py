@@ -72,7 +72,7 @@ SUPPORTED_MESSAGING_EVENTS = tuple(MESSAGING_KINDS)
 
 
 def _messaging_key(kind: str, page_id: str | None, item: dict) -> str:
-    sender = _id((item.get("sender") or {}).get("id"))
+    sender = _id(item["sender"].get("id")) if isinstance(item.get("sender"), dict) else None
     body = item.get("message") or item.get("postback") or item.get("reaction") or {}
     mid = body.get("mid") if isinstance(body, dict) else None
     if kind in ("text", "quick_reply", "attachment", "echo", "message_other") and mid:
@@ -80,7 +80,7 @@ def _messaging_key(kind: str, page_id: str | None, item: dict) -> str:
     if kind == "postback" and mid:
         return f"postback:{mid}"
     if kind in ("delivery", "read"):
-        watermark = (item.get(kind) or {}).get("watermark")
+        watermark = item[kind].get("watermark") if isinstance(item.get(kind), dict) else None
         if watermark is not None:
             return f"{kind}:{page_id}:{sender}:{watermark}"
     return f"{kind}:{page_id}:{_digest(item)}"

@@ -75,26 +75,54 @@ def mail():
                            "text": m.body_text} for m in rows])
 
 
+def _page_for_token():
+    token = request.args.get("access_token", "")
+    return next((pid for pid, tok in context.settings().page_tokens.items()
+                 if tok and secrets.compare_digest(tok, token)), None)
+
+
+def _record(page_id: str, recipient, body: dict) -> int:
+    with context.db().session() as s:
+        call = SandboxGraphCall(path=request.path, page_id=page_id, recipient_id=str(recipient) if recipient else None,
+                                body=body, received_at=context.clock()())
+        s.add(call)
+        s.flush()
+        return call.id
+
+
+_BAD_TOKEN = {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}
+
+
 @bp.post("/graph/<version>/me/messages")
 def graph_send(version: str):
     """Graph API stand-in: accepts a sandbox page token, records the message like Facebook would."""
-    settings = context.settings()
-    token = request.args.get("access_token", "")
-    page_id = next((pid for pid, tok in settings.page_tokens.items() if tok and secrets.compare_digest(tok, token)),
-                   None)
+    page_id = _page_for_token()
     if page_id is None:
-        return jsonify(error={"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}), 400
+        return jsonify(error=_BAD_TOKEN), 400
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or "recipient" not in body or "message" not in body:
+    if not isinstance(body, dict) or not isinstance(body.get("recipient"), dict) or "message" not in body:
         return jsonify(error={"message": "(#100) recipient and message are required", "code": 100}), 400
     recipient = body["recipient"].get("id") or body["recipient"].get("comment_id")
-    with context.db().session() as s:
-        call = SandboxGraphCall(path=request.path, page_id=page_id, recipient_id=str(recipient), body=body,
-                                received_at=context.clock()())
-        s.add(call)
-        s.flush()
-        mid = f"m_sandbox_reply_{call.id}"
-    return jsonify(recipient_id=recipient, message_id=mid), 200
+    call_id = _record(page_id, recipient, body)
+    return jsonify(recipient_id=recipient, message_id=f"m_sandbox_reply_{call_id}"), 200
+
+
+@bp.post("/graph/<version>/me/messenger_profile")
+def graph_profile(version: str):
+    page_id = _page_for_token()
+    if page_id is None:
+        return jsonify(error=_BAD_TOKEN), 400
+    _record(page_id, None, request.get_json(silent=True) or {})
+    return jsonify(result="success"), 200
+
+
+@bp.post("/graph/<version>/<comment_id>/comments")
+def graph_comment_reply(version: str, comment_id: str):
+    page_id = _page_for_token()
+    if page_id is None:
+        return jsonify(error=_BAD_TOKEN), 400
+    call_id = _record(page_id, comment_id, request.get_json(silent=True) or {})
+    return jsonify(id=f"{comment_id}_sandbox_{call_id}"), 200
 
 
 def init_app(app: Flask) -> None:

@@ -63,3 +63,12 @@ class SendApiClient:
             body["tag"] = tag
         data = self._post("me/messages", access_token, body)
         return str(data.get("message_id") or "")
+
+    def reply_to_comment(self, access_token: Optional[str], comment_id: str, text: str) -> str:
+        """A public reply under a comment (Graph API /{comment-id}/comments)."""
+        data = self._post(f"{comment_id}/comments", access_token, {"message": text})
+        return str(data.get("id") or "")
+
+    def set_messenger_profile(self, access_token: Optional[str], profile: dict[str, Any]) -> dict[str, Any]:
+        """Get Started button, greeting and persistent menu (Messenger Profile API)."""
+        return self._post("me/messenger_profile", access_token, profile)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 
 from flask import Blueprint, Flask, jsonify, request
 
@@ -52,13 +51,13 @@ def receive():
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         return jsonify(error="body is not UTF-8"), 400
-    except json.JSONDecodeError as exc:
-        return jsonify(error=f"malformed JSON: {exc.msg}"), 400
+    except (ValueError, RecursionError) as exc:  # bad JSON, an int over 4300 digits, nesting too deep
+        return jsonify(error=f"malformed JSON: {getattr(exc, 'msg', exc)}"), 400
     try:
         events, rejected = parse_body(payload)
     except MalformedPayload as exc:
         return jsonify(error=str(exc)), 400
-    rows = [asdict(e) for e in events]
+    rows = [dict(e.__dict__) for e in events]  # shallow: asdict() deep-copies and recurses on nested JSON
     with context.db().session() as session:
         stored, duplicates = append_events(session, rows, context.clock()())
     if rejected:

@@ -1,43 +1,46 @@
-"""The worker: inbox event -> classification -> routing -> deadline -> inquiry + messages.
+"""The worker: inbox event -> handler (by kind) -> inquiry, thread, replies, notifications.
 
-Crash safety: classification happens outside any transaction; the inquiry, its assignment,
-the acknowledgement (outbox) and the unit's e-mail (notifications) are written in ONE
-transaction that also marks the event done, and the inquiry is unique per event. A worker
-killed at any point therefore leaves either nothing (the event's lease runs out and it is
-processed again) or everything (the senders deliver what is pending). Sending is
+Crash safety: classification happens outside any transaction; everything an event causes
+(inquiry, assignment, thread message, replies in the outbox, officers' e-mails) is written in
+ONE transaction that also marks the event done, and an inquiry is unique per event (and per
+comment). A worker killed at any point leaves either nothing (the event's lease runs out and
+it is processed again) or everything (the senders deliver what is pending). Sending is
 at-least-once: a crash between Facebook's answer and our commit re-sends that message.
+
+Handlers live in bot/conversation.py (Messenger) and bot/feed.py (comments, posts); the
+dispatch table below is built from theirs. A kind without a handler is recorded and ignored.
 """
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Callable, Optional
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot import replies
-from bot.config import CONVERSATION_INTENTS, Settings
+from bot import policy, replies
+from bot.config import Settings
 from bot.sendapi import SendApiClient, SendError
 from nlu.classifier import Classification, Classifier
-from nlu.normalize import detect_language
 from routing.gazetteer import Gazetteer
 from routing.rules import RouteRequest, RoutingTable, route
 from routing.units import UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
-from scheduler.notify import Notifier
-from store import Assignment, Database, Heartbeat, InboxEvent, Inquiry, Outbox
-from store.inbox import claim_next
 from scheduler.delivery import deliver_notifications, queue_notification
+from scheduler.notify import Notifier
+from store import (Assignment, Conversation, Database, Heartbeat, InboxEvent, Inquiry, InquiryMessage,
+                   Notification, Outbox, OutboxAttempt)
+from store.inbox import claim_next
 from store.queue import backoff, claim_due
 
 log = logging.getLogger(__name__)
-TRACKING_CODE = re.compile(r"\b([A-Z]{1,6})-(\d{4})-(\d{6})\b", re.IGNORECASE)
 MAX_CLASSIFY_CHARS = 4000
+MAX_SEND_ATTEMPTS = 8
+OPEN = ("triage", "assigned")
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,21 @@ class Outcome:
     detail: str
 
 
+class AlreadyHandled(Exception):
+    """Another worker turned this event into an inquiry first (unique constraint)."""
+
+
 class Worker:
     def __init__(self, *, db: Database, settings: Settings, classifier: Classifier, sender: SendApiClient,
                  notifier: Notifier, calendar: WorkingCalendar, gazetteer: Gazetteer, table: RoutingTable,
                  units: UnitMatcher, policy: DeadlinePolicy, clock: Callable[[], datetime]):
+        from bot import conversation, feed
+
         self.db, self.settings, self.classifier = db, settings, classifier
         self.sender, self.notifier, self.calendar, self.gazetteer = sender, notifier, calendar, gazetteer
         self.table, self.units, self.policy, self.clock = table, units, policy, clock
-        # dispatch table: event kind -> handler; kinds not listed are recorded and ignored
-        self.handlers: dict[str, Callable[[InboxEvent], Outcome]] = {
-            "text": self.handle_text,
-            "quick_reply": self.handle_text,
-        }
+        self.handlers: dict[str, Callable[[Worker, InboxEvent], Outcome]] = {
+            **conversation.HANDLERS, **feed.HANDLERS}
 
     # ---- inbox -------------------------------------------------------------------------
     def process_next(self) -> Optional[Outcome]:
@@ -69,7 +75,9 @@ class Worker:
                 return None
             s.expunge(event)
         try:
-            outcome = self.handle(event)
+            return self.handle(event)
+        except AlreadyHandled:
+            return self.finish(event, Outcome("done", "already handled by another worker"))
         except Exception as exc:  # the one boundary per unit of work: log, keep the event, retry
             log.exception("event %s (%s) failed on attempt %s", event.id, event.kind, event.attempts)
             with self.db.session() as s:
@@ -78,17 +86,16 @@ class Worker:
                 row.lease_until = None
                 row.status = "failed" if row.attempts >= app.max_event_attempts else "pending"
             return Outcome("error", str(exc))
-        return outcome
 
     def handle(self, event: InboxEvent) -> Outcome:
         if event.page_id is None or self.settings.page(event.page_id) is None:
-            return self._finish(event, Outcome("parked", f"page {event.page_id} is not configured"))
+            return self.finish(event, Outcome("parked", f"page {event.page_id} is not configured"))
         handler = self.handlers.get(event.kind)
         if handler is None:
-            return self._finish(event, Outcome("ignored", f"{event.kind}: recorded, no action"))
-        return handler(event)
+            return self.finish(event, Outcome("ignored", f"{event.kind}: recorded, no action"))
+        return handler(self, event)
 
-    def _finish(self, event: InboxEvent, outcome: Outcome, session=None) -> Outcome:
+    def finish(self, event: InboxEvent, outcome: Outcome, session=None) -> Outcome:
         def apply(s):
             row = s.get(InboxEvent, event.id)
             row.status, row.outcome = outcome.status, outcome.detail[:255]
@@ -101,93 +108,62 @@ class Worker:
                 apply(s)
         return outcome
 
-    # ---- text messages -----------------------------------------------------------------
-    def handle_text(self, event: InboxEvent) -> Outcome:
-        message = event.payload["event"].get("message") or {}
-        text = message.get("text")
-        if not isinstance(text, str) or not text.strip():
-            return self._finish(event, Outcome("ignored", "empty text"))
-        lang = detect_language(text)
-        result = self.classifier.classify(text[:MAX_CLASSIFY_CHARS])
-        if result.intent in CONVERSATION_INTENTS and not result.needs_review:
-            return self._converse(event, result, lang)
-        return self._open_inquiry(event, text, result, lang)
+    # ---- helpers for handlers ----------------------------------------------------------
+    def event_time(self, event: InboxEvent) -> datetime:
+        """When the business acted: the event's own timestamp when it is sane, else receipt."""
+        raw = event.payload.get("event", {})
+        ts = raw.get("timestamp") if isinstance(raw, dict) else None
+        scale = 1000
+        if ts is None and isinstance(raw, dict):
+            ts, scale = raw.get("created_time"), 1
+        if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+            try:
+                moment = datetime.fromtimestamp(ts / scale, tz=timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                return event.received_at
+            if abs(moment - event.received_at) <= timedelta(days=7):
+                return moment
+        return event.received_at
 
-    def _reply(self, s, event: InboxEvent, key: str, text: str, inquiry_id: Optional[int] = None) -> None:
+    def classify(self, text: str) -> Classification:
+        return self.classifier.classify(text[:MAX_CLASSIFY_CHARS])
+
+    def conversation(self, s, page_id: str, sender_id: str) -> Conversation:
+        conv = s.get(Conversation, (page_id, sender_id))
+        if conv is None:
+            conv = Conversation(page_id=page_id, sender_id=sender_id, updated_at=self.clock())
+            s.add(conv)
+        return conv
+
+    def open_inquiry(self, s, page_id: str, sender_id: str, channel: str = "messenger") -> Optional[Inquiry]:
+        return s.execute(select(Inquiry).where(
+            Inquiry.page_id == page_id, Inquiry.sender_id == sender_id, Inquiry.channel == channel,
+            Inquiry.status.in_(OPEN)).order_by(Inquiry.id.desc()).limit(1)).scalars().first()
+
+    def last_activity(self, s, inquiry: Inquiry) -> datetime:
+        last = s.execute(select(func.max(InquiryMessage.created_at)).where(
+            InquiryMessage.inquiry_id == inquiry.id, InquiryMessage.direction == "in")).scalar()
+        return max(last, inquiry.received_at) if last else inquiry.received_at
+
+    def add_message(self, s, inquiry: Inquiry, event: Optional[InboxEvent], *, direction: str, source: str,
+                    text: Optional[str], attachments: Optional[list] = None, at: Optional[datetime] = None) -> None:
+        s.add(InquiryMessage(inquiry_id=inquiry.id, direction=direction, source=source, text=text,
+                             attachments=attachments or None, event_id=event.id if event else None,
+                             created_at=at or self.clock()))
+
+    def reply(self, s, event: InboxEvent, key: str, message: dict[str, Any], *, inquiry_id: Optional[int] = None,
+              recipient: Optional[dict] = None, kind: str = "message", author: str = "bot") -> None:
         s.add(Outbox(
-            idempotency_key=key, page_id=event.page_id, recipient={"id": event.sender_id},
-            message={"text": text[:2000]}, messaging_type="RESPONSE", inquiry_id=inquiry_id,
+            idempotency_key=key, page_id=event.page_id, recipient=recipient or {"id": event.sender_id},
+            message=message, messaging_type="RESPONSE", inquiry_id=inquiry_id, kind=kind, author=author,
             status="pending", attempts=0, next_attempt_at=self.clock(), created_at=self.clock(),
         ))
 
-    def _converse(self, event: InboxEvent, result: Classification, lang: str) -> Outcome:
-        with self.db.session() as s:
-            if result.intent == "tra_cuu":
-                codes = [e["value"].upper() for e in result.entities if e["entity"] == "tracking_code"]
-                query = select(Inquiry).where(Inquiry.sender_id == event.sender_id, Inquiry.page_id == event.page_id)
-                query = query.where(Inquiry.code.in_(codes)) if codes else query.where(
-                    Inquiry.status.in_(("triage", "assigned")))
-                rows = [{"code": i.code, "status": i.status, "unit": self._unit_name(i.unit_code), "due": i.due_at}
-                        for i in s.execute(query.order_by(Inquiry.id.desc()).limit(10)).scalars()]
-                text = replies.status_lines(lang, rows)
-            else:
-                text = replies.SMALL_TALK[result.intent][lang]
-            self._reply(s, event, f"reply:{event.dedup_key}", text)
-            return self._finish(event, Outcome("done", f"conversation: {result.intent}"), s)
+    def text_reply(self, s, event: InboxEvent, key: str, text: str, **kwargs) -> None:
+        self.reply(s, event, key, {"text": text[:2000]}, **kwargs)
 
-    def _unit_name(self, code: Optional[str]) -> str:
+    def unit_name(self, code: Optional[str]) -> str:
         return self.settings.unit(code).name if code else "-"
-
-    def _open_inquiry(self, event: InboxEvent, text: str, result: Classification, lang: str) -> Outcome:
-        decision = route(self.route_request(text, result, event.page_id), self.table)
-        received = event.received_at
-        role = decision.role
-        due = due_at(self.calendar, self.policy, role, received)
-        now = self.clock()
-        try:
-            with self.db.session() as s:
-                inquiry = Inquiry(
-                    source_event_id=event.id, page_id=event.page_id, sender_id=event.sender_id,
-                    channel="messenger", language=lang, text=text, intent=result.intent,
-                    confidence=result.confidence, entities=result.entities, needs_review=result.needs_review,
-                    model_version=result.model_version, unit_code=decision.unit,
-                    status="triage" if decision.is_triage else "assigned",
-                    routing_trace={"rule": decision.rule, "trace": list(decision.trace)},
-                    received_at=received, due_at=due, created_at=now, updated_at=now,
-                )
-                s.add(inquiry)
-                s.flush()
-                local_year = self.calendar.local_date(received).year
-                inquiry.code = f"{self.settings.config.app.tracking_prefix}-{local_year}-{inquiry.id:06d}"
-                assignment = Assignment(inquiry_id=inquiry.id, unit_code=decision.unit, role=role,
-                                        working_days=self.policy.days_for(role), assigned_at=received,
-                                        due_at=due, status="open", updated_at=now)
-                s.add(assignment)
-                coordinating = [
-                    Assignment(inquiry_id=inquiry.id, unit_code=code, role="coordinate",
-                               working_days=self.policy.days_for("coordinate"), assigned_at=received,
-                               due_at=due_at(self.calendar, self.policy, "coordinate", received),
-                               status="open", updated_at=now)
-                    for code in decision.coordinators
-                ]
-                s.add_all(coordinating)
-                s.flush()
-                unit = self.settings.unit(decision.unit)
-                if decision.is_triage:
-                    ack = replies.received_for_triage(lang, code=inquiry.code, office_name=unit.name, assign_by=due)
-                else:
-                    ack = replies.acknowledgement(lang, code=inquiry.code, intent=result.intent, unit_name=unit.name,
-                                                  due=due, days=assignment.working_days)
-                self._reply(s, event, f"ack:{event.dedup_key}", ack, inquiry.id)
-                self._notify(s, inquiry, assignment, "triage" if decision.is_triage else "assigned")
-                for extra in coordinating:
-                    self._notify(s, inquiry, extra, "coordinate")
-                self._finish(event, Outcome("done", f"inquiry {inquiry.code} -> {decision.unit}"), s)
-                code = inquiry.code
-        except IntegrityError:
-            # Another worker already turned this event into an inquiry (unique source_event_id).
-            return self._finish(event, Outcome("done", "inquiry already created for this event"))
-        return Outcome("done", f"inquiry {code} -> {decision.unit}")
 
     def route_request(self, text: str, result: Classification, page_id: Optional[str]) -> RouteRequest:
         """The routing question for a message: classification plus what the text names."""
@@ -195,12 +171,71 @@ class Worker:
         return RouteRequest(result.intent, result.confidence, result.needs_review, page_id,
                             zone.place.name if zone else None, self.units.find(text))
 
-    def _notify(self, s, inquiry: Inquiry, assignment: Assignment, kind: str) -> None:
+    def create_inquiry(self, s, event: InboxEvent, *, text: str, result: Classification, lang: str,
+                       channel: str = "messenger", sender_id: Optional[str] = None, force_review: bool = False,
+                       attachments: Optional[list] = None, post_id: Optional[str] = None,
+                       comment_id: Optional[str] = None) -> tuple[Inquiry, Assignment, Any]:
+        """Inquiry + lead (or triage) assignment + coordinators + officers' e-mails, in session `s`."""
+        if force_review:
+            result = Classification(text=result.text, intent=result.intent, confidence=result.confidence,
+                                    entities=result.entities, ranking=result.ranking, needs_review=True,
+                                    model_version=result.model_version, normalized=result.normalized)
+        decision = route(self.route_request(text, result, event.page_id), self.table)
+        received, role, now = event.received_at, decision.role, self.clock()
+        due = due_at(self.calendar, self.policy, role, received)
+        inquiry = Inquiry(
+            source_event_id=event.id, page_id=event.page_id, sender_id=sender_id or event.sender_id,
+            channel=channel, language=lang, text=text, intent=result.intent, confidence=result.confidence,
+            entities=result.entities, needs_review=result.needs_review, model_version=result.model_version,
+            unit_code=decision.unit, status="triage" if decision.is_triage else "assigned",
+            routing_trace={"rule": decision.rule, "trace": list(decision.trace)}, received_at=received,
+            due_at=due, created_at=now, updated_at=now, attachments=attachments or None, post_id=post_id,
+            comment_id=comment_id,
+        )
+        s.add(inquiry)
+        try:
+            s.flush()
+        except IntegrityError as exc:
+            raise AlreadyHandled() from exc
+        inquiry.code = f"{self.settings.config.app.tracking_prefix}-{self.calendar.local_date(received).year}-{inquiry.id:06d}"
+        lead = Assignment(inquiry_id=inquiry.id, unit_code=decision.unit, role=role,
+                          working_days=self.policy.days_for(role), assigned_at=received, due_at=due,
+                          status="open", updated_at=now)
+        coordinating = [Assignment(inquiry_id=inquiry.id, unit_code=code, role="coordinate",
+                                   working_days=self.policy.days_for("coordinate"), assigned_at=received,
+                                   due_at=due_at(self.calendar, self.policy, "coordinate", received),
+                                   status="open", updated_at=now) for code in decision.coordinators]
+        s.add_all([lead, *coordinating])
+        s.flush()
+        self.add_message(s, inquiry, event, direction="in", source=channel, text=text, attachments=attachments,
+                         at=self.event_time(event))
+        self.notify(s, inquiry, lead, "triage" if decision.is_triage else "assigned")
+        for extra in coordinating:
+            self.notify(s, inquiry, extra, "coordinate")
+        return inquiry, lead, decision
+
+    def acknowledgement(self, inquiry: Inquiry, lead: Assignment, decision) -> str:
+        unit = self.settings.unit(decision.unit)
+        if decision.is_triage:
+            return replies.received_for_triage(inquiry.language, code=inquiry.code, office_name=unit.name,
+                                               assign_by=lead.due_at)
+        return replies.acknowledgement(inquiry.language, code=inquiry.code, intent=inquiry.intent or "",
+                                       unit_name=unit.name, due=lead.due_at, days=lead.working_days)
+
+    def notify(self, s, inquiry: Inquiry, assignment: Assignment, kind: str) -> None:
         unit = self.settings.unit(assignment.unit_code)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
                            now=self.clock(), base_url=self.settings.config.app.base_url,
                            channel=self.notifier.channel)
+
+    def mark_answered(self, s, inquiry: Inquiry, *, by: str, text: Optional[str], at: datetime) -> None:
+        """A person answered the business: the inquiry and all its open duties stop the clock."""
+        inquiry.status, inquiry.answered_at, inquiry.answered_by = "answered", at, by
+        inquiry.answer_text, inquiry.updated_at = text, self.clock()
+        for a in s.execute(select(Assignment).where(Assignment.inquiry_id == inquiry.id,
+                                                    Assignment.status == "open")).scalars():
+            a.status, a.answered_at, a.updated_at = "answered", at, self.clock()
 
     # ---- delivery ----------------------------------------------------------------------
     def deliver_outbox(self, limit: int = 20) -> int:
@@ -209,22 +244,65 @@ class Worker:
             ids = claim_due(s, Outbox, now, lease_seconds=60, limit=limit)
         for row_id in ids:
             with self.db.session() as s:
-                row = s.get(Outbox, row_id)
-                row.attempts += 1
-                try:
-                    row.provider_message_id = self.sender.send_message(
-                        self.settings.page_tokens.get(row.page_id), row.recipient, row.message,
-                        messaging_type=row.messaging_type, tag=row.tag)
-                except SendError as exc:
-                    row.last_error = str(exc)[:2000]
-                    if exc.permanent or row.attempts >= 8:
-                        row.status = "failed"
-                    else:
-                        row.next_attempt_at = self.clock() + backoff(row.attempts)
-                    log.warning("outbox %s attempt %s failed: %s", row.id, row.attempts, exc)
-                else:
-                    row.status, row.sent_at, row.last_error = "sent", self.clock(), None
+                self._deliver(s, s.get(Outbox, row_id))
         return len(ids)
+
+    def _deliver(self, s, row: Outbox) -> None:
+        row.attempts += 1
+        now = self.clock()
+        attempt = OutboxAttempt(outbox_id=row.id, attempt=row.attempts, at=now, outcome="sent")
+        s.add(attempt)
+        token = self.settings.page_tokens.get(row.page_id)
+        try:
+            if row.kind == "comment_reply":
+                row.provider_message_id = self.sender.reply_to_comment(
+                    token, row.recipient["comment_id"], row.message["message"])
+            else:
+                to_comment = "comment_id" in row.recipient
+                conv = None if to_comment else s.get(Conversation, (row.page_id, row.recipient.get("id")))
+                if conv is not None and conv.thread_owner_app_id and row.author == "bot":
+                    row.status, attempt.outcome = "held", "held"
+                    row.last_error = attempt.error = f"thread owned by app {conv.thread_owner_app_id}"
+                    return
+                page = self.settings.page(row.page_id)
+                verdict = policy.decide(now=now, last_user_message_at=conv.last_user_message_at if conv else None,
+                                        author=row.author, human_agent_page=bool(page and page.human_agent),
+                                        to_comment=to_comment)
+                if not verdict.allowed:
+                    row.status, attempt.outcome = "undeliverable", "failed"
+                    row.last_error = attempt.error = verdict.reason
+                    self._tell_unit_undeliverable(s, row, conv, verdict.reason)
+                    return
+                row.messaging_type, row.tag = verdict.messaging_type, verdict.tag
+                row.provider_message_id = self.sender.send_message(
+                    token, row.recipient, row.message, messaging_type=verdict.messaging_type, tag=verdict.tag)
+        except SendError as exc:
+            row.last_error = attempt.error = str(exc)[:2000]
+            attempt.http_status, attempt.error_code = exc.status, exc.code
+            if exc.permanent or row.attempts >= MAX_SEND_ATTEMPTS:
+                row.status, attempt.outcome = "failed", "failed"
+            else:
+                row.next_attempt_at, attempt.outcome = self.clock() + backoff(row.attempts), "retry"
+            log.warning("outbox %s attempt %s: %s", row.id, row.attempts, exc)
+        else:
+            row.status, row.sent_at, row.last_error = "sent", self.clock(), None
+
+    def _tell_unit_undeliverable(self, s, row: Outbox, conv: Optional[Conversation], reason: str) -> None:
+        """Messenger can no longer reach the business: the unit must use the phone or e-mail."""
+        if row.inquiry_id is None:
+            return
+        inquiry = s.get(Inquiry, row.inquiry_id)
+        unit = self.settings.unit(inquiry.unit_code)
+        contact = ", ".join(x for x in (conv.phone if conv else None, conv.email if conv else None) if x) \
+            or "doanh nghiệp chưa để lại số điện thoại hoặc email"
+        text = (f"Tin nhắn gửi doanh nghiệp về phản ánh {inquiry.code} không thể gửi qua Messenger "
+                f"({reason}).\nĐề nghị đơn vị liên hệ trực tiếp: {contact}.\n\nNội dung cần gửi:\n"
+                f"{row.message.get('text', '')}\n\nNội dung phản ánh:\n{inquiry.text}")
+        s.add(Notification(
+            idempotency_key=f"undeliverable:{row.id}", inquiry_id=inquiry.id, kind="undeliverable",
+            channel=self.notifier.channel, recipients=list(unit.emails),
+            subject=f"[DDCI Quảng Ninh] Không gửi được trả lời phản ánh {inquiry.code} qua Messenger",
+            body_text=text, status="pending", attempts=0, next_attempt_at=self.clock(), created_at=self.clock()))
 
     def deliver_notifications(self, limit: int = 20) -> int:
         return deliver_notifications(self.db, self.notifier, self.clock, limit)
@@ -252,9 +330,3 @@ class Worker:
             self.heartbeat()
             if self.run_once() == 0:
                 stop.wait(poll_seconds)
-
-
-def inbox_backlog(db: Database) -> dict[str, int]:
-    with db.session() as s:
-        rows = s.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all()
-    return {status: count for status, count in rows}

@@ -223,8 +223,13 @@ class Outbox(Base):
     message = Column(JSONText, nullable=False)  # Send API "message" object
     messaging_type = Column(String(32), nullable=False, default="RESPONSE")
     tag = Column(String(64), nullable=True)
+    # who wrote it (the messaging policy differs): bot | human
+    author = Column(String(8), nullable=False, default="bot", server_default="bot")
+    # what to call: message (Send API) | comment_reply (a public reply under a comment)
+    kind = Column(String(16), nullable=False, default="message", server_default="message")
     inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
-    status = Column(String(16), nullable=False, default="pending")  # pending | sent | failed
+    # pending | sent | failed | undeliverable (outside Messenger's window) | held (another app owns the thread)
+    status = Column(String(16), nullable=False, default="pending")
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False)
     last_error = Column(Text, nullable=True)

@@ -58,9 +58,31 @@ def test_reassignment_gives_the_new_unit_three_days_from_when_it_receives_it(app
     [change] = changes(app)
     assert (change.old_due_at, change.new_due_at) == (datetime(2026, 12, 2, 17, 0, tzinfo=VN), new.due_at)
     assert (change.changed_by, change.reason) == ("bxt.officer@example", "dự án trong KKT")
+    sent_before = len(graph.calls)
     worker.run_once()  # deliver the new unit's e-mail and the business's update
-    assert smtp.messages[-1]["to"] == ["motcua@bqlkkt.quangninh.example"]
-    assert "Ban Quản lý Khu kinh tế" in graph.calls[-1].text and "17:00 ngày 04/12/2026" in graph.calls[-1].text
+    assert any(m["to"] == ["motcua@bqlkkt.quangninh.example"] and "được giao" in m["subject"] for m in smtp.messages)
+    # Four days after the business last wrote, Messenger's 24-hour window is closed: the update
+    # is not sent, and the new unit is told to reach the business another way.
+    assert len(graph.calls) == sent_before
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        update = s.execute(select(Outbox).where(Outbox.idempotency_key == f"assigned:{new.id}")).scalar_one()
+    assert update.status == "undeliverable" and "messaging window" in update.last_error
+    notice = [m for m in smtp.messages if "Không gửi được" in m["subject"]]
+    assert notice and notice[0]["to"] == ["motcua@bqlkkt.quangninh.example"]
+    assert "17:00 ngày 04/12/2026" in notice[0]["text"]
+
+
+def test_reassignment_within_a_day_reaches_the_business(app, client, worker, casework, clock, graph):
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    clock.set(datetime(2026, 11, 27, 15, 0, tzinfo=VN))
+    casework.assign(code, "BQL_KKT", by="bxt", reason="dự án trong KKT")
+    worker.run_once()
+    update = graph.calls[-1]
+    assert update.body["messaging_type"] == "RESPONSE"
+    assert "Ban Quản lý Khu kinh tế" in update.text and "17:00 ngày 02/12/2026" in update.text
 
 
 def test_triage_then_assignment(make_app, trained_model, clock):

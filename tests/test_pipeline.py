@@ -40,7 +40,8 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert inquiry.routing_trace["rule"] == "domain"
     assert any(e["entity"] == "location" and e["value"] == "Cẩm Phả" for e in inquiry.entities)
 
-    [ack] = graph.messages_to(SENDER)
+    ack, ask = graph.messages_to(SENDER)
+    assert "số điện thoại hoặc email" in ask.text  # asked once, as no contact was given
     assert ack.path == "/v21.0/me/messages" and ack.query["access_token"] == ["token-ddci"]
     assert ack.body["messaging_type"] == "RESPONSE"
     assert inquiry.code in ack.text and "Sở Xây dựng" in ack.text and "17:00 ngày 02/12/2026" in ack.text
@@ -52,7 +53,7 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert QUESTION in mail["text"] and "17:00 ngày 02/12/2026" in mail["text"]
     assert mail["msg"].get_body(preferencelist=("html",)) is not None
 
-    assert [o.status for o in rows(app, Outbox)] == ["sent"]
+    assert [o.status for o in rows(app, Outbox)] == ["sent", "sent"]
     assert [n.status for n in rows(app, Notification)] == ["sent"]
     assert [e.status for e in rows(app, InboxEvent)] == ["done"]
 
@@ -81,7 +82,7 @@ def test_duplicate_delivery_makes_one_inquiry_and_one_acknowledgement(app, clien
     signed_post(client, body)  # Facebook redelivers after we already handled it
     worker.run_once()
     assert len(rows(app, Inquiry)) == 1
-    assert len(graph.messages_to(SENDER)) == 1
+    assert len(graph.messages_to(SENDER)) == 2  # acknowledgement + the one contact request
     assert len(smtp.messages) == 1
 
 
@@ -96,7 +97,7 @@ def test_unsure_classification_goes_to_triage_and_business_is_told(make_app, tra
     assert (inquiry.status, inquiry.unit_code, inquiry.needs_review) == ("triage", "BXT", True)
     # the standing office has one working day to assign: Mon 30/11 17:00
     assert inquiry.due_at == datetime(2026, 11, 30, 17, 0, tzinfo=VN)
-    [ack] = graph.messages_to(SENDER)
+    ack = graph.messages_to(SENDER)[0]
     assert inquiry.code in ack.text and "Ban Xúc tiến" in ack.text
     assert smtp.messages[0]["to"] == ["ddci@bxt.quangninh.example"]
 
@@ -105,8 +106,8 @@ def test_english_question_is_answered_in_english(app, client, worker, graph):
     text = "How do we apply for a work permit for our Korean engineer in Ha Long?"
     signed_post(client, with_text(load_fixture("text_message.json"), text))
     worker.run_once()
-    [ack] = graph.messages_to(SENDER)
-    assert "Tracking code: QN-2026-" in ack.text
+    ack, ask = graph.messages_to(SENDER)
+    assert "Tracking code: QN-2026-" in ack.text and "phone number or e-mail" in ask.text
 
 
 def test_greeting_gets_a_polite_answer_and_no_inquiry(app, client, worker, graph):
@@ -117,7 +118,13 @@ def test_greeting_gets_a_polite_answer_and_no_inquiry(app, client, worker, graph
     assert reply.text.startswith("Xin chào")
 
 
-def test_facebook_outage_is_retried_later_and_nothing_is_lost(app, client, worker, graph, clock):
+def test_facebook_outage_is_retried_later_and_nothing_is_lost(make_app, trained_model, graph, clock):
+    from bot import context, runtime
+
+    app = make_app(conversation={"ask_contact": False})
+    client = app.test_client()
+    with app.app_context():
+        worker = runtime.worker(context.settings(), context.db(), clock)
     graph.fail_next(2, status=500)
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.run_once()
@@ -133,17 +140,20 @@ def test_facebook_outage_is_retried_later_and_nothing_is_lost(app, client, worke
     [row] = rows(app, Outbox)
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
     assert len(graph.messages_to(SENDER)) == 3
+    from store import OutboxAttempt
+
+    assert [(a.attempt, a.outcome, a.http_status) for a in rows(app, OutboxAttempt)] == [
+        (1, "retry", 500), (2, "retry", 500), (3, "sent", None)]
 
 
 def test_permanent_send_error_is_not_retried(app, client, worker, graph, clock):
-    graph.fail_next(1, status=400, error={"message": "Invalid OAuth access token.", "code": 190})
+    graph.fail_next(2, status=400, error={"message": "Invalid OAuth access token.", "code": 190})
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.run_once()
     clock.advance(hours=2)
     worker.run_once()
-    [row] = rows(app, Outbox)
-    assert (row.status, row.attempts) == ("failed", 1)
-    assert len(graph.calls) == 1
+    assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("failed", 1), ("failed", 1)]
+    assert len(graph.calls) == 2
 
 
 def test_smtp_outage_keeps_the_notification_for_retry(app, client, worker, smtp, clock):
@@ -184,7 +194,7 @@ def test_worker_crash_before_commit_loses_nothing(app, client, worker, graph, cl
     assert rows(app, Inquiry) == []  # still leased to the dead worker
     clock.advance(seconds=121)
     worker.run_once()
-    assert len(rows(app, Inquiry)) == 1 and len(graph.messages_to(SENDER)) == 1
+    assert len(rows(app, Inquiry)) == 1 and len(graph.messages_to(SENDER)) == 2
     assert rows(app, InboxEvent)[0].attempts == 2
 
 
