@@ -23,7 +23,7 @@ from bot.config import Settings
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.delivery import queue_notification
-from store import Assignment, Database, DeadlineChange, Inquiry, Outbox
+from store import Assignment, Database, DeadlineChange, Inquiry, InquiryMessage, Outbox
 
 
 class CaseworkError(Exception):
@@ -138,8 +138,12 @@ class Casework:
                 created.append(a)
             return created
 
-    def answer(self, code: str, *, by: str, unit_code: Optional[str] = None) -> Assignment:
-        """Record that a unit answered (its lead or coordination duty); reminders stop."""
+    def answer(self, code: str, *, by: str, unit_code: Optional[str] = None, text: Optional[str] = None) -> Assignment:
+        """Record that a unit answered (its lead or coordination duty); reminders stop.
+
+        With `text`, the lead unit's answer is also sent to the business as a person's
+        message (within 24 hours, or up to 7 days with the Human Agent tag where permitted;
+        otherwise the unit is told to use the business's phone or e-mail)."""
         now = self.clock()
         with self.db.session() as s:
             inquiry = self._inquiry(s, code)
@@ -154,4 +158,17 @@ class Casework:
             assignment.status, assignment.answered_at, assignment.updated_at = "answered", now, now
             if assignment.role == "lead":
                 inquiry.status, inquiry.answered_at, inquiry.updated_at = "answered", now, now
+                inquiry.answered_by, inquiry.answer_text = by, text
+                if text:
+                    unit = self._unit(assignment.unit_code)
+                    body = (f"Trả lời phản ánh {inquiry.code} ({unit.name}):\n{text}" if inquiry.language != "en"
+                            else f"Answer to inquiry {inquiry.code} ({unit.name}):\n{text}")
+                    recipient = ({"comment_id": inquiry.comment_id} if inquiry.channel == "comment"
+                                 else {"id": inquiry.sender_id})
+                    s.add(Outbox(idempotency_key=f"answer:{assignment.id}", page_id=inquiry.page_id,
+                                 recipient=recipient, message={"text": body[:2000]}, messaging_type="RESPONSE",
+                                 inquiry_id=inquiry.id, author="human", status="pending", attempts=0,
+                                 next_attempt_at=now, created_at=now))
+                    s.add(InquiryMessage(inquiry_id=inquiry.id, direction="out", source="officer", text=text,
+                                         created_at=now))
             return assignment

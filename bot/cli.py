@@ -68,6 +68,42 @@ def nlu_classify() -> None:
         }, ensure_ascii=False))
 
 
+@nlu_cli.command("evaluate")
+@click.option("--data", "data_paths", multiple=True, type=click.Path(exists=True),
+              help="Rasa NLU YAML file(s) or folder(s) with labelled examples (default: the held-out set).")
+@click.option("--out", "out_dir", type=click.Path(), default=None,
+              help="Where the confusion matrix, predictions and report go (default: results/nlu-eval/<model>).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+def nlu_evaluate(data_paths: tuple[str, ...], out_dir: str | None, as_json: bool) -> None:
+    """Score the active model (or the Rasa server of nlu.server_url) on labelled messages:
+    per-intent precision/recall/F1, macro-F1 per subset, automatic share, confusion matrix PNG."""
+    from pathlib import Path
+
+    from nlu import evaluate as ev
+
+    settings = context.settings()
+    nlu = settings.config.nlu
+    classifier = runtime.classifier(settings)
+    if data_paths:
+        paths = [Path(p) for p in data_paths]
+        files = [f for p in paths for f in (sorted(p.glob("*.yml")) if p.is_dir() else [p])]
+        examples = [e for f in files for e in ev.read_examples(f, f.stem)]
+    else:
+        project_heldout = settings.nlu_project_dir / "heldout"
+        examples = ev.heldout(project_heldout if project_heldout.is_dir() else ev.HELDOUT_DIR)
+    if not examples:
+        raise click.ClickException("no labelled examples found")
+    version = classifier.refresh() if hasattr(classifier, "refresh") else None
+    target = Path(out_dir) if out_dir else settings.model_dir.parent / "results" / "nlu-eval" / (version or "model")
+    click.echo(f"Đang đánh giá {len(examples)} câu...", err=True)
+    result = ev.evaluate(classifier, examples, target, threshold=nlu.threshold, min_margin=nlu.min_margin,
+                         title=f"NLU {version or ''} ({len(examples)} messages)")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(ev.render(result, version))
+
+
 def _parse_start(value: str, tz: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -134,10 +170,11 @@ def devmail_command(host: str | None, port: int | None) -> None:
 
 def init_app(app: Flask) -> None:
     from bot.cli_cases import add_casework_commands, routing_cli
+    from bot.cli_messenger import messenger_cli
     from bot.cli_reports import report_cli
     from bot.cli_scheduler import scheduler_command
 
     add_casework_commands(inquiries_cli)
     for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, scheduler_command,
-                    devmail_command, routing_cli, report_cli):
+                    devmail_command, routing_cli, report_cli, messenger_cli):
         app.cli.add_command(command)

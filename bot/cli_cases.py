@@ -156,9 +156,10 @@ def add_casework_commands(group: AppGroup) -> None:
     @click.argument("code")
     @click.option("--by", required=True)
     @click.option("--unit", default=None, help="A coordinating unit's answer (default: the lead unit's).")
-    def answer(code: str, by: str, unit: str | None) -> None:
-        """Record that the lead unit (or --unit) answered CODE."""
-        a = _run(lambda: _casework().answer(code, by=by, unit_code=unit))
+    @click.option("--text", default=None, help="The approved answer, sent to the business.")
+    def answer(code: str, by: str, unit: str | None, text: str | None) -> None:
+        """Record that the lead unit (or --unit) answered CODE (and send --text to the business)."""
+        a = _run(lambda: _casework().answer(code, by=by, unit_code=unit, text=text))
         click.echo(f"{code.upper()}: {a.role} {a.unit_code} answered")
 
     @group.command("show")

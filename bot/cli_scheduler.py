@@ -1,24 +1,47 @@
-"""`flask scheduler`: the reminder and escalation process."""
+"""`flask scheduler`: reminders, escalations and reports; one active instance at a time."""
 from __future__ import annotations
+
+import logging
 
 import click
 
 from bot import context, runtime
 from bot.cli import _stop_event
 
+log = logging.getLogger(__name__)
+
 
 @click.command("scheduler")
-@click.option("--sync-seconds", default=10.0, show_default=True, help="How often to reconcile jobs with the database.")
+@click.option("--sync-seconds", default=10.0, show_default=True,
+              help="How often to renew the lease and sync jobs with the database (keep well under the lease).")
 def scheduler_command(sync_seconds: float) -> None:
-    """Run reminders and escalations (APScheduler, jobs in the database)."""
-    service = runtime.reminder_service(context.settings(), context.db(), context.clock())
+    """Run reminders, escalations and reports (APScheduler, jobs in the database).
+
+    Several may run: one holds the lease (scheduler_lock) and works; the others wait and take
+    over when it stops renewing.
+    """
+    settings = context.settings()
+    lease = settings.config.reminders.lock_lease_seconds
+    if sync_seconds >= lease:
+        raise click.BadParameter(f"must be below reminders.lock_lease_seconds ({lease})", param_hint="--sync-seconds")
+    service = runtime.reminder_service(settings, context.db(), context.clock())
     stop = _stop_event()
     service.start()
-    click.echo(f"scheduler started; {service.reconcile()}; Ctrl-C to stop", err=True)
+    click.echo(f"scheduler {service.lease.holder} started; Ctrl-C to stop", err=True)
+    was_active = None
     try:
         while not stop.is_set():
-            service.heartbeat()
+            try:
+                status = service.tick()
+            except Exception:  # a database outage: keep trying; the lease lapses if it lasts
+                log.exception("scheduler tick failed")
+                status = {"active": False}
+            if status["active"] != was_active:
+                if status["active"]:
+                    click.echo(f"active (lease holder); {status.get('reconcile')}", err=True)
+                else:
+                    click.echo(f"standing by: the lease is held by {status.get('held_by')}", err=True)
+                was_active = status["active"]
             stop.wait(sync_seconds)
-            service.reconcile()
     finally:
         service.shutdown()

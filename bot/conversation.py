@@ -246,8 +246,8 @@ def handle_echo(w: "Worker", event: InboxEvent) -> "Outcome":
 
 
 # ---- signals and handover ----------------------------------------------------------------
-def _watermark(w: "Worker", event: InboxEvent, field: str) -> "Outcome":
-    value = event.payload.get("event", {}).get(field.split("_")[0])
+def _watermark(w: "Worker", event: InboxEvent, key: str, field: str) -> "Outcome":
+    value = event.payload.get("event", {}).get(key)
     mark = value.get("watermark") if isinstance(value, dict) else None
     with w.db.session() as s:
         if event.sender_id and isinstance(mark, (int, float)) and not isinstance(mark, bool):
@@ -265,11 +265,11 @@ def _watermark(w: "Worker", event: InboxEvent, field: str) -> "Outcome":
 
 
 def handle_delivery(w: "Worker", event: InboxEvent) -> "Outcome":
-    return _watermark(w, event, "delivered")
+    return _watermark(w, event, "delivery", "delivered")
 
 
 def handle_read(w: "Worker", event: InboxEvent) -> "Outcome":
-    return _watermark(w, event, "read")
+    return _watermark(w, event, "read", "read")
 
 
 def _set_owner(w: "Worker", event: InboxEvent, owner: Optional[str], detail: str) -> "Outcome":

@@ -67,10 +67,41 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
     )
 
 
-def reminder_service(settings: Settings, db: Database, clock: Callable[[], datetime]):
+def reminder_plan(settings: Settings):
+    from bot.config import RemindersModel
+    from scheduler.deadlines import ReminderPlan
+
+    r = settings.config.reminders
+    return ReminderPlan(half_time=r.half_time, due_day_morning=r.due_day_morning,
+                        due_day_time=RemindersModel.clock_time(r.due_day_time),
+                        before_due_working_days=r.before_due_working_days,
+                        escalation_repeat_working_days=r.escalation_repeat_working_days)
+
+
+def report_service(settings: Settings, db: Database, clock: Callable[[], datetime]):
+    from bot.config import RemindersModel
+    from scheduler.reports import PageInfo, ReportSchedule, ReportService, UnitInfo
+
+    r, config = settings.config.reports, settings.config
+    recipients = r.recipients or list(settings.unit(config.standing_office).emails)
+    schedule = ReportSchedule(weekly_weekday=r.weekly_weekday, weekly_time=RemindersModel.clock_time(r.weekly_time),
+                              monthly_day=r.monthly_day, monthly_time=RemindersModel.clock_time(r.monthly_time))
+    return ReportService(db=db, calendar=calendar(settings), notifier=notifier(settings), clock=clock,
+                         units=[UnitInfo(u.code, u.name, u.head_email) for u in config.units],
+                         pages=[PageInfo(p.id, p.name, p.unit) for p in config.pages], recipients=recipients,
+                         unit_extracts=r.unit_extracts, schedule=schedule, min_posts=r.min_posts_per_week)
+
+
+def reminder_service(settings: Settings, db: Database, clock: Callable[[], datetime], *, holder: str | None = None):
+    from datetime import timedelta
+
     from scheduler.service import ReminderService, UnitContacts
 
+    r = settings.config.reminders
     units = {u.code: UnitContacts(u.name, tuple(u.emails), u.head_email) for u in settings.config.units}
     return ReminderService(db=db, calendar=calendar(settings), policy=policy(settings), notifier=notifier(settings),
                            units=units, standing_office=settings.config.standing_office,
-                           base_url=settings.config.app.base_url, clock=clock)
+                           base_url=settings.config.app.base_url, clock=clock, plan=reminder_plan(settings),
+                           missed_grace=timedelta(hours=r.missed_grace_hours),
+                           lease=timedelta(seconds=r.lock_lease_seconds),
+                           reports=report_service(settings, db, clock), holder=holder)

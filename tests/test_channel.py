@@ -1,0 +1,380 @@
+"""The Messenger channel on real captured payloads: each fixture's outcome, then the
+conversation, comments, handover and the messaging-window policy.
+
+Classification is made deterministic where the point is not the classifier: the threshold
+is set to 0.9999, so every text is "unsure" and goes to the standing office's triage queue.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from bot import policy
+from store import Conversation, InboxEvent, Inquiry, InquiryMessage, Notification, Outbox, PagePost
+from tests.conftest import VN, load_fixture, signed_post, with_text
+
+PAGES = {  # every numeric page id in the fixtures, configured as a page of ours
+    "371024009436368": "BXT", "206070979425408": "BXT", "625987814267888": "BXT", "1234567890": "BXT",
+    "707356222221168": "BXT", "404217156637689": "SO_XD", "1234567890321": "BXT", "701111199441168": "BXT",
+    "1744550565845823": "BXT", "100473908465587": "BXT", "1895382890692545": "SO_XD",
+    "189538289069256": "SO_TC", "12345654332": "BXT",
+}
+
+
+def pages_config(**per_page):
+    return [{"id": pid, "name": f"Trang {pid}", "unit": unit, "access_token_env": f"TOKEN_{pid}",
+             **per_page.get(pid, {})} for pid, unit in PAGES.items()]
+
+
+@pytest.fixture
+def channel(make_app, trained_model, clock, monkeypatch):
+    """App + worker with every fixture page configured; returns a small driver."""
+    from bot import context, runtime
+
+    for pid in PAGES:
+        monkeypatch.setenv(f"TOKEN_{pid}", f"token-{pid}")
+
+    class Driver:
+        def __init__(self, **config):
+            config.setdefault("nlu__threshold", 0.9999)
+            self.app = make_app(pages=pages_config(**config.pop("page_options", {})), **config)
+            self.client = self.app.test_client()
+            with self.app.app_context():
+                self.worker = runtime.worker(context.settings(), context.db(), clock)
+
+        def post(self, body):
+            response = signed_post(self.client, body)
+            assert response.status_code == 200, response.get_json()
+            self.worker.run_once()
+            return response.get_json()
+
+        def rows(self, model):
+            with self.app.app_context(), context.db().session() as s:
+                return s.execute(select(model).order_by(*model.__table__.primary_key.columns)).scalars().all()
+
+        def outcomes(self):
+            return [(e.kind, e.status, e.outcome) for e in self.rows(InboxEvent)]
+
+    return Driver
+
+
+# fixture -> (kind, status, what the outcome says, inquiries created, replies to whom)
+FIXTURES = {
+    "text_message.json": ("text", "done", "inquiry QN-2026-", 1, ["8130382090340794"] * 2),
+    "text_message_with_nlp.json": ("text", "done", "inquiry QN-2026-", 1, ["24266381753005180"] * 2),
+    "quick_reply.json": ("quick_reply", "done", "inquiry QN-2026-", 1, ["USER_ID"] * 2),
+    "postback_get_started.json": ("postback", "done", "menu: get_started", 0, ["5678"]),
+    "postback_get_started_with_referral.json": ("postback", "done", "menu: __GET_STARTED__", 0, ["1476077422222289"]),
+    "image_attachment.json": ("attachment", "done", "(attachment, needs review)", 1, ["5678"]),
+    "location_attachment.json": ("attachment", "done", "(attachment, needs review)", 1, ["5678"]),
+    "video_attachment.json": ("attachment", "done", "(attachment, needs review)", 1, ["1423587017700273"]),
+    "sticker.json": ("attachment", "ignored", "sticker: recorded, not an inquiry", 0, []),
+    "message_echo.json": ("echo", "ignored", "no open inquiry", 0, []),
+    "message_delivery.json": ("delivery", "ignored", "delivery: recorded", 0, []),
+    "message_read.json": ("read", "ignored", "read: recorded", 0, []),
+    "message_reaction.json": ("reaction", "ignored", "reaction: recorded, not an inquiry", 0, []),
+    "referral.json": ("referral", "ignored", "referral: recorded, not an inquiry", 0, []),
+    "optin.json": ("optin", "ignored", "optin: recorded, not an inquiry", 0, []),
+    "standby.json": ("standby_postback", "ignored", "standby: another app owns the thread", 0, []),
+    "pass_thread_control.json": ("pass_thread_control", "parked", "page fakeId is not configured", 0, []),
+    "feed_post_add.json": ("feed_status_add", "done", "page post counted in 2026-W48", 0, []),
+    "feed_comment_add.json": ("feed_comment_add", "done", "from comment", 1, []),
+    "feed_comment_add_photo_post.json": ("feed_comment_add", "done", "from comment", 1, []),
+    "feed_comment_edited.json": ("feed_comment_edited", "ignored", "without an inquiry", 0, []),
+    "feed_comment_hide.json": ("feed_comment_hide", "ignored", "without an inquiry", 0, []),
+    "feed_status_edited.json": ("feed_status_edited", "ignored", "recorded, no action", 0, []),
+    "feed_post_remove.json": ("feed_post_remove", "ignored", "did not count", 0, []),
+    "feed_reaction.json": ("feed_reaction_add", "ignored", "recorded, no action", 0, []),
+    "dashboard_test_messages.json": ("change_messages", "parked", "page 0 is not configured", 0, []),
+}
+
+
+def test_every_fixture_has_an_outcome_case():
+    from tests.conftest import FIXTURES as DIR
+
+    assert set(FIXTURES) | {"batched_multiple_entries.json"} == {p.name for p in DIR.glob("*.json")}
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_fixture_outcome(channel, graph, name):
+    kind, status, detail, inquiries, recipients = FIXTURES[name]
+    d = channel()
+    d.post(load_fixture(name))
+    [(got_kind, got_status, got_detail)] = d.outcomes()
+    assert (got_kind, got_status) == (kind, status) and detail in got_detail
+    assert len(d.rows(Inquiry)) == inquiries
+    assert [(c.body.get("recipient") or {}).get("id") for c in graph.calls if c.path.endswith("/me/messages")
+            and "id" in (c.body.get("recipient") or {})] == recipients
+
+
+def test_batched_entries_make_one_inquiry_per_page(channel, graph):
+    d = channel()
+    d.post(load_fixture("batched_multiple_entries.json"))
+    assert sorted((i.page_id, i.text) for i in d.rows(Inquiry)) == [
+        ("1895382890692545", "test 1"), ("189538289069256", "test 2")]
+    # each page's own token is used for its own replies
+    tokens = {c.query["access_token"][0] for c in graph.calls}
+    assert tokens == {"token-1895382890692545", "token-189538289069256"}
+
+
+def test_get_started_welcome_has_the_three_quick_replies(channel, graph):
+    channel().post(load_fixture("postback_get_started.json"))
+    [welcome] = graph.calls
+    assert welcome.text.startswith("Chào mừng Quý doanh nghiệp")
+    assert [q["title"] for q in welcome.body["message"]["quick_replies"]] == [
+        "Gửi phản ánh, kiến nghị", "Tra cứu phản ánh", "Hướng dẫn"]
+
+
+def test_attachments_are_kept_as_links(channel):
+    d = channel()
+    d.post(load_fixture("location_attachment.json"))
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.needs_review and inquiry.status == "triage"
+    assert inquiry.attachments == [{"type": "location", "url": "https://www.google.com/maps?q=1.2,-1.3", "title": None}]
+
+
+def test_attachment_joins_the_open_inquiry(channel, graph):
+    d = channel()
+    text = with_text(load_fixture("video_attachment.json"), "x")
+    text["entry"][0]["messaging"][0]["message"] = {"mid": "m_question", "text": "Cho hỏi về giấy phép xây dựng"}
+    d.post(text)
+    d.post(load_fixture("video_attachment.json"))
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.attachments == [{"type": "video", "url": "https://example.com/bot/videos/video.mp4", "title": None}]
+    assert "Đã nhận tệp đính kèm cho phản ánh" in graph.calls[-1].text
+
+
+def test_echo_of_our_own_app_is_ignored(channel):
+    d = channel(app={"facebook_app_id": "205552219930699"})
+    d.post(load_fixture("message_echo.json"))
+    assert d.outcomes() == [("echo", "ignored", "echo of our own message")]
+
+
+def test_a_person_answering_from_the_page_inbox_answers_the_open_inquiry(channel, clock):
+    d = channel(app={"facebook_app_id": "999"})
+    question = load_fixture("video_attachment.json")  # sender 1423587017700273 on page 404217156637689
+    question["entry"][0]["messaging"][0]["message"] = {"mid": "m_q", "text": "Cho hỏi thủ tục xin giấy phép xây dựng"}
+    d.post(question)
+    clock.advance(hours=2)
+    d.post(load_fixture("message_echo.json"))  # the page's reply, sent by another app (Page Inbox)
+    [inquiry] = d.rows(Inquiry)
+    assert (inquiry.status, inquiry.answered_by) == ("answered", "page inbox")
+    assert inquiry.answer_text.startswith("我與父親不相見已兩年餘")
+    assert {a.status for a in inquiry_assignments(d, inquiry)} == {"answered"}
+    assert [(m.direction, m.source) for m in d.rows(InquiryMessage)] == [("in", "messenger"), ("out", "page_inbox")]
+
+
+def inquiry_assignments(d, inquiry):
+    from store import Assignment
+
+    return [a for a in d.rows(Assignment) if a.inquiry_id == inquiry.id]
+
+
+def test_handover_holds_bot_messages_until_control_comes_back(channel, graph):
+    d = channel(app={"facebook_app_id": "555"})
+    page, user = "1234567890", "5678"
+    handover = copy.deepcopy(load_fixture("pass_thread_control.json"))
+    event = handover["entry"][0]["messaging"][0]
+    handover["entry"][0]["id"] = event["recipient"]["id"] = page
+    event["sender"]["id"] = user
+    d.post(handover)  # the page inbox (app 1234567890) takes the thread
+    d.post(load_fixture("postback_get_started.json"))  # user 5678 taps Get Started meanwhile
+    assert [o.status for o in d.rows(Outbox)] == ["held"] and graph.calls == []
+    back = copy.deepcopy(handover)
+    back["entry"][0]["messaging"][0]["pass_thread_control"]["new_owner_app_id"] = "555"
+    back["entry"][0]["messaging"][0]["timestamp"] += 1
+    d.post(back)
+    [conv] = d.rows(Conversation)
+    assert conv.thread_owner_app_id is None
+    again = copy.deepcopy(load_fixture("postback_get_started.json"))
+    again["entry"][0]["messaging"][0]["timestamp"] += 5
+    d.post(again)
+    assert len(graph.calls) == 1
+
+
+def test_delivery_and_read_watermarks_are_recorded(channel):
+    d = channel()
+    d.post(load_fixture("message_delivery.json"))
+    d.post(load_fixture("message_read.json"))
+    [conv] = d.rows(Conversation)
+    delivery = load_fixture("message_delivery.json")["entry"][0]["messaging"][0]["delivery"]["watermark"]
+    read = load_fixture("message_read.json")["entry"][0]["messaging"][0]["read"]["watermark"]
+    assert conv.delivered_watermark == datetime.fromtimestamp(delivery / 1000, tz=timezone.utc)
+    assert conv.read_watermark == datetime.fromtimestamp(read / 1000, tz=timezone.utc)
+
+
+# ---- comments and posts ----------------------------------------------------------------------
+def test_comment_becomes_an_inquiry_with_private_and_public_replies(channel, graph):
+    d = channel()
+    d.post(load_fixture("feed_comment_add.json"))
+    [inquiry] = d.rows(Inquiry)
+    assert (inquiry.channel, inquiry.post_id, inquiry.comment_id, inquiry.sender_id) == (
+        "comment", "100473908465587_150691160110528", "150691160110528_150691260110518", "3844961895548656")
+    private, public = graph.calls
+    assert private.path == "/v21.0/me/messages"
+    assert private.body["recipient"] == {"comment_id": "150691160110528_150691260110518"}
+    assert inquiry.code in private.text
+    assert public.path == "/v21.0/150691160110528_150691260110518/comments"
+    assert inquiry.code in public.body["message"]
+
+
+def test_comment_redelivered_or_twice_makes_one_inquiry(channel, graph):
+    d = channel()
+    body = load_fixture("feed_comment_add.json")
+    d.post(body)
+    again = copy.deepcopy(body)
+    again["entry"][0]["changes"][0]["value"]["created_time"] += 1  # same comment id, another delivery
+    d.post(again)
+    assert len(d.rows(Inquiry)) == 1 and len(graph.calls) == 2
+
+
+def test_comment_edit_hide_and_the_pages_answer(channel):
+    d = channel(conversation={"public_comment_reply": False})
+    add = load_fixture("feed_comment_add.json")
+    d.post(add)
+    value = add["entry"][0]["changes"][0]["value"]
+    edit = copy.deepcopy(add)
+    edit["entry"][0]["changes"][0]["value"].update(verb="edited", message="Cho hỏi thủ tục cấp GPXD nhà xưởng")
+    d.post(edit)
+    assert d.rows(Inquiry)[0].text == "Cho hỏi thủ tục cấp GPXD nhà xưởng"
+    answer = copy.deepcopy(add)
+    answer["entry"][0]["changes"][0]["value"].update(
+        {"from": {"id": "100473908465587", "name": "DDCI"}, "comment_id": "150691160110528_999",
+         "parent_id": value["comment_id"], "message": "Sở Xây dựng đã trả lời qua tin nhắn."})
+    d.post(answer)
+    [inquiry] = d.rows(Inquiry)
+    assert (inquiry.status, inquiry.answered_by) == ("answered", "page comment")
+    hide = copy.deepcopy(add)
+    hide["entry"][0]["changes"][0]["value"].update(verb="hide")
+    d.post(hide)
+    assert d.rows(Inquiry)[0].removed_at is not None
+
+
+def test_page_posts_are_counted_per_week_once(channel):
+    d = channel()
+    post = load_fixture("feed_post_add.json")
+    d.post(post)
+    d.post(post)  # redelivered
+    other = copy.deepcopy(post)
+    other["entry"][0]["changes"][0]["value"].update(post_id="100473908465587_2", created_time=1603845999)
+    d.post(other)
+    visitor = copy.deepcopy(post)
+    visitor["entry"][0]["changes"][0]["value"].update(post_id="100473908465587_3", created_time=1603846000,
+                                                       **{"from": {"id": "42", "name": "Visitor"}})
+    d.post(visitor)
+    assert [(p.page_id, p.iso_week) for p in d.rows(PagePost)] == [("100473908465587", "2026-W48")] * 2
+
+
+# ---- the conversation --------------------------------------------------------------------------
+SENDER, PAGE = "8130382090340794", "371024009436368"
+
+
+def say(d, text, mid, clock=None):
+    d.post(with_text(load_fixture("text_message.json"), text, mid=mid))
+
+
+def test_follow_up_joins_the_thread_and_later_messages_open_a_new_inquiry(channel, clock, graph):
+    d = channel(nlu__threshold=0.0)
+    say(d, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "m1")
+    clock.advance(minutes=10)
+    say(d, "Nhà xưởng diện tích khoảng 2000 m2, trong cụm công nghiệp", "m2")
+    assert len(d.rows(Inquiry)) == 1
+    assert "Đã bổ sung nội dung này vào phản ánh" in graph.calls[-1].text
+    assert [m.text for m in d.rows(InquiryMessage)][-1].startswith("Nhà xưởng diện tích")
+    clock.advance(hours=2)
+    say(d, "Cho em hỏi thêm thủ tục hoàn thuế giá trị gia tăng cho công ty", "m3")
+    assert len(d.rows(Inquiry)) == 2
+
+
+def test_contact_is_asked_once_and_noted(channel, clock, graph):
+    d = channel(nlu__threshold=0.0)
+    say(d, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "m1")
+    assert "số điện thoại hoặc email" in graph.calls[-1].text
+    clock.advance(minutes=1)
+    say(d, "sđt của em là 0912 345 678 ạ", "m2")
+    assert graph.calls[-1].text.startswith("Cảm ơn Quý doanh nghiệp, chúng tôi đã ghi nhận")
+    [conv] = d.rows(Conversation)
+    assert conv.phone == "0912345678"
+    clock.advance(hours=3)
+    say(d, "Cho em hỏi thủ tục hoàn thuế giá trị gia tăng cho công ty xuất khẩu", "m3")
+    assert not any("số điện thoại hoặc email" in c.text for c in graph.calls[-2:])
+    assert len(d.rows(Inquiry)) == 2
+
+
+def test_status_lookup_by_code_and_my_inquiries(channel, clock, graph):
+    d = channel(nlu__threshold=0.0)
+    say(d, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "m1")
+    code = d.rows(Inquiry)[0].code
+    clock.advance(hours=1)
+    quick = copy.deepcopy(load_fixture("text_message.json"))
+    quick["entry"][0]["messaging"][0]["message"] = {"mid": "m2", "text": "Tra cứu phản ánh",
+                                                   "quick_reply": {"payload": "MENU_STATUS"}}
+    d.post(quick)
+    assert graph.calls[-1].text.startswith(f"{code}: đang xử lý, Sở Xây dựng, hạn 17:00 ngày 02/12/2026")
+    say(d, f"cho em tra cứu phản ánh mã {code} đến đâu rồi ạ", "m3")
+    assert code in graph.calls[-1].text
+
+
+# ---- the messaging-window policy ----------------------------------------------------------------
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("age, author, permitted, expected", [
+    (timedelta(hours=1), "bot", False, ("RESPONSE", None)),
+    (timedelta(hours=24), "bot", True, ("RESPONSE", None)),
+    (timedelta(hours=25), "bot", True, None),
+    (timedelta(hours=25), "human", True, ("MESSAGE_TAG", "HUMAN_AGENT")),
+    (timedelta(days=7), "human", True, ("MESSAGE_TAG", "HUMAN_AGENT")),
+    (timedelta(days=7, seconds=1), "human", True, None),
+    (timedelta(hours=25), "human", False, None),
+    (None, "bot", False, None),
+])
+def test_messaging_window(age, author, permitted, expected):
+    d = policy.decide(now=NOW, last_user_message_at=NOW - age if age else None, author=author,
+                      human_agent_page=permitted)
+    assert ((d.messaging_type, d.tag) if d.allowed else None) == expected
+    assert d.reason
+
+
+@pytest.mark.parametrize("days_later, permitted, expected", [
+    (0, False, ("sent", "RESPONSE", None)),
+    (3, True, ("sent", "MESSAGE_TAG", "HUMAN_AGENT")),
+    (3, False, ("undeliverable", None, None)),
+    (8, True, ("undeliverable", None, None)),
+])
+def test_officers_answer_respects_the_window(channel, clock, graph, smtp, days_later, permitted, expected):
+    d = channel(nlu__threshold=0.0, conversation={"ask_contact": False},
+                page_options={PAGE: {"human_agent": permitted}})
+    say(d, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "m1")
+    code = d.rows(Inquiry)[0].code
+    clock.advance(days=days_later, minutes=30)
+    result = d.app.test_cli_runner().invoke(args=["inquiries", "answer", code, "--by", "soxd.officer",
+                                                  "--text", "Hồ sơ gồm: đơn đề nghị, bản vẽ thiết kế."])
+    assert result.exit_code == 0, result.output
+    d.worker.run_once()
+    answer = [o for o in d.rows(Outbox) if o.author == "human"][0]
+    assert (answer.status, answer.messaging_type if answer.status == "sent" else None, answer.tag) == expected
+    if expected[0] == "sent":
+        assert graph.calls[-1].body.get("tag") == expected[2]
+        assert "Hồ sơ gồm" in graph.calls[-1].text
+    else:
+        notice = [n for n in d.rows(Notification) if n.kind == "undeliverable"]
+        assert notice and "liên hệ trực tiếp" in notice[0].body_text
+
+
+def test_messenger_setup_sets_profile_on_every_page(channel, graph):
+    d = channel()
+    result = d.app.test_cli_runner().invoke(args=["messenger", "setup"])
+    assert result.exit_code == 0, result.output
+    profiles = [c for c in graph.calls if c.path == "/v21.0/me/messenger_profile"]
+    assert len(profiles) == len(PAGES)
+    body = profiles[0].body
+    assert body["get_started"] == {"payload": "GET_STARTED"}
+    assert [a["title"] for a in body["persistent_menu"][0]["call_to_actions"]] == [
+        "Gửi phản ánh, kiến nghị", "Tra cứu phản ánh", "Hướng dẫn"]
+    graph.fail_next(1, status=400, error={"message": "Invalid OAuth access token.", "code": 190})
+    failed = d.app.test_cli_runner().invoke(args=["messenger", "setup", "--page", "1234567890"])
+    assert failed.exit_code == 1 and "failed" in failed.output
