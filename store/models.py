@@ -211,7 +211,17 @@ class DeadlineChange(Base):
     changed_at = Column(UTCDateTime, nullable=False)
 
 
-class Outbox(Base):
+class DeliveryState:
+    """What every delivery queue keeps: where the row stands and what its last attempt said."""
+
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    sent_at = Column(UTCDateTime, nullable=True)
+
+
+class Outbox(DeliveryState, Base):
     """A message to a business, written in the same transaction as what caused it."""
 
     __tablename__ = "outbox"
@@ -230,17 +240,12 @@ class Outbox(Base):
     inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
     # pending | sent | failed | undeliverable (outside Messenger's window) | held (another app owns the thread)
     status = Column(String(16), nullable=False, default="pending")
-    attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(UTCDateTime, nullable=False)
-    last_error = Column(Text, nullable=True)
     provider_message_id = Column(String(255), nullable=True)
-    created_at = Column(UTCDateTime, nullable=False)
-    sent_at = Column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
 
-class Notification(Base):
+class Notification(DeliveryState, Base):
     """A message to officers (email today), recorded whatever its outcome."""
 
     __tablename__ = "notifications"
@@ -256,11 +261,6 @@ class Notification(Base):
     body_text = Column(Text, nullable=False)
     body_html = Column(Text, nullable=True)
     status = Column(String(16), nullable=False, default="pending")  # pending | sent | failed
-    attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(UTCDateTime, nullable=False)
-    last_error = Column(Text, nullable=True)
-    created_at = Column(UTCDateTime, nullable=False)
-    sent_at = Column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)
 
