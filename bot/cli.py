@@ -170,11 +170,11 @@ def devmail_command(host: str | None, port: int | None) -> None:
 
 def init_app(app: Flask) -> None:
     from bot.cli_cases import add_casework_commands, routing_cli
-    from bot.cli_messenger import messenger_cli
+    from bot.cli_messenger import messenger_cli, officers_cli
     from bot.cli_reports import report_cli
     from bot.cli_scheduler import scheduler_command
 
     add_casework_commands(inquiries_cli)
     for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, scheduler_command,
-                    devmail_command, routing_cli, report_cli, messenger_cli):
+                    devmail_command, routing_cli, report_cli, messenger_cli, officers_cli):
         app.cli.add_command(command)

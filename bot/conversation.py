@@ -74,6 +74,9 @@ def handle_text(w: "Worker", event: InboxEvent, text: Optional[str] = None) -> "
     lang = detect_language(text)
     phone, email = contacts_in(text)
     with w.db.session() as s:
+        done = _officer_message(w, s, event, text)
+        if done is not None:
+            return done
         conv = _touch(w, s, event, lang)
         if phone or email:
             conv.phone, conv.email = phone or conv.phone, email or conv.email
@@ -99,6 +102,26 @@ def handle_text(w: "Worker", event: InboxEvent, text: Optional[str] = None) -> "
                      inquiry_id=inquiry.id)
         _ask_contact_once(w, s, event, inquiry, lang)
         return w.finish(event, _outcome("done", f"inquiry {inquiry.code} -> {decision.unit}"), s)
+
+
+def _officer_message(w: "Worker", s, event: InboxEvent, text: str) -> Optional["Outcome"]:
+    """A one-time link code, or a message from a linked officer: not an inquiry."""
+    from bot import officers
+
+    now = w.event_time(event)
+    link = officers.try_link(s, page_id=event.page_id, psid=event.sender_id, text=text, now=now)
+    if link is not None:
+        _touch(w, s, event)  # the officer wrote: Messenger's window is open for our answer
+        w.text_reply(s, event, f"reply:{event.dedup_key}",
+                     f"Đã liên kết tài khoản Messenger này với {link.email} ({w.unit_name(link.unit_code)}). "
+                     "Thông báo phản ánh sẽ được gửi tới đây trong 24 giờ sau mỗi tin nhắn của cán bộ; "
+                     "thư điện tử vẫn được gửi như thường lệ.")
+        return w.finish(event, _outcome("done", f"officer linked: {link.email}"), s)
+    link = officers.linked_officer(s, event.page_id, event.sender_id)
+    if link is not None:
+        link.last_message_at = max(link.last_message_at or now, now)
+        return w.finish(event, _outcome("ignored", f"message from linked officer {link.email}"), s)
+    return None
 
 
 def _ask_contact_once(w: "Worker", s, event: InboxEvent, inquiry: Inquiry, lang: str) -> None:

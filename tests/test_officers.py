@@ -1,0 +1,74 @@
+"""Officers link their Messenger account with a one-time code and get notified within the window."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from scheduler.notify import DeliveryError
+from store import Inquiry, OfficerLink
+from tests.conftest import FIXTURE_PAGE, load_fixture, signed_post, with_text
+
+OFFICER = "7000000000000001"
+
+
+def link_code(app, clock, unit="SO_XD") -> str:
+    result = app.test_cli_runner().invoke(args=["officers", "link", "--unit", unit, "--email", "cb@soxd.example",
+                                                "--page", FIXTURE_PAGE])
+    assert result.exit_code == 0, result.output
+    return result.output.split("Mã liên kết: ")[1].split()[0]
+
+
+def test_officer_links_by_sending_the_code_and_is_not_an_inquiry(app, client, worker, graph, clock):
+    code = link_code(app, clock)
+    signed_post(client, with_text(load_fixture("text_message.json"), f" {code.lower()} ", mid="m_link", sender=OFFICER))
+    worker.run_once()
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        link = s.execute(select(OfficerLink)).scalar_one()
+        assert (link.psid, link.linked_at) == (OFFICER, clock.now)
+        assert s.execute(select(Inquiry)).first() is None
+    assert graph.calls[-1].text.startswith("Đã liên kết tài khoản Messenger này với cb@soxd.example (Sở Xây dựng)")
+    # later messages from the officer keep the window open and are not inquiries
+    clock.advance(hours=30)
+    signed_post(client, with_text(load_fixture("text_message.json"), "ok", mid="m_ok", sender=OFFICER))
+    worker.run_once()
+    with app.app_context(), context.db().session() as s:
+        assert s.execute(select(OfficerLink)).scalar_one().last_message_at == clock.now
+        assert s.execute(select(Inquiry)).first() is None
+
+
+def test_a_wrong_or_used_code_links_nobody(app, client, worker):
+    code = link_code(app, clock=None)
+    signed_post(client, with_text(load_fixture("text_message.json"), "DDCI-AAAAAA", mid="m1", sender=OFFICER))
+    signed_post(client, with_text(load_fixture("text_message.json"), code, mid="m2", sender=OFFICER))
+    signed_post(client, with_text(load_fixture("text_message.json"), code, mid="m3", sender="7000000000000002"))
+    worker.run_once()
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        assert s.execute(select(OfficerLink.psid)).scalar_one() == OFFICER
+
+
+def test_messenger_notifier_sends_only_inside_the_window(app, client, worker, graph, clock):
+    from bot import context
+    from bot.officers import MessengerNotifier, recipients_for
+    from bot.sendapi import SendApiClient
+
+    code = link_code(app, clock)
+    signed_post(client, with_text(load_fixture("text_message.json"), code, mid="m_link", sender=OFFICER))
+    worker.run_once()
+    with app.app_context():
+        settings = context.settings()
+        notifier = MessengerNotifier(db=context.db(), client=SendApiClient(graph.url, "v21.0"),
+                                     tokens=dict(settings.page_tokens), clock=clock)
+        with context.db().session() as s:
+            recipients = recipients_for(s, "SO_XD")
+        assert recipients == [f"{FIXTURE_PAGE}:{OFFICER}"]
+        notifier.send(recipients, "Nhắc hạn: phản ánh QN-2026-000001", "Còn 9 giờ làm việc", None)
+        assert graph.calls[-1].body["recipient"] == {"id": OFFICER}
+        assert graph.calls[-1].text.startswith("Nhắc hạn: phản ánh QN-2026-000001")
+        clock.advance(hours=25)
+        with pytest.raises(DeliveryError) as err:
+            notifier.send(recipients, "Quá hạn", "x", None)
+        assert err.value.permanent and "24-hour window" in str(err.value)
