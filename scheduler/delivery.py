@@ -6,25 +6,47 @@ from datetime import datetime
 from typing import Callable
 
 from scheduler.calendar import WorkingCalendar
-from scheduler.notify import DOMAIN_NAMES_VI, DeliveryError, Notifier, format_local, render, time_left_vi
-from store import Assignment, Database, Inquiry, Notification
+from scheduler.notify import (DOMAIN_NAMES_VI, DeliveryError, Notifier, format_local, overdue_vi, render,
+                              time_left_vi)
+from store import Assignment, Conversation, Database, Inquiry, Notification
 from store.queue import backoff, claim_due
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
+def business_vi(session, inquiry: Inquiry) -> str:
+    """Who wrote, with the contact details the business gave (if any), for the officer to call back."""
+    parts = [f"Messenger {inquiry.sender_id} (trang {inquiry.page_id})"]
+    conversation = session.get(Conversation, (inquiry.page_id, inquiry.sender_id))
+    if conversation is not None:
+        if conversation.phone:
+            parts.append(f"điện thoại {conversation.phone}")
+        if conversation.email:
+            parts.append(f"email {conversation.email}")
+    return ", ".join(parts)
+
+
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
                        unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
-                       base_url: str, channel: str = "email") -> bool:
-    """Add a rendered notification unless one with this key exists. Returns True if added."""
+                       base_url: str, channel: str = "email", template: str | None = None) -> bool:
+    """Add a rendered notification unless one with this key exists. Returns True if added.
+
+    `template` picks the headline and wording (default: `kind`), e.g. kind "reminder" with
+    template "reminder_half_time".
+    """
     if session.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
         return False
-    hours = calendar.working_time_between(now, assignment.due_at).total_seconds() / 3600
+    if now < assignment.due_at:
+        hours = calendar.working_time_between(now, assignment.due_at).total_seconds() / 3600
+        left = time_left_vi(hours)
+    else:
+        left = overdue_vi(calendar.working_time_between(assignment.due_at, now).total_seconds() / 3600)
     email = render(
-        kind, code=inquiry.code, domain=DOMAIN_NAMES_VI.get(inquiry.intent or "", inquiry.intent or "chưa rõ"),
+        template or kind, code=inquiry.code,
+        domain=DOMAIN_NAMES_VI.get(inquiry.intent or "", inquiry.intent or "chưa rõ"),
         unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
-        time_left=time_left_vi(hours), business=f"Messenger {inquiry.sender_id} (trang {inquiry.page_id})",
+        time_left=left, business=business_vi(session, inquiry),
         text=inquiry.text, link=f"{base_url.rstrip('/')}/inquiries/{inquiry.code}",
     )
     session.add(Notification(

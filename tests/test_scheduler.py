@@ -10,6 +10,9 @@ from store import Assignment
 from tests.conftest import VN, load_fixture, signed_post, with_text
 
 QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
+# Received Fri 27/11/2026 10:00, due Wed 02/12 17:00 (see scheduler.deadlines.timeline):
+HALF_TIME = datetime(2026, 12, 1, 12, 15, tzinfo=VN)  # half of Mon-Wed's 28.5 office hours
+FIRST_ESCALATION = datetime(2026, 12, 3, 7, 30, tzinfo=VN)  # the opening after the due time
 
 
 @pytest.fixture
@@ -46,7 +49,8 @@ def test_jobs_survive_a_restart_in_the_database(app, client, worker, clock):
         second.start(paused=True)
         try:
             job = second.scheduler.get_job(job_id(assignment.id, "escalation"))
-            assert job.next_run_time == datetime(2026, 12, 2, 17, 0, tzinfo=VN)
+            assert job.next_run_time == FIRST_ESCALATION
+            assert second.scheduler.get_job(job_id(assignment.id, "reminder")).next_run_time == HALF_TIME
             assert {j.id for j in second.scheduler.get_jobs()} == {
                 job_id(assignment.id, "reminder"), job_id(assignment.id, "escalation")}
         finally:
@@ -69,19 +73,25 @@ def test_reconcile_is_idempotent_and_drops_jobs_of_answered_assignments(app, cli
 def test_reminder_fires_once_and_escalation_reaches_the_head_and_office(app, client, worker, service, smtp, clock):
     assignment = open_assignment(app, client, worker)
     smtp.messages.clear()
+    assert service.fire(assignment.id, "reminder") is False  # nothing is due yet
+    assert smtp.messages == []
+    clock.set(HALF_TIME)
     assert service.fire(assignment.id, "reminder") is True
     assert service.fire(assignment.id, "reminder") is False  # a second run sends nothing
     [reminder] = smtp.messages
     assert reminder["to"] == ["motcua@soxd.quangninh.example"] and "Nhắc hạn" in reminder["subject"]
-    service.fire(assignment.id, "escalation")
+    assert "một nửa thời hạn" in reminder["subject"]
+    clock.set(FIRST_ESCALATION)
+    assert service.fire(assignment.id, "escalation") is True
     escalation = smtp.messages[-1]
     assert set(escalation["to"]) == {"motcua@soxd.quangninh.example", "giamdoc@soxd.quangninh.example",
                                      "truongban@bxt.quangninh.example", "ddci@bxt.quangninh.example"}
     assert "Quá hạn" in escalation["subject"]
 
 
-def test_no_reminder_for_an_answered_assignment(app, client, worker, service, smtp):
+def test_no_reminder_for_an_answered_assignment(app, client, worker, service, smtp, clock):
     assignment = open_assignment(app, client, worker)
+    clock.set(HALF_TIME)
     smtp.messages.clear()
     from bot import context
 
