@@ -49,6 +49,17 @@ def notifier(settings: Settings) -> EmailNotifier:
                          timeout=smtp.timeout_seconds)
 
 
+def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]):
+    """E-mail for every notification, Messenger for officers who linked their account."""
+    from bot.officers import MessengerNotifier
+    from scheduler.notify import ChannelRouter
+
+    messenger = MessengerNotifier(db=db, client=SendApiClient(settings.graph_api_url,
+                                                              settings.config.app.graph_api_version),
+                                  tokens=dict(settings.page_tokens), clock=clock)
+    return ChannelRouter(notifier(settings), messenger)
+
+
 def classifier(settings: Settings):
     from nlu.classifier import build_classifier
 
@@ -62,7 +73,7 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
     return Worker(
         db=db, settings=settings, classifier=classifier_ or classifier(settings),
         sender=SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version),
-        notifier=notifier(settings), calendar=calendar(settings), gazetteer=Gazetteer.from_files(),
+        notifier=notifiers(settings, db, clock), calendar=calendar(settings), gazetteer=Gazetteer.from_files(),
         table=routing_table(settings), units=unit_matcher(settings), policy=policy(settings), clock=clock,
     )
 
@@ -99,7 +110,8 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
 
     r = settings.config.reminders
     units = {u.code: UnitContacts(u.name, tuple(u.emails), u.head_email) for u in settings.config.units}
-    return ReminderService(db=db, calendar=calendar(settings), policy=policy(settings), notifier=notifier(settings),
+    return ReminderService(db=db, calendar=calendar(settings), policy=policy(settings),
+                           notifier=notifiers(settings, db, clock),
                            units=units, standing_office=settings.config.standing_office,
                            base_url=settings.config.app.base_url, clock=clock, plan=reminder_plan(settings),
                            missed_grace=timedelta(hours=r.missed_grace_hours),

@@ -8,7 +8,7 @@ from typing import Callable
 from scheduler.calendar import WorkingCalendar
 from scheduler.notify import (DOMAIN_NAMES_VI, DeliveryError, Notifier, format_local, overdue_vi, render,
                               time_left_vi)
-from store import Assignment, Conversation, Database, Inquiry, Notification
+from store import Assignment, Conversation, Database, Inquiry, Notification, OfficerLink
 from store.queue import backoff, claim_due
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,15 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         recipients=list(dict.fromkeys(recipients)), subject=email.subject, body_text=email.text,
         body_html=email.html, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     ))
+    # The unit's officers who linked Messenger get the same notice there too (bot/officers.py).
+    officers = session.query(OfficerLink).filter(OfficerLink.unit_code == assignment.unit_code,
+                                                 OfficerLink.linked_at.isnot(None)).all()
+    if officers and channel == "email":
+        session.add(Notification(
+            idempotency_key=f"{key}:messenger", inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind,
+            channel="messenger", recipients=[f"{o.page_id}:{o.psid}" for o in officers], subject=email.subject,
+            body_text=email.text, body_html=None, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        ))
     return True
 
 
@@ -65,8 +74,11 @@ def deliver_notifications(db: Database, notifier: Notifier, clock: Callable[[], 
         with db.session() as s:
             row = s.get(Notification, row_id)
             row.attempts += 1
+            target = notifier.for_channel(row.channel) if hasattr(notifier, "for_channel") else notifier
             try:
-                notifier.send(row.recipients, row.subject, row.body_text, row.body_html)
+                if target is None or target.channel != row.channel:
+                    raise DeliveryError(f"no notifier for channel {row.channel!r}", permanent=True)
+                target.send(row.recipients, row.subject, row.body_text, row.body_html)
             except DeliveryError as exc:
                 row.last_error = str(exc)[:2000]
                 if exc.permanent or row.attempts >= MAX_ATTEMPTS:

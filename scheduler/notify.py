@@ -185,3 +185,18 @@ class EmailNotifier:
         if refused:
             raise DeliveryError(f"some recipients refused: {refused}", permanent=True)
         return msg["Message-ID"]
+
+
+class ChannelRouter:
+    """Several notifiers, one per channel: each notification row is sent by the notifier of its
+    channel ("email", "messenger", ...). Its own `channel` is the first one's (the default)."""
+
+    def __init__(self, *notifiers):
+        self.by_channel = {n.channel: n for n in notifiers}
+        self.channel = notifiers[0].channel
+
+    def for_channel(self, channel: str):
+        return self.by_channel.get(channel)
+
+    def send(self, recipients, subject, text, html):
+        return self.by_channel[self.channel].send(recipients, subject, text, html)

@@ -72,3 +72,23 @@ def test_messenger_notifier_sends_only_inside_the_window(app, client, worker, gr
         with pytest.raises(DeliveryError) as err:
             notifier.send(recipients, "Quá hạn", "x", None)
         assert err.value.permanent and "24-hour window" in str(err.value)
+
+
+def test_linked_officers_get_the_assignment_on_messenger_too(app, client, worker, graph, smtp, clock):
+    code = link_code(app, clock)
+    signed_post(client, with_text(load_fixture("text_message.json"), code, mid="m_link", sender=OFFICER))
+    worker.run_once()
+    clock.advance(minutes=5)
+    signed_post(client, with_text(load_fixture("text_message.json"),
+                                  "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", mid="m_q"))
+    worker.run_once()
+    from bot import context
+    from store import Notification
+
+    with app.app_context(), context.db().session() as s:
+        rows = s.execute(select(Notification).order_by(Notification.id)).scalars().all()
+        assert [(n.kind, n.channel, n.status) for n in rows] == [("assigned", "email", "sent"),
+                                                                 ("assigned", "messenger", "sent")]
+    to_officer = [c for c in graph.calls if c.body["recipient"] == {"id": OFFICER}]
+    assert to_officer[-1].text.startswith("[DDCI Quảng Ninh] Đơn vị được giao trả lời phản ánh QN-2026-")
+    assert smtp.messages[-1]["to"] == ["motcua@soxd.quangninh.example"]

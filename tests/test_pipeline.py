@@ -162,12 +162,13 @@ def test_permanent_send_error_is_not_retried(app, client, worker, graph, clock):
 
 
 def test_smtp_outage_keeps_the_notification_for_retry(app, client, worker, smtp, clock):
-    worker.notifier.port = 1  # nothing listens there: connection refused
+    email = worker.notifier.for_channel("email")
+    email.port = 1  # nothing listens there: connection refused
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.run_once()
     [row] = rows(app, Notification)
     assert (row.status, row.attempts) == ("pending", 1) and "SMTP" in row.last_error
-    worker.notifier.port = smtp.port
+    email.port = smtp.port
     clock.advance(minutes=1)
     worker.run_once()
     assert rows(app, Notification)[0].status == "sent"
