@@ -487,12 +487,12 @@ def test_a_failed_send_is_recorded_and_retried(app, services, smtp, clock):
     clock.set(vn(2026, 12, 1, 12, 15))
     service = services()
     service.tick()
-    service.notifier.port = 1  # nothing listens there
+    service.notifier.for_channel("email").port = 1  # nothing listens there
     service.run_due()
     [row] = notifications(app, "reminder")
     assert (row.status, row.attempts, row.channel) == ("pending", 1, "email") and "SMTP" in row.last_error
     assert row.recipients == [UNIT_MAIL] and row.created_at == clock()
-    service.notifier.port = smtp.port
+    service.notifier.for_channel("email").port = smtp.port
     clock.advance(seconds=10)
     service.tick()  # the scheduler delivers what is pending
     [row] = notifications(app, "reminder")
