@@ -1,8 +1,10 @@
-"""Training: normalise and augment the Rasa data, train, and activate a versioned model.
+"""Training: normalise (and optionally augment) the Rasa data, train, activate a versioned model.
 
 A model's name carries the fingerprint of everything that shapes it (pipeline, training
-data, this module's augmentation), so `train` is skipped when nothing changed and a new
-model is activated by rewriting `active.json` atomically; the worker notices and reloads.
+data, normalisation, this module, the custom components and their glossary), so `train` is
+skipped when nothing changed and a new model is activated by rewriting `active.json`
+atomically; the worker notices and reloads. The comparison of pipelines (`python -m
+nlu.compare`) reuses `prepare` and `train_archive` so it measures exactly this training.
 """
 from __future__ import annotations
 
@@ -19,7 +21,12 @@ from typing import Callable, Optional
 
 from nlu.normalize import has_diacritics, normalize, strip_diacritics
 
-AUGMENTATION_VERSION = "strip-diacritics-v1"
+# Chosen by `python -m nlu.compare` (nlu/README.md): whether training also sees an
+# unaccented copy of each accented example, on top of the accent-folded features.
+AUGMENT_UNACCENTED = False
+AUGMENTATION_VERSION = "strip-diacritics-v1" if AUGMENT_UNACCENTED else "none-v1"
+# Code that shapes a model besides the Rasa project: its fingerprint covers it too.
+CODE_FILES = ("normalize.py", "training.py", "components")
 ACTIVE_FILE = "active.json"
 
 
@@ -41,7 +48,19 @@ def fingerprint(project_dir: Path) -> str:
     for path in [project_dir / "config.yml", *data_files(project_dir)]:
         digest.update(str(path.relative_to(project_dir)).encode())
         digest.update(path.read_bytes())
+    for path in _code_files():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _code_files() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    files = []
+    for name in CODE_FILES:
+        path = here / name
+        files.extend(sorted(f for f in path.iterdir() if f.suffix in (".py", ".txt")) if path.is_dir() else [path])
+    return files
 
 
 def read_active(model_dir: Path) -> Optional[dict]:
@@ -60,21 +79,27 @@ def activate(model_dir: Path, info: dict) -> None:
     os.replace(tmp, model_dir / ACTIVE_FILE)
 
 
-def build_training_data(project_dir: Path, out_file: Path) -> int:
-    """Write normalised training data plus an unaccented copy of every accented example."""
+def load_source(project_dir: Path):
+    """The project's Rasa training data as written (YAML files of data/ only)."""
     from rasa.shared.nlu.training_data.loading import load_data
-    from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
 
     # Only the YAML files: the data folder also holds its README.
     parts = [load_data(str(path)) for path in data_files(project_dir)]
-    source = parts[0].merge(*parts[1:])
-    examples, seen = [], set()
-    for message in source.training_examples:
+    return parts[0].merge(*parts[1:])
+
+
+def prepare(source, *, unaccented: bool = AUGMENT_UNACCENTED, examples=None):
+    """Normalised training data; with `unaccented`, plus an unaccented copy of every
+    accented example. `examples` (default: all of `source`) lets cross-validation pass a fold."""
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    out, seen = [], set()
+    for message in source.training_examples if examples is None else examples:
         text = message.get("text")
         entities = message.get("entities") or []
         variants = [text if entities else normalize(text)]
-        if has_diacritics(variants[0]):
+        if unaccented and has_diacritics(variants[0]):
             variants.append(strip_diacritics(variants[0]))
         for variant in variants:
             key = (variant.lower(), message.get("intent"))
@@ -88,22 +113,41 @@ def build_training_data(project_dir: Path, out_file: Path) -> int:
                     {**e, "value": strip_diacritics(e["value"]) if variant is not variants[0] else e["value"]}
                     for e in entities
                 ]
-            examples.append(Message(data=data))
+            out.append(Message(data=data))
     lookups = []
     for table in source.lookup_tables:
+        # Locations are matched by regex on the text, so both spellings of a place are kept.
         values = list(dict.fromkeys(
             v for item in table["elements"] for v in (normalize(item), strip_diacritics(normalize(item)))
         ))
         lookups.append({**table, "elements": values})
-    data = TrainingData(
-        training_examples=examples,
+    return TrainingData(
+        training_examples=out,
         entity_synonyms=source.entity_synonyms,
         regex_features=source.regex_features,
         lookup_tables=lookups,
     )
+
+
+def write_data(data, out_file: Path) -> int:
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(data.nlu_as_yaml(), encoding="utf-8")
-    return len(examples)
+    return len(data.training_examples)
+
+
+def build_training_data(project_dir: Path, out_file: Path, *, unaccented: bool = AUGMENT_UNACCENTED) -> int:
+    """Write the normalised (and, if configured, augmented) training data for Rasa."""
+    return write_data(prepare(load_source(project_dir), unaccented=unaccented), out_file)
+
+
+def train_archive(config: Path, data_file: Path, output_dir: Path, name: str) -> Path:
+    """Train one Rasa NLU model archive (no activation); shared with nlu.compare."""
+    from rasa.model_training import train_nlu
+
+    result = train_nlu(config=str(config), nlu_data=str(data_file), output=str(output_dir), fixed_model_name=name)
+    if not result:
+        raise RuntimeError("Rasa did not produce a model (see the messages above)")
+    return Path(output_dir) / f"{name}.tar.gz"
 
 
 def train(
@@ -123,19 +167,11 @@ def train(
     started = time.monotonic()
     build_dir = model_dir / ".build" / version
     shutil.rmtree(build_dir, ignore_errors=True)
-    progress(f"[1/3] Preparing training data from {project_dir / 'data'} (normalised + unaccented copies)...")
+    progress(f"[1/3] Preparing training data from {project_dir / 'data'} (normalised"
+             f"{' + unaccented copies' if AUGMENT_UNACCENTED else ''})...")
     count = build_training_data(project_dir, build_dir / "nlu.yml")
     progress(f"[2/3] Training {version} on {count} examples with {project_dir / 'config.yml'} (this takes a minute)...")
-    from rasa.model_training import train_nlu
-
-    result = train_nlu(
-        config=str(project_dir / "config.yml"),
-        nlu_data=str(build_dir / "nlu.yml"),
-        output=str(model_dir),
-        fixed_model_name=version,
-    )
-    if not result:
-        raise RuntimeError("Rasa did not produce a model (see the messages above)")
+    train_archive(project_dir / "config.yml", build_dir / "nlu.yml", model_dir, version)
     seconds = time.monotonic() - started
     activate(model_dir, {
         "version": version,
