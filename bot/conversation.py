@@ -3,14 +3,18 @@
 Text and quick replies: small talk and status lookups are answered without an inquiry; a
 message soon after an open inquiry joins its thread; anything else opens an inquiry with an
 acknowledgement (code, domain, unit, due date), asking once for a phone or e-mail when none
-is known. Postbacks: Get Started and the persistent menu. Attachments join the open inquiry
-or open one that needs review (stickers alone are a "like", not an inquiry). Echoes: our own
+is known. A text with no word in it (only emoji such as "👍", blanks, zero-width or control
+characters) is no text: with attachments it is an attachment, else nothing to answer.
+Postbacks: Get Started and the persistent menu. Attachments someone can open (a URL or a
+place) join the open inquiry or open one that needs review (stickers alone are a "like", not
+an inquiry; an attachment with nothing to open is nothing). Echoes: our own
 are ignored; a person answering from the page inbox answers the open inquiry and stops its
 clock. Handover: while another app owns the thread the bot sends nothing. Deliveries, reads,
 reactions, opt-ins and referrals are recorded, never an inquiry.
 """
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Optional
@@ -19,14 +23,21 @@ from sqlalchemy import select
 
 from bot import replies
 from bot.config import CONVERSATION_INTENTS
-from nlu.normalize import detect_language
+from bot.worker import MAX_CLASSIFY_CHARS
+from nlu.normalize import detect_language, normalize
 from store import InboxEvent, Inquiry
 
 if TYPE_CHECKING:
     from bot.worker import Outcome, Worker
 
 PHONE = re.compile(r"(?<!\d)(?:\+84|0)(?:\d[ .]?){8,9}\d(?!\d)")
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Linear in the text's length: a match starts only where a run of local-part characters starts
+# (the lookbehind), and the local part (at most 64 characters, RFC 5321) and the domain are
+# bounded, so no start position is retried across a long run (the unbounded form took
+# seconds on 64 kB without an "@").
+EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
+# Contact details are looked for where the classifier reads: the first MAX_CLASSIFY_CHARS.
+MAX_SCAN_CHARS = MAX_CLASSIFY_CHARS
 TRACKING = re.compile(r"\b[Qq][Nn]-\d{4}-\d{6}\b")
 _FILLER = re.compile(r"(?i)\b(sdt|sđt|số|so|điện thoại|dien thoai|đt|dt|email|mail|của|cua|em|anh|chị|chi|tôi|toi|"
                      r"mình|minh|là|la|ạ|a|nhé|nhe|phone|my|is|e-mail|lh|liên hệ|lien he|zalo)\b")
@@ -44,12 +55,16 @@ def _message(event: InboxEvent) -> dict:
 
 
 def contacts_in(text: str) -> tuple[Optional[str], Optional[str]]:
-    phone, email = PHONE.search(text), EMAIL.search(text)
+    """The first phone number and e-mail address in the first MAX_SCAN_CHARS of `text`."""
+    head = text[:MAX_SCAN_CHARS]
+    phone, email = PHONE.search(head), EMAIL.search(head)
     return (re.sub(r"[ .]", "", phone.group(0)) if phone else None, email.group(0) if email else None)
 
 
 def _contact_only(text: str) -> bool:
     """Only a phone number or e-mail (with a few filler words), as an answer to our question."""
+    if len(text) > MAX_SCAN_CHARS:
+        return False
     rest = EMAIL.sub(" ", PHONE.sub(" ", text))
     rest = _FILLER.sub(" ", rest)
     return len(re.findall(r"\w+", rest)) <= 2
@@ -69,8 +84,10 @@ def _touch(w: "Worker", s, event: InboxEvent, lang: Optional[str] = None):
 # ---- text --------------------------------------------------------------------------------
 def handle_text(w: "Worker", event: InboxEvent, text: Optional[str] = None) -> "Outcome":
     text = text if text is not None else _message(event).get("text")
-    if not isinstance(text, str) or not text.strip() or not event.sender_id:
+    if not isinstance(text, str) or not event.sender_id:
         return w.finish(event, _outcome("ignored", "no text or no sender"))
+    if not normalize(text):
+        return _without_words(w, event)
     lang = detect_language(text)
     phone, email = contacts_in(text)
     with w.db.session() as s:
@@ -102,6 +119,17 @@ def handle_text(w: "Worker", event: InboxEvent, text: Optional[str] = None) -> "
                      inquiry_id=inquiry.id)
         _ask_contact_once(w, s, event, inquiry, lang)
         return w.finish(event, _outcome("done", f"inquiry {inquiry.code} -> {decision.unit}"), s)
+
+
+def _without_words(w: "Worker", event: InboxEvent) -> "Outcome":
+    """A text with no word in it is a message without text: its attachments, if it has any
+    (a photo captioned "👍"), else a sign of life that needs no answer."""
+    message = _message(event)
+    if event.kind == "text" and (message.get("attachments") or message.get("sticker_id") is not None):
+        return handle_attachment(w, event)
+    with w.db.session() as s:
+        _touch(w, s, event)  # the business wrote: Messenger's window is open
+        return w.finish(event, _outcome("ignored", "text without words: recorded, not an inquiry"), s)
 
 
 def _officer_message(w: "Worker", s, event: InboxEvent, text: str) -> Optional["Outcome"]:
@@ -194,19 +222,31 @@ def handle_postback(w: "Worker", event: InboxEvent) -> "Outcome":
 
 
 # ---- attachments -------------------------------------------------------------------------
+def _coordinate(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or isinstance(value, float) and math.isfinite(value)
+
+
 def attachment_links(message: dict) -> list[dict[str, Any]]:
+    """The message's attachments as links: stickers, places (coordinates) and anything with a
+    URL. `attachments` that is not a list, items that are not objects, and attachments with
+    nothing to open (no URL, no coordinates, no sticker) count as nothing."""
+    raw = message.get("attachments")
     links = []
-    for a in message.get("attachments") or []:
+    for a in raw if isinstance(raw, list) else []:
         if not isinstance(a, dict):
             continue
         kind = a.get("type") if isinstance(a.get("type"), str) else "unknown"
         payload = a.get("payload") if isinstance(a.get("payload"), dict) else {}
+        coords = payload.get("coordinates") if isinstance(payload.get("coordinates"), dict) else {}
+        url = payload.get("url") if isinstance(payload.get("url"), str) and payload["url"].strip() else None
         if payload.get("sticker_id") is not None:
             kind = "sticker"
-        coords = payload.get("coordinates") if isinstance(payload.get("coordinates"), dict) else None
-        url = payload.get("url") if isinstance(payload.get("url"), str) else None
-        if coords and isinstance(coords.get("lat"), (int, float)) and isinstance(coords.get("long"), (int, float)):
+        elif _coordinate(coords.get("lat")) and _coordinate(coords.get("long")):
             kind, url = "location", f"https://www.google.com/maps?q={coords['lat']},{coords['long']}"
+        elif url is None:
+            continue
         links.append({"type": kind, "url": url, "title": a.get("title") if isinstance(a.get("title"), str) else None})
     if message.get("sticker_id") is not None and not any(l["type"] == "sticker" for l in links):
         links.append({"type": "sticker", "url": None, "title": None})
@@ -222,7 +262,7 @@ def handle_attachment(w: "Worker", event: InboxEvent) -> "Outcome":
         with w.db.session() as s:
             _touch(w, s, event)
             return w.finish(event, _outcome("ignored", "sticker: recorded, not an inquiry"), s)
-    caption = message.get("text") if isinstance(message.get("text"), str) else ""
+    caption = message.get("text") if isinstance(message.get("text"), str) and normalize(message["text"]) else ""
     with w.db.session() as s:
         _touch(w, s, event)
         open_ = w.open_inquiry(s, event.page_id, event.sender_id)
@@ -328,9 +368,10 @@ def handle_standby(w: "Worker", event: InboxEvent) -> "Outcome":
         conv = _touch(w, s, event)
         conv.thread_owner_app_id = conv.thread_owner_app_id or "unknown"
         inquiry = w.open_inquiry(s, event.page_id, event.sender_id)
-        if inquiry is not None and (text or message.get("attachments")):
+        links = attachment_links(message)
+        if inquiry is not None and (text or links):
             w.add_message(s, inquiry, event, direction="in", source="messenger", text=text,
-                          attachments=attachment_links(message) or None, at=w.event_time(event))
+                          attachments=links or None, at=w.event_time(event))
             return w.finish(event, _outcome("done", f"standby: recorded on {inquiry.code}, no reply"), s)
         return w.finish(event, _outcome("ignored", "standby: another app owns the thread"), s)
 

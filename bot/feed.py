@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot import replies
 from bot.config import CONVERSATION_INTENTS
-from nlu.normalize import detect_language
+from nlu.normalize import detect_language, normalize
 from store import InboxEvent, Inquiry, PagePost
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ def handle_comment_add(w: "Worker", event: InboxEvent) -> "Outcome":
                 w.mark_answered(s, inquiry, by="page comment", text=text, at=at)
                 return w.finish(event, _outcome("done", f"{inquiry.code} answered under the comment"), s)
             return w.finish(event, _outcome("ignored", "the page's own comment"), s)
-    if text is None or not text.strip():
-        return w.finish(event, _outcome("ignored", "comment without text"))
+    if text is None or not normalize(text):  # blank, or only emoji / zero-width / control characters
+        return w.finish(event, _outcome("ignored", "comment without words"))
     lang = detect_language(text)
     result = w.classify(text)
     with w.db.session() as s:

@@ -2,8 +2,11 @@
 
 Outcomes: GET subscribe with the right token -> challenge; anything else -> 403. POST:
 over the size limit -> 413; bad or missing signature -> 403; invalid UTF-8 or JSON -> 400;
-JSON that is no webhook payload -> 400; otherwise 200, with every event stored (duplicates
-skipped). Classification, routing and replies happen later in the worker.
+JSON that is no webhook payload -> 400, and so is JSON nested deeper than
+bot.events.MAX_DEPTH or holding a lone UTF-16 surrogate escape ("\\ud800", which has no UTF-8
+form; Facebook never sends one); otherwise 200, with every event stored (duplicates and
+shapeless items skipped, and counted). Classification, routing and replies happen later in
+the worker.
 """
 from __future__ import annotations
 

@@ -243,49 +243,76 @@ class Worker:
         with self.db.session() as s:
             ids = claim_due(s, Outbox, now, lease_seconds=60, limit=limit)
         for row_id in ids:
-            with self.db.session() as s:
-                self._deliver(s, s.get(Outbox, row_id))
+            self._deliver(row_id)
         return len(ids)
 
-    def _deliver(self, s, row: Outbox) -> None:
-        row.attempts += 1
+    def _deliver(self, row_id: int) -> None:
+        """Send one claimed outbox row, with no transaction open during the HTTP call.
+
+        A write pending across the call would hold SQLite's write lock (and PostgreSQL row
+        locks) for as long as the Send API takes, and every webhook INSERT would wait behind
+        it. So: one short transaction reads the row and decides the messaging policy (a held
+        or undeliverable message is recorded right there, with no call); the call is made
+        outside any transaction; a second short transaction records the attempt and its
+        outcome. A crash during the call records nothing: the claim's lease runs out and the
+        message is sent again (at-least-once, as before).
+        """
         now = self.clock()
-        attempt = OutboxAttempt(outbox_id=row.id, attempt=row.attempts, at=now, outcome="sent")
-        s.add(attempt)
-        token = self.settings.page_tokens.get(row.page_id)
-        try:
-            if row.kind == "comment_reply":
-                row.provider_message_id = self.sender.reply_to_comment(
-                    token, row.recipient["comment_id"], row.message["message"])
-            else:
+        verdict = None
+        with self.db.session() as s:
+            row = s.get(Outbox, row_id)
+            if row is None or row.status != "pending":
+                return
+            if row.kind != "comment_reply":
                 to_comment = "comment_id" in row.recipient
                 conv = None if to_comment else s.get(Conversation, (row.page_id, row.recipient.get("id")))
                 if conv is not None and conv.thread_owner_app_id and row.author == "bot":
-                    row.status, attempt.outcome = "held", "held"
-                    row.last_error = attempt.error = f"thread owned by app {conv.thread_owner_app_id}"
+                    self._attempt(s, row, now, "held", "held", f"thread owned by app {conv.thread_owner_app_id}")
                     return
                 page = self.settings.page(row.page_id)
                 verdict = policy.decide(now=now, last_user_message_at=conv.last_user_message_at if conv else None,
                                         author=row.author, human_agent_page=bool(page and page.human_agent),
                                         to_comment=to_comment)
                 if not verdict.allowed:
-                    row.status, attempt.outcome = "undeliverable", "failed"
-                    row.last_error = attempt.error = verdict.reason
+                    self._attempt(s, row, now, "undeliverable", "failed", verdict.reason)
                     self._tell_unit_undeliverable(s, row, conv, verdict.reason)
                     return
-                row.messaging_type, row.tag = verdict.messaging_type, verdict.tag
-                row.provider_message_id = self.sender.send_message(
-                    token, row.recipient, row.message, messaging_type=verdict.messaging_type, tag=verdict.tag)
+            kind, recipient, message = row.kind, row.recipient, row.message
+            token = self.settings.page_tokens.get(row.page_id)
+        failure: Optional[SendError] = None
+        provider_id = None
+        try:  # no transaction is open here
+            if kind == "comment_reply":
+                provider_id = self.sender.reply_to_comment(token, recipient["comment_id"], message["message"])
+            else:
+                provider_id = self.sender.send_message(token, recipient, message,
+                                                       messaging_type=verdict.messaging_type, tag=verdict.tag)
         except SendError as exc:
-            row.last_error = attempt.error = str(exc)[:2000]
-            attempt.http_status, attempt.error_code = exc.status, exc.code
-            if exc.permanent or row.attempts >= MAX_SEND_ATTEMPTS:
+            failure = exc
+        with self.db.session() as s:
+            row = s.get(Outbox, row_id)
+            if verdict is not None:
+                row.messaging_type, row.tag = verdict.messaging_type, verdict.tag
+            if failure is None:
+                self._attempt(s, row, now, "sent", "sent", None)
+                row.provider_message_id, row.sent_at = provider_id, self.clock()
+                return
+            attempt = self._attempt(s, row, now, row.status, "retry", str(failure)[:2000])
+            attempt.http_status, attempt.error_code = failure.status, failure.code
+            if failure.permanent or row.attempts >= MAX_SEND_ATTEMPTS:
                 row.status, attempt.outcome = "failed", "failed"
             else:
-                row.next_attempt_at, attempt.outcome = self.clock() + backoff(row.attempts), "retry"
-            log.warning("outbox %s attempt %s: %s", row.id, row.attempts, exc)
-        else:
-            row.status, row.sent_at, row.last_error = "sent", self.clock(), None
+                row.next_attempt_at = self.clock() + backoff(row.attempts)
+            log.warning("outbox %s attempt %s: %s", row.id, row.attempts, failure)
+
+    @staticmethod
+    def _attempt(s, row: Outbox, at: datetime, status: str, outcome: str, error: Optional[str]) -> OutboxAttempt:
+        """Count an attempt on `row`, give it `status` and `error`, and store the attempt."""
+        row.attempts += 1
+        row.status, row.last_error = status, error
+        attempt = OutboxAttempt(outbox_id=row.id, attempt=row.attempts, at=at, outcome=outcome, error=error)
+        s.add(attempt)
+        return attempt
 
     def _tell_unit_undeliverable(self, s, row: Outbox, conv: Optional[Conversation], reason: str) -> None:
         """Messenger can no longer reach the business: the unit must use the phone or e-mail."""

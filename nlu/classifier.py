@@ -71,6 +71,14 @@ def _from_parse(text: str, parsed: dict, threshold: float, min_margin: float, ve
     )
 
 
+def _no_words(text: str, version: Optional[str]) -> Classification:
+    """What a text with nothing left after normalisation (only emoji, zero-width or control
+    characters) is: no intent, for a person to look at. Rasa is not asked: its featurizers
+    have nothing to work with."""
+    return Classification(text=text, intent=None, confidence=0.0, needs_review=True, model_version=version,
+                          normalized="")
+
+
 class RasaClassifier:
     """Loads the active model once and reloads it when active.json names another one."""
 
@@ -112,6 +120,8 @@ class RasaClassifier:
             if self._agent is None:
                 raise NoModel(f"no active model in {self.model_dir}; run `flask nlu train`")
             clean = normalize(text)
+            if not clean:
+                return _no_words(text, self._version)
             parsed = self._loop.run_until_complete(self._agent.parse_message(clean))
             return _from_parse(text, parsed, self.threshold, self.min_margin, self._version)
 
@@ -140,9 +150,10 @@ class RemoteRasaClassifier:
         return self._version
 
     def classify(self, text: str) -> Classification:
-        response = self._http.post(
-            f"{self.server_url}/model/parse", json={"text": normalize(text)}, timeout=self.timeout
-        )
+        clean = normalize(text)
+        if not clean:
+            return _no_words(text, self._version)
+        response = self._http.post(f"{self.server_url}/model/parse", json={"text": clean}, timeout=self.timeout)
         response.raise_for_status()
         if self._version is None:
             self.refresh()

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+SQLITE_POOL_SIZE = 5
 
 
 def utcnow() -> datetime:
@@ -27,20 +30,44 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for in-memory databases (and other backends)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    path = parsed.database or ""
+    if not path or path == ":memory:" or (path.startswith("file:") and "mode=memory" in path):
+        return None
+    if parsed.query.get("mode") == "memory":
+        return None
+    return path
+
+
+def engine_options(url: str) -> dict:
+    """create_engine() keywords for `url`. A SQLite file gets a QueuePool: SQLAlchemy 1.4
+    would give it a NullPool, which opens a connection for every session, runs the pragmas
+    again and checkpoints the WAL when it closes the last one (bench/README.md). In-memory
+    SQLite keeps SQLAlchemy's own choice (one connection per thread, or the caller's
+    StaticPool); other backends keep their QueuePool."""
+    kwargs: dict = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        if _sqlite_file(url) is not None:
+            kwargs.update(poolclass=QueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=10)
+    return kwargs
+
+
 class Database:
     """A configured engine plus a session factory; cheap to build, connects lazily."""
 
     def __init__(self, url: str, *, echo: bool = False):
         self.url = url
-        kwargs: dict = {"future": True, "echo": echo, "pool_pre_ping": True}
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        self.engine: Engine = create_engine(url, **kwargs)
+        path = _sqlite_file(url)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True, echo=echo, **engine_options(url))
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas)  # on every new connection of the pool
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
 
     @property
@@ -60,10 +87,7 @@ class Database:
     def legacy_engine(self) -> Engine:
         """A 1.x-style engine on the same database, for libraries that call engine.execute()
         (APScheduler 3.9's job store)."""
-        kwargs: dict = {"pool_pre_ping": True}
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        engine = create_engine(self.url, **kwargs)
+        engine = create_engine(self.url, **engine_options(self.url))
         if self.is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine

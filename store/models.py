@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-from store.types import JSONText, UTCDateTime
+from store.types import JSONText, PlainText, UTCDateTime
 
 Base = declarative_base()
 
@@ -44,7 +44,7 @@ class InboxEvent(Base):
     lease_until = Column(UTCDateTime, nullable=True)
     processed_at = Column(UTCDateTime, nullable=True)
     outcome = Column(String(255), nullable=True)
-    error = Column(Text, nullable=True)
+    error = Column(PlainText, nullable=True)
 
     __table_args__ = (Index("ix_inbox_status_id", "status", "id"),)
 
@@ -61,7 +61,7 @@ class Inquiry(Base):
     sender_id = Column(String(64), nullable=False, index=True)
     channel = Column(String(16), nullable=False, default="messenger")
     language = Column(String(8), nullable=False, default="vi")
-    text = Column(Text, nullable=False)
+    text = Column(PlainText, nullable=False)
     intent = Column(String(64), nullable=True)
     confidence = Column(Float, nullable=True)
     entities = Column(JSONText, nullable=True)
@@ -75,7 +75,7 @@ class Inquiry(Base):
     due_at = Column(UTCDateTime, nullable=True)
     answered_at = Column(UTCDateTime, nullable=True)
     answered_by = Column(String(128), nullable=True)  # officer, or "page inbox" for a human reply
-    answer_text = Column(Text, nullable=True)
+    answer_text = Column(PlainText, nullable=True)
     post_id = Column(String(128), nullable=True)  # comments: the post commented on
     comment_id = Column(String(128), nullable=True)  # comments: the comment (unique, see __table_args__)
     attachments = Column(JSONText, nullable=True)  # [{"type": "image", "url": ...}]
@@ -118,7 +118,7 @@ class InquiryMessage(Base):
     inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=False, index=True)
     direction = Column(String(8), nullable=False)  # in | out
     source = Column(String(32), nullable=False)  # messenger | comment | page_inbox | bot | officer
-    text = Column(Text, nullable=True)
+    text = Column(PlainText, nullable=True)
     attachments = Column(JSONText, nullable=True)
     event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=True, unique=True)
     created_at = Column(UTCDateTime, nullable=False)
@@ -167,7 +167,7 @@ class OutboxAttempt(Base):
     outcome = Column(String(16), nullable=False)  # sent | retry | failed | held
     http_status = Column(Integer, nullable=True)
     error_code = Column(Integer, nullable=True)
-    error = Column(Text, nullable=True)
+    error = Column(PlainText, nullable=True)
 
 
 class SchedulerLock(Base):
@@ -207,7 +207,7 @@ class DeadlineChange(Base):
     old_due_at = Column(UTCDateTime, nullable=True)
     new_due_at = Column(UTCDateTime, nullable=False)
     changed_by = Column(String(128), nullable=False)
-    reason = Column(Text, nullable=False)
+    reason = Column(PlainText, nullable=False)
     changed_at = Column(UTCDateTime, nullable=False)
 
 
@@ -216,7 +216,7 @@ class DeliveryState:
 
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False)
-    last_error = Column(Text, nullable=True)
+    last_error = Column(PlainText, nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
     sent_at = Column(UTCDateTime, nullable=True)
 
@@ -257,9 +257,9 @@ class Notification(DeliveryState, Base):
     kind = Column(String(32), nullable=False)  # assigned | reminder | escalation
     channel = Column(String(16), nullable=False, default="email")
     recipients = Column(JSONText, nullable=False)
-    subject = Column(Text, nullable=False)
-    body_text = Column(Text, nullable=False)
-    body_html = Column(Text, nullable=True)
+    subject = Column(PlainText, nullable=False)
+    body_text = Column(PlainText, nullable=False)
+    body_html = Column(PlainText, nullable=True)
     status = Column(String(16), nullable=False, default="pending")  # pending | sent | failed
 
     __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)

@@ -45,3 +45,21 @@ class JSONText(TypeDecorator):
         if value is None:
             return None
         return json.loads(value)
+
+
+class PlainText(TypeDecorator):
+    """Free text people wrote (questions, answers, e-mail bodies), without NUL characters.
+
+    PostgreSQL text cannot hold NUL ("\\x00") and refuses the whole INSERT; SQLite could keep
+    it, and would then disagree with PostgreSQL. NUL is no character anyone types, so it is
+    dropped on the way in on every backend. (JSONText needs no such care: json.dumps escapes
+    it as \\u0000, which a text column accepts.)
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace("\x00", "")

@@ -179,6 +179,7 @@ def write_config(tmp_path: Path, smtp_port: int = 25, **changes) -> Path:
 def make_app(tmp_path, db_url, smtp, graph, clock, monkeypatch):
     monkeypatch.setenv("TEST_TOKEN_DDCI", "token-ddci")
     monkeypatch.setenv("TEST_TOKEN_SXD", "token-sxd")
+    apps = []
 
     def factory(overrides=None, **config_changes):
         from bot import create_app
@@ -193,9 +194,12 @@ def make_app(tmp_path, db_url, smtp, graph, clock, monkeypatch):
 
         with app.app_context():
             context.db().upgrade()
+        apps.append(app)
         return app
 
-    return factory
+    yield factory
+    for app in apps:  # the engines pool their connections: close them with the test
+        app.extensions["ddci_db"].dispose()
 
 
 @pytest.fixture

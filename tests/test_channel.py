@@ -378,3 +378,151 @@ def test_messenger_setup_sets_profile_on_every_page(channel, graph):
     graph.fail_next(1, status=400, error={"message": "Invalid OAuth access token.", "code": 190})
     failed = d.app.test_cli_runner().invoke(args=["messenger", "setup", "--page", "1234567890"])
     assert failed.exit_code == 1 and "failed" in failed.output
+
+
+# ---- shapes the fuzzer found (tests/test_fuzz.py): no crash, no inquiry from nothing ----------
+def _message_body(message: dict) -> dict:
+    body = load_fixture("image_attachment.json")  # sender 5678 on page 1234567890
+    body["entry"][0]["messaging"][0]["message"] = {"mid": "m_shape", **message}
+    return body
+
+
+@pytest.mark.parametrize("text", ["👍", "😀😀", "🇻🇳", "\u200b", "\ufeff", "\x00", "\x07 \u200e"],
+                         ids=["thumbs-up", "emoji", "flag", "zero-width-space", "bom", "nul", "controls"])
+def test_a_text_without_words_is_no_inquiry_and_needs_no_answer(channel, graph, text):
+    """Nothing is left for the classifier after normalisation (it used to crash the Rasa
+    pipeline, and the event ended "failed"): a message without text, like a sticker."""
+    d = channel()
+    d.post(_message_body({"text": text}))
+    assert d.outcomes() == [("text", "ignored", "text without words: recorded, not an inquiry")]
+    assert d.rows(Inquiry) == [] and graph.calls == []
+    [conv] = d.rows(Conversation)
+    assert conv.last_user_message_at is not None  # the business wrote: the 24-hour window is open
+
+
+def test_a_photo_captioned_with_an_emoji_is_an_attachment(channel, graph):
+    d = channel()
+    d.post(_message_body({"text": "👍", "attachments": [{"type": "image", "payload": {"url": "https://x.example/a.jpg"}}]}))
+    [inquiry] = d.rows(Inquiry)
+    assert (inquiry.text, inquiry.needs_review, inquiry.status) == ("(tệp đính kèm)", True, "triage")
+    assert inquiry.attachments == [{"type": "image", "url": "https://x.example/a.jpg", "title": None}]
+    assert d.outcomes()[0][2].endswith("(attachment, needs review)")
+
+
+def test_an_emoji_with_a_sticker_is_a_like(channel, graph):
+    d = channel()
+    d.post(_message_body({"text": "👍", "sticker_id": 369239263222822}))
+    assert d.outcomes() == [("text", "ignored", "sticker: recorded, not an inquiry")]
+    assert d.rows(Inquiry) == [] and graph.calls == []
+
+
+def test_a_comment_without_words_is_no_inquiry(channel, graph):
+    d = channel()
+    body = load_fixture("feed_comment_add.json")
+    body["entry"][0]["changes"][0]["value"]["message"] = "👍\u200b"
+    d.post(body)
+    assert d.outcomes() == [("feed_comment_add", "ignored", "comment without words")]
+    assert d.rows(Inquiry) == [] and graph.calls == []
+
+
+def test_the_classifiers_answer_a_text_without_words_without_asking_rasa():
+    from pathlib import Path
+
+    from nlu.classifier import RasaClassifier, RemoteRasaClassifier
+
+    class Refuses:
+        def __getattr__(self, name):
+            raise AssertionError(f"Rasa was asked ({name})")
+
+    local = RasaClassifier(Path("/nonexistent"), threshold=0.5)
+    local._agent, local._version = Refuses(), "v1"
+    remote = RemoteRasaClassifier("http://127.0.0.1:9", threshold=0.5)
+    remote._http = Refuses()
+    for classifier in (local, remote):
+        for text in ("👍", "\u200b\ufeff", "\x00", "  "):
+            result = classifier.classify(text)
+            assert (result.text, result.intent, result.confidence, result.needs_review, result.normalized) == (
+                text, None, 0.0, True, "")
+
+
+@pytest.mark.parametrize("attachments", [5, True, 1.5, "https://x.example/a.jpg", {"payload": {"url": "https://x"}}],
+                         ids=["int", "bool", "float", "string", "object"])
+def test_attachments_that_are_not_a_list_are_no_attachments(channel, graph, attachments):
+    """They used to raise TypeError in attachment_links (event "failed")."""
+    d = channel()
+    d.post(_message_body({"attachments": attachments}))
+    assert d.outcomes() == [("attachment", "ignored", "attachment without content or sender")]
+    assert d.rows(Inquiry) == [] and graph.calls == []
+
+
+@pytest.mark.parametrize("attachment", [
+    {}, {"type": "image"}, {"type": "image", "payload": {}}, {"type": "file", "payload": {"url": ""}},
+    {"type": "file", "payload": {"url": " \n"}}, {"type": "file", "payload": {"url": 5}},
+    {"type": "location", "payload": {"coordinates": {"lat": True, "long": 1.0}}},
+    {"type": "location", "payload": {"coordinates": {"lat": "21.0", "long": "107.1"}}},
+    {"type": "location", "payload": {"coordinates": {"lat": float("nan"), "long": 1.0}}},
+], ids=["empty", "type-only", "empty-payload", "blank-url", "space-url", "number-url", "bool-lat", "string-lat",
+        "nan-lat"])
+def test_an_attachment_with_nothing_to_open_is_nothing(channel, graph, attachment):
+    """It used to open an inquiry "(tệp đính kèm)" for the standing office to review: from nothing."""
+    d = channel()
+    d.post(_message_body({"attachments": [attachment]}))
+    assert d.outcomes() == [("attachment", "ignored", "attachment without content or sender")]
+    assert d.rows(Inquiry) == [] and graph.calls == []
+
+
+def test_only_attachments_with_something_to_open_are_kept(channel):
+    d = channel()
+    d.post(_message_body({"attachments": [
+        5, "x", None, {}, {"type": "image", "payload": {"url": ""}},
+        {"type": "image", "payload": {"url": "https://x.example/a.jpg"}, "title": "a"},
+        {"type": "location", "payload": {"coordinates": {"lat": 21, "long": 107.1}}},
+    ]}))
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.attachments == [
+        {"type": "image", "url": "https://x.example/a.jpg", "title": "a"},
+        {"type": "location", "url": "https://www.google.com/maps?q=21,107.1", "title": None}]
+
+
+def test_nul_characters_are_dropped_from_what_is_stored(channel, graph):
+    """PostgreSQL text refuses NUL (the inquiry's INSERT failed, the event ended "failed");
+    SQLite keeps the same text as PostgreSQL."""
+    d = channel()
+    question = "Cho em hỏi\x00 thủ tục cấp giấy phép xây dựng\x00"
+    d.post(with_text(load_fixture("text_message.json"), question))
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.text == "Cho em hỏi thủ tục cấp giấy phép xây dựng"
+    assert [m.text for m in d.rows(InquiryMessage)] == [inquiry.text]
+    assert all("\x00" not in n.body_text for n in d.rows(Notification))
+    assert d.rows(InboxEvent)[0].payload["event"]["message"]["text"] == question  # the raw event, exactly
+
+
+# ---- contact details: a bounded, linear search --------------------------------------------------
+def test_contacts_are_found_in_the_first_max_scan_chars_only():
+    from bot.conversation import MAX_SCAN_CHARS, contacts_in
+    from bot.worker import MAX_CLASSIFY_CHARS
+
+    assert MAX_SCAN_CHARS == MAX_CLASSIFY_CHARS
+    filler = "x " * MAX_SCAN_CHARS
+    before = "lh a.b@congty.vn 0912 345 678 " + filler
+    assert contacts_in(before) == ("0912345678", "a.b@congty.vn")
+    end = MAX_SCAN_CHARS - len("a.b@congty.vn")
+    assert contacts_in("y" * (end - 1) + " a.b@congty.vn")[1] == "a.b@congty.vn"  # ends at the bound
+    assert contacts_in("y" * end + " a.b@congty.vn") == (None, None)  # one character past it
+    assert contacts_in(filler + " a.b@congty.vn 0912 345 678") == (None, None)
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 65536, "a." * 32768, "a@" * 32768, "a@b" + ".c" * 32767, ("x" * 60 + "@") * 1000, "@" * 65536,
+], ids=["run", "dots", "ats", "domain-run", "many-at", "only-at"])
+def test_contact_search_on_64_kb_of_adversarial_text_finds_nothing_odd(text):
+    """Not timed (bench/ measures speed): the search returns, only over the bounded prefix, and
+    the e-mail pattern itself needs an "@" between bounded runs (it was quadratic: 7.8 s)."""
+    from bot.conversation import EMAIL, MAX_SCAN_CHARS, contacts_in
+
+    phone, email = contacts_in(text)
+    assert phone is None
+    assert email is None or (email in text[:MAX_SCAN_CHARS] and len(email.split("@")[0]) <= 64)
+    assert EMAIL.search("x" * 65 + "@congty.vn") is None  # a local part longer than RFC 5321 allows
+    assert EMAIL.search("lh: " + "x" * 64 + "@congty.vn").group(0) == "x" * 64 + "@congty.vn"
+    assert EMAIL.search("email:ab@cty.com.vn.").group(0) == "ab@cty.com.vn"

@@ -210,3 +210,60 @@ def test_other_event_kinds_are_recorded_without_an_inquiry(app, client, worker, 
     worker.run_once()
     assert {e.status for e in rows(app, InboxEvent)} == {"ignored"}
     assert rows(app, Inquiry) == [] and graph.calls == []
+
+
+def _write_lock_free(db) -> bool:
+    """Could another process write right now, without waiting? (SQLite: take the write lock
+    with no busy timeout; PostgreSQL: no other session sits in an open transaction.)"""
+    from sqlalchemy import text
+
+    if db.is_sqlite:
+        import sqlite3
+
+        probe = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc), exc
+            return False
+        finally:
+            probe.close()
+    with db.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")).scalar() == 0
+
+
+def test_no_transaction_is_open_while_the_send_api_answers(app, client, worker, graph):
+    """The delivery used to flush its writes before the HTTP call, so SQLite's write lock was
+    held while the Send API answered and every webhook INSERT waited behind it."""
+    from bot import context
+
+    with app.app_context():
+        db = context.db()
+    real, seen = worker.sender, []
+
+    class Probe:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def send_message(self, *args, **kwargs):
+            seen.append(_write_lock_free(db))
+            if seen[-1]:  # (were it not, the webhook would wait out SQLite's 30 s busy timeout)
+                late = with_text(load_fixture("text_message.json"), "Cho hỏi thêm", mid=f"m_during_{len(seen)}")
+                assert signed_post(client, late).get_json()["stored"] == 1  # the webhook is not held up
+            return real.send_message(*args, **kwargs)
+
+    worker.sender = Probe()
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    worker.process_next()
+    assert worker.deliver_outbox() == 2  # the acknowledgement and the question for a phone or e-mail
+    assert seen == [True, True]
+    assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("sent", 1), ("sent", 1)]
+    from store import OutboxAttempt
+
+    assert [(a.outbox_id, a.attempt, a.outcome) for a in rows(app, OutboxAttempt)] == [
+        (r.id, 1, "sent") for r in rows(app, Outbox)]
+    assert len(rows(app, InboxEvent)) == 3
