@@ -61,6 +61,9 @@ def test_glossary_adds_vietnamese_terms_to_english_messages_only():
     glossary = Glossary(read_glossary(GLOSSARY_DIR / "glossary_en_vi.txt"))
     english = glossary.expand("how do we get a work permit and a tax code for our branch?")
     assert english.endswith("giay phep lao dong ma so thue chi nhanh")  # "tax code" wins over "tax"
+    # Plurals count as their phrase.
+    assert glossary.expand("we issued two e-invoices").endswith("hoa don dien tu")
+    assert glossary.expand("work permits for engineers").endswith("giay phep lao dong")
     # Unaccented Vietnamese is left alone even where an English phrase matches ("vat").
     assert glossary.expand("cho em hoi vat lieu xay dung") == "cho em hoi vat lieu xay dung"
 
@@ -87,7 +90,8 @@ def test_abbreviations_add_the_other_form_both_ways_with_or_without_diacritics()
 def test_spelled_out_and_abbreviated_forms_get_the_same_decision(trained_model, spelled_out, abbreviated):
     from nlu.classifier import RasaClassifier
 
-    classifier = RasaClassifier(trained_model, threshold=0.49, min_margin=0.42)
+    nlu = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))["nlu"]
+    classifier = RasaClassifier(trained_model, threshold=nlu["threshold"], min_margin=nlu["min_margin"])
     long_form, short_form = classifier.classify(spelled_out), classifier.classify(abbreviated)
     assert long_form.intent == short_form.intent
     assert not long_form.needs_review and not short_form.needs_review

@@ -66,7 +66,9 @@ class Glossary:
     def __init__(self, entries: Dict[Text, Text]):
         self.entries = entries
         phrases = sorted(entries, key=len, reverse=True)  # longest first: "tax code" before "tax"
-        self._pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, phrases)) + r")(?![\w-])") if phrases else None
+        # A plural ("e-invoices", "work permits") counts as its phrase.
+        self._pattern = (re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, phrases)) + r")(?:e?s)?(?![\w-])")
+                         if phrases else None)
 
     def expand(self, text: Text) -> Text:
         """`text` (lowercase) plus the Vietnamese terms, only when the message is English."""
