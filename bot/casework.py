@@ -61,7 +61,7 @@ class Casework:
         unit = self._unit(assignment.unit_code)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock(), base_url=self.settings.config.app.base_url)
+                           now=self.clock())
 
     def _tell_business(self, s, inquiry: Inquiry, key: str, text: str) -> None:
         if inquiry.channel != "messenger":

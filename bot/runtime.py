@@ -113,7 +113,7 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
     return ReminderService(db=db, calendar=calendar(settings), policy=policy(settings),
                            notifier=notifiers(settings, db, clock),
                            units=units, standing_office=settings.config.standing_office,
-                           base_url=settings.config.app.base_url, clock=clock, plan=reminder_plan(settings),
+                           clock=clock, plan=reminder_plan(settings),
                            missed_grace=timedelta(hours=r.missed_grace_hours),
                            lease=timedelta(seconds=r.lock_lease_seconds),
                            reports=report_service(settings, db, clock), holder=holder)

@@ -226,8 +226,7 @@ class Worker:
         unit = self.settings.unit(assignment.unit_code)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock(), base_url=self.settings.config.app.base_url,
-                           channel=self.notifier.channel)
+                           now=self.clock(), channel=self.notifier.channel)
 
     def mark_answered(self, s, inquiry: Inquiry, *, by: str, text: Optional[str], at: datetime) -> None:
         """A person answered the business: the inquiry and all its open duties stop the clock."""

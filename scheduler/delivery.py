@@ -27,9 +27,21 @@ def business_vi(session, inquiry: Inquiry) -> str:
     return ", ".join(parts)
 
 
+def how_to_answer_vi(inquiry: Inquiry) -> str:
+    """Where the unit answers the business, in Vietnamese. There is no officers' web console:
+    a unit answers where the business wrote, and the bot records that answer and stops the
+    clock (bot/conversation.py: a page-inbox echo; bot/feed.py: the page's reply under the
+    comment). A comment gets a link to itself on Facebook."""
+    if inquiry.channel == "comment" and inquiry.comment_id:
+        return (f"trả lời ngay dưới bình luận của doanh nghiệp, bằng tài khoản của trang: "
+                f"https://www.facebook.com/{inquiry.comment_id}")
+    return ("trả lời doanh nghiệp trong hộp thư của trang (Meta Business Suite → Hộp thư); "
+            "câu trả lời gửi từ hộp thư được hệ thống ghi nhận và dừng tính hạn")
+
+
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
                        unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
-                       base_url: str, channel: str = "email", template: str | None = None) -> bool:
+                       channel: str = "email", template: str | None = None) -> bool:
     """Add a rendered notification unless one with this key exists. Returns True if added.
 
     `template` picks the headline and wording (default: `kind`), e.g. kind "reminder" with
@@ -47,7 +59,7 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         domain=DOMAIN_NAMES_VI.get(inquiry.intent or "", inquiry.intent or "chưa rõ"),
         unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
         time_left=left, business=business_vi(session, inquiry),
-        text=inquiry.text, link=f"{base_url.rstrip('/')}/inquiries/{inquiry.code}",
+        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry),
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,

@@ -345,12 +345,12 @@ def _utc(value) -> datetime:
 # -------------------------------------------------------------------------------- service
 class ReminderService:
     def __init__(self, *, db: Database, calendar: WorkingCalendar, policy: DeadlinePolicy, notifier: Notifier,
-                 units: Mapping[str, UnitContacts], standing_office: str, base_url: str,
+                 units: Mapping[str, UnitContacts], standing_office: str,
                  clock: Callable[[], datetime], plan: Optional[ReminderPlan] = None,
                  missed_grace: timedelta = MISFIRE_GRACE, lease: timedelta = LEASE, reports=None,
                  holder: Optional[str] = None):
         self.db, self.calendar, self.policy, self.notifier = db, calendar, policy, notifier
-        self.units, self.standing_office, self.base_url, self.clock = units, standing_office, base_url, clock
+        self.units, self.standing_office, self.clock = units, standing_office, clock
         self.plan = plan or ReminderPlan()
         self.missed_grace = missed_grace
         self.reports = reports  # scheduler.reports.ReportService, or None: no report jobs
@@ -637,7 +637,7 @@ class ReminderService:
             recipients += [e for e in (unit.head_email, office.head_email) if e] + list(office.emails)
         return queue_notification(s, kind=kind, key=key, inquiry=inquiry, assignment=assignment,
                                   unit_name=unit.name, recipients=recipients, calendar=self.calendar,
-                                  now=now, base_url=self.base_url, channel=self.notifier.channel,
+                                  now=now, channel=self.notifier.channel,
                                   template=template)
 
     def _sent_keys(self, s, assignment_ids: Iterable[int]) -> set:

@@ -221,6 +221,22 @@ def test_comment_becomes_an_inquiry_with_private_and_public_replies(channel, gra
     assert inquiry.code in public.body["message"]
 
 
+def test_the_units_notice_says_where_to_answer_the_business(channel):
+    """No dead link to a console: the e-mail says to answer where the business wrote."""
+    d = channel(nlu__threshold=0.0)
+    d.post(load_fixture("feed_comment_add.json"))
+    d.post(with_text(load_fixture("text_message.json"), "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng", mid="m1"))
+    by_channel = {i.channel: [n for n in d.rows(Notification) if n.inquiry_id == i.id] for i in d.rows(Inquiry)}
+    assert set(by_channel) == {"comment", "messenger"} and all(by_channel.values())
+    for notice in by_channel["comment"]:
+        assert "Cách trả lời: trả lời ngay dưới bình luận" in notice.body_text
+        assert "https://www.facebook.com/150691160110528_150691260110518" in notice.body_text
+        assert '<a href="https://www.facebook.com/150691160110528_150691260110518"' in notice.body_html
+    for notice in by_channel["messenger"]:
+        assert "Cách trả lời: trả lời doanh nghiệp trong hộp thư của trang" in notice.body_text
+    assert not any("/inquiries/" in n.body_text + (n.body_html or "") for n in d.rows(Notification))
+
+
 def test_comment_redelivered_or_twice_makes_one_inquiry(channel, graph):
     d = channel()
     body = load_fixture("feed_comment_add.json")

@@ -409,11 +409,11 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
     cal = calendar()
     for when, _, _ in log:
         assert cal.next_opening(when) == when  # every e-mail in office hours on a working day
-    # what the officer reads: text, business, domain, due date, time left, link
+    # what the officer reads: text, business, domain, due date, time left, where to answer
     sent = officer_mail(smtp)
     half = sent[1]["text"]
     for part in (QUESTION, "Xây dựng", "17:00 ngày 02/12/2026", "còn 14 giờ làm việc", "Messenger",
-                 f"/inquiries/{inquiry.code}"):
+                 "Cách trả lời: trả lời doanh nghiệp trong hộp thư của trang"):
         assert part in half
     assert "đã quá hạn 9,5 giờ làm việc" in sent[4]["text"]  # Thu 9.5 h of office time past due
     html = sent[3]["msg"].get_body(preferencelist=("html",)).get_content()
