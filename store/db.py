@@ -21,12 +21,16 @@ def utcnow() -> datetime:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets the web process append events while the worker reads; busy_timeout makes
-    # concurrent writers wait instead of failing with "database is locked".
+    # concurrent writers wait instead of failing with "database is locked". synchronous=FULL
+    # fsyncs the WAL at every commit, so an event the webhook acknowledged survives a power
+    # cut, not only a crash of the process; measured (bench.webhook --quick, back to back,
+    # twice): about 1 ms more at p50 than NORMAL, p99 at 200 req/s within noise (6.7-9.9 ms
+    # vs 8.0-10.3 ms).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 
