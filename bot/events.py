@@ -154,7 +154,9 @@ def _messaging_key(kind: str, page_id: str | None, item: dict) -> str:
     return _key(key, lambda: f"{kind}:{page_id}:{_digest(item)}") if key else f"{kind}:{page_id}:{_digest(item)}"
 
 
-def _messaging_event(obj: str, entry: dict, page_id: str | None, item: dict, standby: bool) -> RawEvent:
+def _messaging_event(obj: str, entry: dict, page_id: str | None, item: Any, standby: bool) -> RawEvent:
+    if not isinstance(item, dict):
+        raise _Shapeless("not an object")
     kind = next((fn(item) for key, fn in MESSAGING_KINDS.items() if key in item), "unknown")
     if standby:
         kind = f"standby_{kind}"
@@ -167,21 +169,6 @@ def _messaging_event(obj: str, entry: dict, page_id: str | None, item: dict, sta
         _id(handover.get("new_owner_app_id"))  # kept as the thread's owner
     return RawEvent(dedup_key=key, object=obj, page_id=page_id, kind=kind, sender_id=_party(item, "sender"),
                     payload={"entry_id": page_id, "entry_time": entry.get("time"), "event": item})
-
-
-def _messaging_events(obj: str, entry: dict, page_id: str | None, items: Any,
-                      standby: bool) -> tuple[list[RawEvent], int]:
-    if not isinstance(items, list):
-        return [], 1
-    events, rejected = [], 0
-    for item in items:
-        try:
-            if not isinstance(item, dict):
-                raise _Shapeless("not an object")
-            events.append(_messaging_event(obj, entry, page_id, item, standby))
-        except _Shapeless:
-            rejected += 1
-    return events, rejected
 
 
 def _change_event(obj: str, entry: dict, page_id: str | None, change: Any) -> RawEvent:
@@ -209,13 +196,15 @@ def _change_event(obj: str, entry: dict, page_id: str | None, change: Any) -> Ra
                     payload={"entry_id": page_id, "entry_time": entry.get("time"), "field": field, "event": value})
 
 
-def _change_events(obj: str, entry: dict, page_id: str | None, changes: Any) -> tuple[list[RawEvent], int]:
-    if not isinstance(changes, list):
+def _collect(items: Any, build: Callable[[Any], RawEvent]) -> tuple[list[RawEvent], int]:
+    """`build` applied to each item of the list `items`, and how many items were shapeless
+    (a non-list counts as one)."""
+    if not isinstance(items, list):
         return [], 1
     events, rejected = [], 0
-    for change in changes:
+    for item in items:
         try:
-            events.append(_change_event(obj, entry, page_id, change))
+            events.append(build(item))
         except _Shapeless:
             rejected += 1
     return events, rejected
@@ -250,11 +239,12 @@ def parse_body(body: Any) -> tuple[list[RawEvent], int]:
             continue
         for key, standby in (("messaging", False), ("standby", True)):
             if key in entry:
-                found, bad = _messaging_events(obj, entry, page_id, entry[key], standby)
+                found, bad = _collect(entry[key], lambda item, standby=standby: _messaging_event(
+                    obj, entry, page_id, item, standby))
                 events += found
                 rejected += bad
         if "changes" in entry:
-            found, bad = _change_events(obj, entry, page_id, entry["changes"])
+            found, bad = _collect(entry["changes"], lambda change: _change_event(obj, entry, page_id, change))
             events += found
             rejected += bad
     return events, rejected
