@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Type
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import numpy as np
 import scipy.sparse
@@ -48,16 +48,21 @@ WORD_PATTERN = r"(?u)\b\w+\b"
 GLOSSARY_DIR = Path(__file__).resolve().parent
 
 
-def read_glossary(path: Path) -> Dict[Text, Text]:
-    """`english phrase | vietnamese terms` lines; # starts a comment."""
-    out: Dict[Text, Text] = {}
+def _read_pairs(path: Path) -> List[Tuple[Text, Text]]:
+    """The non-empty `left | right` pairs of a file's lines; # starts a comment."""
+    pairs = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if "|" in line:
-            english, vietnamese = (part.strip() for part in line.split("|", 1))
-            if english and vietnamese:
-                out[english.lower()] = vietnamese
-    return out
+            left, right = (part.strip() for part in line.split("|", 1))
+            if left and right:
+                pairs.append((left, right))
+    return pairs
+
+
+def read_glossary(path: Path) -> Dict[Text, Text]:
+    """`english phrase | vietnamese terms` lines."""
+    return {english.lower(): vietnamese for english, vietnamese in _read_pairs(path)}
 
 
 class Glossary:
@@ -79,15 +84,12 @@ class Glossary:
 
 
 def read_abbreviations(path: Path) -> Dict[Text, List[Text]]:
-    """`abbreviation | full form [; full form]` lines, unaccented lowercase; # starts a comment."""
+    """`abbreviation | full form [; full form]` lines, matched unaccented and lowercase."""
     out: Dict[Text, List[Text]] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "|" in line:
-            short, long = (part.strip() for part in line.split("|", 1))
-            forms = [f.strip() for f in long.split(";") if f.strip()]
-            if short and forms:
-                out[strip_diacritics(short.lower())] = [strip_diacritics(f.lower()) for f in forms]
+    for short, long in _read_pairs(path):
+        forms = [strip_diacritics(f.strip().lower()) for f in long.split(";") if f.strip()]
+        if forms:
+            out[strip_diacritics(short.lower())] = forms
     return out
 
 
@@ -104,12 +106,16 @@ class Abbreviations:
         phrases = sorted(self._other, key=len, reverse=True)
         self._pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, phrases)) + r")(?!\w)") if phrases else None
 
+    def additions(self, folded: Text) -> List[Text]:
+        """The other forms of the terms found in `folded` (text already without diacritics)."""
+        if self._pattern is None:
+            return []
+        found = {m.group(1) for m in self._pattern.finditer(folded)}
+        return [other for term in sorted(found) for other in self._other[term] if other not in found]
+
     def expand(self, text: Text) -> Text:
         """`text` plus the other forms of the terms it contains (matched without diacritics)."""
-        if self._pattern is None:
-            return text
-        found = {m.group(1) for m in self._pattern.finditer(strip_diacritics(text))}
-        added = [other for term in sorted(found) for other in self._other[term] if other not in found]
+        added = self.additions(strip_diacritics(text))
         return f"{text} {' '.join(added)}" if added else text
 
 
@@ -192,8 +198,11 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
 
     # ---- text -> matrix ---------------------------------------------------------------------
     def _prepare(self, text: Text) -> Text:
-        text = self.abbreviations.expand(self.glossary.expand(text.lower()))
-        return strip_diacritics(text) if self._config["fold_diacritics"] else text
+        text = self.glossary.expand(text.lower())
+        folded = strip_diacritics(text)  # once: the abbreviations match on it, and it may be the result
+        base = folded if self._config["fold_diacritics"] else text
+        added = self.abbreviations.additions(folded)
+        return f"{base} {' '.join(added)}" if added else base
 
     def _vectorizer_args(self) -> Dict[Text, Any]:
         args: Dict[Text, Any] = {
