@@ -28,6 +28,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     )
     app.config.update(flask_overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from store.redaction import install_log_filter
+
+    for name in (None, "gunicorn.error", "gunicorn.access"):  # gunicorn's own handlers exist by now
+        install_log_filter(logging.getLogger(name))
 
     from store import Database
 

@@ -6,8 +6,8 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from bot import context, replies
-from bot.sendapi import SendApiClient, SendError
+from bot import context, replies, runtime
+from bot.sendapi import SendError
 
 messenger_cli = AppGroup("messenger", help="Messenger page settings.")
 
@@ -17,7 +17,7 @@ messenger_cli = AppGroup("messenger", help="Messenger page settings.")
 def setup(page_ids: tuple[str, ...]) -> None:
     """Set Get Started, the greeting and the persistent menu through the Messenger Profile API."""
     settings = context.settings()
-    client = SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version)
+    client = runtime.send_api(settings)
     failed = 0
     for page in settings.config.pages:
         if page_ids and page.id not in page_ids:

@@ -367,6 +367,9 @@ def load_settings(
     )
     if overrides:
         raise ConfigError(f"unknown setting override(s): {', '.join(sorted(overrides))}")
+    from store.redaction import register
+
+    register(app_secret, verify_token, settings.smtp_password, *tokens.values())
     return settings
 
 

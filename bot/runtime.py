@@ -42,6 +42,12 @@ def unit_matcher(settings: Settings) -> UnitMatcher:
     return UnitMatcher((u.code, UnitMatcher.names_for(u.name, u.kind, u.aliases)) for u in settings.config.units)
 
 
+def send_api(settings: Settings) -> SendApiClient:
+    """The one Send API client, with the app secret for appsecret_proof."""
+    return SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version,
+                         app_secret=settings.app_secret)
+
+
 def notifier(settings: Settings) -> EmailNotifier:
     smtp = settings.config.smtp
     return EmailNotifier(host=smtp.host, port=smtp.port, sender=smtp.sender, starttls=smtp.starttls,
@@ -54,9 +60,7 @@ def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]):
     from bot.officers import MessengerNotifier
     from scheduler.notify import ChannelRouter
 
-    messenger = MessengerNotifier(db=db, client=SendApiClient(settings.graph_api_url,
-                                                              settings.config.app.graph_api_version),
-                                  tokens=dict(settings.page_tokens), clock=clock)
+    messenger = MessengerNotifier(db=db, client=send_api(settings), tokens=dict(settings.page_tokens), clock=clock)
     return ChannelRouter(notifier(settings), messenger)
 
 
@@ -72,7 +76,7 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
 
     return Worker(
         db=db, settings=settings, classifier=classifier_ or classifier(settings),
-        sender=SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version),
+        sender=send_api(settings),
         notifier=notifiers(settings, db, clock), calendar=calendar(settings), gazetteer=Gazetteer.from_files(),
         table=routing_table(settings), units=unit_matcher(settings), policy=policy(settings), clock=clock,
     )

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from sqlalchemy import select
 
 from bot import context
+from bot.sendapi import appsecret_proof
 from bot.signature import sign
 from store import InboxEvent, SandboxGraphCall, SandboxMail
 
@@ -76,9 +77,18 @@ def mail():
 
 
 def _page_for_token():
-    token = request.args.get("access_token", "")
-    return next((pid for pid, tok in context.settings().page_tokens.items()
-                 if tok and secrets.compare_digest(tok, token)), None)
+    """The page whose token came in the Authorization header, like the Graph API reads it;
+    a wrong appsecret_proof is refused as Facebook refuses it."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() not in ("bearer", "oauth") or not token:
+        return None
+    page_id = next((pid for pid, tok in context.settings().page_tokens.items()
+                    if tok and secrets.compare_digest(tok, token)), None)
+    proof = request.args.get("appsecret_proof")
+    if page_id and proof is not None and not secrets.compare_digest(
+            proof, appsecret_proof(context.settings().app_secret, token)):
+        return None
+    return page_id
 
 
 def _record(page_id: str, recipient, body: dict) -> int:

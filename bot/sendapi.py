@@ -3,41 +3,67 @@ real HTTP stand-in on loopback instead of Facebook.
 
 Outcomes: a message id, or SendError saying whether a retry can help (network errors, 5xx,
 rate limits: yes; invalid token, user unavailable, outside the messaging window: no).
+
+The page access token never goes into a URL: `requests` writes the whole URL into the text
+of a network error, and that text used to reach `outbox.last_error`, `outbox_attempts.error`
+and the log. It travels in the `Authorization: Bearer` header, which no exception repeats.
+Every call also carries `appsecret_proof` (HMAC-SHA256 of the token keyed with the app
+secret): with "Require App Secret" set in the app's settings, a leaked token alone cannot be
+used from anywhere else. Error texts are scrubbed (store.redaction) before they leave here.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import requests
+
+from store.redaction import scrub
 
 # Graph API error codes after which sending the same message again cannot succeed.
 PERMANENT_CODES = {10, 100, 190, 200, 230, 551, 1545041, 2018001, 2018108, 2018278}
 TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 368, 613, 1200}
+MAX_ERROR_CHARS = 1000
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    """Graph API's proof that a call comes from the app's own server."""
+    return hmac.new(app_secret.encode("utf-8"), access_token.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class SendError(Exception):
     def __init__(self, message: str, *, permanent: bool, code: Optional[int] = None,
                  subcode: Optional[int] = None, status: Optional[int] = None):
-        super().__init__(message)
+        super().__init__(scrub(message)[:MAX_ERROR_CHARS])  # scrubbed before cut: no half secret survives
         self.permanent, self.code, self.subcode, self.status = permanent, code, subcode, status
 
 
 class SendApiClient:
-    def __init__(self, base_url: str, api_version: str, *, timeout: float = 10.0,
-                 session: Optional[requests.Session] = None):
+    def __init__(self, base_url: str, api_version: str, *, app_secret: Optional[str] = None,
+                 timeout: float = 10.0, session: Optional[requests.Session] = None):
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
+        self.app_secret = app_secret
         self.timeout = timeout
         self._http = session or requests.Session()
 
-    def _post(self, path: str, access_token: Optional[str], body: dict[str, Any]) -> dict[str, Any]:
+    def _request(self, method: str, path: str, access_token: Optional[str], *,
+                 body: Optional[dict[str, Any]] = None, params: Optional[dict[str, str]] = None) -> dict[str, Any]:
         if not access_token:
             raise SendError("no access token configured for this page", permanent=True)
         url = f"{self.base_url}/{self.api_version}/{path}"
+        query = dict(params or {})
+        if self.app_secret:
+            query["appsecret_proof"] = appsecret_proof(self.app_secret, access_token)
         try:
-            response = self._http.post(url, params={"access_token": access_token}, json=body, timeout=self.timeout)
+            response = self._http.request(method, url, params=query, json=body, timeout=self.timeout,
+                                          headers={"Authorization": f"Bearer {access_token}"})
         except requests.RequestException as exc:
-            raise SendError(f"network error: {exc}", permanent=False) from exc
+            # The exception's text repeats the URL (with the proof, never the token): scrubbed.
+            raise SendError(f"network error: {type(exc).__name__} calling {urlsplit(url).netloc}: {exc}",
+                            permanent=False) from exc
         try:
             data = response.json()
         except ValueError:
@@ -52,7 +78,7 @@ class SendApiClient:
             permanent = True
         else:
             permanent = 400 <= response.status_code < 500
-        message = error.get("message") or response.text[:300] or f"HTTP {response.status_code}"
+        message = str(error.get("message") or response.text[:300] or f"HTTP {response.status_code}")
         raise SendError(f"HTTP {response.status_code}: {message}", permanent=permanent, code=code,
                         subcode=subcode, status=response.status_code)
 
@@ -61,14 +87,14 @@ class SendApiClient:
         body: dict[str, Any] = {"recipient": recipient, "messaging_type": messaging_type, "message": message}
         if tag:
             body["tag"] = tag
-        data = self._post("me/messages", access_token, body)
+        data = self._request("POST", "me/messages", access_token, body=body)
         return str(data.get("message_id") or "")
 
     def reply_to_comment(self, access_token: Optional[str], comment_id: str, text: str) -> str:
         """A public reply under a comment (Graph API /{comment-id}/comments)."""
-        data = self._post(f"{comment_id}/comments", access_token, {"message": text})
+        data = self._request("POST", f"{comment_id}/comments", access_token, body={"message": text})
         return str(data.get("id") or "")
 
     def set_messenger_profile(self, access_token: Optional[str], profile: dict[str, Any]) -> dict[str, Any]:
         """Get Started button, greeting and persistent menu (Messenger Profile API)."""
-        return self._post("me/messenger_profile", access_token, profile)
+        return self._request("POST", "me/messenger_profile", access_token, body=profile)

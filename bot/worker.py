@@ -82,7 +82,7 @@ class Worker:
             log.exception("event %s (%s) failed on attempt %s", event.id, event.kind, event.attempts)
             with self.db.session() as s:
                 row = s.get(InboxEvent, event.id)
-                row.error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.error = f"{type(exc).__name__}: {exc}"  # ErrorText scrubs, then cuts
                 row.lease_until = None
                 row.status = "failed" if row.attempts >= app.max_event_attempts else "pending"
             return Outcome("error", str(exc))
@@ -296,7 +296,7 @@ class Worker:
                 self._attempt(s, row, now, "sent", "sent", None)
                 row.provider_message_id, row.sent_at = provider_id, self.clock()
                 return
-            attempt = self._attempt(s, row, now, row.status, "retry", str(failure)[:2000])
+            attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
             attempt.http_status, attempt.error_code = failure.status, failure.code
             if failure.permanent or row.attempts >= MAX_SEND_ATTEMPTS:
                 row.status, attempt.outcome = "failed", "failed"

@@ -92,7 +92,7 @@ def deliver_notifications(db: Database, notifier: Notifier, clock: Callable[[], 
                     raise DeliveryError(f"no notifier for channel {row.channel!r}", permanent=True)
                 target.send(row.recipients, row.subject, row.body_text, row.body_html)
             except DeliveryError as exc:
-                row.last_error = str(exc)[:2000]
+                row.last_error = str(exc)
                 if exc.permanent or row.attempts >= MAX_ATTEMPTS:
                     row.status = "failed"
                 else:

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from store.redaction import scrub
+
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
@@ -126,7 +128,7 @@ class Notifier(Protocol):
 
 class DeliveryError(Exception):
     def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
+        super().__init__(scrub(message))  # an SMTP server may echo what it was sent
         self.permanent = permanent
 
 

@@ -654,7 +654,7 @@ class ReportService:
             if error is None:
                 row.status, row.sent_at, row.last_error = "sent", now, None
             else:
-                row.last_error = str(error)[:2000]
+                row.last_error = str(error)
                 if error.permanent or row.attempts >= MAX_ATTEMPTS:
                     row.status = "failed"
                 else:

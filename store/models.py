@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-from store.types import JSONText, PlainText, UTCDateTime
+from store.types import ErrorText, JSONText, PlainText, UTCDateTime
 
 Base = declarative_base()
 
@@ -44,7 +44,7 @@ class InboxEvent(Base):
     lease_until = Column(UTCDateTime, nullable=True)
     processed_at = Column(UTCDateTime, nullable=True)
     outcome = Column(String(255), nullable=True)
-    error = Column(PlainText, nullable=True)
+    error = Column(ErrorText, nullable=True)
 
     __table_args__ = (Index("ix_inbox_status_id", "status", "id"),)
 
@@ -167,7 +167,7 @@ class OutboxAttempt(Base):
     outcome = Column(String(16), nullable=False)  # sent | retry | failed | held
     http_status = Column(Integer, nullable=True)
     error_code = Column(Integer, nullable=True)
-    error = Column(PlainText, nullable=True)
+    error = Column(ErrorText, nullable=True)
 
 
 class SchedulerLock(Base):
@@ -216,7 +216,7 @@ class DeliveryState:
 
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False)
-    last_error = Column(PlainText, nullable=True)
+    last_error = Column(ErrorText, nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
     sent_at = Column(UTCDateTime, nullable=True)
 

@@ -63,3 +63,18 @@ class PlainText(TypeDecorator):
         if value is None:
             return None
         return value.replace("\x00", "")
+
+
+class ErrorText(PlainText):
+    """An error message kept for operators: free text with every secret scrubbed on the way
+    in (store.redaction), whichever code path built the message, then cut to MAX_CHARS (in
+    that order, so no half of a secret survives a cut). The column stays TEXT."""
+
+    cache_ok = True
+    MAX_CHARS = 2000
+
+    def process_bind_param(self, value, dialect):
+        from store.redaction import scrub
+
+        value = scrub(value)
+        return super().process_bind_param(value[:self.MAX_CHARS] if value else value, dialect)

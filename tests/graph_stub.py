@@ -19,10 +19,17 @@ class Call:
     path: str
     query: dict
     body: dict
+    headers: dict
 
     @property
     def text(self) -> str:
         return (self.body.get("message") or {}).get("text", "")
+
+    @property
+    def token(self) -> str | None:
+        """The access token, from the Authorization header (never the URL)."""
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" else None
 
 
 class GraphStub:
@@ -45,7 +52,7 @@ class GraphStub:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with stub._lock:
-                    stub.calls.append(Call("POST", url.path, parse_qs(url.query), body))
+                    stub.calls.append(Call("POST", url.path, parse_qs(url.query), body, dict(self.headers)))
                     status, answer = stub.script.popleft() if stub.script else (
                         200, {"recipient_id": (body.get("recipient") or {}).get("id"),
                               "message_id": f"m_stub_{len(stub.calls)}"})

@@ -116,7 +116,7 @@ def test_batched_entries_make_one_inquiry_per_page(channel, graph):
     assert sorted((i.page_id, i.text) for i in d.rows(Inquiry)) == [
         ("1895382890692545", "test 1"), ("189538289069256", "test 2")]
     # each page's own token is used for its own replies
-    tokens = {c.query["access_token"][0] for c in graph.calls}
+    tokens = {c.token for c in graph.calls}
     assert tokens == {"token-1895382890692545", "token-189538289069256"}
 
 

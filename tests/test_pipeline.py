@@ -12,8 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from bot.sendapi import appsecret_proof
 from store import Assignment, InboxEvent, Inquiry, Notification, Outbox
-from tests.conftest import FIXTURE_PAGE, VN, load_fixture, signed_post, with_text
+from tests.conftest import FIXTURE_PAGE, TEST_SECRET, VN, load_fixture, signed_post, with_text
 
 QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
 SENDER = "8130382090340794"  # the PSID of the captured text_message.json
@@ -47,7 +48,9 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
 
     ack, ask = graph.messages_to(SENDER)
     assert "số điện thoại hoặc email" in ask.text  # asked once, as no contact was given
-    assert ack.path == "/v21.0/me/messages" and ack.query["access_token"] == ["token-ddci"]
+    assert ack.path == "/v21.0/me/messages" and ack.token == "token-ddci"
+    assert "access_token" not in ack.query  # never in the URL (it would reach error texts)
+    assert ack.query["appsecret_proof"] == [appsecret_proof(TEST_SECRET, "token-ddci")]
     assert ack.body["messaging_type"] == "RESPONSE"
     assert inquiry.code in ack.text and "Sở Xây dựng" in ack.text and "17:00 ngày 02/12/2026" in ack.text
     assert "Xây dựng" in ack.text
