@@ -43,6 +43,7 @@ class _Model(BaseModel):
 class UnitModel(_Model):
     code: str = Field(..., regex=r"^[A-Z][A-Z0-9_]*$")
     name: str
+    name_en: Optional[str] = None  # English name for replies in English (sources: routing/data/quang-ninh-units.yml)
     kind: str = Field(..., regex=r"^(so|ban|nganh_trung_uong|dia_phuong)$")
     emails: list[str] = Field(..., min_items=1)
     head_email: Optional[str] = None
@@ -59,6 +60,7 @@ class UnitModel(_Model):
 class PageModel(_Model):
     id: str = Field(..., regex=r"^[0-9]+$")
     name: str
+    name_en: Optional[str] = None  # the page's name for replies in English
     unit: str
     access_token_env: str = Field(..., regex=r"^[A-Z_][A-Z0-9_]*$")
     # Meta granted the page the Human Agent permission: a person's answer may then be sent
