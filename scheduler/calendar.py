@@ -17,6 +17,20 @@ working Saturday. Precedence, first match wins:
    the swaps it knows)                        -> working
 6. Saturday and Sunday                        -> off; every other day is working
 
+Office hours are a list of sessions, the same every working day (``office_hours``):
+by default a morning session 07:30-11:30 and an afternoon session 13:30-17:00, 7.5 h a
+day. Quảng Ninh's own decision on the office hours of its administrative agencies was
+not found (searched: "Quảng Ninh giờ làm việc cơ quan hành chính", "UBND tỉnh Quảng Ninh
+quy định thời gian làm việc mùa hè mùa đông"; only other provinces' notices came
+up: Hải Dương, Bắc Giang, Vĩnh Phúc 873/QĐ-UBND, Nghệ An, Thái Nguyên, all with 8-hour
+days), so these are the project's defaults, not a provincial rule (the national week is
+40 h, QĐ 188/1999/QĐ-TTg); see scheduler/vn-calendar.source.yml. Every measure of office
+time uses the sessions:
+``next_opening`` (an instant at lunch moves to the afternoon opening),
+``working_time_between`` ("còn N giờ làm việc", the reports' response times),
+``add_working_time`` (the reminders' half-time point). A deadline (``due``) is the close
+of the last session.
+
 The module is pure: it receives plain values (``from_mapping`` takes the parsed
 ``calendar:`` section of config.yml) and reads no file, database or clock.
 
@@ -57,10 +71,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as _dt_timezone
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["SkippedDay", "DueExplanation", "WorkingCalendar"]
+__all__ = ["DEFAULT_OFFICE_HOURS", "SkippedDay", "DueExplanation", "WorkingCalendar"]
 
 UTC = _dt_timezone.utc
 _EMPTY: Mapping[date, str] = MappingProxyType({})
@@ -71,6 +85,16 @@ _MAX_GAP_DAYS = 366
 
 _WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 _WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# Morning and afternoon sessions (open, close), local time. Defaults: Quảng Ninh's own hours
+# were not found (module docstring; scheduler/vn-calendar.source.yml, office_hours).
+DEFAULT_OFFICE_HOURS: tuple[tuple[time, time], ...] = (
+    (time(7, 30), time(11, 30)),
+    (time(13, 30), time(17, 0)),
+)
+# The single {open, close} mapping accepted before sessions existed: its defaults.
+_LEGACY_OPEN, _LEGACY_CLOSE = time(7, 30), time(17, 0)
+_SESSION_KEYS = ("open", "close")
 
 _SECTION_KEYS = (
     "timezone",
@@ -198,25 +222,16 @@ class WorkingCalendar:
         self,
         *,
         timezone: str | ZoneInfo = "Asia/Ho_Chi_Minh",
-        open_time: time = time(7, 30),
-        close_time: time = time(17, 0),
+        office_hours: Sequence[tuple[time, time]] = DEFAULT_OFFICE_HOURS,
         days_off: Mapping[date, str] = _EMPTY,
         make_up_workdays: Mapping[date, str] = _EMPTY,
         not_days_off: Mapping[date, str] = _EMPTY,
         use_statutory: bool = True,
     ) -> None:
         self._tz = _zone(timezone)
-        for label, value in (("open_time", open_time), ("close_time", close_time)):
-            if not isinstance(value, time) or value.tzinfo is not None:
-                raise ValueError(f"{label} must be a naive datetime.time, got {value!r}")
-        if not open_time < close_time:
-            raise ValueError(
-                f"office hours: open_time {open_time:%H:%M} must be before close_time {close_time:%H:%M}"
-            )
+        self._sessions = _check_sessions(office_hours, "office_hours")
         if not isinstance(use_statutory, bool):
             raise ValueError(f"use_statutory must be true or false, got {use_statutory!r}")
-        self._open = open_time
-        self._close = close_time
         self._use_statutory = use_statutory
         self._days_off = _date_map(days_off, "days_off")
         self._make_up = _date_map(make_up_workdays, "make_up_workdays")
@@ -256,24 +271,7 @@ class WorkingCalendar:
             kwargs["timezone"] = tz_name
         hours = section.get("office_hours")
         if hours is not None:
-            if not isinstance(hours, Mapping):
-                raise ValueError(
-                    "calendar.office_hours: expected a mapping {open: 'HH:MM', close: 'HH:MM'}, "
-                    f"got {hours!r}"
-                )
-            bad = [k for k in hours if k not in ("open", "close")]
-            if bad:
-                raise ValueError(f"calendar.office_hours: unknown key {bad[0]!r}; allowed keys: open, close")
-            if "open" in hours:
-                kwargs["open_time"] = _parse_time(hours["open"], "calendar.office_hours.open")
-            if "close" in hours:
-                kwargs["close_time"] = _parse_time(hours["close"], "calendar.office_hours.close")
-            opening = kwargs.get("open_time", time(7, 30))
-            closing = kwargs.get("close_time", time(17, 0))
-            if not opening < closing:
-                raise ValueError(
-                    f"calendar.office_hours: open {opening:%H:%M} must be before close {closing:%H:%M}"
-                )
+            kwargs["office_hours"] = _parse_office_hours(hours, "calendar.office_hours")
         if "use_statutory_holidays" in section:
             flag = section["use_statutory_holidays"]
             if not isinstance(flag, bool):
@@ -291,6 +289,11 @@ class WorkingCalendar:
     @property
     def tz(self) -> ZoneInfo:
         return self._tz
+
+    @property
+    def office_hours(self) -> tuple[tuple[time, time], ...]:
+        """The sessions (open, close) of every working day, in order; local time."""
+        return self._sessions
 
     def local_date(self, instant: datetime) -> date:
         """The local calendar date of an aware instant (23:30 UTC is already tomorrow in Vietnam)."""
@@ -326,7 +329,7 @@ class WorkingCalendar:
             else:
                 skipped.append(SkippedDay(day, reason or ""))
                 gap = self._guard_gap(gap, day)
-        due_local = self._at(counted[-1], self._close)
+        due_local = self._at(counted[-1], self._sessions[-1][1])
         return DueExplanation(
             start=local_start, days=days, due=due_local, counted=counted, skipped=skipped
         )
@@ -354,25 +357,30 @@ class WorkingCalendar:
     def next_opening(self, instant: datetime) -> datetime:
         """The instant itself if offices are open then, else the next opening; aware UTC.
 
-        Office hours are the half-open interval [open, close): at exactly close it is shut.
+        Each session is the half-open interval [open, close): at exactly the close of the
+        morning session offices are shut until the afternoon opening (lunch break).
         """
         local = self._local(instant)
         day = local.date()
         if self.is_working_day(day):
             clock = local.time()
-            if clock < self._open:
-                return self._at(day, self._open).astimezone(UTC)
-            if clock < self._close:
-                return local.astimezone(UTC)
+            for opening, closing in self._sessions:
+                if clock < opening:
+                    return self._at(day, opening).astimezone(UTC)
+                if clock < closing:
+                    return local.astimezone(UTC)
         gap = 0
         while True:
             day += timedelta(days=1)
             if self.is_working_day(day):
-                return self._at(day, self._open).astimezone(UTC)
+                return self._at(day, self._sessions[0][0]).astimezone(UTC)
             gap = self._guard_gap(gap, day)
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
-        """Office-hours time elapsed from ``a`` to ``b`` (0 if b <= a), for response-time reports."""
+        """Office time elapsed from ``a`` to ``b`` (0 if b <= a), sessions only (no lunch break).
+
+        What officers read as "còn N giờ làm việc" and the reports' response times.
+        """
         start = self._local(a)
         end = self._local(b)
         total = timedelta(0)
@@ -381,15 +389,39 @@ class WorkingCalendar:
         day = start.date()
         last = end.date()
         while day <= last:
-            if self.is_working_day(day):
-                window_open = self._at(day, self._open)
-                window_close = self._at(day, self._close)
+            for window_open, window_close in self._windows(day):
                 lo = max(start, window_open)
                 hi = min(end, window_close)
                 if hi > lo:
                     total += hi - lo
             day += timedelta(days=1)
         return total
+
+    def add_working_time(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant when ``amount`` of office time has elapsed from ``start``; aware UTC.
+
+        The inverse of ``working_time_between``, for the reminders' half-time point. Time
+        runs only inside sessions; landing exactly on the close of a session gives the next
+        opening (13:30 after a morning that ends at 11:30), as offices are shut at close.
+        """
+        if not isinstance(amount, timedelta) or amount < timedelta(0):
+            raise ValueError(f"amount must be a non-negative timedelta, got {amount!r}")
+        moment = self._local(self.next_opening(start))
+        remaining = amount
+        day = moment.date()
+        gap = 0
+        while True:
+            windows = self._windows(day)
+            for window_open, window_close in windows:
+                if window_close <= moment:
+                    continue
+                lo = max(window_open, moment)
+                span = window_close - lo
+                if remaining < span:
+                    return (lo + remaining).astimezone(UTC)
+                remaining -= span
+            gap = 0 if windows else self._guard_gap(gap, day)
+            day += timedelta(days=1)
 
     # ------------------------------------------------------------------ internals
     def _local(self, instant: datetime) -> datetime:
@@ -403,6 +435,12 @@ class WorkingCalendar:
 
     def _at(self, day: date, clock: time) -> datetime:
         return datetime.combine(day, clock, tzinfo=self._tz)
+
+    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's sessions as local (open, close) instants; none on a day off."""
+        if not self.is_working_day(day):
+            return []
+        return [(self._at(day, opening), self._at(day, closing)) for opening, closing in self._sessions]
 
     def _guard_gap(self, gap: int, day: date) -> int:
         gap += 1
@@ -484,6 +522,66 @@ def _date_map(values: Mapping[date, str], label: str) -> Mapping[date, str]:
             raise ValueError(f"{label}[{key.isoformat()}]: name must be a string, got {name!r}")
         result[key] = _nfc(name)
     return MappingProxyType(result)
+
+
+def _check_sessions(sessions: Any, label: str) -> tuple[tuple[time, time], ...]:
+    """Sessions as given to the constructor: (open, close) naive times, in order, no overlap."""
+    if isinstance(sessions, (str, bytes, Mapping)) or not isinstance(sessions, Sequence):
+        raise ValueError(f"{label}: expected a list of (open, close) sessions, got {sessions!r}")
+    if not sessions:
+        raise ValueError(f"{label}: at least one session is required")
+    result: list[tuple[time, time]] = []
+    for index, session in enumerate(sessions):
+        at = f"{label}[{index}]"
+        if isinstance(session, (str, bytes)) or not isinstance(session, Sequence) or len(session) != 2:
+            raise ValueError(f"{at}: expected a pair (open, close), got {session!r}")
+        opening, closing = session
+        for name, value in (("open", opening), ("close", closing)):
+            if not isinstance(value, time) or value.tzinfo is not None:
+                raise ValueError(f"{at}: {name} must be a naive datetime.time, got {value!r}")
+        if not opening < closing:
+            raise ValueError(f"{at}: open {opening:%H:%M} must be before close {closing:%H:%M}")
+        if result and opening < result[-1][1]:
+            raise ValueError(
+                f"{at}: opens at {opening:%H:%M}, before the previous session closes "
+                f"({result[-1][1]:%H:%M}); list the sessions in order, without overlap"
+            )
+        result.append((opening, closing))
+    return tuple(result)
+
+
+def _parse_office_hours(value: Any, where: str) -> tuple[tuple[time, time], ...]:
+    """The ``office_hours`` of config.yml: a list of sessions ``[{open, close}, ...]``.
+
+    The single mapping ``{open, close}`` of earlier configs is still read, as one session
+    without a lunch break (its missing keys default to 07:30 and 17:00, as before).
+    """
+    if isinstance(value, Mapping):
+        bad = [k for k in value if k not in _SESSION_KEYS]
+        if bad:
+            raise ValueError(f"{where}: unknown key {bad[0]!r}; allowed keys: open, close")
+        opening = _parse_time(value["open"], f"{where}.open") if "open" in value else _LEGACY_OPEN
+        closing = _parse_time(value["close"], f"{where}.close") if "close" in value else _LEGACY_CLOSE
+        return _check_sessions([(opening, closing)], where)
+    if not isinstance(value, list) or not value:
+        raise ValueError(
+            f"{where}: expected a list of sessions such as "
+            "[{open: \"07:30\", close: \"11:30\"}, {open: \"13:30\", close: \"17:00\"}], "
+            f"got {value!r}"
+        )
+    sessions: list[tuple[time, time]] = []
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{at}: expected a mapping {{open: 'HH:MM', close: 'HH:MM'}}, got {entry!r}")
+        bad = [k for k in entry if k not in _SESSION_KEYS]
+        if bad:
+            raise ValueError(f"{at}: unknown key {bad[0]!r}; allowed keys: open, close")
+        missing = [k for k in _SESSION_KEYS if k not in entry]
+        if missing:
+            raise ValueError(f"{at}: missing {missing[0]!r}")
+        sessions.append((_parse_time(entry["open"], f"{at}.open"), _parse_time(entry["close"], f"{at}.close")))
+    return _check_sessions(sessions, where)
 
 
 def _parse_time(value: Any, where: str) -> time:

@@ -33,6 +33,7 @@ def test_shipped_config_is_valid():
     (lambda c: c["pages"][0].update(id="abc"), "pages.0.id"),
     (lambda c: c.update(surprise=1), "surprise"),
     (lambda c: c["calendar"].update(office_hours={"open": "07:30", "close": "25:00"}), "calendar:"),
+    (lambda c: c["calendar"]["office_hours"][1].update(open="11:00"), "calendar.office_hours[1]: opens at 11:00"),
     (lambda c: c["calendar"]["days_off"].append({"date": "2026-13-01", "name": "x"}), "calendar:"),
     (lambda c: c.pop("smtp"), "smtp"),
 ])
