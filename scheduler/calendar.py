@@ -31,6 +31,11 @@ time uses the sessions:
 ``add_working_time`` (the reminders' half-time point). A deadline (``due``) is the close
 of the last session.
 
+``declared_years`` lists the years whose days off and make-up Saturdays have been
+declared in config from the government's notices; for any other year the calendar
+falls back on the ``holidays`` package's guess (see the findings below), so a deadline
+in such a year is provisional (``is_declared``, ``undeclared_soon``).
+
 The module is pure: it receives plain values (``from_mapping`` takes the parsed
 ``calendar:`` section of config.yml) and reads no file, database or clock.
 
@@ -71,7 +76,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as _dt_timezone
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["DEFAULT_OFFICE_HOURS", "SkippedDay", "DueExplanation", "WorkingCalendar"]
@@ -99,6 +104,7 @@ _SESSION_KEYS = ("open", "close")
 _SECTION_KEYS = (
     "timezone",
     "office_hours",
+    "declared_years",
     "use_statutory_holidays",
     "days_off",
     "make_up_workdays",
@@ -227,12 +233,14 @@ class WorkingCalendar:
         make_up_workdays: Mapping[date, str] = _EMPTY,
         not_days_off: Mapping[date, str] = _EMPTY,
         use_statutory: bool = True,
+        declared_years: Iterable[int] = (),
     ) -> None:
         self._tz = _zone(timezone)
         self._sessions = _check_sessions(office_hours, "office_hours")
         if not isinstance(use_statutory, bool):
             raise ValueError(f"use_statutory must be true or false, got {use_statutory!r}")
         self._use_statutory = use_statutory
+        self._declared = _check_years(declared_years, "declared_years")
         self._days_off = _date_map(days_off, "days_off")
         self._make_up = _date_map(make_up_workdays, "make_up_workdays")
         self._not_off = _date_map(not_days_off, "not_days_off")
@@ -272,6 +280,8 @@ class WorkingCalendar:
         hours = section.get("office_hours")
         if hours is not None:
             kwargs["office_hours"] = _parse_office_hours(hours, "calendar.office_hours")
+        if "declared_years" in section:
+            kwargs["declared_years"] = _parse_years(section["declared_years"], "calendar.declared_years")
         if "use_statutory_holidays" in section:
             flag = section["use_statutory_holidays"]
             if not isinstance(flag, bool):
@@ -295,6 +305,11 @@ class WorkingCalendar:
         """The sessions (open, close) of every working day, in order; local time."""
         return self._sessions
 
+    @property
+    def declared_years(self) -> tuple[int, ...]:
+        """The years whose days off are declared in config, ascending."""
+        return tuple(sorted(self._declared))
+
     def local_date(self, instant: datetime) -> date:
         """The local calendar date of an aware instant (23:30 UTC is already tomorrow in Vietnam)."""
         return self._local(instant).date()
@@ -306,6 +321,36 @@ class WorkingCalendar:
         """Why ``day`` is not a working day, in Vietnamese; None for a working day."""
         working, reason = self._classify(_check_day(day))
         return None if working else reason
+
+    # ------------------------------------------------------------------ declared years
+    def is_declared(self, when: date | datetime) -> bool:
+        """Whether the days off of ``when``'s year (local year for an instant) are declared.
+
+        For an undeclared year the calendar relies on the ``holidays`` package, which only
+        guesses Tết and the swaps the Prime Minister decides each autumn; a deadline computed
+        in such a year may move once the notice is out, so it is to be shown as provisional
+        ("tạm tính"). The wiring (health check, admin e-mail, marking) is the caller's.
+        """
+        return self._year_of(when) in self._declared
+
+    def undeclared_soon(self, today: date | datetime) -> Optional[int]:
+        """Next year's number if ``today`` is on or after 1 December and next year is not declared.
+
+        For a reminder to the administrator: from December, deadlines of inquiries received
+        near the year's end already fall in January, and the government usually publishes
+        the next year's days off in October-November; an undeclared next year by then means
+        config.yml needs its ``days_off``/``make_up_workdays`` and ``declared_years`` entry.
+        None otherwise (before December, or next year declared). The current year being
+        undeclared is ``not is_declared(today)``, not this.
+        """
+        if isinstance(today, datetime):
+            today = self._local(today).date()
+        else:
+            today = _check_day(today)
+        following = today.year + 1
+        if today.month == 12 and following not in self._declared:
+            return following
+        return None
 
     # ------------------------------------------------------------------ deadlines
     def due(self, start: datetime, days: int) -> datetime:
@@ -442,6 +487,13 @@ class WorkingCalendar:
             return []
         return [(self._at(day, opening), self._at(day, closing)) for opening, closing in self._sessions]
 
+    def _year_of(self, when: date | datetime) -> int:
+        if isinstance(when, datetime):
+            return self._local(when).year
+        if not isinstance(when, date):
+            raise TypeError(f"expected a datetime.date or an aware datetime, got {type(when).__name__}")
+        return when.year
+
     def _guard_gap(self, gap: int, day: date) -> int:
         gap += 1
         if gap > _MAX_GAP_DAYS:
@@ -548,6 +600,30 @@ def _check_sessions(sessions: Any, label: str) -> tuple[tuple[time, time], ...]:
             )
         result.append((opening, closing))
     return tuple(result)
+
+
+def _check_years(years: Any, label: str) -> frozenset[int]:
+    if isinstance(years, (str, bytes, Mapping)) or not isinstance(years, Iterable):
+        raise ValueError(f"{label}: expected a list of years such as [2025, 2026], got {years!r}")
+    seen: set[int] = set()
+    for index, year in enumerate(years):
+        at = f"{label}[{index}]"
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise ValueError(f"{at}: expected a year as a whole number such as 2026, got {year!r}")
+        if not date.min.year <= year <= date.max.year:
+            raise ValueError(f"{at}: {year} is not a calendar year")
+        if year in seen:
+            raise ValueError(f"{at}: {year} is listed twice")
+        seen.add(year)
+    return frozenset(seen)
+
+
+def _parse_years(value: Any, where: str) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of years such as [2025, 2026], got {value!r}")
+    return _check_years(value, where)
 
 
 def _parse_office_hours(value: Any, where: str) -> tuple[tuple[time, time], ...]:

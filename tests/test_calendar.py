@@ -275,6 +275,8 @@ def test_official_list_matches_source_file(section):
     assert all(day.weekday() < 5 for day in config_off)
     assert all(day.weekday() == 5 for day in config_work)
     assert section["not_days_off"] == []
+    announced = sorted(y for y, v in source["years"].items() if v["status"].startswith("complete"))
+    assert section["declared_years"] == announced == [2025, 2026]
 
 
 def test_package_marks_no_extra_weekday_off(section):
@@ -347,11 +349,13 @@ def test_minimal_section_uses_defaults():
     cal = WorkingCalendar.from_mapping({})
     assert str(cal.tz) == "Asia/Ho_Chi_Minh"
     assert cal.office_hours == ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
+    assert cal.declared_years == ()
     assert cal.due(local("2026-03-10 10:00"), 1) == at("2026-03-11T17:00:00+07:00")
 
 
 def test_shipped_config_has_a_lunch_break(cal):
     assert cal.office_hours == ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
+    assert cal.declared_years == (2025, 2026)
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +525,57 @@ def test_add_working_time_rejects_negative_amounts(cal):
 
 
 # ---------------------------------------------------------------------------
+# Declared years (config: 2025, 2026): is_declared and undeclared_soon
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "when, expected",
+    [
+        pytest.param(d("2024-12-31"), False, id="2024"),
+        pytest.param(d("2025-01-01"), True, id="2025-first-day"),
+        pytest.param(d("2026-12-31"), True, id="2026-last-day"),
+        pytest.param(d("2027-01-01"), False, id="2027"),
+        pytest.param(at("2026-12-31T16:59:59Z"), True, id="instant-2359-local-2026"),
+        pytest.param(at("2026-12-31T17:00:00Z"), False, id="instant-utc-2026-is-local-2027"),
+        pytest.param(at("2027-06-01T10:00:00+07:00"), False, id="instant-2027"),
+    ],
+)
+def test_is_declared(cal, when, expected):
+    assert cal.is_declared(when) is expected
+
+
+@pytest.mark.parametrize(
+    "declared, today, expected",
+    [
+        pytest.param((2025, 2026), d("2026-11-30"), None, id="before-december"),
+        pytest.param((2025, 2026), d("2026-12-01"), 2027, id="first-of-december"),
+        pytest.param((2025, 2026), d("2026-12-31"), 2027, id="new-years-eve"),
+        pytest.param((2025, 2026), d("2025-12-01"), None, id="next-year-declared"),
+        pytest.param((2025, 2026), d("2026-01-15"), None, id="january"),
+        pytest.param((2025, 2026), d("2027-03-01"), None, id="undeclared-current-year-is-not-this"),
+        pytest.param((2025, 2026), d("2027-12-01"), 2028, id="later-year"),
+        pytest.param((2026, 2027), d("2026-12-01"), None, id="2027-declared"),
+        pytest.param((), d("2026-12-15"), 2027, id="nothing-declared"),
+        pytest.param((2025, 2026), at("2026-11-30T17:00:00Z"), 2027, id="instant-local-01-12"),
+        pytest.param((2025, 2026), at("2026-11-30T16:59:59Z"), None, id="instant-local-30-11"),
+    ],
+)
+def test_undeclared_soon(declared, today, expected):
+    cal = WorkingCalendar(declared_years=declared)
+    assert cal.undeclared_soon(today) == expected
+
+
+def test_declared_years_need_an_aware_instant_or_a_date(cal):
+    with pytest.raises(ValueError, match="naive"):
+        cal.is_declared(datetime(2026, 12, 1, 10, 0))
+    with pytest.raises(ValueError, match="naive"):
+        cal.undeclared_soon(datetime(2026, 12, 1, 10, 0))
+    with pytest.raises(TypeError):
+        cal.is_declared("2026-12-01")
+    with pytest.raises(TypeError):
+        cal.undeclared_soon(2026)
+
+
+# ---------------------------------------------------------------------------
 # explain_due: (start, days, counted, skipped [(day, reason)])
 # ---------------------------------------------------------------------------
 EXPLAIN_CASES = [
@@ -687,6 +742,21 @@ FROM_MAPPING_ERRORS = [
     pytest.param(_set(["office_hours"], {"open": "25:00"}), ["calendar.office_hours.open", "25:00"], id="legacy-bad-time"),
     pytest.param(_set(["office_hours"], {"open": "07:30", "lunch": "11:30"}), ["calendar.office_hours", "lunch"], id="legacy-unknown-key"),
     pytest.param(_set(["office_hours"], {"open": "17:00", "close": "07:30"}), ["office_hours", "before"], id="legacy-open-after-close"),
+    pytest.param(_set(["declared_years"], [2025, 2026, 2025]), ["calendar.declared_years[2]", "2025", "twice"], id="declared-twice"),
+    pytest.param(_set(["declared_years"], [2025, "2026"]), ["calendar.declared_years[1]", "'2026'"], id="declared-as-text"),
+    pytest.param(_set(["declared_years"], [2025, 2026.0]), ["calendar.declared_years[1]", "2026.0"], id="declared-as-float"),
+    pytest.param(_set(["declared_years"], [True]), ["calendar.declared_years[0]", "True"], id="declared-as-bool"),
+    pytest.param(_set(["declared_years"], [0]), ["calendar.declared_years[0]", "not a calendar year"], id="declared-year-zero"),
+    pytest.param(_set(["declared_years"], 2026), ["calendar.declared_years", "list"], id="declared-not-a-list"),
+    pytest.param(_add_key("timezones", "Asia/Ho_Chi_Minh"), ["timezones"], id="unknown-key"),
+    pytest.param(_set(["timezone"], "Mars/Olympus_Mons"), ["calendar.timezone", "Mars/Olympus_Mons"], id="bad-timezone"),
+    pytest.param(_set(["use_statutory_holidays"], "yes"), ["calendar.use_statutory_holidays", "yes"], id="bad-bool"),
+    pytest.param(_set(["days_off"], "2026-01-02"), ["calendar.days_off", "list"], id="not-a-list"),
+    pytest.param(_set(["make_up_workdays", 0, "dates"], "2026-01-10"), ["calendar.make_up_workdays[0]", "dates"], id="unknown-entry-key"),
+    pytest.param(_set(["days_off", 1, "name"], ""), ["calendar.days_off[1].name"], id="empty-name"),
+    pytest.param(_set(["days_off", 1, "date"], date(2025, 1, 1)), ["calendar.days_off[1].date", "listed twice"], id="duplicate"),
+    pytest.param(_set(["make_up_workdays", 0, "date"], date(2026, 1, 2)), ["2026-01-02", "days_off", "make_up_workdays"], id="off-and-worked"),
+    pytest.param(_set(["not_days_off"], [{"date": date(2026, 1, 2), "name": "x"}]), ["2026-01-02", "not_days_off"], id="off-and-not-off"),
 ]
 
 
@@ -746,6 +816,10 @@ def test_constructor_validation():
         WorkingCalendar(office_hours=[(time(7, 30), time(12, 0)), (time(11, 0), time(17, 0))])
     with pytest.raises(ValueError, match="at least one session"):
         WorkingCalendar(office_hours=[])
+    with pytest.raises(ValueError, match="twice"):
+        WorkingCalendar(declared_years=[2026, 2026])
+    with pytest.raises(ValueError, match="whole number"):
+        WorkingCalendar(declared_years=["2026"])
 
 
 def test_names_are_nfc():
