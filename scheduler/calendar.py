@@ -17,6 +17,25 @@ working Saturday. Precedence, first match wins:
    the swaps it knows)                        -> working
 6. Saturday and Sunday                        -> off; every other day is working
 
+Office hours are a list of sessions, the same every working day (``office_hours``):
+by default a morning session 07:30-11:30 and an afternoon session 13:30-17:00, 7.5 h a
+day. Quảng Ninh's own decision on the office hours of its administrative agencies was
+not found (searched: "Quảng Ninh giờ làm việc cơ quan hành chính", "UBND tỉnh Quảng Ninh
+quy định thời gian làm việc mùa hè mùa đông"; only other provinces' notices came
+up: Hải Dương, Bắc Giang, Vĩnh Phúc 873/QĐ-UBND, Nghệ An, Thái Nguyên, all with 8-hour
+days), so these are the project's defaults, not a provincial rule (the national week is
+40 h, QĐ 188/1999/QĐ-TTg); see scheduler/vn-calendar.source.yml. Every measure of office
+time uses the sessions:
+``next_opening`` (an instant at lunch moves to the afternoon opening),
+``working_time_between`` ("còn N giờ làm việc", the reports' response times),
+``add_working_time`` (the reminders' half-time point). A deadline (``due``) is the close
+of the last session.
+
+``declared_years`` lists the years whose days off and make-up Saturdays have been
+declared in config from the government's notices; for any other year the calendar
+falls back on the ``holidays`` package's guess (see the findings below), so a deadline
+in such a year is provisional (``is_declared``, ``undeclared_soon``).
+
 The module is pure: it receives plain values (``from_mapping`` takes the parsed
 ``calendar:`` section of config.yml) and reads no file, database or clock.
 
@@ -57,10 +76,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as _dt_timezone
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["SkippedDay", "DueExplanation", "WorkingCalendar"]
+__all__ = ["DEFAULT_OFFICE_HOURS", "SkippedDay", "DueExplanation", "WorkingCalendar"]
 
 UTC = _dt_timezone.utc
 _EMPTY: Mapping[date, str] = MappingProxyType({})
@@ -72,9 +91,20 @@ _MAX_GAP_DAYS = 366
 _WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 _WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
+# Morning and afternoon sessions (open, close), local time. Defaults: Quảng Ninh's own hours
+# were not found (module docstring; scheduler/vn-calendar.source.yml, office_hours).
+DEFAULT_OFFICE_HOURS: tuple[tuple[time, time], ...] = (
+    (time(7, 30), time(11, 30)),
+    (time(13, 30), time(17, 0)),
+)
+# The single {open, close} mapping accepted before sessions existed: its defaults.
+_LEGACY_OPEN, _LEGACY_CLOSE = time(7, 30), time(17, 0)
+_SESSION_KEYS = ("open", "close")
+
 _SECTION_KEYS = (
     "timezone",
     "office_hours",
+    "declared_years",
     "use_statutory_holidays",
     "days_off",
     "make_up_workdays",
@@ -198,26 +228,19 @@ class WorkingCalendar:
         self,
         *,
         timezone: str | ZoneInfo = "Asia/Ho_Chi_Minh",
-        open_time: time = time(7, 30),
-        close_time: time = time(17, 0),
+        office_hours: Sequence[tuple[time, time]] = DEFAULT_OFFICE_HOURS,
         days_off: Mapping[date, str] = _EMPTY,
         make_up_workdays: Mapping[date, str] = _EMPTY,
         not_days_off: Mapping[date, str] = _EMPTY,
         use_statutory: bool = True,
+        declared_years: Iterable[int] = (),
     ) -> None:
         self._tz = _zone(timezone)
-        for label, value in (("open_time", open_time), ("close_time", close_time)):
-            if not isinstance(value, time) or value.tzinfo is not None:
-                raise ValueError(f"{label} must be a naive datetime.time, got {value!r}")
-        if not open_time < close_time:
-            raise ValueError(
-                f"office hours: open_time {open_time:%H:%M} must be before close_time {close_time:%H:%M}"
-            )
+        self._sessions = _check_sessions(office_hours, "office_hours")
         if not isinstance(use_statutory, bool):
             raise ValueError(f"use_statutory must be true or false, got {use_statutory!r}")
-        self._open = open_time
-        self._close = close_time
         self._use_statutory = use_statutory
+        self._declared = _check_years(declared_years, "declared_years")
         self._days_off = _date_map(days_off, "days_off")
         self._make_up = _date_map(make_up_workdays, "make_up_workdays")
         self._not_off = _date_map(not_days_off, "not_days_off")
@@ -256,24 +279,9 @@ class WorkingCalendar:
             kwargs["timezone"] = tz_name
         hours = section.get("office_hours")
         if hours is not None:
-            if not isinstance(hours, Mapping):
-                raise ValueError(
-                    "calendar.office_hours: expected a mapping {open: 'HH:MM', close: 'HH:MM'}, "
-                    f"got {hours!r}"
-                )
-            bad = [k for k in hours if k not in ("open", "close")]
-            if bad:
-                raise ValueError(f"calendar.office_hours: unknown key {bad[0]!r}; allowed keys: open, close")
-            if "open" in hours:
-                kwargs["open_time"] = _parse_time(hours["open"], "calendar.office_hours.open")
-            if "close" in hours:
-                kwargs["close_time"] = _parse_time(hours["close"], "calendar.office_hours.close")
-            opening = kwargs.get("open_time", time(7, 30))
-            closing = kwargs.get("close_time", time(17, 0))
-            if not opening < closing:
-                raise ValueError(
-                    f"calendar.office_hours: open {opening:%H:%M} must be before close {closing:%H:%M}"
-                )
+            kwargs["office_hours"] = _parse_office_hours(hours, "calendar.office_hours")
+        if "declared_years" in section:
+            kwargs["declared_years"] = _parse_years(section["declared_years"], "calendar.declared_years")
         if "use_statutory_holidays" in section:
             flag = section["use_statutory_holidays"]
             if not isinstance(flag, bool):
@@ -292,6 +300,16 @@ class WorkingCalendar:
     def tz(self) -> ZoneInfo:
         return self._tz
 
+    @property
+    def office_hours(self) -> tuple[tuple[time, time], ...]:
+        """The sessions (open, close) of every working day, in order; local time."""
+        return self._sessions
+
+    @property
+    def declared_years(self) -> tuple[int, ...]:
+        """The years whose days off are declared in config, ascending."""
+        return tuple(sorted(self._declared))
+
     def local_date(self, instant: datetime) -> date:
         """The local calendar date of an aware instant (23:30 UTC is already tomorrow in Vietnam)."""
         return self._local(instant).date()
@@ -303,6 +321,36 @@ class WorkingCalendar:
         """Why ``day`` is not a working day, in Vietnamese; None for a working day."""
         working, reason = self._classify(_check_day(day))
         return None if working else reason
+
+    # ------------------------------------------------------------------ declared years
+    def is_declared(self, when: date | datetime) -> bool:
+        """Whether the days off of ``when``'s year (local year for an instant) are declared.
+
+        For an undeclared year the calendar relies on the ``holidays`` package, which only
+        guesses Tết and the swaps the Prime Minister decides each autumn; a deadline computed
+        in such a year may move once the notice is out, so it is to be shown as provisional
+        ("tạm tính"). The wiring (health check, admin e-mail, marking) is the caller's.
+        """
+        return self._year_of(when) in self._declared
+
+    def undeclared_soon(self, today: date | datetime) -> Optional[int]:
+        """Next year's number if ``today`` is on or after 1 December and next year is not declared.
+
+        For a reminder to the administrator: from December, deadlines of inquiries received
+        near the year's end already fall in January, and the government usually publishes
+        the next year's days off in October-November; an undeclared next year by then means
+        config.yml needs its ``days_off``/``make_up_workdays`` and ``declared_years`` entry.
+        None otherwise (before December, or next year declared). The current year being
+        undeclared is ``not is_declared(today)``, not this.
+        """
+        if isinstance(today, datetime):
+            today = self._local(today).date()
+        else:
+            today = _check_day(today)
+        following = today.year + 1
+        if today.month == 12 and following not in self._declared:
+            return following
+        return None
 
     # ------------------------------------------------------------------ deadlines
     def due(self, start: datetime, days: int) -> datetime:
@@ -326,7 +374,7 @@ class WorkingCalendar:
             else:
                 skipped.append(SkippedDay(day, reason or ""))
                 gap = self._guard_gap(gap, day)
-        due_local = self._at(counted[-1], self._close)
+        due_local = self._at(counted[-1], self._sessions[-1][1])
         return DueExplanation(
             start=local_start, days=days, due=due_local, counted=counted, skipped=skipped
         )
@@ -354,25 +402,30 @@ class WorkingCalendar:
     def next_opening(self, instant: datetime) -> datetime:
         """The instant itself if offices are open then, else the next opening; aware UTC.
 
-        Office hours are the half-open interval [open, close): at exactly close it is shut.
+        Each session is the half-open interval [open, close): at exactly the close of the
+        morning session offices are shut until the afternoon opening (lunch break).
         """
         local = self._local(instant)
         day = local.date()
         if self.is_working_day(day):
             clock = local.time()
-            if clock < self._open:
-                return self._at(day, self._open).astimezone(UTC)
-            if clock < self._close:
-                return local.astimezone(UTC)
+            for opening, closing in self._sessions:
+                if clock < opening:
+                    return self._at(day, opening).astimezone(UTC)
+                if clock < closing:
+                    return local.astimezone(UTC)
         gap = 0
         while True:
             day += timedelta(days=1)
             if self.is_working_day(day):
-                return self._at(day, self._open).astimezone(UTC)
+                return self._at(day, self._sessions[0][0]).astimezone(UTC)
             gap = self._guard_gap(gap, day)
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
-        """Office-hours time elapsed from ``a`` to ``b`` (0 if b <= a), for response-time reports."""
+        """Office time elapsed from ``a`` to ``b`` (0 if b <= a), sessions only (no lunch break).
+
+        What officers read as "còn N giờ làm việc" and the reports' response times.
+        """
         start = self._local(a)
         end = self._local(b)
         total = timedelta(0)
@@ -381,15 +434,39 @@ class WorkingCalendar:
         day = start.date()
         last = end.date()
         while day <= last:
-            if self.is_working_day(day):
-                window_open = self._at(day, self._open)
-                window_close = self._at(day, self._close)
+            for window_open, window_close in self._windows(day):
                 lo = max(start, window_open)
                 hi = min(end, window_close)
                 if hi > lo:
                     total += hi - lo
             day += timedelta(days=1)
         return total
+
+    def add_working_time(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant when ``amount`` of office time has elapsed from ``start``; aware UTC.
+
+        The inverse of ``working_time_between``, for the reminders' half-time point. Time
+        runs only inside sessions; landing exactly on the close of a session gives the next
+        opening (13:30 after a morning that ends at 11:30), as offices are shut at close.
+        """
+        if not isinstance(amount, timedelta) or amount < timedelta(0):
+            raise ValueError(f"amount must be a non-negative timedelta, got {amount!r}")
+        moment = self._local(self.next_opening(start))
+        remaining = amount
+        day = moment.date()
+        gap = 0
+        while True:
+            windows = self._windows(day)
+            for window_open, window_close in windows:
+                if window_close <= moment:
+                    continue
+                lo = max(window_open, moment)
+                span = window_close - lo
+                if remaining < span:
+                    return (lo + remaining).astimezone(UTC)
+                remaining -= span
+            gap = 0 if windows else self._guard_gap(gap, day)
+            day += timedelta(days=1)
 
     # ------------------------------------------------------------------ internals
     def _local(self, instant: datetime) -> datetime:
@@ -403,6 +480,19 @@ class WorkingCalendar:
 
     def _at(self, day: date, clock: time) -> datetime:
         return datetime.combine(day, clock, tzinfo=self._tz)
+
+    def _windows(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's sessions as local (open, close) instants; none on a day off."""
+        if not self.is_working_day(day):
+            return []
+        return [(self._at(day, opening), self._at(day, closing)) for opening, closing in self._sessions]
+
+    def _year_of(self, when: date | datetime) -> int:
+        if isinstance(when, datetime):
+            return self._local(when).year
+        if not isinstance(when, date):
+            raise TypeError(f"expected a datetime.date or an aware datetime, got {type(when).__name__}")
+        return when.year
 
     def _guard_gap(self, gap: int, day: date) -> int:
         gap += 1
@@ -484,6 +574,90 @@ def _date_map(values: Mapping[date, str], label: str) -> Mapping[date, str]:
             raise ValueError(f"{label}[{key.isoformat()}]: name must be a string, got {name!r}")
         result[key] = _nfc(name)
     return MappingProxyType(result)
+
+
+def _check_sessions(sessions: Any, label: str) -> tuple[tuple[time, time], ...]:
+    """Sessions as given to the constructor: (open, close) naive times, in order, no overlap."""
+    if isinstance(sessions, (str, bytes, Mapping)) or not isinstance(sessions, Sequence):
+        raise ValueError(f"{label}: expected a list of (open, close) sessions, got {sessions!r}")
+    if not sessions:
+        raise ValueError(f"{label}: at least one session is required")
+    result: list[tuple[time, time]] = []
+    for index, session in enumerate(sessions):
+        at = f"{label}[{index}]"
+        if isinstance(session, (str, bytes)) or not isinstance(session, Sequence) or len(session) != 2:
+            raise ValueError(f"{at}: expected a pair (open, close), got {session!r}")
+        opening, closing = session
+        for name, value in (("open", opening), ("close", closing)):
+            if not isinstance(value, time) or value.tzinfo is not None:
+                raise ValueError(f"{at}: {name} must be a naive datetime.time, got {value!r}")
+        if not opening < closing:
+            raise ValueError(f"{at}: open {opening:%H:%M} must be before close {closing:%H:%M}")
+        if result and opening < result[-1][1]:
+            raise ValueError(
+                f"{at}: opens at {opening:%H:%M}, before the previous session closes "
+                f"({result[-1][1]:%H:%M}); list the sessions in order, without overlap"
+            )
+        result.append((opening, closing))
+    return tuple(result)
+
+
+def _check_years(years: Any, label: str) -> frozenset[int]:
+    if isinstance(years, (str, bytes, Mapping)) or not isinstance(years, Iterable):
+        raise ValueError(f"{label}: expected a list of years such as [2025, 2026], got {years!r}")
+    seen: set[int] = set()
+    for index, year in enumerate(years):
+        at = f"{label}[{index}]"
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise ValueError(f"{at}: expected a year as a whole number such as 2026, got {year!r}")
+        if not date.min.year <= year <= date.max.year:
+            raise ValueError(f"{at}: {year} is not a calendar year")
+        if year in seen:
+            raise ValueError(f"{at}: {year} is listed twice")
+        seen.add(year)
+    return frozenset(seen)
+
+
+def _parse_years(value: Any, where: str) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of years such as [2025, 2026], got {value!r}")
+    return _check_years(value, where)
+
+
+def _parse_office_hours(value: Any, where: str) -> tuple[tuple[time, time], ...]:
+    """The ``office_hours`` of config.yml: a list of sessions ``[{open, close}, ...]``.
+
+    The single mapping ``{open, close}`` of earlier configs is still read, as one session
+    without a lunch break (its missing keys default to 07:30 and 17:00, as before).
+    """
+    if isinstance(value, Mapping):
+        bad = [k for k in value if k not in _SESSION_KEYS]
+        if bad:
+            raise ValueError(f"{where}: unknown key {bad[0]!r}; allowed keys: open, close")
+        opening = _parse_time(value["open"], f"{where}.open") if "open" in value else _LEGACY_OPEN
+        closing = _parse_time(value["close"], f"{where}.close") if "close" in value else _LEGACY_CLOSE
+        return _check_sessions([(opening, closing)], where)
+    if not isinstance(value, list) or not value:
+        raise ValueError(
+            f"{where}: expected a list of sessions such as "
+            "[{open: \"07:30\", close: \"11:30\"}, {open: \"13:30\", close: \"17:00\"}], "
+            f"got {value!r}"
+        )
+    sessions: list[tuple[time, time]] = []
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{at}: expected a mapping {{open: 'HH:MM', close: 'HH:MM'}}, got {entry!r}")
+        bad = [k for k in entry if k not in _SESSION_KEYS]
+        if bad:
+            raise ValueError(f"{at}: unknown key {bad[0]!r}; allowed keys: open, close")
+        missing = [k for k in _SESSION_KEYS if k not in entry]
+        if missing:
+            raise ValueError(f"{at}: missing {missing[0]!r}")
+        sessions.append((_parse_time(entry["open"], f"{at}.open"), _parse_time(entry["close"], f"{at}.close")))
+    return _check_sessions(sessions, where)
 
 
 def _parse_time(value: Any, where: str) -> time:

@@ -114,18 +114,11 @@ class Timeline:
 def add_working_time(calendar: WorkingCalendar, start: datetime, amount: timedelta) -> datetime:
     """The instant when `amount` of office time has elapsed from `start` (aware UTC).
 
-    Landing exactly on the close of office gives the next opening: offices are shut at close.
+    Delegates to the calendar, so that it counts the same sessions as
+    `working_time_between` (no time passes at lunch). Landing exactly on the close of a
+    session gives the next opening: offices are shut at close.
     """
-    moment = calendar.next_opening(start)
-    remaining = amount
-    while True:
-        local = moment.astimezone(calendar.tz)
-        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=calendar.tz)
-        left_today = calendar.working_time_between(moment, midnight)
-        if remaining < left_today:
-            return (moment + remaining).astimezone(timezone.utc)
-        remaining -= left_today
-        moment = calendar.next_opening(moment + left_today)
+    return calendar.add_working_time(start, amount)
 
 
 def timeline(calendar: WorkingCalendar, plan: ReminderPlan, assigned_at: datetime, due: datetime) -> Timeline:
@@ -143,9 +136,11 @@ def timeline(calendar: WorkingCalendar, plan: ReminderPlan, assigned_at: datetim
     - escalation at the due time, which is the close of office, hence at the next opening,
       then every `escalation_repeat_working_days` working days while unanswered.
 
-    Example: received Fri 27/11/2026 10:00, 3 working days, due Wed 02/12 17:00. Counted: Mon,
-    Tue, Wed = 3 x 9.5 h = 28.5 h; half = 14.25 h after Mon 07:30 = Tue 01/12 12:15; due day
+    Example (sessions 07:30-11:30 and 13:30-17:00, 7.5 h a day): received Fri 27/11/2026 10:00,
+    3 working days, due Wed 02/12 17:00. Counted: Mon, Tue, Wed = 3 x 7.5 h = 22.5 h; half =
+    11.25 h after Mon 07:30 = Mon's 7.5 h + 3.75 h of Tue's morning = Tue 01/12 11:15; due day
     Wed 02/12 07:30; escalations Thu 03/12 07:30, Fri 04/12 07:30, Mon 07/12 07:30, ...
+    A half time that ends exactly at a session's close (11:30) goes out at the next opening (13:30).
     """
     tz = calendar.tz
     escalation = calendar.next_opening(due)

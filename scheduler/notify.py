@@ -91,7 +91,7 @@ def time_left_vi(hours: float) -> str:
 
 
 def overdue_vi(hours: float) -> str:
-    """Working hours past the deadline, as an officer reads it (9,5 not 10: a day is 9.5 h)."""
+    """Working hours past the deadline, as an officer reads it (7,5 not 8: a day is 7.5 h)."""
     if hours < 0.05:
         return "đã quá hạn"
     text = f"{hours:.0f}" if abs(hours - round(hours)) < 0.05 else f"{hours:.1f}".replace(".", ",")

@@ -12,6 +12,7 @@ days off and make-up Saturdays used:
            Mon 23/11/2026 is a working day (the swap was only proposed).
 
 Deadlines are 17:00 local (UTC+7) on the N-th working day after the local event date.
+Office hours (config.yml): sessions 07:30-11:30 and 13:30-17:00, 7.5 h a working day.
 """
 
 from __future__ import annotations
@@ -274,6 +275,8 @@ def test_official_list_matches_source_file(section):
     assert all(day.weekday() < 5 for day in config_off)
     assert all(day.weekday() == 5 for day in config_work)
     assert section["not_days_off"] == []
+    announced = sorted(y for y, v in source["years"].items() if v["status"].startswith("complete"))
+    assert section["declared_years"] == announced == [2025, 2026]
 
 
 def test_package_marks_no_extra_weekday_off(section):
@@ -320,16 +323,39 @@ def test_without_statutory_only_config_counts():
 
 def test_custom_office_hours(section):
     data = copy.deepcopy(section)
+    data["office_hours"] = [{"open": "07:00", "close": "11:30"}, {"open": "13:00", "close": "16:30"}]
+    cal = WorkingCalendar.from_mapping(data)
+    assert cal.office_hours == ((time(7, 0), time(11, 30)), (time(13, 0), time(16, 30)))
+    assert cal.due(local("2026-03-10 10:00"), 1) == at("2026-03-11T16:30:00+07:00")
+    assert cal.next_opening(local("2026-03-10 06:45")) == at("2026-03-10T07:00:00+07:00")
+    assert cal.next_opening(local("2026-03-10 12:00")) == at("2026-03-10T13:00:00+07:00")
+    assert cal.working_time_between(local("2026-03-10 00:00"), local("2026-03-11 00:00")) == timedelta(hours=8)
+
+
+def test_legacy_office_hours_mapping_is_one_session(section):
+    """Configs written before sessions existed still load: {open, close} is one session, no lunch."""
+    data = copy.deepcopy(section)
     data["office_hours"] = {"open": "08:00", "close": "16:30"}
     cal = WorkingCalendar.from_mapping(data)
+    assert cal.office_hours == ((time(8, 0), time(16, 30)),)
     assert cal.due(local("2026-03-10 10:00"), 1) == at("2026-03-11T16:30:00+07:00")
     assert cal.next_opening(local("2026-03-10 07:45")) == at("2026-03-10T08:00:00+07:00")
+    assert cal.next_opening(local("2026-03-10 12:00")) == at("2026-03-10T12:00:00+07:00")
+    data["office_hours"] = {"open": "08:00"}  # a missing key keeps its old default (close 17:00)
+    assert WorkingCalendar.from_mapping(data).office_hours == ((time(8, 0), time(17, 0)),)
 
 
 def test_minimal_section_uses_defaults():
     cal = WorkingCalendar.from_mapping({})
     assert str(cal.tz) == "Asia/Ho_Chi_Minh"
+    assert cal.office_hours == ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
+    assert cal.declared_years == ()
     assert cal.due(local("2026-03-10 10:00"), 1) == at("2026-03-11T17:00:00+07:00")
+
+
+def test_shipped_config_has_a_lunch_break(cal):
+    assert cal.office_hours == ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
+    assert cal.declared_years == (2025, 2026)
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +413,15 @@ def test_shift_one_day_before_due(cal):
         pytest.param("2025-12-31T17:00:00+07:00", "2026-01-05T07:30:00+07:00", id="new-year-2026"),
         pytest.param("2026-04-24T20:00:00+07:00", "2026-04-28T07:30:00+07:00", id="gioto-2026"),
         pytest.param("2026-02-12T23:30:00Z", "2026-02-13T00:30:00Z", id="utc-input-before-open"),
+        # the lunch break 11:30-13:30
+        pytest.param("2026-03-10T11:29:59+07:00", "2026-03-10T11:29:59+07:00", id="just-before-lunch"),
+        pytest.param("2026-03-10T11:30:00+07:00", "2026-03-10T13:30:00+07:00", id="exactly-lunch"),
+        pytest.param("2026-03-10T12:00:00+07:00", "2026-03-10T13:30:00+07:00", id="lunch-1200"),
+        pytest.param("2026-03-10T13:29:59+07:00", "2026-03-10T13:30:00+07:00", id="end-of-lunch"),
+        pytest.param("2026-03-10T13:30:00+07:00", "2026-03-10T13:30:00+07:00", id="exactly-afternoon-open"),
+        pytest.param("2026-03-10T05:00:00Z", "2026-03-10T06:30:00Z", id="lunch-given-in-utc"),
+        pytest.param("2026-01-10T12:00:00+07:00", "2026-01-10T13:30:00+07:00", id="lunch-on-makeup-saturday"),
+        pytest.param("2026-02-13T12:00:00+07:00", "2026-02-13T13:30:00+07:00", id="lunch-before-tet"),
     ],
 )
 def test_next_opening(cal, instant, expected):
@@ -408,21 +443,136 @@ M = timedelta(minutes=1)
         pytest.param("2026-03-10T09:00:00+07:00", "2026-03-10T11:30:00+07:00", 2 * H + 30 * M, id="same-day"),
         pytest.param("2026-03-10T06:00:00+07:00", "2026-03-10T08:00:00+07:00", 30 * M, id="starts-before-open"),
         pytest.param("2026-03-10T16:00:00+07:00", "2026-03-10T20:00:00+07:00", 1 * H, id="ends-after-close"),
-        pytest.param("2026-03-10T00:00:00+07:00", "2026-03-11T00:00:00+07:00", 9 * H + 30 * M, id="whole-day"),
+        pytest.param("2026-03-10T00:00:00+07:00", "2026-03-11T00:00:00+07:00", 7 * H + 30 * M, id="whole-day"),
         pytest.param("2026-03-10T18:00:00+07:00", "2026-03-10T23:00:00+07:00", timedelta(0), id="evening-only"),
         pytest.param("2026-03-13T16:00:00+07:00", "2026-03-16T08:30:00+07:00", 2 * H, id="across-weekend"),
         pytest.param("2026-03-14T08:00:00+07:00", "2026-03-15T18:00:00+07:00", timedelta(0), id="weekend-only"),
         pytest.param("2026-02-13T16:00:00+07:00", "2026-02-23T09:30:00+07:00", 3 * H, id="across-tet-2026"),
         pytest.param("2025-01-24T16:30:00+07:00", "2025-02-03T08:00:00+07:00", 1 * H, id="across-tet-2025"),
-        pytest.param("2026-01-09T16:00:00+07:00", "2026-01-12T08:00:00+07:00", 11 * H, id="across-makeup-saturday"),
-        pytest.param("2026-03-09T07:30:00+07:00", "2026-03-13T17:00:00+07:00", 47 * H + 30 * M, id="full-week"),
+        # Fri 1 h + Sat 10/01 (make-up) 7.5 h + Mon 0.5 h
+        pytest.param("2026-01-09T16:00:00+07:00", "2026-01-12T08:00:00+07:00", 9 * H, id="across-makeup-saturday"),
+        pytest.param("2026-03-09T07:30:00+07:00", "2026-03-13T17:00:00+07:00", 37 * H + 30 * M, id="full-week"),
         pytest.param("2026-03-10T02:00:00Z", "2026-03-10T04:30:00Z", 2 * H + 30 * M, id="utc-input"),
         pytest.param("2026-03-10T11:30:00+07:00", "2026-03-10T09:00:00+07:00", timedelta(0), id="b-before-a"),
         pytest.param("2026-03-10T11:30:00+07:00", "2026-03-10T11:30:00+07:00", timedelta(0), id="equal"),
+        # the lunch break 11:30-13:30 is not office time
+        pytest.param("2026-03-10T11:00:00+07:00", "2026-03-10T14:00:00+07:00", 1 * H, id="across-lunch"),
+        pytest.param("2026-03-10T11:30:00+07:00", "2026-03-10T13:30:00+07:00", timedelta(0), id="lunch-only"),
+        pytest.param("2026-03-10T12:00:00+07:00", "2026-03-10T13:00:00+07:00", timedelta(0), id="inside-lunch"),
+        pytest.param("2026-03-10T12:00:00+07:00", "2026-03-10T14:00:00+07:00", 30 * M, id="from-lunch"),
+        pytest.param("2026-03-10T10:00:00+07:00", "2026-03-10T12:30:00+07:00", 1 * H + 30 * M, id="into-lunch"),
+        pytest.param("2026-03-10T12:00:00+07:00", "2026-03-11T12:00:00+07:00", 7 * H + 30 * M, id="lunch-to-lunch"),
     ],
 )
 def test_working_time_between(cal, a, b, expected):
     assert cal.working_time_between(at(a), at(b)) == expected
+
+
+# ---------------------------------------------------------------------------
+# The time a deadline allows: (event, days, expected office time). It runs from the
+# start of the day after the event (that day is not counted) to the due time; 7.5 h a day.
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "start, days, expected",
+    [
+        pytest.param("2026-11-27 10:00", 3, 22 * H + 30 * M, id="three-days-22h30"),
+        pytest.param("2026-11-27 10:00", 1, 7 * H + 30 * M, id="one-day"),
+        pytest.param("2026-11-27 10:00", 2, 15 * H, id="two-days"),
+        pytest.param("2026-11-27 10:00", 5, 37 * H + 30 * M, id="five-days"),
+        pytest.param("2026-02-13 10:00", 3, 22 * H + 30 * M, id="three-days-across-tet"),
+        pytest.param("2026-01-09 12:00", 2, 15 * H, id="two-days-with-makeup-saturday"),
+    ],
+)
+def test_time_allowed_by_a_deadline(cal, start, days, expected):
+    event = local(start)
+    count_from = datetime.combine(event.date() + timedelta(days=1), time(0), tzinfo=VN)
+    assert cal.working_time_between(count_from, cal.due(event, days)) == expected
+
+
+# ---------------------------------------------------------------------------
+# add_working_time: (start, amount, expected instant)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "start, amount, expected",
+    [
+        pytest.param("2026-11-30T07:30:00+07:00", timedelta(0), "2026-11-30T07:30:00+07:00", id="zero"),
+        pytest.param("2026-11-30T07:30:00+07:00", 3 * H + 45 * M, "2026-11-30T11:15:00+07:00", id="morning"),
+        pytest.param("2026-11-30T07:30:00+07:00", 4 * H, "2026-11-30T13:30:00+07:00", id="lands-at-lunch"),
+        pytest.param("2026-11-30T07:30:00+07:00", 4 * H + M, "2026-11-30T13:31:00+07:00", id="just-after-lunch"),
+        pytest.param("2026-11-30T11:00:00+07:00", 1 * H, "2026-11-30T14:00:00+07:00", id="across-lunch"),
+        pytest.param("2026-11-30T12:00:00+07:00", timedelta(0), "2026-11-30T13:30:00+07:00", id="from-lunch-zero"),
+        pytest.param("2026-11-30T12:00:00+07:00", 30 * M, "2026-11-30T14:00:00+07:00", id="from-lunch"),
+        pytest.param("2026-11-30T07:30:00+07:00", 7 * H + 30 * M, "2026-12-01T07:30:00+07:00", id="whole-day-to-next-opening"),
+        pytest.param("2026-11-30T07:30:00+07:00", 11 * H + 15 * M, "2026-12-01T11:15:00+07:00", id="half-of-three-days"),
+        pytest.param("2026-11-30T07:30:00+07:00", 11 * H + 30 * M, "2026-12-01T13:30:00+07:00", id="next-day-lunch"),
+        pytest.param("2026-02-13T16:00:00+07:00", 1 * H + 30 * M, "2026-02-23T08:00:00+07:00", id="across-tet"),
+        pytest.param("2026-01-09T16:00:00+07:00", 2 * H, "2026-01-10T08:30:00+07:00", id="to-makeup-saturday"),
+        pytest.param("2026-03-07T10:00:00+07:00", 1 * H, "2026-03-09T08:30:00+07:00", id="from-saturday"),
+        pytest.param("2026-03-10T04:00:00Z", 1 * H, "2026-03-10T07:00:00Z", id="utc-across-lunch"),
+    ],
+)
+def test_add_working_time(cal, start, amount, expected):
+    result = cal.add_working_time(at(start), amount)
+    assert result == at(expected)
+    assert result.utcoffset() == timedelta(0)
+    # the inverse of working_time_between, counted from the first opening
+    assert cal.working_time_between(cal.next_opening(at(start)), result) == amount
+
+
+def test_add_working_time_rejects_negative_amounts(cal):
+    with pytest.raises(ValueError, match="non-negative"):
+        cal.add_working_time(local("2026-03-10 10:00"), -M)
+
+
+# ---------------------------------------------------------------------------
+# Declared years (config: 2025, 2026): is_declared and undeclared_soon
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "when, expected",
+    [
+        pytest.param(d("2024-12-31"), False, id="2024"),
+        pytest.param(d("2025-01-01"), True, id="2025-first-day"),
+        pytest.param(d("2026-12-31"), True, id="2026-last-day"),
+        pytest.param(d("2027-01-01"), False, id="2027"),
+        pytest.param(at("2026-12-31T16:59:59Z"), True, id="instant-2359-local-2026"),
+        pytest.param(at("2026-12-31T17:00:00Z"), False, id="instant-utc-2026-is-local-2027"),
+        pytest.param(at("2027-06-01T10:00:00+07:00"), False, id="instant-2027"),
+    ],
+)
+def test_is_declared(cal, when, expected):
+    assert cal.is_declared(when) is expected
+
+
+@pytest.mark.parametrize(
+    "declared, today, expected",
+    [
+        pytest.param((2025, 2026), d("2026-11-30"), None, id="before-december"),
+        pytest.param((2025, 2026), d("2026-12-01"), 2027, id="first-of-december"),
+        pytest.param((2025, 2026), d("2026-12-31"), 2027, id="new-years-eve"),
+        pytest.param((2025, 2026), d("2025-12-01"), None, id="next-year-declared"),
+        pytest.param((2025, 2026), d("2026-01-15"), None, id="january"),
+        pytest.param((2025, 2026), d("2027-03-01"), None, id="undeclared-current-year-is-not-this"),
+        pytest.param((2025, 2026), d("2027-12-01"), 2028, id="later-year"),
+        pytest.param((2026, 2027), d("2026-12-01"), None, id="2027-declared"),
+        pytest.param((), d("2026-12-15"), 2027, id="nothing-declared"),
+        pytest.param((2025, 2026), at("2026-11-30T17:00:00Z"), 2027, id="instant-local-01-12"),
+        pytest.param((2025, 2026), at("2026-11-30T16:59:59Z"), None, id="instant-local-30-11"),
+    ],
+)
+def test_undeclared_soon(declared, today, expected):
+    cal = WorkingCalendar(declared_years=declared)
+    assert cal.undeclared_soon(today) == expected
+
+
+def test_declared_years_need_an_aware_instant_or_a_date(cal):
+    with pytest.raises(ValueError, match="naive"):
+        cal.is_declared(datetime(2026, 12, 1, 10, 0))
+    with pytest.raises(ValueError, match="naive"):
+        cal.undeclared_soon(datetime(2026, 12, 1, 10, 0))
+    with pytest.raises(TypeError):
+        cal.is_declared("2026-12-01")
+    with pytest.raises(TypeError):
+        cal.undeclared_soon(2026)
 
 
 # ---------------------------------------------------------------------------
@@ -577,11 +727,27 @@ def _add_key(key, value):
 FROM_MAPPING_ERRORS = [
     pytest.param(_set(["days_off", 0, "date"], "2026-02-30"), ["calendar.days_off[0].date", "2026-02-30"], id="bad-date"),
     pytest.param(_set(["days_off", 0, "date"], datetime(2026, 1, 1, 8, 0)), ["calendar.days_off[0].date"], id="datetime-not-date"),
-    pytest.param(_set(["office_hours", "open"], "25:00"), ["calendar.office_hours.open", "25:00"], id="bad-time"),
-    pytest.param(_set(["office_hours", "close"], "5pm"), ["calendar.office_hours.close", "5pm"], id="bad-time-text"),
-    pytest.param(_set(["office_hours", "close"], 1020), ["calendar.office_hours.close", "quote"], id="unquoted-yaml-time"),
-    pytest.param(_set(["office_hours", "lunch"], "11:30"), ["calendar.office_hours", "lunch"], id="unknown-hours-key"),
-    pytest.param(_set(["office_hours"], {"open": "17:00", "close": "07:30"}), ["office_hours", "before"], id="open-after-close"),
+    pytest.param(_set(["office_hours", 0, "open"], "25:00"), ["calendar.office_hours[0].open", "25:00"], id="bad-time"),
+    pytest.param(_set(["office_hours", 1, "close"], "5pm"), ["calendar.office_hours[1].close", "5pm"], id="bad-time-text"),
+    pytest.param(_set(["office_hours", 1, "close"], 1020), ["calendar.office_hours[1].close", "quote"], id="unquoted-yaml-time"),
+    pytest.param(_set(["office_hours", 0, "lunch"], "11:30"), ["calendar.office_hours[0]", "lunch"], id="unknown-session-key"),
+    pytest.param(_set(["office_hours"], [{"open": "07:30"}]), ["calendar.office_hours[0]", "close"], id="session-without-close"),
+    pytest.param(_set(["office_hours", 1, "open"], "10:00"), ["calendar.office_hours[1]", "10:00", "11:30", "overlap"], id="overlapping-sessions"),
+    pytest.param(_set(["office_hours"], [{"open": "13:30", "close": "17:00"}, {"open": "07:30", "close": "11:30"}]),
+                 ["calendar.office_hours[1]", "in order"], id="sessions-out-of-order"),
+    pytest.param(_set(["office_hours", 1], {"open": "17:00", "close": "13:30"}), ["office_hours[1]", "before"], id="session-open-after-close"),
+    pytest.param(_set(["office_hours"], []), ["calendar.office_hours", "list of sessions"], id="no-session"),
+    pytest.param(_set(["office_hours"], "07:30-17:00"), ["calendar.office_hours", "list of sessions"], id="hours-as-text"),
+    pytest.param(_set(["office_hours", 0], "07:30-11:30"), ["calendar.office_hours[0]", "mapping"], id="session-as-text"),
+    pytest.param(_set(["office_hours"], {"open": "25:00"}), ["calendar.office_hours.open", "25:00"], id="legacy-bad-time"),
+    pytest.param(_set(["office_hours"], {"open": "07:30", "lunch": "11:30"}), ["calendar.office_hours", "lunch"], id="legacy-unknown-key"),
+    pytest.param(_set(["office_hours"], {"open": "17:00", "close": "07:30"}), ["office_hours", "before"], id="legacy-open-after-close"),
+    pytest.param(_set(["declared_years"], [2025, 2026, 2025]), ["calendar.declared_years[2]", "2025", "twice"], id="declared-twice"),
+    pytest.param(_set(["declared_years"], [2025, "2026"]), ["calendar.declared_years[1]", "'2026'"], id="declared-as-text"),
+    pytest.param(_set(["declared_years"], [2025, 2026.0]), ["calendar.declared_years[1]", "2026.0"], id="declared-as-float"),
+    pytest.param(_set(["declared_years"], [True]), ["calendar.declared_years[0]", "True"], id="declared-as-bool"),
+    pytest.param(_set(["declared_years"], [0]), ["calendar.declared_years[0]", "not a calendar year"], id="declared-year-zero"),
+    pytest.param(_set(["declared_years"], 2026), ["calendar.declared_years", "list"], id="declared-not-a-list"),
     pytest.param(_add_key("timezones", "Asia/Ho_Chi_Minh"), ["timezones"], id="unknown-key"),
     pytest.param(_set(["timezone"], "Mars/Olympus_Mons"), ["calendar.timezone", "Mars/Olympus_Mons"], id="bad-timezone"),
     pytest.param(_set(["use_statutory_holidays"], "yes"), ["calendar.use_statutory_holidays", "yes"], id="bad-bool"),
@@ -641,11 +807,19 @@ def test_is_working_day_wants_a_date(cal):
 
 def test_constructor_validation():
     with pytest.raises(ValueError):
-        WorkingCalendar(open_time=time(17, 0), close_time=time(7, 30))
+        WorkingCalendar(office_hours=[(time(17, 0), time(7, 30))])
     with pytest.raises(ValueError):
         WorkingCalendar(timezone="Not/AZone")
     with pytest.raises(ValueError):
         WorkingCalendar(days_off={d("2026-01-02"): "a"}, make_up_workdays={d("2026-01-02"): "b"})
+    with pytest.raises(ValueError, match="overlap"):
+        WorkingCalendar(office_hours=[(time(7, 30), time(12, 0)), (time(11, 0), time(17, 0))])
+    with pytest.raises(ValueError, match="at least one session"):
+        WorkingCalendar(office_hours=[])
+    with pytest.raises(ValueError, match="twice"):
+        WorkingCalendar(declared_years=[2026, 2026])
+    with pytest.raises(ValueError, match="whole number"):
+        WorkingCalendar(declared_years=["2026"])
 
 
 def test_names_are_nfc():

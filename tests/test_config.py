@@ -33,6 +33,9 @@ def test_shipped_config_is_valid():
     (lambda c: c["pages"][0].update(id="abc"), "pages.0.id"),
     (lambda c: c.update(surprise=1), "surprise"),
     (lambda c: c["calendar"].update(office_hours={"open": "07:30", "close": "25:00"}), "calendar:"),
+    (lambda c: c["calendar"]["office_hours"][1].update(open="11:00"), "calendar.office_hours[1]: opens at 11:00"),
+    (lambda c: c["calendar"].update(declared_years=[2025, 2026, 2026]), "calendar.declared_years[2]: 2026 is listed twice"),
+    (lambda c: c["calendar"].update(declared_years=[2025, "2026"]), "calendar.declared_years[1]"),
     (lambda c: c["calendar"]["days_off"].append({"date": "2026-13-01", "name": "x"}), "calendar:"),
     (lambda c: c.pop("smtp"), "smtp"),
 ])

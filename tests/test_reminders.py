@@ -5,8 +5,8 @@ clock() (the same step the scheduler's background thread takes), so nothing slee
 reads the wall clock. E-mails go through a real SMTP server on loopback.
 
 Expected instants are worked out by hand from the calendar in config.yml (office hours
-07:30-17:00, 9.5 h a day; Tue 24/11/2026 and Mon 31/08-Wed 02/09/2026 are days off; Sat
-22/08/2026 is a make-up working day).
+07:30-11:30 and 13:30-17:00, 7.5 h a day; Tue 24/11/2026 and Mon 31/08-Wed 02/09/2026 are
+days off; Sat 22/08/2026 is a make-up working day).
 """
 from __future__ import annotations
 
@@ -132,37 +132,58 @@ def stages(received: datetime, days: int, plan=None):
 
 
 @pytest.mark.parametrize("received, days, due, reminders, escalations", [
-    # 3 days: counted Mon-Wed = 28.5 office hours; half (14.25 h) = Tue 12:15; due day Wed.
+    # 3 days: counted Mon-Wed = 22.5 office hours; half (11.25 h) = Mon 7.5 h + Tue 07:30-11:15; due day Wed.
     (vn(2026, 11, 27, 10, 0), 3, vn(2026, 12, 2, 17, 0),
-     [("half_time", vn(2026, 12, 1, 12, 15)), ("due_day", vn(2026, 12, 2, 7, 30))],
+     [("half_time", vn(2026, 12, 1, 11, 15)), ("due_day", vn(2026, 12, 2, 7, 30))],
      [vn(2026, 12, 3, 7, 30), vn(2026, 12, 4, 7, 30), vn(2026, 12, 7, 7, 30)]),
     # received after hours on Friday: the same counted days, the same instants
     (vn(2026, 11, 27, 22, 0), 3, vn(2026, 12, 2, 17, 0),
-     [("half_time", vn(2026, 12, 1, 12, 15)), ("due_day", vn(2026, 12, 2, 7, 30))],
+     [("half_time", vn(2026, 12, 1, 11, 15)), ("due_day", vn(2026, 12, 2, 7, 30))],
      [vn(2026, 12, 3, 7, 30), vn(2026, 12, 4, 7, 30), vn(2026, 12, 7, 7, 30)]),
-    # 2 days (coordination): half = Mon 17:00 = shut -> Tue 07:30, the due-day reminder: one reminder
+    # 2 days (coordination): 15 h, half 7.5 h = Mon 17:00 = shut -> Tue 07:30, the due-day reminder: one reminder
     (vn(2026, 11, 27, 10, 0), 2, vn(2026, 12, 1, 17, 0),
      [("due_day", vn(2026, 12, 1, 7, 30))],
      [vn(2026, 12, 2, 7, 30), vn(2026, 12, 3, 7, 30), vn(2026, 12, 4, 7, 30)]),
-    # 1 day (triage): the half time (12:15) comes after the due-day reminder (07:30): dropped
+    # 1 day (triage): the half time (3.75 h: 11:15) comes after the due-day reminder (07:30): dropped
     (vn(2026, 11, 27, 10, 0), 1, vn(2026, 11, 30, 17, 0),
      [("due_day", vn(2026, 11, 30, 7, 30))],
      [vn(2026, 12, 1, 7, 30), vn(2026, 12, 2, 7, 30), vn(2026, 12, 3, 7, 30)]),
-    # 5 days (complex): 47.5 h, half 23.75 h = Wed 12:15
+    # 5 days (complex): 37.5 h, half 18.75 h = Mon 7.5 + Tue 7.5 + Wed 3.75 h = Wed 11:15
     (vn(2026, 11, 27, 10, 0), 5, vn(2026, 12, 4, 17, 0),
-     [("half_time", vn(2026, 12, 2, 12, 15)), ("due_day", vn(2026, 12, 4, 7, 30))],
+     [("half_time", vn(2026, 12, 2, 11, 15)), ("due_day", vn(2026, 12, 4, 7, 30))],
      [vn(2026, 12, 7, 7, 30), vn(2026, 12, 8, 7, 30), vn(2026, 12, 9, 7, 30)]),
     # across Quốc khánh 2026 (Mon 31/08 swap, Tue 1/9, Wed 2/9 off): counted Fri 28/8, Thu 3/9, Fri 4/9
     (vn(2026, 8, 27, 10, 0), 3, vn(2026, 9, 4, 17, 0),
-     [("half_time", vn(2026, 9, 3, 12, 15)), ("due_day", vn(2026, 9, 4, 7, 30))],
+     [("half_time", vn(2026, 9, 3, 11, 15)), ("due_day", vn(2026, 9, 4, 7, 30))],
      [vn(2026, 9, 7, 7, 30), vn(2026, 9, 8, 7, 30), vn(2026, 9, 9, 7, 30)]),
     # a make-up Saturday (22/08/2026) is a working day for reminders too
     (vn(2026, 8, 21, 10, 0), 3, vn(2026, 8, 25, 17, 0),
-     [("half_time", vn(2026, 8, 24, 12, 15)), ("due_day", vn(2026, 8, 25, 7, 30))],
+     [("half_time", vn(2026, 8, 24, 11, 15)), ("due_day", vn(2026, 8, 25, 7, 30))],
      [vn(2026, 8, 26, 7, 30), vn(2026, 8, 27, 7, 30), vn(2026, 8, 28, 7, 30)]),
 ])
 def test_timeline_instants(received, days, due, reminders, escalations):
     assert stages(received, days) == (due, reminders, escalations)
+
+
+@pytest.mark.parametrize("sessions, half_time", [
+    # 07:30-11:30 + 13:30-17:30 = 8 h a day; 3 days = 24 h, half 12 h = Mon 8 h + Tue 4 h = Tue 11:30,
+    # the close of the morning: offices are shut -> Tue 13:30
+    ([("07:30", "11:30"), ("13:30", "17:30")], vn(2026, 12, 1, 13, 30)),
+    # 07:00-11:00 + 12:30-17:00 = 8.5 h; 25.5 h, half 12.75 h = Mon 8.5 h + Tue 4 h (to 11:00) + 0.25 h = Tue 12:45
+    ([("07:00", "11:00"), ("12:30", "17:00")], vn(2026, 12, 1, 12, 45)),
+    # the shipped sessions, for contrast: half 11.25 h = Tue 11:15, before lunch
+    ([("07:30", "11:30"), ("13:30", "17:00")], vn(2026, 12, 1, 11, 15)),
+])
+def test_a_half_time_at_lunch_goes_out_after_lunch(sessions, half_time):
+    """Half of the allowed time counts office time only; if it ends at lunch it is sent at the reopening."""
+    from scheduler.calendar import WorkingCalendar
+    from scheduler.deadlines import ReminderPlan, timeline
+
+    cal = WorkingCalendar.from_mapping({"office_hours": [{"open": a, "close": b} for a, b in sessions]})
+    received = vn(2026, 11, 27, 10, 0)  # Fri; counted Mon 30/11 - Wed 02/12
+    tl = timeline(cal, ReminderPlan(), received, cal.due(received, 3))
+    assert [(st.name, st.at) for st in tl.reminders][0] == ("half_time", half_time)
+    assert cal.next_opening(half_time) == half_time  # in office hours
 
 
 def test_timeline_follows_the_reminders_config():
@@ -191,7 +212,7 @@ def test_reminders_config_is_validated(tmp_path):
 
 # ---- (a) missed while stopped: each sent exactly once ---------------------------------------
 def test_reminders_missed_while_stopped_are_sent_once_on_start(app, services, smtp, clock):
-    _, a = seed(app, received=vn(2026, 11, 27, 10, 0))  # half time Tue 01/12 12:15
+    _, a = seed(app, received=vn(2026, 11, 27, 10, 0))  # half time Tue 01/12 11:15
     _, b = seed(app, received=vn(2026, 11, 28, 9, 0), unit="SO_TC", role="coordinate", days=2,
                 intent="dau_tu")  # due Tue 01/12 17:00: its one reminder Tue 01/12 07:30
     clock.set(vn(2026, 11, 30, 18, 0))
@@ -229,13 +250,13 @@ def test_reminders_missed_while_stopped_are_sent_once_on_start(app, services, sm
 
 
 def test_missed_reminders_of_one_assignment_coalesce_into_the_latest(app, services, smtp, clock):
-    """Down from Mon to Wed noon: the half-time reminder (Tue) is superseded by the due-day one."""
+    """Down from Mon to Wed 11:00: the half-time reminder (Tue) is superseded by the due-day one."""
     _, a = seed(app, received=vn(2026, 11, 27, 10, 0))
     clock.set(vn(2026, 11, 30, 9, 0))
     first = services("first")
     first.tick()
     first.shutdown()
-    clock.set(vn(2026, 12, 2, 12, 0))
+    clock.set(vn(2026, 12, 2, 11, 0))
     second = services("second")
     second.tick()
     second.run_due()
@@ -269,7 +290,7 @@ def test_a_missed_reminder_found_after_hours_waits_for_the_next_opening(app, ser
     first = services("first")
     first.tick()
     first.shutdown()
-    clock.set(vn(2026, 12, 1, 20, 0))  # restarted Tue evening: the 12:15 reminder was missed
+    clock.set(vn(2026, 12, 1, 20, 0))  # restarted Tue evening: the 11:15 reminder was missed
     second = services("second")
     second.tick()
     assert job_times(second, a)["reminder"] == vn(2026, 12, 2, 7, 30)  # not tonight
@@ -282,15 +303,37 @@ def test_a_missed_reminder_found_after_hours_waits_for_the_next_opening(app, ser
     assert "trong hôm nay" in subject  # by now the due-day reminder is the one that matters
 
 
+def test_a_reminder_found_at_lunch_waits_for_the_afternoon_opening(app, services, smtp, clock):
+    """Restarted Tue 12:00, in the lunch break, just after the 11:15 half time: sent at 13:30."""
+    _, a = seed(app, received=vn(2026, 11, 27, 10, 0))
+    clock.set(vn(2026, 11, 30, 9, 0))
+    first = services("first")
+    first.tick()
+    first.shutdown()
+    clock.set(vn(2026, 12, 1, 12, 0))
+    second = services("second")
+    second.tick()
+    assert job_times(second, a)["reminder"] == vn(2026, 12, 1, 13, 30)
+    second.run_due()
+    assert mails(smtp) == []
+    clock.set(vn(2026, 12, 1, 13, 30))
+    second.tick()
+    second.run_due()
+    [(subject, to)] = mails(smtp)
+    assert "một nửa thời hạn" in subject and to == {UNIT_MAIL}
+    [row] = notifications(app, "reminder")
+    assert row.sent_at == vn(2026, 12, 1, 13, 30)
+
+
 # ---- (b) two schedulers: only the lease holder sends ---------------------------------------
 def test_two_schedulers_only_the_lease_holder_sends(app, services, smtp, clock):
     _, a = seed(app, received=vn(2026, 11, 27, 10, 0))
-    clock.set(vn(2026, 12, 1, 12, 0))
+    clock.set(vn(2026, 12, 1, 11, 0))
     one, two = services("one"), services("two")
     assert one.tick()["active"] is True
     status = two.tick()
     assert status["active"] is False and status["held_by"] == "one"
-    clock.set(vn(2026, 12, 1, 12, 15))  # the half-time reminder is due
+    clock.set(vn(2026, 12, 1, 11, 15))  # the half-time reminder is due
     one.tick()
     assert two.run_due() == 0 and smtp.messages == []  # the standby runs nothing
     one.run_due()
@@ -398,7 +441,7 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
 
     expected = [
         (vn(2026, 11, 27, 10, 0), "Đơn vị được giao trả lời", {UNIT_MAIL}),
-        (vn(2026, 12, 1, 12, 15), "đã qua một nửa thời hạn", {UNIT_MAIL}),
+        (vn(2026, 12, 1, 11, 15), "đã qua một nửa thời hạn", {UNIT_MAIL}),
         (vn(2026, 12, 2, 9, 0), "đến hạn trả lời trong hôm nay", {UNIT_MAIL}),  # missed at 07:30, sent on start
         (vn(2026, 12, 3, 7, 30), "Quá hạn", ESCALATION_TO),
         (vn(2026, 12, 4, 7, 30), "Quá hạn", ESCALATION_TO),  # repeated; answered at 10:00, then silence
@@ -412,10 +455,11 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
     # what the officer reads: text, business, domain, due date, time left, where to answer
     sent = officer_mail(smtp)
     half = sent[1]["text"]
-    for part in (QUESTION, "Xây dựng", "17:00 ngày 02/12/2026", "còn 14 giờ làm việc", "Messenger",
+    # at Tue 11:15: Tue 11:15-11:30 + 13:30-17:00 (3.75 h) + Wed 7.5 h = 11.25 h left
+    for part in (QUESTION, "Xây dựng", "17:00 ngày 02/12/2026", "còn 11 giờ làm việc", "Messenger",
                  "Cách trả lời: trả lời doanh nghiệp trong hộp thư của trang"):
         assert part in half
-    assert "đã quá hạn 9,5 giờ làm việc" in sent[4]["text"]  # Thu 9.5 h of office time past due
+    assert "đã quá hạn 7,5 giờ làm việc" in sent[4]["text"]  # Fri 07:30: Thu's 7.5 h of office time past due
     html = sent[3]["msg"].get_body(preferencelist=("html",)).get_content()
     assert QUESTION in html and "Quá hạn" in html
 
@@ -429,7 +473,7 @@ def test_casework_changes_reschedule_and_answer_cancels(app, services, clock, sm
     clock.set(vn(2026, 11, 30, 9, 0))
     service = services()
     service.tick()
-    assert job_times(service, a) == {"reminder": vn(2026, 12, 1, 12, 15), "escalation": vn(2026, 12, 3, 7, 30)}
+    assert job_times(service, a) == {"reminder": vn(2026, 12, 1, 11, 15), "escalation": vn(2026, 12, 3, 7, 30)}
     with app.app_context():
         s = context.settings()
         casework = Casework(db=context.db(), settings=s, calendar=runtime.calendar(s), policy=runtime.policy(s),
@@ -437,13 +481,13 @@ def test_casework_changes_reschedule_and_answer_cancels(app, services, clock, sm
     clock.advance(minutes=1)
     casework.mark_complex(code, by="soxd", reason="phức tạp")  # due Fri 04/12 17:00
     assert "sync" in service.tick()
-    assert job_times(service, a) == {"reminder": vn(2026, 12, 2, 12, 15), "escalation": vn(2026, 12, 7, 7, 30)}
+    assert job_times(service, a) == {"reminder": vn(2026, 12, 2, 11, 15), "escalation": vn(2026, 12, 7, 7, 30)}
     clock.set(vn(2026, 12, 1, 9, 0))
     new = casework.assign(code, "SO_TC", by="bxt", reason="đúng thẩm quyền")  # due Fri 04/12 17:00
     service.tick()
     assert job_times(service, a) == {"reminder": None, "escalation": None}
-    # counted Wed-Fri 28.5 h: half = Thu 03/12 12:15
-    assert job_times(service, new.id) == {"reminder": vn(2026, 12, 3, 12, 15), "escalation": vn(2026, 12, 7, 7, 30)}
+    # counted Wed-Fri 22.5 h: half (11.25 h) = Wed 7.5 h + Thu 07:30-11:15
+    assert job_times(service, new.id) == {"reminder": vn(2026, 12, 3, 11, 15), "escalation": vn(2026, 12, 7, 7, 30)}
     clock.advance(hours=1)
     casework.answer(code, by="sotc")
     service.tick()
@@ -484,7 +528,7 @@ def test_bulk_reconcile_adds_keeps_and_removes(app, services, clock):
 
 def test_a_failed_send_is_recorded_and_retried(app, services, smtp, clock):
     _, a = seed(app, received=vn(2026, 11, 27, 10, 0))
-    clock.set(vn(2026, 12, 1, 12, 15))
+    clock.set(vn(2026, 12, 1, 11, 15))
     service = services()
     service.tick()
     service.notifier.for_channel("email").port = 1  # nothing listens there

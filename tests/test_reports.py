@@ -2,7 +2,7 @@
 the scheduler's report jobs (on the test clock, real SMTP server, real database).
 
 The seeded week is ISO week 2026-W48, Mon 23/11 - Sun 29/11/2026 (Quảng Ninh time). Tue 24/11
-is a day off (Ngày Văn hóa Việt Nam); office hours 07:30-17:00 (9.5 h). The report is sent Thu
+is a day off (Ngày Văn hóa Việt Nam); office hours 07:30-11:30 and 13:30-17:00 (7.5 h). The report is sent Thu
 03/12/2026 08:00, its cut-off.
 """
 from __future__ import annotations
@@ -52,10 +52,10 @@ def seeded(app):
         cal = runtime.calendar(context.settings())
         codes = {
             # Mon 09:00; due Fri 27/11 17:00 (Tue off: Wed, Thu, Fri); answered Wed 10:00: on time,
-            # 8 h Mon + 0 h Tue + 2.5 h Wed = 10.5 h
+            # Mon 2.5 + 3.5 h + 0 h Tue + 2.5 h Wed = 8.5 h
             "I1": add_inquiry(s, cal, 1, vn(2026, 11, 23, 9, 0), "xay_dung",
                               [("SO_XD", "lead", vn(2026, 11, 23, 9, 0), 3, "answered")], vn(2026, 11, 25, 10, 0)),
-            # Wed 16:00; due Mon 30/11 17:00; answered Tue 01/12 08:00: late, 1+9.5+9.5+9.5+0.5 = 30 h
+            # Wed 16:00; due Mon 30/11 17:00; answered Tue 01/12 08:00: late, 1+7.5+7.5+7.5+0.5 = 24 h
             "I2": add_inquiry(s, cal, 2, vn(2026, 11, 25, 16, 0), "xay_dung",
                               [("SO_XD", "lead", vn(2026, 11, 25, 16, 0), 3, "answered")], vn(2026, 12, 1, 8, 0)),
             # Thu 10:00; due Tue 01/12 17:00; never answered: overdue at the cut-off
@@ -68,7 +68,7 @@ def seeded(app):
             "I5": add_inquiry(s, cal, 5, vn(2026, 11, 29, 22, 0), None,
                               [("BXT", "triage", vn(2026, 11, 29, 22, 0), 1, "open")], status="triage"),
             # Fri 09:00 triage (due Mon 17:00), assigned to SO_XD Mon 08:00 (due Thu 03/12 17:00);
-            # answered Wed 15:00: on time against the LEAD's due time; 8+9.5+9.5+7.5 = 34.5 h
+            # answered Wed 15:00: on time against the LEAD's due time; Fri 6 + 7.5 + 7.5 + Wed 4+1.5 = 26.5 h
             "I6": add_inquiry(s, cal, 6, vn(2026, 11, 27, 9, 0), "xay_dung",
                               [("BXT", "triage", vn(2026, 11, 27, 9, 0), 1, "reassigned"),
                                ("SO_XD", "lead", vn(2026, 11, 30, 8, 0), 3, "answered")], vn(2026, 12, 2, 15, 0)),
@@ -94,9 +94,9 @@ def seeded(app):
 
 
 # Worked out by hand from the seeds above (received, assigned, on time, late, open, overdue, median h).
-TOTAL = (8, 7, 4, 1, 3, 3, 10.5)  # answered hours 0, 0.5, 10.5, 30, 34.5 -> median 10.5
+TOTAL = (8, 7, 4, 1, 3, 3, 8.5)  # answered hours 0, 0.5, 8.5, 24, 26.5 -> median 8.5
 BY_UNIT = {
-    "SO_XD": (4, 4, 3, 1, 0, 0, 20.25),  # I1, I2, I6, I9: hours 0, 10.5, 30, 34.5 -> (10.5 + 30) / 2
+    "SO_XD": (4, 4, 3, 1, 0, 0, 16.25),  # I1, I2, I6, I9: hours 0, 8.5, 24, 26.5 -> (8.5 + 24) / 2
     "SO_TC": (2, 2, 0, 0, 2, 2, None),  # I3, I4
     "BXT": (1, 0, 0, 0, 1, 1, None),  # I5, still in triage
     "SO_NNMT": (1, 1, 1, 0, 0, 0, 0.5),  # I10
