@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old", action="store_true", help="also time the former e-mail pattern (16 kB)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    from bot.conversation import EMAIL, contacts_in
+    from bot.conversation.contacts import EMAIL, contacts_in
 
     print(f"{'text':14} {'contacts_in ms':>15} {'EMAIL on all 64 kB ms':>22}" + (f" {'old on 16 kB ms':>16}" if args.old else ""))
     for name, make in TEXTS.items():

@@ -37,15 +37,13 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.extensions["ddci_db"] = Database(settings.database_url)
 
-    from bot import cli, health, webhook
+    from bot import cli, health
+    from bot.channels import CHANNELS
 
-    webhook.init_app(app)
+    for plugin in CHANNELS.values():
+        plugin.init_app(app, settings)
     health.init_app(app)
     cli.init_app(app)
-    if settings.is_development or app.config.get("SANDBOX"):
-        from bot import sandbox
-
-        sandbox.init_app(app)
     return app
 
 

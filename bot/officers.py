@@ -1,4 +1,5 @@
-"""Officers on Messenger: link an account by a one-time code, then notify within the window.
+"""Officers on a channel: link an account by a one-time code (the notifier that uses the link
+is the channel's own, e.g. bot/channels/messenger/notifier.py).
 
 An admin creates a code for an officer (`flask officers link`); the officer sends the code to
 the unit's page from their own Messenger account; the worker links that account. Messages
@@ -15,12 +16,9 @@ from typing import Callable, Optional, Sequence
 
 from sqlalchemy import select
 
-from bot.sendapi import SendApiClient, SendError
-from scheduler.notify import DeliveryError
 from store import Database, OfficerLink
 
 CODE = re.compile(r"^\s*(DDCI-[A-Z0-9]{6})\s*$", re.IGNORECASE)
-WINDOW = timedelta(hours=24)
 
 
 def new_code() -> str:
@@ -62,27 +60,11 @@ def recipients_for(s, unit_code: str) -> list[str]:
     return [f"{r.page_id}:{r.psid}" for r in rows]
 
 
-class MessengerNotifier:
-    """Notifier (scheduler/notify.py) over the Send API, for linked officers."""
+class MessengerOfficers:
+    """The fan-out of unit notices to officers who linked Messenger (scheduler.notifications
+    Fanout): one more notification row, on the "messenger" channel, for each e-mail one."""
 
     channel = "messenger"
 
-    def __init__(self, *, db: Database, client: SendApiClient, tokens: dict, clock: Callable[[], datetime]):
-        self.db, self.client, self.tokens, self.clock = db, client, tokens, clock
-
-    def send(self, recipients: Sequence[str], subject: str, text: str, html: Optional[str]) -> str:
-        sent = []
-        for recipient in recipients:
-            page_id, _, psid = recipient.partition(":")
-            with self.db.session() as s:
-                link = linked_officer(s, page_id, psid)
-                last = link.last_message_at if link else None
-            if last is None or self.clock() - last > WINDOW:
-                raise DeliveryError(f"{recipient}: outside Messenger's 24-hour window (officer must write first)",
-                                    permanent=True)
-            body = f"{subject}\n\n{text}"[:2000]
-            try:
-                sent.append(self.client.send_message(self.tokens.get(page_id), {"id": psid}, {"text": body}))
-            except SendError as exc:
-                raise DeliveryError(str(exc), permanent=exc.permanent) from exc
-        return ",".join(sent)
+    def recipients(self, s, unit_code: str) -> list[str]:
+        return recipients_for(s, unit_code)

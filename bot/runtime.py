@@ -1,18 +1,33 @@
-"""Build the long-running components from Settings (plain values in, objects out)."""
+"""The composition root: build the long-running components from Settings (plain values in,
+objects out). Nothing else reads Settings to wire objects together."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
-from bot.config import Settings
-from bot.sendapi import SendApiClient
+from bot.channels import build_all
+from bot.channels.messenger.notifier import MessengerNotifier
+from bot.channels.messenger.sendapi import client_for
+from bot.config import RemindersModel, Settings
+from bot.conversation import Conversation
+from bot.delivery import OutboxDelivery
+from bot.officers import MessengerOfficers
+from bot.worker import Worker
+from cases import Casework
+from nlu.classifier import MAX_CLASSIFY_CHARS
 from routing.gazetteer import Gazetteer
 from routing.rules import RoutingTable
-from routing.units import UnitMatcher
+from routing.units import Directory, Unit, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
-from scheduler.notify import EmailNotifier
+from scheduler.notifications.email import EmailNotifier
+from scheduler.notifications.router import ChannelRouter
+from scheduler.reminders import ReminderService, UnitContacts
+from scheduler.reports import PageInfo, ReportSchedule, ReportService, UnitInfo
+from scheduler.timeline import ReminderPlan
 from store import Database
+
+FANOUTS = (MessengerOfficers(),)  # unit notices also reach officers who linked Messenger
 
 
 def calendar(settings: Settings) -> WorkingCalendar:
@@ -42,10 +57,16 @@ def unit_matcher(settings: Settings) -> UnitMatcher:
     return UnitMatcher((u.code, UnitMatcher.names_for(u.name, u.kind, u.aliases)) for u in settings.config.units)
 
 
-def send_api(settings: Settings) -> SendApiClient:
-    """The one Send API client, with the app secret for appsecret_proof."""
-    return SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version,
-                         app_secret=settings.app_secret)
+def directory(settings: Settings) -> Directory:
+    return Directory((Unit(u.code, u.name, u.kind, tuple(u.emails), u.head_email, u.name_en)
+                      for u in settings.config.units), settings.config.standing_office)
+
+
+def casework(settings: Settings, db: Database, clock: Callable[[], datetime]) -> Casework:
+    return Casework(db=db, directory=directory(settings), table=routing_table(settings),
+                    gazetteer=Gazetteer.from_files(), matcher=unit_matcher(settings), calendar=calendar(settings),
+                    policy=policy(settings), clock=clock, tracking_prefix=settings.config.app.tracking_prefix,
+                    fanouts=FANOUTS)
 
 
 def notifier(settings: Settings) -> EmailNotifier:
@@ -55,37 +76,38 @@ def notifier(settings: Settings) -> EmailNotifier:
                          timeout=smtp.timeout_seconds)
 
 
-def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]):
+def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]) -> ChannelRouter:
     """E-mail for every notification, Messenger for officers who linked their account."""
-    from bot.officers import MessengerNotifier
-    from scheduler.notify import ChannelRouter
-
-    messenger = MessengerNotifier(db=db, client=send_api(settings), tokens=dict(settings.page_tokens), clock=clock)
+    messenger = MessengerNotifier(db=db, client=client_for(settings), tokens=dict(settings.page_tokens), clock=clock)
     return ChannelRouter(notifier(settings), messenger)
 
 
 def classifier(settings: Settings):
-    from nlu.classifier import build_classifier
+    from nlu.classifier import build_classifier  # loads Rasa (in process) only when a model is used
 
     nlu = settings.config.nlu
     return build_classifier(settings.model_dir, nlu.threshold, nlu.min_margin, nlu.server_url)
 
 
-def worker(settings: Settings, db: Database, clock: Callable[[], datetime], classifier_=None):
-    from bot.worker import Worker
+def worker(settings: Settings, db: Database, clock: Callable[[], datetime], classifier_=None) -> Worker:
+    model = classifier_ or classifier(settings)
+    cases = casework(settings, db, clock)
+    channels = build_all(settings, db, clock)
+    talk = settings.config.conversation
+    conversation = Conversation(
+        db=db, casework=cases, classify=lambda text: model.classify(text[:MAX_CLASSIFY_CHARS]),
+        followup_minutes=talk.followup_minutes, ask_contact=talk.ask_contact,
+        public_comment_reply=talk.public_comment_reply,
+        channel_titles={name: c.title for name, c in channels.items()}, clock=clock)
+    app = settings.config.app
+    return Worker(db=db, channels=channels, conversation=conversation,
+                  delivery=OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock),
+                  notifier=notifiers(settings, db, clock), classifier=model,
+                  is_page=lambda page_id: page_id is not None and settings.page(page_id) is not None,
+                  clock=clock, lease_seconds=app.event_lease_seconds, max_attempts=app.max_event_attempts)
 
-    return Worker(
-        db=db, settings=settings, classifier=classifier_ or classifier(settings),
-        sender=send_api(settings),
-        notifier=notifiers(settings, db, clock), calendar=calendar(settings), gazetteer=Gazetteer.from_files(),
-        table=routing_table(settings), units=unit_matcher(settings), policy=policy(settings), clock=clock,
-    )
 
-
-def reminder_plan(settings: Settings):
-    from bot.config import RemindersModel
-    from scheduler.deadlines import ReminderPlan
-
+def reminder_plan(settings: Settings) -> ReminderPlan:
     r = settings.config.reminders
     return ReminderPlan(half_time=r.half_time, due_day_morning=r.due_day_morning,
                         due_day_time=RemindersModel.clock_time(r.due_day_time),
@@ -93,10 +115,7 @@ def reminder_plan(settings: Settings):
                         escalation_repeat_working_days=r.escalation_repeat_working_days)
 
 
-def report_service(settings: Settings, db: Database, clock: Callable[[], datetime]):
-    from bot.config import RemindersModel
-    from scheduler.reports import PageInfo, ReportSchedule, ReportService, UnitInfo
-
+def report_service(settings: Settings, db: Database, clock: Callable[[], datetime]) -> ReportService:
     r, config = settings.config.reports, settings.config
     recipients = r.recipients or list(settings.unit(config.standing_office).emails)
     schedule = ReportSchedule(weekly_weekday=r.weekly_weekday, weekly_time=RemindersModel.clock_time(r.weekly_time),
@@ -107,11 +126,8 @@ def report_service(settings: Settings, db: Database, clock: Callable[[], datetim
                          unit_extracts=r.unit_extracts, schedule=schedule, min_posts=r.min_posts_per_week)
 
 
-def reminder_service(settings: Settings, db: Database, clock: Callable[[], datetime], *, holder: str | None = None):
-    from datetime import timedelta
-
-    from scheduler.service import ReminderService, UnitContacts
-
+def reminder_service(settings: Settings, db: Database, clock: Callable[[], datetime], *,
+                     holder: str | None = None) -> ReminderService:
     r = settings.config.reminders
     units = {u.code: UnitContacts(u.name, tuple(u.emails), u.head_email) for u in settings.config.units}
     return ReminderService(db=db, calendar=calendar(settings), policy=policy(settings),
@@ -120,4 +136,4 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
                            clock=clock, plan=reminder_plan(settings),
                            missed_grace=timedelta(hours=r.missed_grace_hours),
                            lease=timedelta(seconds=r.lock_lease_seconds),
-                           reports=report_service(settings, db, clock), holder=holder)
+                           reports=report_service(settings, db, clock), holder=holder, fanouts=FANOUTS)

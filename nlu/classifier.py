@@ -15,6 +15,9 @@ from nlu.normalize import normalize
 from nlu.training import read_active
 
 log = logging.getLogger(__name__)
+# The classifier reads at most this much of a message: the question is at its start, and a
+# bounded input keeps a huge paste from costing seconds.
+MAX_CLASSIFY_CHARS = 4000
 
 
 class NoModel(Exception):

@@ -1,11 +1,57 @@
-"""Recognise units named in a message ("cán bộ Sở Xây dựng", "UBND phường Bãi Cháy"), with or
-without diacritics. Pure: built from (code, names) pairs."""
+"""The government units: who they are (names in Vietnamese and English, mailboxes) and how
+to recognise one named in a message ("cán bộ Sở Xây dựng", "UBND phường Bãi Cháy"), with or
+without diacritics. Pure: built from plain values (config.yml `units:`)."""
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional
 
 from routing.gazetteer import fold
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    kind: str
+    emails: tuple[str, ...] = ()
+    head_email: Optional[str] = None
+    name_en: Optional[str] = None  # the province's own English name where it publishes one
+
+    def display(self, lang: str) -> str:
+        """The name a reader of `lang` reads (English where we have one)."""
+        return self.name_en if lang == "en" and self.name_en else self.name
+
+
+class Directory:
+    """Units by code, and the standing office (which triages and coordinates)."""
+
+    def __init__(self, units: Iterable[Unit], standing_office: str):
+        self._units: Mapping[str, Unit] = {u.code: u for u in units}
+        if standing_office not in self._units:
+            raise KeyError(f"standing office {standing_office} is not a unit")
+        self.standing_office = standing_office
+
+    def __getitem__(self, code: str) -> Unit:
+        return self._units[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._units
+
+    def get(self, code: Optional[str]) -> Optional[Unit]:
+        return self._units.get(code) if code else None
+
+    def name(self, code: Optional[str], lang: str = "vi") -> str:
+        unit = self.get(code)
+        return unit.display(lang) if unit else (code or "-")
+
+    @property
+    def office(self) -> Unit:
+        return self._units[self.standing_office]
+
+    def __iter__(self):
+        return iter(self._units.values())
 
 
 class UnitMatcher:

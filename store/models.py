@@ -20,6 +20,9 @@ from store.types import ErrorText, JSONText, PlainText, UTCDateTime
 
 Base = declarative_base()
 
+# An inquiry someone still has to act on: the standing office (triage) or a unit (assigned).
+OPEN_INQUIRY_STATUSES = ("triage", "assigned")
+
 
 class InboxEvent(Base):
     """One webhook event exactly as Facebook sent it, written before anything else happens.
@@ -31,6 +34,8 @@ class InboxEvent(Base):
     __tablename__ = "inbox_events"
 
     id = Column(Integer, primary_key=True)
+    # the channel whose adapter reads `payload` (bot/channels); the core never reads it itself
+    channel = Column(String(16), nullable=False, default="messenger", server_default="messenger")
     dedup_key = Column(String(255), nullable=False, unique=True)
     object = Column(String(32), nullable=False, default="page")
     page_id = Column(String(64), nullable=True, index=True)
@@ -59,7 +64,11 @@ class Inquiry(Base):
     source_event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=False, unique=True)
     page_id = Column(String(64), nullable=False, index=True)
     sender_id = Column(String(64), nullable=False, index=True)
+    # where the business wrote, as its channel's adapter names it ("messenger", "comment", ...)
     channel = Column(String(16), nullable=False, default="messenger")
+    # the channel plug-in that answers, and the address it answers at (its own shape)
+    reply_channel = Column(String(16), nullable=False, default="messenger", server_default="messenger")
+    reply_to = Column(JSONText, nullable=True)
     language = Column(String(8), nullable=False, default="vi")
     text = Column(PlainText, nullable=False)
     intent = Column(String(64), nullable=True)
@@ -228,14 +237,17 @@ class Outbox(DeliveryState, Base):
 
     id = Column(Integer, primary_key=True)
     idempotency_key = Column(String(255), nullable=False, unique=True)
+    # the channel whose sender delivers it; `recipient` is that channel's own address (the
+    # adapter's reply target, copied as it is: the core never reads inside it)
+    channel = Column(String(16), nullable=False, default="messenger", server_default="messenger")
     page_id = Column(String(64), nullable=False)
-    recipient = Column(JSONText, nullable=False)  # {"id": psid} or {"comment_id": ...}
-    message = Column(JSONText, nullable=False)  # Send API "message" object
+    recipient = Column(JSONText, nullable=False)
+    message = Column(JSONText, nullable=False)  # cases.outbox.Reply as JSON: {"text", "choices"}
     messaging_type = Column(String(32), nullable=False, default="RESPONSE")
     tag = Column(String(64), nullable=True)
     # who wrote it (the messaging policy differs): bot | human
     author = Column(String(8), nullable=False, default="bot", server_default="bot")
-    # what to call: message (Send API) | comment_reply (a public reply under a comment)
+    # message: to the person, privately | comment_reply: a public reply where they wrote in public
     kind = Column(String(16), nullable=False, default="message", server_default="message")
     inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
     # pending | sent | failed | undeliverable (outside Messenger's window) | held (another app owns the thread)

@@ -17,7 +17,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from sqlalchemy import MetaData, text
 
-from bot.signature import sign
+from bot.channels.messenger.signature import sign
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "messenger"

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from bot.casework import Casework, CaseworkError
+from cases import CaseError as CaseworkError
 from store import Assignment, DeadlineChange, Inquiry, Outbox
 from tests.conftest import VN, load_fixture, signed_post, with_text
 
@@ -19,7 +19,7 @@ def casework(app, clock):
 
     with app.app_context():
         s = context.settings()
-        yield Casework(db=context.db(), settings=s, calendar=runtime.calendar(s), policy=runtime.policy(s), clock=clock)
+        yield runtime.casework(s, context.db(), clock)
 
 
 def make_inquiry(client, worker, text=QUESTION) -> str:
@@ -93,7 +93,7 @@ def test_triage_then_assignment(make_app, trained_model, clock):
         w = runtime.worker(context.settings(), context.db(), clock)
         code = make_inquiry(app.test_client(), w)
         s = context.settings()
-        cw = Casework(db=context.db(), settings=s, calendar=runtime.calendar(s), policy=runtime.policy(s), clock=clock)
+        cw = runtime.casework(s, context.db(), clock)
         clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=VN))  # Mon, within the 1-day triage time
         cw.assign(code, "SO_XD", by="bxt", reason="phân loại")
     triage, lead = assignments(app)

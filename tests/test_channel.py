@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot import policy
+from bot.channels.messenger import policy
 from store import Conversation, InboxEvent, Inquiry, InquiryMessage, Notification, Outbox, PagePost
 from tests.conftest import VN, load_fixture, signed_post, with_text
 
@@ -515,8 +515,8 @@ def test_nul_characters_are_dropped_from_what_is_stored(channel, graph):
 
 # ---- contact details: a bounded, linear search --------------------------------------------------
 def test_contacts_are_found_in_the_first_max_scan_chars_only():
-    from bot.conversation import MAX_SCAN_CHARS, contacts_in
-    from bot.worker import MAX_CLASSIFY_CHARS
+    from bot.conversation.contacts import MAX_SCAN_CHARS, contacts_in
+    from nlu.classifier import MAX_CLASSIFY_CHARS
 
     assert MAX_SCAN_CHARS == MAX_CLASSIFY_CHARS
     filler = "x " * MAX_SCAN_CHARS
@@ -534,7 +534,7 @@ def test_contacts_are_found_in_the_first_max_scan_chars_only():
 def test_contact_search_on_64_kb_of_adversarial_text_finds_nothing_odd(text):
     """Not timed (bench/ measures speed): the search returns, only over the bounded prefix, and
     the e-mail pattern itself needs an "@" between bounded runs (it was quadratic: 7.8 s)."""
-    from bot.conversation import EMAIL, MAX_SCAN_CHARS, contacts_in
+    from bot.conversation.contacts import EMAIL, MAX_SCAN_CHARS, contacts_in
 
     phone, email = contacts_in(text)
     assert phone is None

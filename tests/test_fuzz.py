@@ -68,7 +68,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from bot.signature import sign
+from bot.channels.messenger.signature import sign
 from store import InboxEvent, Inquiry, Outbox
 from tests.conftest import FIXTURE_PAGE, FIXTURES, SECOND_PAGE, TEST_SECRET, load_fixture, signed_post
 

@@ -52,8 +52,9 @@ def test_a_wrong_or_used_code_links_nobody(app, client, worker):
 
 def test_messenger_notifier_sends_only_inside_the_window(app, client, worker, graph, clock):
     from bot import context
-    from bot.officers import MessengerNotifier, recipients_for
-    from bot.sendapi import SendApiClient
+    from bot.channels.messenger.notifier import MessengerNotifier
+    from bot.officers import recipients_for
+    from bot.channels.messenger.sendapi import SendApiClient
 
     code = link_code(app, clock)
     signed_post(client, with_text(load_fixture("text_message.json"), code, mid="m_link", sender=OFFICER))

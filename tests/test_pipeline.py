@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.sendapi import appsecret_proof
+from bot.channels.messenger.sendapi import appsecret_proof
 from store import Assignment, InboxEvent, Inquiry, Notification, Outbox
 from tests.conftest import FIXTURE_PAGE, TEST_SECRET, VN, load_fixture, signed_post, with_text
 
@@ -246,7 +246,8 @@ def test_no_transaction_is_open_while_the_send_api_answers(app, client, worker, 
 
     with app.app_context():
         db = context.db()
-    real, seen = worker.sender, []
+    sender = worker.channels["messenger"].sender
+    real, seen = sender.client, []
 
     class Probe:
         def __getattr__(self, name):
@@ -259,7 +260,7 @@ def test_no_transaction_is_open_while_the_send_api_answers(app, client, worker, 
                 assert signed_post(client, late).get_json()["stored"] == 1  # the webhook is not held up
             return real.send_message(*args, **kwargs)
 
-    worker.sender = Probe()
+    sender.client = Probe()
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.process_next()
     assert worker.deliver_outbox() == 2  # the acknowledgement and the question for a phone or e-mail

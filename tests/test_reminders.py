@@ -391,7 +391,6 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
     """Webhook -> worker -> assigned e-mail; the scheduler steps through ten days in 15-minute
     steps, is stopped Tue 18:00 and started again Wed 09:00; the unit answers Fri 10:00."""
     from bot import context, runtime
-    from bot.casework import Casework
 
     app, client = hourly_app, hourly_app.test_client()
     with app.app_context():
@@ -416,8 +415,7 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
             if answer_at is not None and clock() == answer_at:
                 with app.app_context():
                     s = context.settings()
-                    Casework(db=context.db(), settings=s, calendar=runtime.calendar(s), policy=runtime.policy(s),
-                             clock=clock).answer(inquiry.code, by="soxd.officer")
+                    runtime.casework(s, context.db(), clock).answer(inquiry.code, by="soxd.officer")
             if clock().minute == 0:
                 service.tick()
             service.run_due()
@@ -467,7 +465,6 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
 # ---- rescheduling: reassignment, complex case, answer (incremental sync) ---------------------
 def test_casework_changes_reschedule_and_answer_cancels(app, services, clock, smtp):
     from bot import context, runtime
-    from bot.casework import Casework
 
     code, a = seed(app, received=vn(2026, 11, 27, 10, 0))
     clock.set(vn(2026, 11, 30, 9, 0))
@@ -476,8 +473,7 @@ def test_casework_changes_reschedule_and_answer_cancels(app, services, clock, sm
     assert job_times(service, a) == {"reminder": vn(2026, 12, 1, 11, 15), "escalation": vn(2026, 12, 3, 7, 30)}
     with app.app_context():
         s = context.settings()
-        casework = Casework(db=context.db(), settings=s, calendar=runtime.calendar(s), policy=runtime.policy(s),
-                            clock=clock)
+        casework = runtime.casework(s, context.db(), clock)
     clock.advance(minutes=1)
     casework.mark_complex(code, by="soxd", reason="phức tạp")  # due Fri 04/12 17:00
     assert "sync" in service.tick()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import runtime
-from bot.config import DOMAIN_INTENTS, load_settings
+from bot.config import load_settings
+from routing.taxonomy import DOMAIN_INTENTS
 from routing.gazetteer import Gazetteer
 from routing.rules import RouteRequest, route
 from tests.conftest import REPO

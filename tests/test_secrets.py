@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import MetaData, select
 
-from bot.sendapi import SendApiClient, SendError, appsecret_proof
+from bot.channels.messenger.sendapi import SendApiClient, SendError, appsecret_proof
 from scheduler.notify import DeliveryError, EmailNotifier
 from store import Notification, Outbox, OutboxAttempt
 from store.redaction import REDACTED, RedactingFilter, register, scrub

@@ -100,7 +100,7 @@ def test_signature_with_another_secret_is_403(app, client):
 def test_signature_is_over_the_raw_bytes(app, client):
     # Same JSON, different bytes (Facebook escapes non-ASCII): signed bytes are what count.
     raw = json.dumps(load_fixture("text_message_with_nlp.json"), ensure_ascii=True).encode()
-    from bot.signature import sign
+    from bot.channels.messenger.signature import sign
 
     ok = client.post("/webhooks/messenger", data=raw, content_type="application/json",
                      headers={"X-Hub-Signature-256": sign("test-app-secret", raw)})
@@ -279,7 +279,7 @@ def _nested(depth: int) -> bytes:
 
 
 def test_nesting_is_limited_to_64_levels(app, client):
-    from bot.events import MAX_DEPTH
+    from bot.channels.messenger.events import MAX_DEPTH
 
     assert MAX_DEPTH == 64
     assert signed_post(client, _nested(64)).status_code == 200

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bot.channels.base import DeliveryFailure
 from store.redaction import scrub
 
 # Graph API error codes after which sending the same message again cannot succeed.
@@ -33,11 +34,12 @@ def appsecret_proof(app_secret: str, access_token: str) -> str:
     return hmac.new(app_secret.encode("utf-8"), access_token.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class SendError(Exception):
+class SendError(DeliveryFailure):
     def __init__(self, message: str, *, permanent: bool, code: Optional[int] = None,
                  subcode: Optional[int] = None, status: Optional[int] = None):
-        super().__init__(scrub(message)[:MAX_ERROR_CHARS])  # scrubbed before cut: no half secret survives
-        self.permanent, self.code, self.subcode, self.status = permanent, code, subcode, status
+        # scrubbed before it is cut: no half of a secret survives the cut
+        super().__init__(scrub(message)[:MAX_ERROR_CHARS], permanent=permanent, code=code, subcode=subcode,
+                         status=status)
 
 
 class SendApiClient:
@@ -98,3 +100,8 @@ class SendApiClient:
     def set_messenger_profile(self, access_token: Optional[str], profile: dict[str, Any]) -> dict[str, Any]:
         """Get Started button, greeting and persistent menu (Messenger Profile API)."""
         return self._request("POST", "me/messenger_profile", access_token, body=profile)
+
+
+def client_for(settings) -> SendApiClient:
+    """The one Send API client of a deployment (bot.config.Settings), with its app secret."""
+    return SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version, app_secret=settings.app_secret)

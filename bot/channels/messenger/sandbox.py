@@ -17,8 +17,8 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from sqlalchemy import select
 
 from bot import context
-from bot.sendapi import appsecret_proof
-from bot.signature import sign
+from bot.channels.messenger.sendapi import appsecret_proof
+from bot.channels.messenger.signature import sign
 from store import InboxEvent, SandboxGraphCall, SandboxMail
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates")

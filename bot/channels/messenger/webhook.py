@@ -3,7 +3,7 @@
 Outcomes: GET subscribe with the right token -> challenge; anything else -> 403. POST:
 over the size limit -> 413; bad or missing signature -> 403; invalid UTF-8 or JSON -> 400;
 JSON that is no webhook payload -> 400, and so is JSON nested deeper than
-bot.events.MAX_DEPTH or holding a lone UTF-16 surrogate escape ("\\ud800", which has no UTF-8
+bot.channels.messenger.events.MAX_DEPTH or holding a lone UTF-16 surrogate escape ("\\ud800", which has no UTF-8
 form; Facebook never sends one); otherwise 200, with every event stored (duplicates and
 shapeless items skipped, and counted). Classification, routing and replies happen later in
 the worker.
@@ -16,8 +16,8 @@ import logging
 from flask import Blueprint, Flask, jsonify, request
 
 from bot import context
-from bot.events import MalformedPayload, parse_body
-from bot.signature import ForgedRequest, verify
+from bot.channels.messenger.events import MalformedPayload, parse_body
+from bot.channels.messenger.signature import ForgedRequest, verify
 from store.inbox import append_events
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,8 @@ def receive():
         events, rejected = parse_body(payload)
     except MalformedPayload as exc:
         return jsonify(error=str(exc)), 400
-    rows = [dict(e.__dict__) for e in events]  # shallow: asdict() deep-copies and recurses on nested JSON
+    # shallow: asdict() deep-copies and recurses on nested JSON
+    rows = [dict(e.__dict__, channel="messenger") for e in events]
     with context.db().session() as session:
         stored, duplicates = append_events(session, rows, context.clock()())
     if rejected:

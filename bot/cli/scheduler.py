@@ -6,7 +6,7 @@ import logging
 import click
 
 from bot import context, runtime
-from bot.cli import _stop_event
+from bot.cli.process import stop_event
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def scheduler_command(sync_seconds: float) -> None:
     if sync_seconds >= lease:
         raise click.BadParameter(f"must be below reminders.lock_lease_seconds ({lease})", param_hint="--sync-seconds")
     service = runtime.reminder_service(settings, context.db(), context.clock())
-    stop = _stop_event()
+    stop = stop_event()
     service.start()
     click.echo(f"scheduler {service.lease.holder} started; Ctrl-C to stop", err=True)
     was_active = None

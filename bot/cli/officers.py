@@ -1,4 +1,4 @@
-"""`flask messenger setup`: Get Started, greeting and persistent menu on every page."""
+"""`flask officers link|list`: officers' Messenger accounts for notifications."""
 from __future__ import annotations
 
 import sys
@@ -6,31 +6,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from bot import context, replies, runtime
-from bot.sendapi import SendError
-
-messenger_cli = AppGroup("messenger", help="Messenger page settings.")
-
-
-@messenger_cli.command("setup")
-@click.option("--page", "page_ids", multiple=True, help="Only these page ids (default: every configured page).")
-def setup(page_ids: tuple[str, ...]) -> None:
-    """Set Get Started, the greeting and the persistent menu through the Messenger Profile API."""
-    settings = context.settings()
-    client = runtime.send_api(settings)
-    failed = 0
-    for page in settings.config.pages:
-        if page_ids and page.id not in page_ids:
-            continue
-        try:
-            client.set_messenger_profile(settings.page_tokens.get(page.id), replies.messenger_profile())
-        except SendError as exc:
-            failed += 1
-            click.echo(f"{page.id} {page.name}: failed: {exc}", err=True)
-        else:
-            click.echo(f"{page.id} {page.name}: Get Started, greeting and menu set")
-    if failed:
-        sys.exit(1)
+from bot import context
 
 
 officers_cli = AppGroup("officers", help="Officers' Messenger accounts for notifications.")

@@ -1,0 +1,169 @@
+"""The channel seam: what a channel plug-in gives the core, and what the core asks of it.
+
+A channel has two sides (as Rasa's channels do): an adapter that reads one stored raw event
+(`InboxEvent.payload`, the channel's own JSON) and returns one of the plain inbound values
+below, and a sender that delivers outbox rows. The conversation and the lifecycle see only
+these values, never a channel's JSON; a second channel (Zalo OA, say) is one new folder with
+a `build()` and one line in bot/channels/__init__.py `CHANNELS`.
+
+Inbound values (one per stored event):
+- InboundMessage    a person wrote (text, attachments, a tapped button), privately or in public
+- AnsweredElsewhere a person of the page answered the business outside the bot
+- Seen              the business's client reports delivery or reading up to a moment
+- ThreadOwner       another app took (or gave back) the conversation
+- Edited            the business changed something it wrote
+- Withdrawn         something the business wrote was hidden or removed
+- PagePosted        the page published (or removed) a post of its own
+- Noted             nothing to do; recorded (may keep the messaging window open)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping, Optional, Protocol, Union
+
+from cases.outbox import Reply
+from store import InboxEvent
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    channel: str  # the plug-in that received it and answers it
+    source: str  # where it was written, as the inquiry records it ("messenger", "comment", ...)
+    page_id: str
+    sender_id: str
+    sent_at: datetime
+    text: Optional[str] = None
+    attachments: tuple[dict, ...] = ()  # {"type", "url", "title"}: links a person can open
+    reply_to: Mapping[str, Any] = field(default_factory=dict)  # the channel's own address
+    public: bool = False  # written for all to see (a comment under a post)
+    action: Optional[str] = None  # the payload of a button or choice the person tapped
+    typed: bool = True  # False for a button that carries no text of the person's (a postback)
+    held: bool = False  # another app owns the conversation: record it, say nothing
+    post_id: Optional[str] = None
+    comment_id: Optional[str] = None
+    sticker: bool = False  # a sticker alone is a "like", not a message
+
+
+@dataclass(frozen=True)
+class AnsweredElsewhere:
+    """A person of the page wrote to the business (the page's inbox, a reply under the
+    comment). `business_id` finds a private inquiry, `comment_id` a public one."""
+
+    channel: str
+    source: str  # the inquiry's source to look in ("messenger", "comment")
+    page_id: str
+    by: str  # how we name the answerer in the record ("page inbox", "page comment")
+    thread_source: str  # what the thread message is marked with ("page_inbox", "comment")
+    sent_at: datetime
+    text: Optional[str] = None
+    attachments: tuple[dict, ...] = ()
+    business_id: Optional[str] = None
+    comment_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Seen:
+    page_id: str
+    sender_id: str
+    what: str  # delivered | read
+    until: datetime
+
+
+@dataclass(frozen=True)
+class ThreadOwner:
+    page_id: str
+    sender_id: Optional[str]
+    owner: Optional[str]  # None: we own the conversation again
+    detail: str
+
+
+@dataclass(frozen=True)
+class Edited:
+    page_id: str
+    comment_id: Optional[str]
+    text: Optional[str]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    page_id: str
+    comment_id: Optional[str]
+    how: str  # hidden | removed
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PagePosted:
+    page_id: str
+    post_id: Optional[str]
+    at: datetime
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class Noted:
+    detail: str
+    page_id: Optional[str] = None
+    sender_id: Optional[str] = None
+    opens_window: bool = False  # the person acted: the channel's messaging window opens
+    at: Optional[datetime] = None
+
+
+Inbound = Union[InboundMessage, AnsweredElsewhere, Seen, ThreadOwner, Edited, Withdrawn, PagePosted, Noted]
+
+
+# ---- sending ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outgoing:
+    """An outbox row as its sender sees it (plain values, read in a short transaction)."""
+
+    id: int
+    channel: str
+    page_id: str
+    to: Mapping[str, Any]
+    reply: Reply
+    public: bool
+    author: str  # bot | human: channels allow a person's answer longer than a bot's
+    inquiry_id: Optional[int]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with an outgoing message now. `messaging_type` and `tag` record how the
+    channel classed the message (Messenger: RESPONSE, or MESSAGE_TAG with HUMAN_AGENT)."""
+
+    action: str  # send | hold (another app owns the thread) | undeliverable (never will be)
+    reason: str = ""
+    messaging_type: Optional[str] = None
+    tag: Optional[str] = None
+
+
+class DeliveryFailure(Exception):
+    """A send did not happen; `permanent` says whether trying again can help."""
+
+    def __init__(self, message: str, *, permanent: bool, code: Optional[int] = None,
+                 subcode: Optional[int] = None, status: Optional[int] = None):
+        super().__init__(message)
+        self.permanent, self.code, self.subcode, self.status = permanent, code, subcode, status
+
+
+class Sender(Protocol):
+    def plan(self, s, out: Outgoing, now: datetime) -> Plan:
+        """Decide in a short transaction (it may read conversation state); no network."""
+
+    def send(self, out: Outgoing, plan: Plan) -> str:
+        """Deliver (no transaction is open); return the provider's id or raise DeliveryFailure."""
+
+
+class Channel(Protocol):
+    name: str  # as stored on inbox events and outbox rows
+    title: str  # as officers read it ("Messenger")
+    sender: Sender
+
+    def read(self, event: InboxEvent) -> Inbound:
+        """The adapter: one stored raw event -> one inbound value."""
+
+
+ChannelFactory = Callable[..., Channel]  # build(settings, db, clock) -> Channel

@@ -1,0 +1,40 @@
+"""`flask messenger setup`: Get Started, greeting and persistent menu on every page."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from bot import context
+from bot.channels.messenger.profile import messenger_profile
+from bot.channels.messenger.sendapi import SendError, client_for
+
+messenger_cli = AppGroup("messenger", help="Messenger page settings.")
+
+
+@messenger_cli.command("setup")
+@click.option("--page", "page_ids", multiple=True, help="Only these page ids (default: every configured page).")
+def setup(page_ids: tuple[str, ...]) -> None:
+    """Set Get Started, the greeting and the persistent menu through the Messenger Profile API."""
+    settings = context.settings()
+    client = client_for(settings)
+    profile = messenger_profile(settings.config.deadlines.lead_days)
+    failed = 0
+    for page in settings.config.pages:
+        if page_ids and page.id not in page_ids:
+            continue
+        try:
+            client.set_messenger_profile(settings.page_tokens.get(page.id), profile)
+        except SendError as exc:
+            failed += 1
+            click.echo(f"{page.id} {page.name}: failed: {exc}", err=True)
+        else:
+            click.echo(f"{page.id} {page.name}: Get Started, greeting and menu set")
+    if failed:
+        sys.exit(1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(messenger_cli)

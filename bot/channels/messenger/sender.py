@@ -1,0 +1,55 @@
+"""Messenger's sender: the messaging policy, then the Send API.
+
+`plan` runs in the delivery loop's short transaction: while another app owns the
+conversation a bot message is held; Messenger's window (bot/channels/messenger/policy.py)
+decides whether and how a private message may go; a public reply under a comment and the
+one private reply to a comment are Facebook's to allow. `send` renders the neutral Reply as
+a Send API message (choices become quick replies) and calls the Graph API, outside any
+transaction.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from bot.channels.base import Outgoing, Plan
+from bot.channels.messenger import policy
+from bot.channels.messenger.sendapi import SendApiClient
+from store import Conversation
+
+MAX_TEXT = 2000  # Messenger refuses longer texts
+
+
+def render(out: Outgoing) -> dict[str, Any]:
+    """The Send API `message` object of a reply."""
+    message: dict[str, Any] = {"text": out.reply.text[:MAX_TEXT]}
+    if out.reply.choices:
+        message["quick_replies"] = [{"content_type": "text", "title": c.title, "payload": c.payload}
+                                    for c in out.reply.choices]
+    return message
+
+
+class MessengerSender:
+    def __init__(self, client: SendApiClient, tokens: Mapping[str, Optional[str]], human_agent_pages: frozenset[str]):
+        self.client, self.tokens, self.human_agent_pages = client, dict(tokens), human_agent_pages
+
+    def plan(self, s, out: Outgoing, now: datetime) -> Plan:
+        if out.public:
+            return Plan("send", "a public reply under the comment")
+        to_comment = "comment_id" in out.to
+        conv = None if to_comment else s.get(Conversation, (out.page_id, out.to.get("id")))
+        if conv is not None and conv.thread_owner_app_id and out.author == "bot":
+            return Plan("hold", f"thread owned by app {conv.thread_owner_app_id}")
+        verdict = policy.decide(now=now, last_user_message_at=conv.last_user_message_at if conv else None,
+                                author=out.author, human_agent_page=out.page_id in self.human_agent_pages,
+                                to_comment=to_comment)
+        if not verdict.allowed:
+            return Plan("undeliverable", verdict.reason)
+        return Plan("send", verdict.reason, verdict.messaging_type, verdict.tag)
+
+    def send(self, out: Outgoing, plan: Plan) -> str:
+        token = self.tokens.get(out.page_id)
+        if out.public:
+            return self.client.reply_to_comment(token, out.to["comment_id"], out.reply.text[:MAX_TEXT])
+        return self.client.send_message(token, dict(out.to), render(out),
+                                        messaging_type=plan.messaging_type or "RESPONSE", tag=plan.tag)

@@ -1,0 +1,36 @@
+"""`flask deadline due`: a working-day deadline, explained day by day."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask.cli import AppGroup
+
+from bot import context, runtime
+
+deadline_cli = AppGroup("deadline", help="Working-day deadlines.")
+
+
+def _parse_start(value: str, tz: ZoneInfo) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}") from None
+    # A start without an offset is read as local time in Quảng Ninh.
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+@deadline_cli.command("due")
+@click.option("--start", required=True, help="ISO 8601 instant (no offset = Asia/Ho_Chi_Minh).")
+@click.option("--days", required=True, type=click.IntRange(min=1), help="Working days.")
+@click.option("--explain", is_flag=True, help="List counted and skipped days with reasons.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:
+    """Print the due instant (ISO 8601, +07:00)."""
+    cal = runtime.calendar(context.settings())
+    moment = _parse_start(start, cal.tz)
+    due = cal.due(moment, days).astimezone(cal.tz)
+    click.echo(due.isoformat())
+    if explain:
+        click.echo(cal.explain_due(moment, days).render(lang))

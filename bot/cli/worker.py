@@ -1,0 +1,32 @@
+"""`flask worker` and, in development, `flask devmail`."""
+from __future__ import annotations
+
+import click
+
+from bot import context, runtime
+from bot.cli.process import stop_event
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Process what is pending, then exit.")
+def worker_command(once: bool) -> None:
+    """Take inbox events, classify, route, acknowledge and notify."""
+    settings = context.settings()
+    w = runtime.worker(settings, context.db(), context.clock())
+    if once:
+        click.echo(f"handled {w.run_once()} item(s)")
+        return
+    version = w.classifier.refresh() if hasattr(w.classifier, "refresh") else None
+    click.echo(f"worker started (model {version or 'none yet'}); Ctrl-C to stop", err=True)
+    w.run_forever(stop_event(), settings.config.app.worker_poll_seconds)
+
+
+@click.command("devmail")
+@click.option("--host", default=None, help="Defaults to smtp.host of config.yml.")
+@click.option("--port", default=None, type=int, help="Defaults to smtp.port of config.yml.")
+def devmail_command(host: str | None, port: int | None) -> None:
+    """Development SMTP sink: catches the units' e-mails and shows them in the sandbox."""
+    from bot.devmail import serve
+
+    smtp = context.settings().config.smtp
+    serve(context.db(), host or smtp.host, port or smtp.port, stop_event())

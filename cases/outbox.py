@@ -1,0 +1,68 @@
+"""Replies to a business: the one place that writes outbox rows.
+
+A reply is queued in the caller's transaction (with whatever caused it) and sent later by
+the worker's delivery loop, through the channel named on the row. Its content is
+channel-neutral (`Reply`: a text and, optionally, choices the person can tap); its address
+is the channel's own (`Address.to`, copied from the adapter's reply target and never read
+here), so a second channel needs nothing in this package.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from store import Outbox
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button the person can tap (Messenger: a quick reply); `payload` comes back to us."""
+
+    payload: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text}
+        if self.choices:
+            data["choices"] = [{"payload": c.payload, "title": c.title} for c in self.choices]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Reply":
+        """A stored reply. Rows queued before the channel seam (revision 0004) hold Send API
+        shapes: {"text", "quick_replies"} or, for a public comment reply, {"message"}."""
+        text = data.get("text")
+        if text is None:
+            text = data.get("message", "")
+        raw = data.get("choices") or data.get("quick_replies") or ()
+        return cls(str(text), tuple(Choice(str(c.get("payload", "")), str(c.get("title", ""))) for c in raw))
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a reply goes: a channel, the page (account) it speaks for, and the channel's own
+    address of the person (`to`). `public` replies are seen by everyone (under a comment)."""
+
+    channel: str
+    page_id: str
+    to: Mapping[str, Any] = field(default_factory=dict)
+    public: bool = False
+
+
+def queue_reply(s, *, key: str, address: Address, reply: Reply, now: datetime, inquiry_id: Optional[int] = None,
+                author: str = "bot") -> Outbox:
+    """Add a pending reply in session `s`. `key` is its idempotency key (unique): the same
+    cause queued twice fails the transaction instead of sending twice."""
+    row = Outbox(idempotency_key=key, channel=address.channel, page_id=address.page_id, recipient=dict(address.to),
+                 message=reply.to_json(), messaging_type="RESPONSE", inquiry_id=inquiry_id,
+                 kind="comment_reply" if address.public else "message", author=author, status="pending",
+                 attempts=0, next_attempt_at=now, created_at=now)
+    s.add(row)
+    return row
