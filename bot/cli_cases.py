@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot import context, runtime
 from bot.casework import Casework, CaseworkError
-from bot.config import DOMAIN_INTENTS
+from routing.taxonomy import DOMAIN_INTENTS
 
 routing_cli = AppGroup("routing", help="Check the routing configuration, explain a decision.")
 

@@ -16,18 +16,13 @@ from typing import Any, Mapping, Optional
 import yaml
 from pydantic import BaseModel, Extra, Field, ValidationError, root_validator, validator
 
+from routing.taxonomy import DOMAIN_INTENTS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yml"
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
 DEV_APP_SECRET = "sandbox-app-secret"
 DEV_VERIFY_TOKEN = "sandbox-verify-token"
-
-DOMAIN_INTENTS = (
-    "dang_ky_kinh_doanh", "dau_tu", "dat_dai", "moi_truong", "nong_lam_thuy_san", "xay_dung",
-    "giao_thong_van_tai", "cong_thuong", "thue", "hai_quan", "lao_dong", "bao_hiem_xa_hoi",
-    "y_te", "van_hoa_du_lich", "khoa_hoc_cong_nghe", "an_ninh_pccc", "phan_anh_can_bo",
-)
-CONVERSATION_INTENTS = ("chao_hoi", "cam_on", "tra_cuu", "ngoai_pham_vi")
 
 
 class ConfigError(Exception):

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from sqlalchemy import select
 
 from bot import replies
-from bot.config import CONVERSATION_INTENTS
 from bot.worker import MAX_CLASSIFY_CHARS
 from nlu.normalize import detect_language, normalize
+from routing.taxonomy import CONVERSATION_INTENTS
 from store import InboxEvent, Inquiry
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import select
 
 from bot import replies
-from bot.config import CONVERSATION_INTENTS
 from nlu.normalize import detect_language, normalize
+from routing.taxonomy import CONVERSATION_INTENTS
 from store import InboxEvent, Inquiry, PagePost
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from scheduler.notify import DOMAIN_NAMES_EN, DOMAIN_NAMES_VI
+from routing.taxonomy import domain_name
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -21,7 +21,7 @@ def acknowledgement(lang: str, *, code: str, intent: str, unit_name: str, due: d
         return (
             "Thank you for contacting DDCI Quang Ninh. We have received your inquiry.\n"
             f"Tracking code: {code}\n"
-            f"Field: {DOMAIN_NAMES_EN.get(intent, intent)}\n"
+            f"Field: {domain_name(intent, 'en')}\n"
             f"Answering unit: {unit_name}\n"
             f"Answer due by: {_when(due, lang)} ({days} working days, Decision 3887/QĐ-UBND)\n"
             "Send us the tracking code at any time to check its status."
@@ -29,7 +29,7 @@ def acknowledgement(lang: str, *, code: str, intent: str, unit_name: str, due: d
     return (
         "Cảm ơn Quý doanh nghiệp đã gửi phản ánh, kiến nghị tới DDCI Quảng Ninh.\n"
         f"Mã tra cứu: {code}\n"
-        f"Lĩnh vực: {DOMAIN_NAMES_VI.get(intent, intent)}\n"
+        f"Lĩnh vực: {domain_name(intent, 'vi')}\n"
         f"Đơn vị trả lời: {unit_name}\n"
         f"Hạn trả lời: {_when(due, lang)} ({days} ngày làm việc theo Quyết định 3887/QĐ-UBND)\n"
         "Quý doanh nghiệp có thể gửi mã tra cứu để xem tình trạng xử lý."

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Callable
 
 from scheduler.calendar import WorkingCalendar
-from scheduler.notify import (DOMAIN_NAMES_VI, DeliveryError, Notifier, format_local, overdue_vi, render,
-                              time_left_vi)
+from routing.taxonomy import domain_name
+from scheduler.notify import DeliveryError, Notifier, format_local, overdue_vi, render, time_left_vi
 from store import Assignment, Conversation, Database, Inquiry, Notification, OfficerLink
 from store.queue import backoff, claim_due
 
@@ -56,7 +56,7 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         left = overdue_vi(calendar.working_time_between(assignment.due_at, now).total_seconds() / 3600)
     email = render(
         template or kind, code=inquiry.code,
-        domain=DOMAIN_NAMES_VI.get(inquiry.intent or "", inquiry.intent or "chưa rõ"),
+        domain=domain_name(inquiry.intent, "vi") if inquiry.intent else "chưa rõ",
         unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
         time_left=left, business=business_vi(session, inquiry),
         text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry),

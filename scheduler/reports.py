@@ -51,8 +51,9 @@ from apscheduler.triggers.cron import CronTrigger
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
+from routing import taxonomy
 from scheduler.calendar import WorkingCalendar
-from scheduler.notify import DOMAIN_NAMES_VI, Attachment, DeliveryError
+from scheduler.notify import Attachment, DeliveryError
 from store import Assignment, Database, Inquiry, Notification, PagePost
 from store.queue import backoff
 
@@ -261,7 +262,7 @@ class Report:
 def domain_name(key: str) -> str:
     if key == UNCLASSIFIED:
         return "Chưa phân loại"
-    return DOMAIN_NAMES_VI.get(key, key)
+    return taxonomy.domain_name(key, "vi")
 
 
 def summarize(lines: Iterable[Line]) -> Counts:
