@@ -22,7 +22,7 @@ from bot import replies
 from bot.config import Settings
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
-from scheduler.delivery import queue_notification
+from scheduler.notifications.delivery import queue_notification
 from store import Assignment, Database, DeadlineChange, Inquiry, InquiryMessage, Outbox
 
 

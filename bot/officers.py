@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 from sqlalchemy import select
 
 from bot.sendapi import SendApiClient, SendError
-from scheduler.notify import DeliveryError
+from scheduler.notifications.router import DeliveryError
 from store import Database, OfficerLink
 
 CODE = re.compile(r"^\s*(DDCI-[A-Z0-9]{6})\s*$", re.IGNORECASE)
@@ -63,7 +63,7 @@ def recipients_for(s, unit_code: str) -> list[str]:
 
 
 class MessengerNotifier:
-    """Notifier (scheduler/notify.py) over the Send API, for linked officers."""
+    """Notifier (scheduler/notifications/router.py) over the Send API, for linked officers."""
 
     channel = "messenger"
 

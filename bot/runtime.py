@@ -11,7 +11,8 @@ from routing.rules import RoutingTable
 from routing.units import UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
-from scheduler.notify import EmailNotifier
+from scheduler.notifications.email import EmailNotifier
+from scheduler.notifications.router import ChannelRouter
 from store import Database
 
 
@@ -58,7 +59,6 @@ def notifier(settings: Settings) -> EmailNotifier:
 def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]):
     """E-mail for every notification, Messenger for officers who linked their account."""
     from bot.officers import MessengerNotifier
-    from scheduler.notify import ChannelRouter
 
     messenger = MessengerNotifier(db=db, client=send_api(settings), tokens=dict(settings.page_tokens), clock=clock)
     return ChannelRouter(notifier(settings), messenger)

@@ -30,8 +30,8 @@ from routing.rules import RouteRequest, RoutingTable, route
 from routing.units import UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
-from scheduler.delivery import deliver_notifications, queue_notification
-from scheduler.notify import Notifier
+from scheduler.notifications.delivery import deliver_notifications, queue_notification
+from scheduler.notifications.router import Notifier
 from store import (Assignment, Conversation, Database, Heartbeat, InboxEvent, Inquiry, InquiryMessage,
                    Notification, Outbox, OutboxAttempt)
 from store.inbox import claim_next

@@ -53,7 +53,8 @@ from sqlalchemy import select
 
 from routing import taxonomy
 from scheduler.calendar import WorkingCalendar
-from scheduler.notify import Attachment, DeliveryError
+from scheduler.notifications.email import Attachment
+from scheduler.notifications.router import DeliveryError
 from store import Assignment, Database, Inquiry, Notification, PagePost
 from store.queue import backoff
 

@@ -46,8 +46,8 @@ from sqlalchemy.exc import IntegrityError
 
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, ReminderPlan, Stage, Timeline, timeline
-from scheduler.delivery import deliver_notifications, queue_notification
-from scheduler.notify import Notifier
+from scheduler.notifications.delivery import deliver_notifications, queue_notification
+from scheduler.notifications.router import Notifier
 from store import Assignment, Database, Heartbeat, Inquiry, Notification, SchedulerLock
 
 log = logging.getLogger(__name__)

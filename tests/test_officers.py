@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from scheduler.notify import DeliveryError
+from scheduler.notifications.router import DeliveryError
 from store import Inquiry, OfficerLink
 from tests.conftest import FIXTURE_PAGE, load_fixture, signed_post, with_text
 

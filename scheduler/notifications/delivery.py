@@ -1,13 +1,15 @@
-"""Delivering pending notifications, shared by the worker and the scheduler."""
+"""The notifications table: queue a rendered notice (once per key) and deliver pending ones;
+shared by the worker, casework and the scheduler."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 from typing import Callable
 
-from scheduler.calendar import WorkingCalendar
 from routing.taxonomy import domain_name
-from scheduler.notify import DeliveryError, Notifier, format_local, overdue_vi, render, time_left_vi
+from scheduler.calendar import WorkingCalendar
+from scheduler.notifications.render import format_local, overdue_vi, render, time_left_vi
+from scheduler.notifications.router import DeliveryError, Notifier
 from store import Assignment, Conversation, Database, Inquiry, Notification, OfficerLink
 from store.queue import backoff, claim_due
 
