@@ -23,6 +23,7 @@ from bot.config import Settings
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.notifications.delivery import queue_notification
+from scheduler.notifications.router import Fanout
 from store import Assignment, Database, DeadlineChange, Inquiry, InquiryMessage, Outbox
 
 
@@ -32,8 +33,9 @@ class CaseworkError(Exception):
 
 class Casework:
     def __init__(self, *, db: Database, settings: Settings, calendar: WorkingCalendar, policy: DeadlinePolicy,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], fanouts: Sequence[Fanout] = ()):
         self.db, self.settings, self.calendar, self.policy, self.clock = db, settings, calendar, policy, clock
+        self.fanouts = tuple(fanouts)
 
     # ---- helpers -----------------------------------------------------------------------
     def _inquiry(self, s, code: str) -> Inquiry:
@@ -61,7 +63,7 @@ class Casework:
         unit = self._unit(assignment.unit_code)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock())
+                           now=self.clock(), fanouts=self.fanouts)
 
     def _tell_business(self, s, inquiry: Inquiry, key: str, text: str) -> None:
         if inquiry.channel != "messenger":

@@ -105,7 +105,7 @@ def routing_explain(text: str, page_id: str | None, at: str | None) -> None:
 def _casework() -> Casework:
     settings = context.settings()
     return Casework(db=context.db(), settings=settings, calendar=runtime.calendar(settings),
-                    policy=runtime.policy(settings), clock=context.clock())
+                    policy=runtime.policy(settings), clock=context.clock(), fanouts=runtime.fanouts())
 
 
 def _run(action):

@@ -62,6 +62,16 @@ def recipients_for(s, unit_code: str) -> list[str]:
     return [f"{r.page_id}:{r.psid}" for r in rows]
 
 
+class MessengerOfficers:
+    """Fanout (scheduler/notifications/router.py): a unit's officers who linked Messenger get a
+    copy of the unit's e-mail notices there (sent by MessengerNotifier, within the window)."""
+
+    channel = "messenger"
+
+    def recipients(self, session, unit_code: str) -> list[str]:
+        return recipients_for(session, unit_code)
+
+
 class MessengerNotifier:
     """Notifier (scheduler/notifications/router.py) over the Send API, for linked officers."""
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Callable
 
 from bot.config import Settings
+from bot.officers import MessengerOfficers
 from bot.sendapi import SendApiClient
 from routing.gazetteer import Gazetteer
 from routing.rules import RoutingTable
@@ -64,6 +65,11 @@ def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]):
     return ChannelRouter(notifier(settings), messenger)
 
 
+def fanouts() -> tuple:
+    """Who gets a copy of a unit's e-mail notices elsewhere: its officers who linked Messenger."""
+    return (MessengerOfficers(),)
+
+
 def classifier(settings: Settings):
     from nlu.classifier import build_classifier
 
@@ -79,6 +85,7 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
         sender=send_api(settings),
         notifier=notifiers(settings, db, clock), calendar=calendar(settings), gazetteer=Gazetteer.from_files(),
         table=routing_table(settings), units=unit_matcher(settings), policy=policy(settings), clock=clock,
+        fanouts=fanouts(),
     )
 
 
@@ -120,4 +127,4 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
                            clock=clock, plan=reminder_plan(settings),
                            missed_grace=timedelta(hours=r.missed_grace_hours),
                            lease=timedelta(seconds=r.lock_lease_seconds),
-                           reports=report_service(settings, db, clock), holder=holder)
+                           reports=report_service(settings, db, clock), holder=holder, fanouts=fanouts())

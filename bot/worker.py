@@ -16,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,7 @@ from routing.units import UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
 from scheduler.notifications.delivery import deliver_notifications, queue_notification
-from scheduler.notifications.router import Notifier
+from scheduler.notifications.router import Fanout, Notifier
 from store import (Assignment, Conversation, Database, Heartbeat, InboxEvent, Inquiry, InquiryMessage,
                    Notification, Outbox, OutboxAttempt)
 from store.inbox import claim_next
@@ -56,12 +56,14 @@ class AlreadyHandled(Exception):
 class Worker:
     def __init__(self, *, db: Database, settings: Settings, classifier: Classifier, sender: SendApiClient,
                  notifier: Notifier, calendar: WorkingCalendar, gazetteer: Gazetteer, table: RoutingTable,
-                 units: UnitMatcher, policy: DeadlinePolicy, clock: Callable[[], datetime]):
+                 units: UnitMatcher, policy: DeadlinePolicy, clock: Callable[[], datetime],
+                 fanouts: Sequence[Fanout] = ()):
         from bot import conversation, feed
 
         self.db, self.settings, self.classifier = db, settings, classifier
         self.sender, self.notifier, self.calendar, self.gazetteer = sender, notifier, calendar, gazetteer
         self.table, self.units, self.policy, self.clock = table, units, policy, clock
+        self.fanouts = tuple(fanouts)
         self.handlers: dict[str, Callable[[Worker, InboxEvent], Outcome]] = {
             **conversation.HANDLERS, **feed.HANDLERS}
 
@@ -226,7 +228,7 @@ class Worker:
         unit = self.settings.unit(assignment.unit_code)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock(), channel=self.notifier.channel)
+                           now=self.clock(), channel=self.notifier.channel, fanouts=self.fanouts)
 
     def mark_answered(self, s, inquiry: Inquiry, *, by: str, text: Optional[str], at: datetime) -> None:
         """A person answered the business: the inquiry and all its open duties stop the clock."""

@@ -31,7 +31,7 @@ import struct
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
@@ -47,7 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, ReminderPlan, Stage, Timeline, timeline
 from scheduler.notifications.delivery import deliver_notifications, queue_notification
-from scheduler.notifications.router import Notifier
+from scheduler.notifications.router import Fanout, Notifier
 from store import Assignment, Database, Heartbeat, Inquiry, Notification, SchedulerLock
 
 log = logging.getLogger(__name__)
@@ -348,9 +348,10 @@ class ReminderService:
                  units: Mapping[str, UnitContacts], standing_office: str,
                  clock: Callable[[], datetime], plan: Optional[ReminderPlan] = None,
                  missed_grace: timedelta = MISFIRE_GRACE, lease: timedelta = LEASE, reports=None,
-                 holder: Optional[str] = None):
+                 holder: Optional[str] = None, fanouts: Sequence[Fanout] = ()):
         self.db, self.calendar, self.policy, self.notifier = db, calendar, policy, notifier
         self.units, self.standing_office, self.clock = units, standing_office, clock
+        self.fanouts = tuple(fanouts)  # copies of the e-mail notices on other channels
         self.plan = plan or ReminderPlan()
         self.missed_grace = missed_grace
         self.reports = reports  # scheduler.reports.ReportService, or None: no report jobs
@@ -638,7 +639,7 @@ class ReminderService:
         return queue_notification(s, kind=kind, key=key, inquiry=inquiry, assignment=assignment,
                                   unit_name=unit.name, recipients=recipients, calendar=self.calendar,
                                   now=now, channel=self.notifier.channel,
-                                  template=template)
+                                  template=template, fanouts=self.fanouts)
 
     def _sent_keys(self, s, assignment_ids: Iterable[int]) -> set:
         ids = list(assignment_ids)

@@ -1,5 +1,6 @@
-"""Channels of the officers' notifications: one `Notifier` interface per channel and a router
-that sends each notification row by the notifier of its channel.
+"""Channels of the officers' notifications: one `Notifier` interface per channel, a router that
+sends each notification row by the notifier of its channel, and the fan-outs that give a
+unit's e-mail notice a copy on another channel.
 
 The caller records every attempt's outcome in the notifications table (see delivery.py).
 """
@@ -21,6 +22,19 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, permanent: bool = False):
         super().__init__(scrub(message))  # an SMTP server may echo what it was sent
         self.permanent = permanent
+
+
+class Fanout(Protocol):
+    """Another channel on which a unit's officers get a copy of the unit's e-mail notice.
+
+    `recipients` are in the form that channel's notifier reads (e.g. "page_id:psid"); an empty
+    list means no copy. The scheduler knows no channel but e-mail: the application injects these.
+    """
+
+    channel: str
+
+    def recipients(self, session, unit_code: str) -> list[str]:
+        """Who gets the copy, read in the caller's transaction."""
 
 
 class ChannelRouter:
