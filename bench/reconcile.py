@@ -78,7 +78,7 @@ def _build(url: str):
 def seed(db, calendar, n: int, *, sent_every: int = 10) -> None:
     """n open lead assignments received over the 10 days before NOW; every `sent_every`-th
     has its half-time reminder already recorded (so reconcile must read notifications)."""
-    from scheduler.deadlines import ReminderPlan, timeline
+    from scheduler.timeline import ReminderPlan, timeline
     from scheduler.service import reminder_key
     from store import Assignment, InboxEvent, Inquiry, Notification
 

@@ -96,7 +96,7 @@ class DeadlinesModel(_Model):
 
 
 class RemindersModel(_Model):
-    """The timeline of an open assignment (scheduler.deadlines.timeline) and the scheduler's lease."""
+    """The timeline of an open assignment (scheduler.timeline.timeline) and the scheduler's lease."""
 
     half_time: bool = True  # remind when half of the allowed working time has passed
     due_day_morning: bool = True  # remind on the morning of the due day ...

@@ -91,7 +91,7 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
 
 def reminder_plan(settings: Settings):
     from bot.config import RemindersModel
-    from scheduler.deadlines import ReminderPlan
+    from scheduler.timeline import ReminderPlan
 
     r = settings.config.reminders
     return ReminderPlan(half_time=r.half_time, due_day_morning=r.due_day_morning,

@@ -4,7 +4,7 @@
   restarts; they carry ids (assignment id, kind), never ORM objects.
 - Job ids are deterministic (`assignment:<id>:reminder|escalation`, `report:weekly|monthly`),
   so scheduling again replaces. Each assignment has at most two jobs: its next reminder and its
-  next escalation (scheduler.deadlines.timeline says which instants); a job that fires
+  next escalation (scheduler.timeline.timeline says which instants); a job that fires
   schedules the next instant of its kind.
 - The database is the truth. `reconcile()` makes the job store agree with it in bulk (open
   assignments get their jobs, others lose theirs; a reminder or escalation already recorded in
@@ -29,7 +29,7 @@ import pickle
 import socket
 import struct
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
@@ -45,9 +45,10 @@ from sqlalchemy.types import NullType
 from sqlalchemy.exc import IntegrityError
 
 from scheduler.calendar import WorkingCalendar
-from scheduler.deadlines import DeadlinePolicy, ReminderPlan, Stage, Timeline, timeline
+from scheduler.deadlines import DeadlinePolicy
 from scheduler.notifications.delivery import deliver_notifications, queue_notification
 from scheduler.notifications.router import Fanout, Notifier
+from scheduler.timeline import ReminderPlan, Timelines
 from store import Assignment, Database, Heartbeat, Inquiry, Notification, SchedulerLock
 
 log = logging.getLogger(__name__)
@@ -278,58 +279,6 @@ class ClockedScheduler(BackgroundScheduler):
             log.exception("could not reschedule job %s", job.id)
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """One timeline as seen at `now`: what is due (within the grace period) and what comes next."""
-
-    timeline: Timeline
-    due_iso: str  # as in the notification keys
-    latest: Optional[Stage]  # the latest reminder at or before now, if not older than the grace period
-    following: Optional[datetime]  # the first reminder after now
-    escalation_now: Optional[datetime]  # the latest escalation at or before now, within the grace period
-    escalation_day: Optional[str]  # its local date, as in the notification keys
-    escalation_next: Optional[datetime]  # the first escalation after now
-
-
-class _Timelines:
-    """Timelines as seen at one `now`, cached: assignments that share the day they were given
-    and their due time share a timeline, so a pass over 100 000 computes a few hundred."""
-
-    def __init__(self, calendar: WorkingCalendar, plan: ReminderPlan, now: datetime, grace: timedelta):
-        self.calendar, self.plan, self.now, self.grace = calendar, plan, now, grace
-        self._plans: dict[tuple, _Plan] = {}
-        self._escalations: dict[datetime, tuple] = {}
-        self.opening_now = calendar.next_opening(now)
-
-    def get(self, assigned_at: datetime, due_at: datetime) -> _Plan:
-        tz = self.calendar.tz
-        key = (assigned_at.astimezone(tz).date(), due_at)
-        found = self._plans.get(key)
-        if found is None:
-            start = datetime.combine(key[0], time(0), tzinfo=tz)
-            found = self._plans[key] = self._see(timeline(self.calendar, self.plan, start, due_at), due_at)
-        first = found.timeline.reminders[0].at if found.timeline.reminders else None
-        if first is not None and first <= assigned_at:  # a reminder on the assignment's own day, before it
-            kept = tuple(st for st in found.timeline.reminders if st.at > assigned_at)
-            return self._see(replace(found.timeline, reminders=kept), due_at)
-        return found
-
-    def _see(self, plan: Timeline, due_at: datetime) -> _Plan:
-        now = self.now
-        latest = next((st for st in reversed(plan.reminders) if st.at <= now), None)
-        if latest is not None and now - latest.at > self.grace:
-            latest = None
-        following = next((st.at for st in plan.reminders if st.at > now), None)
-        escalation = self._escalations.get(due_at)
-        if escalation is None:
-            current = plan.escalation_due(self.calendar, now)
-            if current is not None and now - current > self.grace:
-                current = None
-            day = current.astimezone(self.calendar.tz).date().isoformat() if current else None
-            escalation = self._escalations[due_at] = (current, day, plan.next_escalation(self.calendar, now))
-        return _Plan(plan, due_at.astimezone(UTC).isoformat(), latest, following, *escalation)
-
-
 def _raw(column):
     """The column's value as the driver returns it (no per-row conversion; see _utc)."""
     return type_coerce(column, NullType())
@@ -439,7 +388,7 @@ class ReminderService:
         now = self.clock()
         with self.db.session() as s:
             sent = self._sent_keys(s, [assignment.id])
-        times = self._desired(_Timelines(self.calendar, self.plan, now, self.missed_grace), assignment.id,
+        times = self._desired(Timelines(self.calendar, self.plan, now, self.missed_grace), assignment.id,
                               assignment.assigned_at, assignment.due_at, sent)
         for kind, when in times.items():
             self._set_job(assignment.id, kind, when)
@@ -467,7 +416,7 @@ class ReminderService:
                 .where(Assignment.status == "open", Notification.kind.in_(JOB_KINDS))).scalars())
             watermark = s.execute(select(func.max(Assignment.updated_at))).scalar()
         existing = self._existing_jobs()
-        plans = _Timelines(self.calendar, self.plan, now, self.missed_grace)
+        plans = Timelines(self.calendar, self.plan, now, self.missed_grace)
         removed = self._write(self._plan_jobs(plans, rows, sent), existing, now)
         self._watermark = watermark or self._watermark
         self._last_full = now
@@ -493,7 +442,7 @@ class ReminderService:
             return {"changed": 0, "removed": 0}
         ids = [job_id(r.id, kind) for r in rows for kind in JOB_KINDS]
         existing = self._existing_jobs(ids)
-        plans = _Timelines(self.calendar, self.plan, now, self.missed_grace)
+        plans = Timelines(self.calendar, self.plan, now, self.missed_grace)
         opened = [(r.id, r.assigned_at, r.due_at) for r in rows if r.status == "open"]
         removed = self._write(self._plan_jobs(plans, opened, sent), existing, now)
         self._watermark = max([self._watermark] + [r.updated_at for r in rows])
@@ -516,7 +465,7 @@ class ReminderService:
                 if assignment is None or assignment.status != "open":
                     closed = True
                 else:
-                    plans = _Timelines(self.calendar, self.plan, now, self.missed_grace)
+                    plans = Timelines(self.calendar, self.plan, now, self.missed_grace)
                     p = plans.get(assignment.assigned_at, assignment.due_at)
                     key, template = None, None
                     if kind == "reminder" and p.latest is not None:
@@ -554,7 +503,7 @@ class ReminderService:
             if assignment is None or assignment.status != "open":
                 return
             sent = self._sent_keys(s, [assignment.id])
-        plans = _Timelines(self.calendar, self.plan, now, self.missed_grace)
+        plans = Timelines(self.calendar, self.plan, now, self.missed_grace)
         when = self._desired(plans, assignment.id, assignment.assigned_at, assignment.due_at, sent)[parts[2]]
         self._set_job(assignment.id, parts[2], when)
 
@@ -607,7 +556,7 @@ class ReminderService:
             s.merge(Heartbeat(name=name, beat_at=now, info=info))
 
     # ---- internals ---------------------------------------------------------------------
-    def _desired(self, plans: _Timelines, assignment_id: int, assigned_at: datetime, due_at: datetime,
+    def _desired(self, plans: Timelines, assignment_id: int, assigned_at: datetime, due_at: datetime,
                  sent: set) -> dict[str, Optional[datetime]]:
         """When each job of an open assignment should run next (None: no job).
 
@@ -713,7 +662,7 @@ class ReminderService:
                          _pickle_int(assignment_id), _pickle_str(kind), b"\x86",  # TUPLE2
                          _P_NAME, _pickle_str(f"{kind} for assignment {assignment_id}"), b"u."))
 
-    def _plan_jobs(self, plans: _Timelines, rows: Iterable[tuple[int, datetime, datetime]], sent: set):
+    def _plan_jobs(self, plans: Timelines, rows: Iterable[tuple[int, datetime, datetime]], sent: set):
         """(job id, assignment id, kind, run time or None) for every open assignment given."""
         for assignment_id, assigned_at, due_at in rows:
             for kind, when in self._desired(plans, assignment_id, assigned_at, due_at, sent).items():

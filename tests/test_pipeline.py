@@ -20,7 +20,7 @@ QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởn
 SENDER = "8130382090340794"  # the PSID of the captured text_message.json
 # Received Fri 27/11/2026; the day is not counted; Mon 30/11, Tue 1/12, Wed 2/12 -> due 17:00 Wed.
 DUE = datetime(2026, 12, 2, 17, 0, tzinfo=VN)
-# Timeline (scheduler.deadlines.timeline): the allowed time is the counted days Mon-Wed, 3 x 9.5
+# Timeline (scheduler.timeline.timeline): the allowed time is the counted days Mon-Wed, 3 x 9.5
 # office hours = 28.5 h from Mon 30/11 07:30; half of it (14.25 h) ends Tue 01/12 12:15 (Mon
 # gives 9.5 h, Tue 07:30 + 4.75 h). The due time is the close of office, so the first
 # escalation goes at the next opening: Thu 03/12 07:30.

@@ -119,7 +119,7 @@ def job_times(service, assignment_id: int) -> dict:
 
 # ---- the timeline (pure) --------------------------------------------------------------------
 def stages(received: datetime, days: int, plan=None):
-    from scheduler.deadlines import ReminderPlan, timeline
+    from scheduler.timeline import ReminderPlan, timeline
 
     cal = calendar()
     due = cal.due(received, days)
@@ -166,7 +166,7 @@ def test_timeline_instants(received, days, due, reminders, escalations):
 
 
 def test_timeline_follows_the_reminders_config():
-    from scheduler.deadlines import ReminderPlan
+    from scheduler.timeline import ReminderPlan
 
     plan = ReminderPlan(half_time=False, due_day_time=time(8, 30), before_due_working_days=2,
                         escalation_repeat_working_days=2)

@@ -10,7 +10,7 @@ from store import Assignment
 from tests.conftest import VN, load_fixture, signed_post, with_text
 
 QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
-# Received Fri 27/11/2026 10:00, due Wed 02/12 17:00 (see scheduler.deadlines.timeline):
+# Received Fri 27/11/2026 10:00, due Wed 02/12 17:00 (see scheduler.timeline.timeline):
 HALF_TIME = datetime(2026, 12, 1, 12, 15, tzinfo=VN)  # half of Mon-Wed's 28.5 office hours
 FIRST_ESCALATION = datetime(2026, 12, 3, 7, 30, tzinfo=VN)  # the opening after the due time
 

@@ -22,7 +22,7 @@ HEADLINES = {
     "coordinate": "Đề nghị phối hợp cho ý kiến về phản ánh {code}",
     "reminder": "Nhắc hạn: phản ánh {code} sắp đến hạn trả lời",
     "escalation": "Quá hạn: phản ánh {code} chưa được trả lời",
-    # the reminder stages of scheduler.deadlines.timeline (Notification.kind stays "reminder")
+    # the reminder stages of scheduler.timeline.timeline (Notification.kind stays "reminder")
     "reminder_before_due": "Nhắc hạn: phản ánh {code} sắp đến hạn trả lời",
     "reminder_half_time": "Nhắc hạn: phản ánh {code} đã qua một nửa thời hạn trả lời",
     "reminder_due_day": "Nhắc hạn: phản ánh {code} đến hạn trả lời trong hôm nay",
