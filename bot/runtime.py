@@ -117,7 +117,7 @@ def report_service(settings: Settings, db: Database, clock: Callable[[], datetim
 def reminder_service(settings: Settings, db: Database, clock: Callable[[], datetime], *, holder: str | None = None):
     from datetime import timedelta
 
-    from scheduler.service import ReminderService, UnitContacts
+    from scheduler.reminders import ReminderService, UnitContacts
 
     r = settings.config.reminders
     units = {u.code: UnitContacts(u.name, tuple(u.emails), u.head_email) for u in settings.config.units}

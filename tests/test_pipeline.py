@@ -66,7 +66,7 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert [e.status for e in rows(app, InboxEvent)] == ["done"]
 
     from bot import context, runtime
-    from scheduler.service import job_id
+    from scheduler.reminders import job_id
 
     with app.app_context():
         service = runtime.reminder_service(context.settings(), context.db(), clock)

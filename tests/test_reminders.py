@@ -108,7 +108,7 @@ def notifications(app, kind=None) -> list[Notification]:
 
 
 def job_times(service, assignment_id: int) -> dict:
-    from scheduler.service import JOB_KINDS, job_id
+    from scheduler.reminders import JOB_KINDS, job_id
 
     found = {}
     for kind in JOB_KINDS:
@@ -313,7 +313,7 @@ def test_two_schedulers_only_the_lease_holder_sends(app, services, smtp, clock):
 
 
 def test_only_one_of_many_racing_instances_gets_the_lease(db, clock):
-    from scheduler.service import SchedulerLease
+    from scheduler.lease import SchedulerLease
 
     leases = [SchedulerLease(db, holder=f"racer-{i}") for i in range(6)]
     barrier = threading.Barrier(len(leases))
@@ -457,7 +457,7 @@ def test_casework_changes_reschedule_and_answer_cancels(app, services, clock, sm
 
 def test_bulk_reconcile_adds_keeps_and_removes(app, services, clock):
     from bot import context
-    from scheduler.service import job_id
+    from scheduler.reminders import job_id
 
     ids = [seed(app, received=vn(2026, 11, 23, 8, 0) + timedelta(hours=5 * i))[1] for i in range(40)]
     clock.set(vn(2026, 11, 23, 7, 0))  # before them all: every instant is ahead
@@ -475,11 +475,36 @@ def test_bulk_reconcile_adds_keeps_and_removes(app, services, clock):
     with app.app_context(), context.db().session() as s:
         for assignment_id in ids[:10]:
             s.get(Assignment, assignment_id).status = "answered"
-    service.scheduler.add_job("scheduler.service:run_assignment_job", trigger="date", id="assignment:999999:reminder",
+    service.scheduler.add_job("scheduler.reminders:run_assignment_job", trigger="date", id="assignment:999999:reminder",
                               run_date=vn(2026, 12, 24, 8, 0), args=(999999, "reminder"),
                               next_run_time=vn(2026, 12, 24, 8, 0))
     assert service.reconcile() == {"open": 30, "removed": 21}
     assert len(service.scheduler.get_jobs()) == 60
+
+
+def test_bulk_job_states_are_what_apscheduler_stores(app, services, clock):
+    """reconcile() pickles job states itself (JobQueue.write_date_jobs): each unpickles to the
+    state APScheduler's add_job stores for the same job."""
+    import pickle
+
+    from scheduler.reminders import job_id, run_assignment_job
+
+    _, a = seed(app, received=vn(2026, 11, 27, 10, 0))
+    clock.set(vn(2026, 11, 30, 9, 0))
+    service = services()
+    service.reconcile()
+
+    def states() -> dict:
+        table = service.jobs.table
+        with service.jobs.engine.connect() as conn:
+            return {jid: dict(state, trigger=state["trigger"].__getstate__()) for jid, state in (
+                (jid, pickle.loads(blob)) for jid, blob in conn.execute(select(table.c.id, table.c.job_state)))}
+
+    bulk = states()
+    assert set(bulk) == {job_id(a, "reminder"), job_id(a, "escalation")}
+    for kind, when in job_times(service, a).items():
+        service.jobs.run_at(job_id(a, kind), run_assignment_job, (a, kind), when, name=f"{kind} for assignment {a}")
+    assert states() == bulk
 
 
 def test_a_failed_send_is_recorded_and_retried(app, services, smtp, clock):

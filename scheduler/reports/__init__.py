@@ -30,10 +30,11 @@ Definitions (also printed in every report, in Vietnamese):
   month (ISO's rule for the month a week belongs to).
 
 The package: period.py (weeks and months), build.py (the counts), render.py (HTML, text, chart,
-workbook), service.py (build, write and e-mail them).
+workbook), service.py (build, write and e-mail them), jobs.py (the scheduler's report jobs).
 """
 from scheduler.reports.build import (UNCLASSIFIED, Counts, Group, Line, PageInfo, PostCount, Report, build_report,
                                      domain_name, summarize)
+from scheduler.reports.jobs import ensure_report_jobs, run_report
 from scheduler.reports.period import (KINDS, Period, iso_week_label, month_period, parse_period, period_before,
                                       week_period)
 from scheduler.reports.render import (COLUMNS_VI, DEFINITIONS_VI, OUTCOME_VI, file_stem, render_chart, render_html,
@@ -43,8 +44,8 @@ from scheduler.reports.service import (MAX_ATTEMPTS, XLSX_MIME, RenderedReport, 
 
 __all__ = [
     "COLUMNS_VI", "Counts", "DEFINITIONS_VI", "Group", "KINDS", "Line", "MAX_ATTEMPTS", "OUTCOME_VI", "PageInfo",
-    "Period", "PostCount", "RenderedReport", "Report", "ReportSchedule", "ReportService", "UNCLASSIFIED", "UnitInfo",
-    "XLSX_MIME", "build_report", "domain_name", "file_stem", "iso_week_label", "month_period", "parse_period",
-    "period_before", "render_chart", "render_html", "render_text", "render_xlsx", "subject_vi", "summarize",
-    "title_vi", "week_period",
+    "Period", "PostCount", "RenderedReport", "Report", "ReportSchedule", "ReportService", "UNCLASSIFIED",
+    "UnitInfo", "XLSX_MIME", "build_report", "domain_name", "ensure_report_jobs", "file_stem", "iso_week_label",
+    "month_period", "parse_period", "period_before", "render_chart", "render_html", "render_text", "render_xlsx",
+    "run_report", "subject_vi", "summarize", "title_vi", "week_period",
 ]
