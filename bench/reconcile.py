@@ -78,8 +78,8 @@ def _build(url: str):
 def seed(db, calendar, n: int, *, sent_every: int = 10) -> None:
     """n open lead assignments received over the 10 days before NOW; every `sent_every`-th
     has its half-time reminder already recorded (so reconcile must read notifications)."""
-    from scheduler.deadlines import ReminderPlan, timeline
-    from scheduler.service import reminder_key
+    from scheduler.timeline import ReminderPlan, timeline
+    from scheduler.reminders import reminder_key
     from store import Assignment, InboxEvent, Inquiry, Notification
 
     start = NOW - timedelta(days=10)
@@ -119,7 +119,7 @@ def naive_reconcile(service) -> dict:
     """The reconcile() this project had before issue 6, verbatim in substance (the baseline)."""
     from sqlalchemy import select
 
-    from scheduler.service import job_id, run_assignment_job
+    from scheduler.reminders import job_id, run_assignment_job
     from store import Assignment
 
     with service.db.session() as s:
@@ -147,8 +147,8 @@ def naive_reconcile(service) -> dict:
 
 
 def _clear_jobs(service) -> None:
-    with service._jobstore_engine.begin() as conn:
-        conn.execute(service._jobstore.jobs_t.delete())
+    with service.jobs.engine.begin() as conn:
+        conn.execute(service.jobs.table.delete())
 
 
 def _change(db, n_changed: int, total: int) -> None:

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 from typing import Callable, Mapping, Optional
 
-from bot.channels.base import Channel, DeliveryFailure, Outgoing, Plan
+from bot.channels.base import Channel, DeliveryFailure, Outgoing
 from cases import Casework, Reply
 from store import Conversation, Database, Inquiry, Outbox, OutboxAttempt
 from store.queue import backoff, claim_due

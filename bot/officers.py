@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta
-from typing import Callable, Optional, Sequence
+from datetime import datetime
+from typing import Optional
 
 from sqlalchemy import select
 

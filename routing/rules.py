@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-COMPLAINT = "phan_anh_can_bo"
+from routing.taxonomy import COMPLAINT_INTENT
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def route(req: RouteRequest, table: RoutingTable) -> RoutingDecision:
 
     if req.needs_review or not req.intent:
         return decide(office, "unsure", "the classifier is not sure; the standing office assigns it", role="triage")
-    if req.intent == COMPLAINT:
+    if req.intent == COMPLAINT_INTENT:
         named = [u for u in req.mentioned_units if u != office]
         if named:
             informed = (office,) if table.complaint_informs_office else ()

@@ -1,7 +1,6 @@
 """Tables. Rows carry ids and plain values; nothing here knows about HTTP or Rasa."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from sqlalchemy import (
     Boolean,

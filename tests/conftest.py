@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 
 from bot.channels.messenger.signature import sign
 

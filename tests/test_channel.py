@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.channels.messenger import policy
 from store import Conversation, InboxEvent, Inquiry, InquiryMessage, Notification, Outbox, PagePost
-from tests.conftest import VN, load_fixture, signed_post, with_text
+from tests.conftest import load_fixture, signed_post, with_text
 
 PAGES = {  # every numeric page id in the fixtures, configured as a page of ours
     "371024009436368": "BXT", "206070979425408": "BXT", "625987814267888": "BXT", "1234567890": "BXT",

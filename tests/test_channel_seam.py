@@ -72,6 +72,7 @@ def test_an_inquiry_from_a_second_channel_is_routed_acknowledged_and_reminded(
     try:
         assert service.tick()["active"]
         clock.set(datetime(2026, 12, 1, 11, 15, tzinfo=VN))
+        assert service.tick()["active"]  # the lease is renewed on every beat
         service.run_due()
     finally:
         service.shutdown()

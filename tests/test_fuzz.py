@@ -765,7 +765,6 @@ def test_nesting_near_the_recursion_limit_is_400(app, client):
 def test_text_without_sender_is_ignored(fuzz):
     """A message without a sender is neither classified into an inquiry nor answered (the
     inquiry's sender is NOT NULL, and a reply would go to recipient None)."""
-    from bot import context
 
     app, client, worker = fuzz
 

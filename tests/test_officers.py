@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from scheduler.notify import DeliveryError
+from scheduler.notifications.router import DeliveryError
 from store import Inquiry, OfficerLink
 from tests.conftest import FIXTURE_PAGE, load_fixture, signed_post, with_text
 
@@ -93,3 +93,27 @@ def test_linked_officers_get_the_assignment_on_messenger_too(app, client, worker
     to_officer = [c for c in graph.calls if c.body["recipient"] == {"id": OFFICER}]
     assert to_officer[-1].text.startswith("[DDCI Quảng Ninh] Đơn vị được giao trả lời phản ánh QN-2026-")
     assert smtp.messages[-1]["to"] == ["motcua@soxd.quangninh.example"]
+
+
+def test_casework_from_the_cli_gives_linked_officers_their_copy(app, client, worker, clock):
+    """`flask inquiries assign` queues with the same fan-outs as the worker (bot/runtime.py)."""
+    from bot import context
+    from store import Notification
+
+    code = link_code(app, clock, unit="SO_TC")
+    signed_post(client, with_text(load_fixture("text_message.json"), code, mid="m_link", sender=OFFICER))
+    worker.run_once()
+    signed_post(client, with_text(load_fixture("text_message.json"),
+                                  "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", mid="m_q"))
+    worker.run_once()
+    with app.app_context(), context.db().session() as s:
+        inquiry_code = s.execute(select(Inquiry.code)).scalar_one()
+    result = app.test_cli_runner().invoke(args=["inquiries", "assign", inquiry_code, "SO_TC", "--by", "bxt",
+                                                "--reason", "đúng thẩm quyền"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), context.db().session() as s:
+        rows = s.execute(select(Notification).order_by(Notification.id)).scalars().all()
+        assert [(n.kind, n.channel, n.recipients) for n in rows[-2:]] == [
+            ("assigned", "email", ["motcua@sotc.quangninh.example"]),
+            ("assigned", "messenger", [f"{FIXTURE_PAGE}:{OFFICER}"])]
+        assert rows[-1].idempotency_key == rows[-2].idempotency_key + ":messenger"

@@ -7,20 +7,19 @@ Time is the driven clock (Friday 27/11/2026 10:00 in Quảng Ninh).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-import pytest
 from sqlalchemy import select
 
 from bot.channels.messenger.sendapi import appsecret_proof
 from store import Assignment, InboxEvent, Inquiry, Notification, Outbox
-from tests.conftest import FIXTURE_PAGE, TEST_SECRET, VN, load_fixture, signed_post, with_text
+from tests.conftest import TEST_SECRET, VN, load_fixture, signed_post, with_text
 
 QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
 SENDER = "8130382090340794"  # the PSID of the captured text_message.json
 # Received Fri 27/11/2026; the day is not counted; Mon 30/11, Tue 1/12, Wed 2/12 -> due 17:00 Wed.
 DUE = datetime(2026, 12, 2, 17, 0, tzinfo=VN)
-# Timeline (scheduler.deadlines.timeline): the allowed time is the counted days Mon-Wed, 3 x 7.5
+# Timeline (scheduler.timeline.timeline): the allowed time is the counted days Mon-Wed, 3 x 7.5
 # office hours (07:30-11:30, 13:30-17:00) = 22.5 h from Mon 30/11 07:30; half of it (11.25 h)
 # ends Tue 01/12 11:15 (Mon gives 7.5 h, Tue 07:30 + 3.75 h). The due time is the close of
 # office, so the first escalation goes at the next opening: Thu 03/12 07:30.
@@ -66,7 +65,7 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert [e.status for e in rows(app, InboxEvent)] == ["done"]
 
     from bot import context, runtime
-    from scheduler.service import job_id
+    from scheduler.reminders import job_id
 
     with app.app_context():
         service = runtime.reminder_service(context.settings(), context.db(), clock)

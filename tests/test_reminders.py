@@ -108,7 +108,7 @@ def notifications(app, kind=None) -> list[Notification]:
 
 
 def job_times(service, assignment_id: int) -> dict:
-    from scheduler.service import JOB_KINDS, job_id
+    from scheduler.reminders import JOB_KINDS, job_id
 
     found = {}
     for kind in JOB_KINDS:
@@ -119,7 +119,7 @@ def job_times(service, assignment_id: int) -> dict:
 
 # ---- the timeline (pure) --------------------------------------------------------------------
 def stages(received: datetime, days: int, plan=None):
-    from scheduler.deadlines import ReminderPlan, timeline
+    from scheduler.timeline import ReminderPlan, timeline
 
     cal = calendar()
     due = cal.due(received, days)
@@ -177,7 +177,7 @@ def test_timeline_instants(received, days, due, reminders, escalations):
 def test_a_half_time_at_lunch_goes_out_after_lunch(sessions, half_time):
     """Half of the allowed time counts office time only; if it ends at lunch it is sent at the reopening."""
     from scheduler.calendar import WorkingCalendar
-    from scheduler.deadlines import ReminderPlan, timeline
+    from scheduler.timeline import ReminderPlan, timeline
 
     cal = WorkingCalendar.from_mapping({"office_hours": [{"open": a, "close": b} for a, b in sessions]})
     received = vn(2026, 11, 27, 10, 0)  # Fri; counted Mon 30/11 - Wed 02/12
@@ -187,7 +187,7 @@ def test_a_half_time_at_lunch_goes_out_after_lunch(sessions, half_time):
 
 
 def test_timeline_follows_the_reminders_config():
-    from scheduler.deadlines import ReminderPlan
+    from scheduler.timeline import ReminderPlan
 
     plan = ReminderPlan(half_time=False, due_day_time=time(8, 30), before_due_working_days=2,
                         escalation_repeat_working_days=2)
@@ -356,7 +356,7 @@ def test_two_schedulers_only_the_lease_holder_sends(app, services, smtp, clock):
 
 
 def test_only_one_of_many_racing_instances_gets_the_lease(db, clock):
-    from scheduler.service import SchedulerLease
+    from scheduler.lease import SchedulerLease
 
     leases = [SchedulerLease(db, holder=f"racer-{i}") for i in range(6)]
     barrier = threading.Barrier(len(leases))
@@ -497,7 +497,7 @@ def test_casework_changes_reschedule_and_answer_cancels(app, services, clock, sm
 
 def test_bulk_reconcile_adds_keeps_and_removes(app, services, clock):
     from bot import context
-    from scheduler.service import job_id
+    from scheduler.reminders import job_id
 
     ids = [seed(app, received=vn(2026, 11, 23, 8, 0) + timedelta(hours=5 * i))[1] for i in range(40)]
     clock.set(vn(2026, 11, 23, 7, 0))  # before them all: every instant is ahead
@@ -515,11 +515,36 @@ def test_bulk_reconcile_adds_keeps_and_removes(app, services, clock):
     with app.app_context(), context.db().session() as s:
         for assignment_id in ids[:10]:
             s.get(Assignment, assignment_id).status = "answered"
-    service.scheduler.add_job("scheduler.service:run_assignment_job", trigger="date", id="assignment:999999:reminder",
+    service.scheduler.add_job("scheduler.reminders:run_assignment_job", trigger="date", id="assignment:999999:reminder",
                               run_date=vn(2026, 12, 24, 8, 0), args=(999999, "reminder"),
                               next_run_time=vn(2026, 12, 24, 8, 0))
     assert service.reconcile() == {"open": 30, "removed": 21}
     assert len(service.scheduler.get_jobs()) == 60
+
+
+def test_bulk_job_states_are_what_apscheduler_stores(app, services, clock):
+    """reconcile() pickles job states itself (JobQueue.write_date_jobs): each unpickles to the
+    state APScheduler's add_job stores for the same job."""
+    import pickle
+
+    from scheduler.reminders import job_id, run_assignment_job
+
+    _, a = seed(app, received=vn(2026, 11, 27, 10, 0))
+    clock.set(vn(2026, 11, 30, 9, 0))
+    service = services()
+    service.reconcile()
+
+    def states() -> dict:
+        table = service.jobs.table
+        with service.jobs.engine.connect() as conn:
+            return {jid: dict(state, trigger=state["trigger"].__getstate__()) for jid, state in (
+                (jid, pickle.loads(blob)) for jid, blob in conn.execute(select(table.c.id, table.c.job_state)))}
+
+    bulk = states()
+    assert set(bulk) == {job_id(a, "reminder"), job_id(a, "escalation")}
+    for kind, when in job_times(service, a).items():
+        service.jobs.run_at(job_id(a, kind), run_assignment_job, (a, kind), when, name=f"{kind} for assignment {a}")
+    assert states() == bulk
 
 
 def test_a_failed_send_is_recorded_and_retried(app, services, smtp, clock):

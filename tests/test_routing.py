@@ -6,9 +6,9 @@ import pytest
 
 from bot import runtime
 from bot.config import load_settings
-from routing.taxonomy import DOMAIN_INTENTS
 from routing.gazetteer import Gazetteer
 from routing.rules import RouteRequest, route
+from routing.taxonomy import DOMAIN_INTENTS, DOMAIN_NAMES_EN, DOMAIN_NAMES_VI, domain_name
 from tests.conftest import REPO
 
 SETTINGS = load_settings({"config_path": REPO / "config.yml", "environment": "test"}, environ={})
@@ -28,6 +28,20 @@ OWNERS = {
 
 def test_every_domain_has_an_owner_in_the_shipped_table():
     assert set(OWNERS) == set(DOMAIN_INTENTS)
+
+
+@pytest.mark.parametrize("intent, lang, name", [
+    ("xay_dung", "vi", "Xây dựng"),
+    ("xay_dung", "en", "Construction"),
+    ("phan_anh_can_bo", "en", "Complaint about how a procedure was handled"),
+    ("khong_ro", "vi", "khong_ro"),  # an unknown intent is shown as it is
+])
+def test_domain_names(intent, lang, name):
+    assert domain_name(intent, lang) == name
+
+
+def test_every_domain_is_named_in_both_languages():
+    assert set(DOMAIN_NAMES_VI) == set(DOMAIN_NAMES_EN) == set(DOMAIN_INTENTS)
 
 
 @pytest.mark.parametrize("intent", sorted(OWNERS))

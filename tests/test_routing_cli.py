@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from tests.conftest import FIXTURE_PAGE, SECOND_PAGE
 

@@ -10,7 +10,7 @@ from store import Assignment
 from tests.conftest import VN, load_fixture, signed_post, with_text
 
 QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
-# Received Fri 27/11/2026 10:00, due Wed 02/12 17:00 (see scheduler.deadlines.timeline):
+# Received Fri 27/11/2026 10:00, due Wed 02/12 17:00 (see scheduler.timeline.timeline):
 HALF_TIME = datetime(2026, 12, 1, 11, 15, tzinfo=VN)  # half of Mon-Wed's 22.5 office hours
 FIRST_ESCALATION = datetime(2026, 12, 3, 7, 30, tzinfo=VN)  # the opening after the due time
 
@@ -37,7 +37,7 @@ def open_assignment(app, client, worker):
 
 def test_jobs_survive_a_restart_in_the_database(app, client, worker, clock):
     from bot import context, runtime
-    from scheduler.service import job_id
+    from scheduler.reminders import job_id
 
     assignment = open_assignment(app, client, worker)
     with app.app_context():
@@ -99,3 +99,46 @@ def test_no_reminder_for_an_answered_assignment(app, client, worker, service, sm
         s.get(Assignment, assignment.id).status = "answered"
     assert service.fire(assignment.id, "reminder") is False
     assert smtp.messages == []
+
+
+def test_jobs_stored_before_the_scheduler_split_are_migrated(app, client, worker, clock):
+    """APScheduler stores a job's function by reference: migration 0005 rewrites those of the old
+    scheduler/service.py, so stored jobs still load (and the report jobs do not stop every tick)."""
+    import pickle
+
+    from alembic import command
+    from sqlalchemy import update
+
+    from bot import context, runtime
+    from scheduler.reminders import job_id, run_assignment_job
+    from scheduler.reports.jobs import run_report_job
+    from store.migrate import alembic_config
+
+    assignment = open_assignment(app, client, worker)
+    with app.app_context():
+        db = context.db()
+        first = runtime.reminder_service(context.settings(), db, clock)
+        first.start(paused=True)
+        assert first.tick()["active"]
+        first.shutdown()
+        table = first.jobs.table
+        with first.jobs.engine.begin() as conn:  # as the old module stored them
+            for jid, blob in conn.execute(select(table.c.id, table.c.job_state)).all():
+                state = pickle.loads(blob)
+                state["func"] = "scheduler.service:" + state["func"].split(":")[1]
+                conn.execute(update(table).where(table.c.id == jid).values(job_state=pickle.dumps(state)))
+        config = alembic_config(db.engine)
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0004")  # the schema before the split
+        db.upgrade()
+        second = runtime.reminder_service(context.settings(), db, clock)
+        second.start(paused=True)
+        try:
+            assert second.tick()["active"]
+            assert second.scheduler.get_job(job_id(assignment.id, "reminder")).func is run_assignment_job
+            assert second.scheduler.get_job(job_id(assignment.id, "escalation")).next_run_time == FIRST_ESCALATION
+            assert second.scheduler.get_job("report:weekly").func is run_report_job
+            assert second.job_count() == 4
+        finally:
+            second.shutdown()

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import MetaData, select
 
 from bot.channels.messenger.sendapi import SendApiClient, SendError, appsecret_proof
-from scheduler.notify import DeliveryError, EmailNotifier
+from scheduler.notifications.email import EmailNotifier
+from scheduler.notifications.router import DeliveryError
 from store import Notification, Outbox, OutboxAttempt
 from store.redaction import REDACTED, RedactingFilter, register, scrub
 from tests.conftest import free_port, load_fixture, signed_post, with_text
@@ -196,7 +196,7 @@ def test_smtp_failures_keep_the_password_out(secret_app, smtp, clock, logs):
 
     # and through the delivery queue: the stored error and the log
     from bot import context
-    from scheduler.delivery import deliver_notifications
+    from scheduler.notifications.delivery import deliver_notifications
 
     app = secret_app()
     with app.app_context():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from store import InboxEvent
 from tests.conftest import FIXTURE_PAGE, TEST_VERIFY, load_fixture, signed_post

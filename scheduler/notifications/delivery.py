@@ -1,14 +1,16 @@
-"""Delivering pending notifications, shared by the worker and the scheduler."""
+"""The notifications table: queue a rendered notice (once per key) and deliver pending ones;
+shared by the worker, casework and the scheduler."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
+from routing.taxonomy import domain_name
 from scheduler.calendar import WorkingCalendar
-from scheduler.notify import (DOMAIN_NAMES_VI, DeliveryError, Notifier, format_local, overdue_vi, render,
-                              time_left_vi)
-from store import Assignment, Conversation, Database, Inquiry, Notification, OfficerLink
+from scheduler.notifications.render import format_local, overdue_vi, render, time_left_vi
+from scheduler.notifications.router import DeliveryError, Fanout, Notifier
+from store import Assignment, Conversation, Database, Inquiry, Notification
 from store.queue import backoff, claim_due
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,13 @@ def how_to_answer_vi(inquiry: Inquiry) -> str:
 
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
                        unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
-                       channel: str = "email", template: str | None = None) -> bool:
+                       channel: str = "email", template: str | None = None,
+                       fanouts: Sequence[Fanout] = ()) -> bool:
     """Add a rendered notification unless one with this key exists. Returns True if added.
 
     `template` picks the headline and wording (default: `kind`), e.g. kind "reminder" with
-    template "reminder_half_time".
+    template "reminder_half_time". An e-mail notice also gets one row per fan-out that names
+    recipients (key `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
     """
     if session.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
         return False
@@ -56,7 +60,7 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         left = overdue_vi(calendar.working_time_between(assignment.due_at, now).total_seconds() / 3600)
     email = render(
         template or kind, code=inquiry.code,
-        domain=DOMAIN_NAMES_VI.get(inquiry.intent or "", inquiry.intent or "chưa rõ"),
+        domain=domain_name(inquiry.intent, "vi") if inquiry.intent else "chưa rõ",
         unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
         time_left=left, business=business_vi(session, inquiry),
         text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry),
@@ -66,15 +70,16 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         recipients=list(dict.fromkeys(recipients)), subject=email.subject, body_text=email.text,
         body_html=email.html, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     ))
-    # The unit's officers who linked Messenger get the same notice there too (bot/officers.py).
-    officers = session.query(OfficerLink).filter(OfficerLink.unit_code == assignment.unit_code,
-                                                 OfficerLink.linked_at.isnot(None)).all()
-    if officers and channel == "email":
-        session.add(Notification(
-            idempotency_key=f"{key}:messenger", inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind,
-            channel="messenger", recipients=[f"{o.page_id}:{o.psid}" for o in officers], subject=email.subject,
-            body_text=email.text, body_html=None, status="pending", attempts=0, next_attempt_at=now, created_at=now,
-        ))
+    if channel != "email":
+        return True
+    for fanout in fanouts:
+        copies = fanout.recipients(session, assignment.unit_code)
+        if copies:
+            session.add(Notification(
+                idempotency_key=f"{key}:{fanout.channel}", inquiry_id=inquiry.id, assignment_id=assignment.id,
+                kind=kind, channel=fanout.channel, recipients=copies, subject=email.subject, body_text=email.text,
+                body_html=None, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            ))
     return True
 
 

@@ -1,0 +1,165 @@
+"""Deployment settings: config.yml plus secrets from the environment, validated at start.
+
+A bad file stops every process with the file's path, the key and the reason; nothing runs
+half-configured. Classes elsewhere receive plain values from here and never read config
+themselves.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+from pydantic import ValidationError
+
+from bot.config.schema import ConfigError, ConfigModel, PageModel, UnitModel
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yml"
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
+DEV_APP_SECRET = "sandbox-app-secret"
+DEV_VERIFY_TOKEN = "sandbox-verify-token"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs, as plain values (config file + environment)."""
+
+    config_path: Path
+    config: ConfigModel
+    environment: str
+    database_url: str
+    graph_api_url: str
+    app_secret: str
+    verify_token: str
+    page_tokens: Mapping[str, Optional[str]]
+    app_id: Optional[str] = None  # our Facebook app id (FB_APP_ID or app.facebook_app_id)
+    smtp_username: Optional[str] = None
+    smtp_password: Optional[str] = None
+    instance_path: Path = field(default=REPO_ROOT / "instance")
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    def unit(self, code: str) -> UnitModel:
+        for unit in self.config.units:
+            if unit.code == code:
+                return unit
+        raise KeyError(code)
+
+    def page(self, page_id: str) -> Optional[PageModel]:
+        for page in self.config.pages:
+            if page.id == page_id:
+                return page
+        return None
+
+    @property
+    def model_dir(self) -> Path:
+        return _resolve(self.config.nlu.model_dir)
+
+    @property
+    def nlu_project_dir(self) -> Path:
+        return _resolve(self.config.nlu.project_dir)
+
+    def calendar_section(self) -> dict[str, Any]:
+        return dict(self.config.calendar)
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        lines.append(f"  {loc or '(top level)'}: {err['msg']}")
+    return f"{path}: invalid configuration\n" + "\n".join(lines)
+
+
+def load_config_file(path: Path) -> ConfigModel:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    try:
+        model = ConfigModel.parse_obj(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+    # The calendar section is parsed by its owner; a bad one must stop us here too.
+    from scheduler.calendar import WorkingCalendar
+
+    try:
+        WorkingCalendar.from_mapping(model.calendar)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: calendar: {exc}") from None
+    return model
+
+
+def load_settings(
+    overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None
+) -> Settings:
+    """Layers: defaults, then config file, then environment, then what a test passes in."""
+    env = dict(os.environ if environ is None else environ)
+    overrides = dict(overrides or {})
+    path = Path(overrides.pop("config_path", None) or env.get("DDCI_CONFIG") or DEFAULT_CONFIG_PATH)
+    config = load_config_file(path)
+    environment = overrides.pop("environment", None) or env.get("DDCI_ENV", "production")
+    if environment not in ("development", "production", "test"):
+        raise ConfigError(f"DDCI_ENV: must be development, production or test, not {environment!r}")
+    instance = Path(overrides.pop("instance_path", None) or env.get("DDCI_INSTANCE", REPO_ROOT / "instance"))
+    dev = environment in ("development", "test")
+
+    def secret(name: str, dev_default: str) -> str:
+        value = overrides.pop(name.lower(), None) or env.get(name)
+        if value:
+            return value
+        if dev:
+            return dev_default
+        raise ConfigError(f"{name} is not set (required outside development)")
+
+    app_secret = secret("FB_APP_SECRET", DEV_APP_SECRET)
+    verify_token = secret("FB_VERIFY_TOKEN", DEV_VERIFY_TOKEN)
+    database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL") or (
+        f"sqlite:///{instance / 'ddci.sqlite3'}"
+    )
+    graph_api_url = overrides.pop("graph_api_url", None) or env.get("GRAPH_API_URL") or (
+        f"{config.app.base_url.rstrip('/')}/sandbox/graph" if environment == "development" else DEFAULT_GRAPH_API_URL
+    )
+    tokens: dict[str, Optional[str]] = {}
+    for page in config.pages:
+        token = env.get(page.access_token_env)
+        if not token and dev:
+            token = f"sandbox-token-{page.id}"
+        tokens[page.id] = token
+    smtp = config.smtp
+    settings = Settings(
+        config_path=path,
+        config=config,
+        environment=environment,
+        database_url=database_url,
+        graph_api_url=graph_api_url.rstrip("/"),
+        app_secret=app_secret,
+        verify_token=verify_token,
+        page_tokens=tokens,
+        app_id=overrides.pop("fb_app_id", None) or env.get("FB_APP_ID") or config.app.facebook_app_id,
+        smtp_username=env.get(smtp.username_env) if smtp.username_env else None,
+        smtp_password=env.get(smtp.password_env) if smtp.password_env else None,
+        instance_path=instance,
+    )
+    if overrides:
+        raise ConfigError(f"unknown setting override(s): {', '.join(sorted(overrides))}")
+    from store.redaction import register
+
+    register(app_secret, verify_token, settings.smtp_password, *tokens.values())
+    return settings
+
+

@@ -1,0 +1,2 @@
+"""Notifications to officers: render.py (what they read), router.py (channels, fan-out),
+email.py (SMTP), delivery.py (the notifications table: queue and send)."""
