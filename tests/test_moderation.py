@@ -49,8 +49,8 @@ def _categories(rules, text, public=True):
     # letters spaced, dotted, starred, repeated, run together
     "đ.m", "đ m", "d . m", "đ*m", "v c l", "v.k.l", "l.ồ.n", "l ồ n", "l*n", "đ\u200bm",
     "ĐMMMMM", "nguuu như bò", "thằngchó", "Đ.M.M",
-    # digits for letters
-    "l0n", "l0z",
+    # digits and symbols for letters
+    "kh0n n4n", "d1t m3 cai thu tuc", "@sshole",
     # English
     "fucking useless", "F.U.C.K", "assholes",
 ])
@@ -168,6 +168,8 @@ def test_a_business_giving_its_own_phone_in_private_is_allowed(rules):
     "gửi email cc cho sếp, accc",
     "phương án cc cơ sở ai duyệt v ạ",
     "căn hộ cc ở Hạ Long",
+    "nhập khẩu NVL cho nhà máy",  # nguyên vật liệu, not "vl"
+    "đăng ký xe Toyota Veloz",  # not "loz"
     "giá 50.000 đ/m dài",
     "giá đất 5 triệu đ/m2",
     # stripped diacritics: "lon" is lợn, lớn, lon bia; "lòng" is not "lồn"
