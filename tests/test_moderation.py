@@ -347,6 +347,11 @@ def test_every_category_cites_its_legal_source(rules):
         assert law in sources
 
 
+def test_the_rules_file_is_nfc_so_what_officers_read_is_nfc():
+    text = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+    assert unicodedata.is_normalized("NFC", text)
+
+
 def test_every_rule_passes_its_own_examples(rules):
     assert rules.self_test() == []
     assert sum(len(r.examples_match) for r in rules.rules) >= len(rules.rules)
