@@ -87,12 +87,11 @@ class Conversation:
         if m.public:
             return self._comment(t, m)
         if m.action is not None:
-            lang = detect_language(m.text) if m.text else "vi"
-            done = self._menu(t, m, m.action, lang)
+            done = self._menu(t, m, m.action, detect_language(m.text) if m.text else "vi")
             if done is not None:
                 return done
-            if not m.typed:  # a button we do not know: start over
-                return self._menu(t, m, texts.GET_STARTED, "vi")
+        if not m.typed:  # a button we do not know (or without a payload): start over
+            return self._menu(t, m, texts.GET_STARTED, "vi")
         if m.text is None or not normalize(m.text):
             if m.attachments:
                 return self._attachments(t, m)
