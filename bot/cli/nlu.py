@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import context, runtime
 
 nlu_cli = AppGroup("nlu", help="Train and run the NLU classifier; the admins' inbox, versions and retraining.")
-log = logging.getLogger(__name__)
 
 
 def _who(by: str | None) -> str:
