@@ -89,6 +89,37 @@ def classifier(settings: Settings):
     return build_classifier(settings.model_dir, nlu.threshold, nlu.min_margin, nlu.server_url)
 
 
+def model_registry(settings: Settings, db: Database, clock: Callable[[], datetime]):
+    from tuning.versions import ModelRegistry
+
+    return ModelRegistry(db=db, model_dir=settings.model_dir, clock=clock, server_url=settings.config.nlu.server_url)
+
+
+def nlu_inbox(settings: Settings, db: Database, clock: Callable[[], datetime]):
+    """The admins' NLU inbox (tuning.inbox), for the console and the CLI."""
+    from tuning.inbox import Inbox
+
+    return Inbox.for_project(db=db, project_dir=settings.nlu_project_dir, data_dir=settings.inbox_data_dir,
+                             clock=clock, similarity=settings.config.nlu.inbox_similarity)
+
+
+def training_queue(settings: Settings, db: Database, clock: Callable[[], datetime]):
+    from tuning.jobs import TrainingQueue
+
+    return TrainingQueue(db=db, clock=clock, project_dir=settings.nlu_project_dir, inbox_dir=settings.inbox_data_dir)
+
+
+def training_runner(settings: Settings, db: Database, clock: Callable[[], datetime]):
+    """What the worker runs retraining jobs with (tuning.jobs)."""
+    from tuning.jobs import Trainer, TrainingRunner
+
+    queue, nlu = training_queue(settings, db, clock), settings.config.nlu
+    trainer = Trainer(queue=queue, registry=model_registry(settings, db, clock), project_dir=settings.nlu_project_dir,
+                      inbox_dir=settings.inbox_data_dir, heldout_dir=settings.heldout_dir, threshold=nlu.threshold,
+                      min_margin=nlu.min_margin)
+    return TrainingRunner(queue, trainer)
+
+
 def worker(settings: Settings, db: Database, clock: Callable[[], datetime], classifier_=None) -> Worker:
     model = classifier_ or classifier(settings)
     cases = casework(settings, db, clock)
@@ -104,7 +135,8 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
                   delivery=OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock),
                   notifier=notifiers(settings, db, clock), classifier=model,
                   is_page=lambda page_id: page_id is not None and settings.page(page_id) is not None,
-                  clock=clock, lease_seconds=app.event_lease_seconds, max_attempts=app.max_event_attempts)
+                  clock=clock, lease_seconds=app.event_lease_seconds, max_attempts=app.max_event_attempts,
+                  training=training_runner(settings, db, clock))
 
 
 def reminder_plan(settings: Settings) -> ReminderPlan:

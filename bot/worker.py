@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 class Worker:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], conversation: Conversation,
                  delivery: OutboxDelivery, notifier, classifier, is_page: Callable[[Optional[str]], bool],
-                 clock: Callable[[], datetime], lease_seconds: int, max_attempts: int):
+                 clock: Callable[[], datetime], lease_seconds: int, max_attempts: int, training=None):
         self.db, self.channels, self.conversation, self.delivery = db, channels, conversation, delivery
         self.notifier, self.classifier, self.is_page, self.clock = notifier, classifier, is_page, clock
         self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
+        self.training = training  # tuning.jobs.TrainingRunner: the admins' retraining, in a thread
 
     def process_next(self) -> Optional[Outcome]:
         """Claim and handle one inbox event; None when the inbox is empty."""
@@ -90,6 +91,8 @@ class Worker:
         while not stop.is_set():
             if refresh:
                 refresh()  # picks up a newly activated model without a restart
+            if self.training is not None:
+                self.training.poll()  # a queued retraining starts in the background; messages go on
             self.heartbeat()
             if self.run_once() == 0:
                 stop.wait(poll_seconds)

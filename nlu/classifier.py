@@ -82,8 +82,48 @@ def _no_words(text: str, version: Optional[str]) -> Classification:
                           normalized="")
 
 
+def load_agent(path: Path):
+    """A Rasa agent for one model archive (Rasa is imported here, not at module import)."""
+    from nlu import quiet_rasa
+
+    with quiet_rasa():
+        from rasa.core.agent import Agent
+        from rasa.utils.log_utils import configure_structlog
+
+        configure_structlog(logging.WARNING)
+        agent = Agent.load(str(path))
+    if agent.processor is None:  # Rasa logs a bad archive and returns an agent without a model
+        raise ValueError(f"{path} is not a loadable Rasa model")
+    return agent
+
+
+class ArchiveClassifier:
+    """One given model archive, whatever is active: for evaluating a candidate before it
+    is activated (tuning.gate)."""
+
+    def __init__(self, archive: Path, *, threshold: float, min_margin: float = 0.0):
+        self.threshold, self.min_margin = threshold, min_margin
+        self.version = Path(archive).name.replace(".tar.gz", "")
+        self._agent = load_agent(Path(archive))
+        self._loop = asyncio.new_event_loop()
+
+    def classify(self, text: str) -> Classification:
+        clean = normalize(text)
+        if not clean:
+            return _no_words(text, self.version)
+        parsed = self._loop.run_until_complete(self._agent.parse_message(clean))
+        return _from_parse(text, parsed, self.threshold, self.min_margin, self.version)
+
+    def close(self) -> None:
+        self._loop.close()
+
+
 class RasaClassifier:
-    """Loads the active model once and reloads it when active.json names another one."""
+    """Loads the active model once and reloads it when active.json names another one.
+
+    A model that fails to load is not taken: the worker keeps classifying with the one it
+    has (and says so in its log) rather than stopping; activation checks the archive
+    first (tuning.versions), so this is the last line of defence."""
 
     def __init__(self, model_dir: Path, *, threshold: float, min_margin: float = 0.0):
         self.model_dir = Path(model_dir)
@@ -91,6 +131,7 @@ class RasaClassifier:
         self.min_margin = min_margin
         self._agent = None
         self._version: Optional[str] = None
+        self._failed: Optional[str] = None  # a version that did not load: not tried again
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()
 
@@ -103,18 +144,18 @@ class RasaClassifier:
         active = read_active(self.model_dir)
         if not active:
             return self._version
-        if active["version"] != self._version:
-            from nlu import quiet_rasa
-
+        if active["version"] != self._version and active["version"] != self._failed:
             path = self.model_dir / active["model"]
             log.info("loading NLU model %s", path)
-            with quiet_rasa():
-                from rasa.core.agent import Agent
-                from rasa.utils.log_utils import configure_structlog
-
-                configure_structlog(logging.WARNING)
-                agent = Agent.load(str(path))
-            self._agent, self._version = agent, active["version"]
+            try:
+                agent = load_agent(path)
+            except Exception:  # a broken archive must not stop the worker's loop
+                log.exception("NLU model %s could not be loaded; keeping %s", path, self._version)
+                self._failed = active["version"]
+                if self._agent is None:
+                    raise
+                return self._version
+            self._agent, self._version, self._failed = agent, active["version"], None
         return self._version
 
     def classify(self, text: str) -> Classification:

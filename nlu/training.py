@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from nlu.normalize import has_diacritics, normalize, strip_diacritics
 
@@ -37,16 +37,33 @@ class TrainResult:
     skipped: bool
     seconds: float
     examples: int
+    fingerprint: str = ""
 
 
-def data_files(project_dir: Path) -> list[Path]:
-    return sorted(p for p in (project_dir / "data").rglob("*.yml") if p.is_file())
+def data_files(project_dir: Path, extra_dirs: Sequence[Path] = ()) -> list[Path]:
+    """The project's training files, then those of `extra_dirs` (the admins' inbox data,
+    nlu.inbox_data_dir) that are not already among them."""
+    files = sorted(p for p in (project_dir / "data").rglob("*.yml") if p.is_file())
+    seen = {p.resolve() for p in files}
+    for directory in extra_dirs:
+        for path in sorted(Path(directory).glob("*.yml")) if Path(directory).is_dir() else []:
+            if path.is_file() and path.resolve() not in seen:
+                seen.add(path.resolve())
+                files.append(path)
+    return files
 
 
-def fingerprint(project_dir: Path) -> str:
+def _label(project_dir: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(project_dir))
+    except ValueError:  # an extra data directory outside the project
+        return f"extra/{path.name}"
+
+
+def fingerprint(project_dir: Path, extra_dirs: Sequence[Path] = ()) -> str:
     digest = hashlib.sha256(AUGMENTATION_VERSION.encode())
-    for path in [project_dir / "config.yml", *data_files(project_dir)]:
-        digest.update(str(path.relative_to(project_dir)).encode())
+    for path in [project_dir / "config.yml", *data_files(project_dir, extra_dirs)]:
+        digest.update(_label(project_dir, path).encode())
         digest.update(path.read_bytes())
     for path in _code_files():
         digest.update(path.name.encode())
@@ -79,12 +96,13 @@ def activate(model_dir: Path, info: dict) -> None:
     os.replace(tmp, model_dir / ACTIVE_FILE)
 
 
-def load_source(project_dir: Path):
-    """The project's Rasa training data as written (YAML files of data/ only)."""
+def load_source(project_dir: Path, extra_dirs: Sequence[Path] = ()):
+    """The project's Rasa training data as written (YAML files of data/ only), plus the
+    YAML files of `extra_dirs`."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     # Only the YAML files: the data folder also holds its README.
-    parts = [load_data(str(path)) for path in data_files(project_dir)]
+    parts = [load_data(str(path)) for path in data_files(project_dir, extra_dirs)]
     return parts[0].merge(*parts[1:])
 
 
@@ -135,9 +153,10 @@ def write_data(data, out_file: Path) -> int:
     return len(data.training_examples)
 
 
-def build_training_data(project_dir: Path, out_file: Path, *, unaccented: bool = AUGMENT_UNACCENTED) -> int:
+def build_training_data(project_dir: Path, out_file: Path, *, unaccented: bool = AUGMENT_UNACCENTED,
+                        extra_dirs: Sequence[Path] = ()) -> int:
     """Write the normalised (and, if configured, augmented) training data for Rasa."""
-    return write_data(prepare(load_source(project_dir), unaccented=unaccented), out_file)
+    return write_data(prepare(load_source(project_dir, extra_dirs), unaccented=unaccented), out_file)
 
 
 def train_archive(config: Path, data_file: Path, output_dir: Path, name: str) -> Path:
@@ -150,37 +169,72 @@ def train_archive(config: Path, data_file: Path, output_dir: Path, name: str) ->
     return Path(output_dir) / f"{name}.tar.gz"
 
 
+def version_of(fp: str) -> str:
+    return f"nlu-{fp[:12]}"
+
+
+def train_candidate(
+    project_dir: Path,
+    model_dir: Path,
+    *,
+    extra_dirs: Sequence[Path] = (),
+    force: bool = False,
+    progress: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train a model archive without activating it (the admins' retraining: the evaluation
+    gate decides). An archive of the same fingerprint already on disk is reused
+    (`skipped`), unless `force`."""
+    fp = fingerprint(project_dir, extra_dirs)
+    version = version_of(fp)
+    archive = model_dir / f"{version}.tar.gz"
+    if not force and archive.exists():
+        progress(f"NLU model {version} exists already (data and pipeline unchanged); skipping training.")
+        return TrainResult(version, archive, True, 0.0, 0, fp)
+    started = time.monotonic()
+    build_dir = model_dir / ".build" / version
+    shutil.rmtree(build_dir, ignore_errors=True)
+    progress(f"[1/3] Preparing training data from {project_dir / 'data'}"
+             f"{''.join(f' and {d}' for d in extra_dirs)} (normalised"
+             f"{' + unaccented copies' if AUGMENT_UNACCENTED else ''})...")
+    count = build_training_data(project_dir, build_dir / "nlu.yml", extra_dirs=extra_dirs)
+    progress(f"[2/3] Training {version} on {count} examples with {project_dir / 'config.yml'} (this takes a minute)...")
+    # Rasa writes the archive under a temporary name first: a half-written file never
+    # carries a version's name.
+    partial = f".partial-{version}"
+    train_archive(project_dir / "config.yml", build_dir / "nlu.yml", model_dir, partial)
+    os.replace(model_dir / f"{partial}.tar.gz", archive)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    return TrainResult(version, archive, False, time.monotonic() - started, count, fp)
+
+
+def active_info(result: TrainResult, now: datetime) -> dict:
+    return {
+        "version": result.version,
+        "model": result.path.name,
+        "fingerprint": result.fingerprint,
+        "examples": result.examples,
+        "trained_at": now.isoformat(timespec="seconds"),
+        "training_seconds": round(result.seconds, 1),
+    }
+
+
 def train(
     project_dir: Path,
     model_dir: Path,
     *,
     force: bool = False,
+    extra_dirs: Sequence[Path] = (),
     progress: Callable[[str], None] = print,
 ) -> TrainResult:
-    fp = fingerprint(project_dir)
-    version = f"nlu-{fp[:12]}"
+    """`flask nlu train`: train if the fingerprint changed, and activate at once."""
+    fp = fingerprint(project_dir, extra_dirs)
+    version = version_of(fp)
     active = read_active(model_dir)
     archive = model_dir / f"{version}.tar.gz"
     if not force and active and active.get("fingerprint") == fp and archive.exists():
         progress(f"NLU model {version} is up to date (data and pipeline unchanged); skipping training.")
-        return TrainResult(version, archive, True, 0.0, int(active.get("examples", 0)))
-    started = time.monotonic()
-    build_dir = model_dir / ".build" / version
-    shutil.rmtree(build_dir, ignore_errors=True)
-    progress(f"[1/3] Preparing training data from {project_dir / 'data'} (normalised"
-             f"{' + unaccented copies' if AUGMENT_UNACCENTED else ''})...")
-    count = build_training_data(project_dir, build_dir / "nlu.yml")
-    progress(f"[2/3] Training {version} on {count} examples with {project_dir / 'config.yml'} (this takes a minute)...")
-    train_archive(project_dir / "config.yml", build_dir / "nlu.yml", model_dir, version)
-    seconds = time.monotonic() - started
-    activate(model_dir, {
-        "version": version,
-        "model": archive.name,
-        "fingerprint": fp,
-        "examples": count,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "training_seconds": round(seconds, 1),
-    })
-    shutil.rmtree(build_dir, ignore_errors=True)
-    progress(f"[3/3] Activated {version} ({seconds:.1f} s).")
-    return TrainResult(version, archive, False, seconds, count)
+        return TrainResult(version, archive, True, 0.0, int(active.get("examples", 0)), fp)
+    result = train_candidate(project_dir, model_dir, extra_dirs=extra_dirs, force=True, progress=progress)
+    activate(model_dir, active_info(result, datetime.now(timezone.utc)))
+    progress(f"[3/3] Activated {version} ({result.seconds:.1f} s).")
+    return result

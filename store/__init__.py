@@ -8,6 +8,7 @@ from store.models import (
     OPEN_INQUIRY_STATUSES,
     Assignment,
     Base,
+    ClassificationRecord,
     Conversation,
     DeadlineChange,
     Heartbeat,
@@ -15,6 +16,8 @@ from store.models import (
     Inquiry,
     InquiryMessage,
     Notification,
+    NluActivation,
+    NluModel,
     OfficerLink,
     Outbox,
     OutboxAttempt,
@@ -22,12 +25,14 @@ from store.models import (
     SandboxGraphCall,
     SandboxMail,
     SchedulerLock,
+    TrainingJob,
 )
 
 __all__ = [
     "OPEN_INQUIRY_STATUSES",
     "Assignment",
     "Base",
+    "ClassificationRecord",
     "Conversation",
     "Database",
     "DeadlineChange",
@@ -36,6 +41,8 @@ __all__ = [
     "Inquiry",
     "InquiryMessage",
     "Notification",
+    "NluActivation",
+    "NluModel",
     "OfficerLink",
     "Outbox",
     "OutboxAttempt",
@@ -43,5 +50,6 @@ __all__ = [
     "SandboxGraphCall",
     "SandboxMail",
     "SchedulerLock",
+    "TrainingJob",
     "utcnow",
 ]

@@ -88,6 +88,9 @@ class Inquiry(Base):
     comment_id = Column(String(128), nullable=True)  # comments: the comment (unique, see __table_args__)
     attachments = Column(JSONText, nullable=True)  # [{"type": "image", "url": ...}]
     removed_at = Column(UTCDateTime, nullable=True)  # comment removed or hidden
+    # the domain an officer set when assigning or reassigning (migration 0008 of issue 11;
+    # 0010 adds it too so the NLU inbox can read it: the lead keeps one when merging)
+    corrected_intent = Column(String(64), nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 
@@ -312,3 +315,100 @@ class SandboxMail(Base):
     received_at = Column(UTCDateTime, nullable=False)
 
 
+
+
+class ClassificationRecord(Base):
+    """A message the bot classified, as the admins' NLU inbox shows it (issue 13).
+
+    Written by the conversation in the same transaction as the event's outcome, so a record
+    exists exactly when the message's handling committed. The decision columns are the
+    admin's: `status` pending -> confirmed | relabelled | discarded, `label` the intent the
+    example is trained under, `training_text` the text with personal data replaced.
+    `version` grows with each decision, so two admins deciding at once cannot both win.
+    """
+
+    __tablename__ = "classifications"
+
+    id = Column(Integer, primary_key=True)
+    event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=True, unique=True)  # None: imported
+    page_id = Column(String(64), nullable=True, index=True)
+    channel = Column(String(16), nullable=True)
+    language = Column(String(8), nullable=False, default="vi")
+    text = Column(PlainText, nullable=False)  # as the business wrote it
+    normalized = Column(PlainText, nullable=False)  # nlu.normalize: what the model saw
+    intent = Column(String(64), nullable=True)
+    confidence = Column(Float, nullable=False, default=0.0)
+    runner_up = Column(String(64), nullable=True)
+    runner_up_confidence = Column(Float, nullable=True)
+    ranking = Column(JSONText, nullable=True)  # [[intent, confidence], ...]
+    needs_review = Column(Boolean, nullable=False, default=True)
+    routed_automatically = Column(Boolean, nullable=False, default=False)
+    outcome = Column(String(16), nullable=False)  # inquiry | small_talk | followup | comment | imported
+    model_version = Column(String(64), nullable=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="pending", server_default="pending")
+    label = Column(String(64), nullable=True)
+    training_text = Column(PlainText, nullable=True)
+    decided_by = Column(String(128), nullable=True)
+    decided_at = Column(UTCDateTime, nullable=True)
+    version = Column(Integer, nullable=False, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_classifications_status_created", "status", "created_at"),)
+
+
+class TrainingJob(Base):
+    """A retraining the admins asked for; the worker runs it (never the web process)."""
+
+    __tablename__ = "training_jobs"
+
+    id = Column(Integer, primary_key=True)
+    requested_by = Column(String(128), nullable=False)
+    status = Column(String(16), nullable=False, default="queued")  # queued | running | done | failed | skipped
+    # 1 while queued or running, NULL after: the unique constraint admits one such job at a time
+    busy = Column(Integer, nullable=True, unique=True)
+    progress = Column(Integer, nullable=False, default=0)  # percent
+    log = Column(PlainText, nullable=True)
+    candidate_version = Column(String(64), nullable=True)
+    comparison = Column(JSONText, nullable=True)  # tuning.gate.Comparison.as_dict()
+    error = Column(ErrorText, nullable=True)
+    requested_at = Column(UTCDateTime, nullable=False)
+    started_at = Column(UTCDateTime, nullable=True)
+    finished_at = Column(UTCDateTime, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=False)  # a running job's sign of life
+
+    __table_args__ = (Index("ix_training_jobs_status", "status", "id"),)
+
+
+class NluModel(Base):
+    """Every trained model: its evaluation, data fingerprint, who trained and activated it."""
+
+    __tablename__ = "nlu_models"
+
+    version = Column(String(64), primary_key=True)
+    archive = Column(String(255), nullable=False)  # file name inside the model directory
+    sha256 = Column(String(64), nullable=False)  # of the archive that was loaded and evaluated
+    fingerprint = Column(String(64), nullable=False)
+    examples = Column(Integer, nullable=False, default=0)
+    trained_by = Column(String(128), nullable=False)
+    trained_at = Column(UTCDateTime, nullable=False)
+    training_seconds = Column(Float, nullable=True)
+    job_id = Column(Integer, ForeignKey("training_jobs.id"), nullable=True)
+    scores = Column(JSONText, nullable=True)  # tuning.gate.summary() on the held-out set
+    activated_by = Column(String(128), nullable=True)  # the last activation
+    activated_at = Column(UTCDateTime, nullable=True)
+
+
+class NluActivation(Base):
+    """Each switch of the active model, in order: rollback returns to the one before."""
+
+    __tablename__ = "nlu_activations"
+
+    id = Column(Integer, primary_key=True)
+    version = Column(String(64), ForeignKey("nlu_models.version"), nullable=False)
+    previous_version = Column(String(64), nullable=True)
+    kind = Column(String(16), nullable=False)  # activate | rollback
+    by = Column(String(128), nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    override_reason = Column(PlainText, nullable=True)  # the gate refused; the admin's written reason
+    gate = Column(JSONText, nullable=True)  # the gate's verdict at the time

@@ -164,6 +164,8 @@ def write_config(tmp_path: Path, smtp_port: int = 25, **changes) -> Path:
     config["smtp"]["port"] = smtp_port
     config["nlu"]["model_dir"] = str(TEST_MODELS)
     config["nlu"]["project_dir"] = str(NLU_PROJECT)
+    # the admins' NLU inbox writes here, never into the repository's nlu/data/
+    config["nlu"]["inbox_data_dir"] = str(tmp_path / "nlu-inbox")
     for key, value in changes.items():
         section, _, name = key.partition("__")
         if name:

@@ -2,26 +2,54 @@
 itself and the web process stay free of TensorFlow."""
 from __future__ import annotations
 
+import getpass
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import context, runtime
 
-nlu_cli = AppGroup("nlu", help="Train and run the NLU classifier.")
+nlu_cli = AppGroup("nlu", help="Train and run the NLU classifier; the admins' inbox, versions and retraining.")
+
+
+def _who(by: str | None) -> str:
+    return by or f"cli:{getpass.getuser()}"
+
+
+def _registry():
+    return runtime.model_registry(context.settings(), context.db(), context.clock())
 
 
 @nlu_cli.command("train")
 @click.option("--force", is_flag=True, help="Train even if data and pipeline are unchanged.")
-def nlu_train(force: bool) -> None:
-    """Train the NLU model if missing or out of date, and activate it."""
-    from nlu.training import train
+@click.option("--by", default=None, help="Who trains (recorded with the version; default cli:<user>).")
+def nlu_train(force: bool, by: str | None) -> None:
+    """Train the NLU model if missing or out of date, and activate it (with the inbox's
+    accepted examples, nlu.inbox_data_dir)."""
+    from nlu.training import read_active, train
+    from tuning import dataset
 
     settings = context.settings()
-    result = train(settings.nlu_project_dir, settings.model_dir, force=force,
+    db_ok = True
+    try:
+        with context.db().session() as s:
+            dataset.write_inbox_file(s, settings.inbox_data_dir)
+    except SQLAlchemyError as exc:  # no database yet (before `flask db upgrade`): train on the files as they are
+        db_ok = False
+        click.echo(f"(the database is not ready, the inbox's examples are not refreshed: {str(exc).splitlines()[0]})",
+                   err=True)
+    before = (read_active(settings.model_dir) or {}).get("version")
+    result = train(settings.nlu_project_dir, settings.model_dir, force=force, extra_dirs=[settings.inbox_data_dir],
                    progress=lambda m: click.echo(m, err=True))
+    if db_ok and not result.skipped:
+        registry = _registry()
+        registry.register(result, by=_who(by))
+        if before != result.version:
+            registry.record_training_activation(result.version, by=_who(by), previous=before)
     click.echo(json.dumps({"version": result.version, "path": str(result.path), "skipped": result.skipped,
                            "seconds": round(result.seconds, 1), "examples": result.examples}))
 
@@ -76,3 +104,135 @@ def nlu_evaluate(data_paths: tuple[str, ...], out_dir: str | None, as_json: bool
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(ev.render(result, version))
+
+
+# ---- versions ------------------------------------------------------------------------------
+@nlu_cli.command("versions")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per version.")
+def nlu_versions(as_json: bool) -> None:
+    """Every trained model, newest first: scores, fingerprint, who trained / activated it."""
+    registry = _registry()
+    registry.adopt_active()
+    for v in registry.versions():
+        f1 = (v.scores or {}).get("macro_f1") or {}
+        if as_json:
+            click.echo(json.dumps({"version": v.version, "active": v.active, "fingerprint": v.fingerprint,
+                                   "examples": v.examples, "trained_by": v.trained_by,
+                                   "trained_at": v.trained_at.isoformat(), "activated_by": v.activated_by,
+                                   "activated_at": v.activated_at.isoformat() if v.activated_at else None,
+                                   "macro_f1": f1}, ensure_ascii=False))
+        else:
+            scores = " ".join(f"{k}={x:.3f}" for k, x in f1.items()) or "chưa đánh giá"
+            click.echo(f"{'*' if v.active else ' '} {v.version}  huấn luyện {v.trained_at:%Y-%m-%d %H:%M} bởi "
+                       f"{v.trained_by}; kích hoạt {v.activated_at:%Y-%m-%d %H:%M} bởi {v.activated_by}; {scores}"
+                       if v.activated_at else
+                       f"{'*' if v.active else ' '} {v.version}  huấn luyện {v.trained_at:%Y-%m-%d %H:%M} bởi "
+                       f"{v.trained_by}; {scores}")
+
+
+def _switch(action) -> None:
+    from tuning.versions import GateRefused, VersionError
+
+    try:
+        done = action()
+    except GateRefused as exc:
+        click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
+        raise click.ClickException(str(exc)) from None
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(done.audit(), ensure_ascii=False))
+
+
+@nlu_cli.command("activate")
+@click.argument("version")
+@click.option("--override-reason", default=None, help="Activate although the evaluation gate refuses (recorded).")
+@click.option("--by", default=None, help="Who activates (default cli:<user>).")
+def nlu_activate(version: str, override_reason: str | None, by: str | None) -> None:
+    """Make VERSION the active model (workers pick it up without a restart)."""
+    _switch(lambda: _registry().activate(version, by=_who(by), override_reason=override_reason))
+
+
+@nlu_cli.command("rollback")
+@click.option("--by", default=None, help="Who rolls back (default cli:<user>).")
+def nlu_rollback(by: str | None) -> None:
+    """Return to the model that was active before the current one."""
+    _switch(lambda: _registry().rollback(by=_who(by)))
+
+
+# ---- retraining jobs -----------------------------------------------------------------------
+jobs_cli = AppGroup("jobs", help="Retraining jobs (the worker runs them).")
+nlu_cli.add_command(jobs_cli)
+
+
+@jobs_cli.command("request")
+@click.option("--by", default=None, help="Who asks (default cli:<user>).")
+def jobs_request(by: str | None) -> None:
+    """Queue a retraining for the worker."""
+    from tuning.jobs import TrainingError
+
+    try:
+        job = runtime.training_queue(context.settings(), context.db(), context.clock()).request(by=_who(by))
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"job": job.id, "status": job.status}))
+
+
+@jobs_cli.command("list")
+def jobs_list() -> None:
+    """The latest retraining jobs with their status and progress."""
+    for job in runtime.training_queue(context.settings(), context.db(), context.clock()).recent():
+        click.echo(json.dumps({"job": job.id, "status": job.status, "progress": job.progress,
+                               "requested_by": job.requested_by, "candidate": job.candidate_version,
+                               "error": job.error}, ensure_ascii=False))
+
+
+@jobs_cli.command("run")
+def jobs_run() -> None:
+    """Run the next queued job in this process (what the worker does in the background)."""
+    job = runtime.training_runner(context.settings(), context.db(), context.clock()).run_pending()
+    if job is None:
+        click.echo("no queued training job")
+        return
+    click.echo(job.log, err=True)
+    click.echo(json.dumps({"job": job.id, "status": job.status, "candidate": job.candidate_version,
+                           "comparison": job.comparison, "error": job.error}, ensure_ascii=False))
+    if job.status == "failed":
+        raise SystemExit(1)
+
+
+# ---- the inbox -------------------------------------------------------------------------------
+inbox_cli = AppGroup("inbox", help="The admins' NLU inbox as JSON lines.")
+nlu_cli.add_command(inbox_cli)
+
+
+@inbox_cli.command("export")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="File (default: stdout).")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["pending", "confirmed", "relabelled", "discarded"]),
+              help="Only these decisions (default: all).")
+def inbox_export(out_path: str | None, statuses: tuple[str, ...]) -> None:
+    """Every classified message with its decision, one JSON object per line."""
+    from tuning.inbox import STATUSES, InboxFilter
+
+    inbox = runtime.nlu_inbox(context.settings(), context.db(), context.clock())
+    flt = InboxFilter(statuses=statuses or STATUSES, limit=10 ** 9)
+    if out_path:
+        with Path(out_path).open("w", encoding="utf-8") as fh:
+            n = inbox.export(fh, flt)
+    else:
+        n = inbox.export(sys.stdout, flt)
+    click.echo(f"{n} message(s) exported", err=True)
+
+
+@inbox_cli.command("import")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--by", default=None, help="Who decides (default cli:<user>).")
+def inbox_import(path, by: str | None) -> None:
+    """Apply decisions from JSON lines (see tuning.inbox.Inbox.import_); bad lines are listed."""
+    inbox = runtime.nlu_inbox(context.settings(), context.db(), context.clock())
+    report = inbox.import_(path, by=_who(by))
+    for number, message in report.errors:
+        click.echo(f"line {number}: {message}", err=True)
+    click.echo(json.dumps({"applied": report.applied, "errors": len(report.errors), "skipped": len(report.skipped)}))
+    if report.errors:
+        raise SystemExit(1)

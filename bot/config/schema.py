@@ -75,6 +75,11 @@ class NluModel(_Model):
     threshold: float = Field(0.5, ge=0, le=1)
     min_margin: float = Field(0.0, ge=0, le=1)
     server_url: Optional[str] = None
+    # where the admins' NLU inbox writes its accepted examples (inbox.yml, Rasa's format);
+    # None: the project's own data/ folder (development). Trained on with the project's data.
+    inbox_data_dir: Optional[str] = None
+    # how alike two messages must be to be one group in the inbox (rapidfuzz ratio, 0-100)
+    inbox_similarity: float = Field(90, ge=50, le=100)
 
 
 class DeadlinesModel(_Model):

@@ -64,6 +64,17 @@ class Settings:
     def nlu_project_dir(self) -> Path:
         return _resolve(self.config.nlu.project_dir)
 
+    @property
+    def inbox_data_dir(self) -> Path:
+        """Where the NLU inbox writes inbox.yml (nlu.inbox_data_dir, else the project's data/)."""
+        configured = self.config.nlu.inbox_data_dir
+        return _resolve(configured) if configured else self.nlu_project_dir / "data"
+
+    @property
+    def heldout_dir(self) -> Path:
+        """The held-out set the evaluation gate scores on: the project's heldout/."""
+        return self.nlu_project_dir / "heldout"
+
     def calendar_section(self) -> dict[str, Any]:
         return dict(self.config.calendar)
 

@@ -30,6 +30,7 @@ from nlu.classifier import Classification
 from nlu.normalize import detect_language, normalize
 from routing.taxonomy import CONVERSATION_INTENTS
 from store import OPEN_INQUIRY_STATUSES, Conversation as ConversationState, Database, PagePost
+from tuning.records import record as record_classification
 
 __all__ = ["Conversation", "contacts"]
 
@@ -73,6 +74,12 @@ class Conversation:
              inquiry_id: Optional[int] = None) -> None:
         """Answer the person where they wrote (privately)."""
         self.cases.reply(s, inquiry_id, t.key(purpose), reply, address=Address(m.channel, m.page_id, m.reply_to))
+
+    def _classified(self, s, t: Ticket, m: InboundMessage, result: Classification, lang: str, outcome: str,
+                    routed: bool, inquiry_id: Optional[int] = None) -> None:
+        """Keep what the classifier said for the admins' NLU inbox (tuning), in this transaction."""
+        record_classification(s, result, event_id=t.event_id, page_id=m.page_id, channel=m.source, language=lang,
+                              outcome=outcome, routed_automatically=routed, inquiry_id=inquiry_id, at=self.clock())
 
     def _intake(self, t: Ticket, m: InboundMessage, text: str, lang: str, attachments=()) -> Intake:
         return Intake(event_id=t.event_id, channel=m.source, reply_channel=m.channel, page_id=m.page_id,
@@ -120,14 +127,17 @@ class Conversation:
         result = self.classify(text)
         with self.db.session() as s:
             if result.intent in CONVERSATION_INTENTS and not result.needs_review:
+                self._classified(s, t, m, result, lang, "small_talk", routed=True)
                 return self._small_talk(s, t, m, result.intent, lang, text)
             open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
             if open_ is not None and m.sent_at - queries.last_activity(s, open_) <= self.followup:
+                self._classified(s, t, m, result, lang, "followup", routed=False)
                 self.cases.add_message(s, open_, direction="in", source=m.source, text=text,
                                        attachments=m.attachments, at=m.sent_at, event_id=t.event_id)
                 self._say(s, t, m, Reply(replies.followup_joined(lang, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"follow-up joined {open_.code}")
             opened = self.cases.open_inquiry(s, self._intake(t, m, text, lang, m.attachments), result)
+            self._classified(s, t, m, result, lang, "inquiry", opened.role == "lead", opened.inquiry_id)
             self._ask_contact_once(s, t, m, lang, opened.inquiry_id)
             return t.finish(s, "done", f"inquiry {opened.code} -> {opened.unit}")
 
@@ -230,8 +240,10 @@ class Conversation:
             if queries.by_comment(s, m.comment_id) is not None:
                 return t.finish(s, "done", "comment already has an inquiry")
             if result.intent in CONVERSATION_INTENTS and not result.needs_review:
+                self._classified(s, t, m, result, lang, "comment", routed=True)
                 return t.finish(s, "ignored", f"comment: {result.intent}, no inquiry")
             opened = self.cases.open_inquiry(s, self._intake(t, m, m.text, lang), result)
+            self._classified(s, t, m, result, lang, "inquiry", opened.role == "lead", opened.inquiry_id)
             if self.public_comment_reply:
                 self.cases.reply(s, opened.inquiry_id, t.key("public"),
                                  Reply(replies.public_acknowledgement(lang, opened.code)),

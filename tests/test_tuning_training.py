@@ -1,0 +1,243 @@
+"""The admins' loop with real Rasa models (issue 13): retraining in the worker's runner, the
+fingerprint skip, the evaluation gate refusing a harmful relabelling (and its audited
+override), activation and rollback picked up by a running worker, a corrupt archive never
+activated, and activation on a real Rasa server (`PUT /model`).
+
+Models come from a tiny two-intent project with the real pipeline (like tests/test_nlu.py's
+hot-reload test), so each trains in seconds.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from store import ClassificationRecord, Inquiry, NluActivation
+from tests.conftest import REPO, free_port, load_fixture, signed_post, with_text
+
+TAX = ["hoàn thuế GTGT cho doanh nghiệp", "quyết toán thuế thu nhập doanh nghiệp", "hóa đơn điện tử bị khóa",
+       "nộp tờ khai thuế quý", "mã số thuế chi nhánh", "tax refund for exporters"]
+CUSTOMS = ["thủ tục hải quan nhập khẩu máy móc", "tờ khai hải quan bị phân luồng đỏ", "kho ngoại quan Móng Cái",
+           "thông quan hàng hóa tại cảng Cái Lân", "mã HS hàng nhập khẩu", "customs clearance at the border"]
+# held-out messages of the tiny project (never trained on)
+HELDOUT = {"vi": {"thue": ["cho em hỏi hoàn thuế GTGT", "quyết toán thuế năm nay nộp khi nào"],
+                  "hai_quan": ["thông quan lô hàng ở cảng", "tờ khai hải quan nhập khẩu"]},
+           "en": {"thue": ["how to get a tax refund"], "hai_quan": ["customs clearance for imported machines"]}}
+# what real traffic would say, labelled the wrong way round by a careless admin
+TAX_TRAFFIC = ["thuế GTGT được hoàn sau bao lâu", "hoàn thuế cho doanh nghiệp xuất khẩu", "quyết toán thuế TNDN",
+               "hóa đơn điện tử của công ty", "thuế thu nhập doanh nghiệp quý này", "nộp thuế qua mạng",
+               "tax refund application", "tax finalisation for our company"]
+CUSTOMS_TRAFFIC = ["hàng nhập khẩu qua cảng Cái Lân", "tờ khai hải quan điện tử", "thông quan ở cửa khẩu Móng Cái",
+                   "kho ngoại quan thuê ở đâu", "phân luồng đỏ tờ khai", "mã HS của máy móc nhập khẩu",
+                   "customs declaration for machines", "clearance of goods at the port"]
+
+
+def tiny_project(root: Path, swap: bool = False) -> Path:
+    labels = ("hai_quan", "thue") if swap else ("thue", "hai_quan")
+    (root / "data").mkdir(parents=True)
+    (root / "heldout").mkdir()
+    shutil.copy(REPO / "nlu" / "config.yml", root / "config.yml")
+    body = 'version: "3.1"\nnlu:\n'
+    for label, examples in zip(labels, (TAX, CUSTOMS)):
+        body += f"- intent: {label}\n  examples: |\n" + "".join(f"    - {e}\n" for e in examples)
+    (root / "data" / "nlu.yml").write_text(body, encoding="utf-8")
+    for subset, intents in HELDOUT.items():
+        text = 'version: "3.1"\nnlu:\n' + "".join(
+            f"- intent: {i}\n  examples: |\n" + "".join(f"    - {e}\n" for e in es) for i, es in intents.items())
+        (root / "heldout" / f"{subset}.yml").write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_archives(tmp_path_factory):
+    """Two trained archives of the tiny project: right labels (A) and swapped (B)."""
+    from nlu.training import train_candidate
+
+    root = tmp_path_factory.mktemp("tiny")
+    a = train_candidate(tiny_project(root / "a"), root / "models", progress=lambda m: None)
+    b = train_candidate(tiny_project(root / "b", swap=True), root / "models", progress=lambda m: None)
+    return a, b
+
+
+@pytest.fixture
+def tiny_app(make_app, tmp_path):
+    project = tiny_project(tmp_path / "project")
+    return make_app(nlu__project_dir=str(project), nlu__model_dir=str(tmp_path / "models"),
+                    nlu__inbox_data_dir=str(tmp_path / "inbox"), nlu__threshold=0.0, nlu__min_margin=0.0)
+
+
+def _ask(app, worker, text: str, mid: str) -> Inquiry:
+    signed_post(app.test_client(), with_text(load_fixture("text_message.json"), text, mid=mid, sender=f"s-{mid}"))
+    worker.run_once()
+    from bot import context
+
+    with context.db().session() as s:
+        return s.execute(select(Inquiry).order_by(Inquiry.id.desc())).scalars().first()
+
+
+def test_harmful_relabelling_is_refused_by_the_gate_then_overridden_activated_and_rolled_back(tiny_app, clock):
+    from bot import context, runtime
+    from tuning.inbox import InboxFilter
+    from tuning.versions import GateRefused
+
+    runner = tiny_app.test_cli_runner()
+    trained = runner.invoke(args=["nlu", "train", "--by", "ops"])
+    assert trained.exit_code == 0, trained.output
+    version_a = json.loads(trained.stdout.strip().splitlines()[-1])["version"]
+    with tiny_app.app_context():
+        settings, db = context.settings(), context.db()
+        worker = runtime.worker(settings, db, clock)
+        assert _ask(tiny_app, worker, "cho em hỏi hoàn thuế GTGT", "q1").intent == "thue"
+        # Real traffic comes in; a careless admin labels it the wrong way round.
+        for n, text in enumerate(TAX_TRAFFIC + CUSTOMS_TRAFFIC):
+            _ask(tiny_app, worker, text, f"t{n}")
+        inbox = runtime.nlu_inbox(settings, db, clock)
+        items = {i.text: i for i in inbox.items(InboxFilter(limit=100))}
+        inbox.decide([items[t].id for t in TAX_TRAFFIC], "relabel", by="careless@bxt", intent="hai_quan")
+        inbox.decide([items[t].id for t in CUSTOMS_TRAFFIC], "relabel", by="careless@bxt", intent="thue")
+
+        queue, training = runtime.training_queue(settings, db, clock), runtime.training_runner(settings, db, clock)
+        job = queue.request(by="careless@bxt")
+        done = training.run_pending()
+        assert (done.id, done.status, done.progress) == (job.id, "done", 100), done.log + str(done.error)
+        version_b = done.candidate_version
+        assert version_b != version_a and "[2/3] Training" in done.log and "Evaluating" in done.log
+        comparison = done.comparison
+        assert comparison["active_version"] == version_a and not comparison["allowed"]
+        overall = comparison["macro_f1"][0]
+        assert overall["name"] == "all" and overall["change"] < -0.005
+        assert {r["name"] for r in comparison["per_intent"]} == {"thue", "hai_quan"}
+        assert set(comparison["routing"]["candidate"]) >= {"auto_share", "auto_precision", "threshold"}
+
+        registry = runtime.model_registry(settings, db, clock)
+        with pytest.raises(GateRefused, match="macro-F1 all drops by"):
+            registry.activate(version_b, by="careless@bxt")
+        refused = runner.invoke(args=["nlu", "activate", version_b, "--by", "careless@bxt"])
+        assert refused.exit_code == 1 and "refused by the evaluation gate" in refused.output
+        assert registry.active_version() == version_a
+        assert _ask(tiny_app, worker, "cho em hỏi hoàn thuế GTGT", "q2").intent == "thue"
+
+        # The same data again: nothing to train (same fingerprint as the model already trained).
+        queue.request(by="careless@bxt")
+        again = training.run_pending()
+        assert (again.status, again.candidate_version) == ("skipped", version_b) and "skipped" in again.log
+
+        # An override with a written reason: recorded, returned for the audit log.
+        done_cli = runner.invoke(args=["nlu", "activate", version_b, "--by", "lead@bxt",
+                                       "--override-reason", "thử nghiệm có chủ đích"])
+        assert done_cli.exit_code == 0, done_cli.output
+        audit = json.loads(done_cli.stdout)
+        assert (audit["action"], audit["version"], audit["previous_version"], audit["by"], audit["override_reason"]) \
+            == ("nlu.activate", version_b, version_a, "lead@bxt", "thử nghiệm có chủ đích")
+        assert audit["gate_refusals"]
+        # The same running worker answers with B at once: no restart.
+        inquiry = _ask(tiny_app, worker, TAX_TRAFFIC[1], "q3")  # a message B learnt the wrong way round
+        assert (inquiry.intent, inquiry.model_version) == ("hai_quan", version_b)
+
+        rolled = runner.invoke(args=["nlu", "rollback", "--by", "lead@bxt"])
+        assert rolled.exit_code == 0, rolled.output
+        assert json.loads(rolled.stdout)["version"] == version_a
+        inquiry = _ask(tiny_app, worker, TAX_TRAFFIC[1], "q4")
+        assert (inquiry.intent, inquiry.model_version) == ("thue", version_a)
+        with db.session() as s:
+            kinds = [(a.kind, a.version, a.by) for a in s.execute(select(NluActivation).order_by(NluActivation.id))
+                     .scalars()]
+            assert s.execute(select(ClassificationRecord).where(ClassificationRecord.model_version == version_b)) \
+                .scalars().first() is not None
+        assert kinds == [("train", version_a, "ops"), ("activate", version_b, "lead@bxt"),
+                         ("rollback", version_a, "lead@bxt")]
+        listed = runner.invoke(args=["nlu", "versions", "--json"])
+        versions = {v["version"]: v for v in map(json.loads, listed.stdout.strip().splitlines())}
+        assert versions[version_a]["active"] and versions[version_a]["trained_by"] == "ops"
+        assert versions[version_b]["trained_by"] == "careless@bxt" and versions[version_b]["macro_f1"]["all"] < \
+            versions[version_a]["macro_f1"]["all"]
+
+
+def _registered(app, clock, archives):
+    """A registry over a fresh model directory holding both tiny archives, A active."""
+    from bot import context, runtime
+    from nlu.training import TrainResult
+
+    settings = context.settings()
+    settings.model_dir.mkdir(parents=True, exist_ok=True)
+    registry = runtime.model_registry(settings, context.db(), clock)
+    out = []
+    for result in archives:
+        path = settings.model_dir / result.path.name
+        shutil.copy(result.path, path)
+        out.append(registry.register(TrainResult(result.version, path, False, 1.0, 12, result.fingerprint), by="t",
+                                     scores={"heldout": "x", "macro_f1": {"all": 1.0}, "per_intent": {},
+                                             "routing": {}}))
+    return registry, out
+
+
+def test_a_corrupt_archive_is_never_activated(tiny_app, tiny_archives, clock):
+    from tuning.versions import CorruptModel
+
+    with tiny_app.app_context():
+        registry, (a, b) = _registered(tiny_app, clock, tiny_archives)
+        registry.activate(a.version, by="admin")
+        archive = registry.model_dir / b.archive
+        archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])  # cut short
+        with pytest.raises(CorruptModel, match="cut short"):
+            registry.activate(b.version, by="admin")
+        assert registry.active_version() == a.version
+        # Even an archive that passes as the registered bytes must read as a complete model.
+        from tuning.versions import check_archive
+
+        with pytest.raises(CorruptModel, match="not a complete model archive"):
+            check_archive(archive)
+
+
+def test_the_worker_keeps_its_model_when_the_active_one_does_not_load(tiny_archives, tmp_path):
+    from nlu.classifier import RasaClassifier
+    from nlu.training import activate
+
+    a, b = tiny_archives
+    models = tmp_path / "models"
+    models.mkdir()
+    for r in (a, b):
+        shutil.copy(r.path, models / r.path.name)
+    activate(models, {"version": a.version, "model": a.path.name})
+    classifier = RasaClassifier(models, threshold=0.0)
+    assert classifier.classify("hoàn thuế GTGT").model_version == a.version
+    broken = models / b.path.name
+    broken.write_bytes(broken.read_bytes()[:1000])
+    activate(models, {"version": b.version, "model": b.path.name})  # written by hand, past the registry
+    result = classifier.classify("hoàn thuế GTGT")
+    assert (result.model_version, result.intent) == (a.version, "thue")
+
+
+def test_activation_loads_the_model_on_the_rasa_server(make_app, tmp_path, tiny_archives, clock):
+    """With nlu.server_url, activation is `PUT /model` on a real `rasa run --enable-api`;
+    a model the server cannot load switches nothing."""
+    from nlu import server
+    from tuning.versions import RemoteLoadFailed
+
+    a, b = tiny_archives
+    rasa = server.start(a.path, tmp_path / "rasa.log", port=free_port())
+    try:
+        try:
+            rasa.wait_ready(tries=300)
+        except server.ServerFailed as exc:
+            pytest.fail(str(exc))
+        app = make_app(nlu__project_dir=str(tiny_project(tmp_path / "p")), nlu__model_dir=str(tmp_path / "models"),
+                       nlu__server_url=rasa.url)
+        with app.app_context():
+            registry, (va, vb) = _registered(app, clock, tiny_archives)
+            registry.activate(va.version, by="admin")
+            assert requests.get(f"{rasa.url}/status", timeout=10).json()["model_file"] == a.path.name
+            registry.activate(vb.version, by="admin", override_reason="same scores in this test")
+            assert requests.get(f"{rasa.url}/status", timeout=10).json()["model_file"] == b.path.name
+            parsed = requests.post(f"{rasa.url}/model/parse", json={"text": "hoàn thuế GTGT"}, timeout=10).json()
+            assert parsed["intent"]["name"] == "hai_quan"  # B's swapped labels, served by the server
+            registry.server_url = rasa.url + "/nowhere"
+            with pytest.raises(RemoteLoadFailed, match="refused"):
+                registry.rollback(by="admin")
+            assert registry.active_version() == vb.version
+    finally:
+        rasa.stop()

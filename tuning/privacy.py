@@ -1,0 +1,179 @@
+"""Personal data out of a training example before it is accepted.
+
+Per kind (the decision, and why):
+- phone numbers, e-mail addresses, tax codes (MST) and tracking codes (QN-YYYY-NNNNNN) become
+  a fixed synthetic value of the same shape, annotated as the Rasa entity the project's
+  RegexEntityExtractor already knows (`[0900 000 000](phone)`): the example keeps the form
+  real messages have (so the classifier learns from what it will see), Rasa's entity data
+  stays consistent, and no business's number or address is kept;
+- people's names become a placeholder name: "Nguyễn Văn A" for a full name, "A" for a given
+  name after a pronoun ("chị Lan" -> "chị A"), the way Vietnamese documents anonymise people.
+  The pipeline has no person entity, so a placeholder keeps the sentence natural.
+
+The name rule (documented limits below): a sequence of 2-4 capitalised syllables whose first is
+a Vietnamese family name of FAMILY_NAMES (with or without diacritics) is a name, unless a
+place word comes just before it ("đường Lê Lợi", "phường Hoàng Quế"). After a naming cue
+("tên là", "tên em là", "họ tên", "họ và tên", "my name is", "người đại diện", "giám đốc")
+1-4 capitalised syllables are a name, and so are 1-4 lower-case syllables when the first is a
+family name ("ten em la nguyen van an"). After a pronoun of address (anh, chị, ông, bà, cô,
+chú, bác) 1-3 capitalised syllables are a name unless the first is a title (Chủ tịch, Giám
+đốc, Sở...).
+Limits: a lower-case name without a cue is not found ("nguyen van an gui hs" stays); a
+family name that is also common in place names (Hà, Hồ, Cao, Mai, Lương, Lâm, Quang) counts
+only after a cue; ALL-CAPS names are not found (ALL-CAPS messages are common and would be
+masked wholesale); a place outside the list of place words that starts with a family name
+("Phan Thiết") is masked as a name, which costs one word of context, never a leak.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlu.entities import resolve
+from nlu.normalize import strip_diacritics
+
+PLACEHOLDER = {"phone": "0900 000 000", "email": "email@example.com", "tracking_code": "QN-2026-000001"}
+TAX_PLACEHOLDER = {10: "0100000000", 13: "0100000000001", 14: "0100000000-001"}
+FULL_NAME, GIVEN_NAME = "Nguyễn Văn A", "A"
+
+# The commonest Vietnamese family names (well over 90 % of the population); ambiguous ones
+# that start many place names are in CUE_ONLY_FAMILY_NAMES instead.
+FAMILY_NAMES = frozenset(strip_diacritics(n).lower() for n in (
+    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Ngô Dương Lý Đinh Đoàn Trịnh Trương "
+    "Vương Tạ Tô Lưu Chu Khổng Thái Triệu Kiều Quách Văn Hứa Tăng Lã La Mạc Nghiêm Phùng Ông Kim "
+    "Đào Lục Hàn Diệp Doãn Giang Khúc Thân Tôn Viên Âu Bạch Bế Cù Khương Lò Mẫn Ninh Quan Thạch Từ"
+).split())
+CUE_ONLY_FAMILY_NAMES = frozenset(strip_diacritics(n).lower() for n in "Hà Hồ Cao Mai Lương Lâm Quang Đàm".split())
+_PLACE_WORDS = frozenset(strip_diacritics(w).lower() for w in (
+    "đường phố phường xã thị quận huyện tỉnh tp thành cầu ngõ ngách hẻm khu kcn kkt cảng bến chợ trường "
+    "bệnh viện sông núi đảo vịnh tổ thôn bản ấp làng street road ward district"
+).split())
+_TITLES = frozenset(strip_diacritics(w).lower() for w in (
+    "Chủ Giám Phó Trưởng Bí Cán Chánh Thanh Sở Ban Phòng Chi Cục Tổng Kế Thủ Hiệu Bác Ủy Uỷ Tổ Công Cty "
+    "Hải Thuế Bảo Kiểm Ad Admin"
+).split())
+
+_WORD = re.compile(r"[^\W\d_]+")
+_CUE = re.compile(r"(?i)(?<![^\W_])(tên(?: (?:em|tôi|mình|anh|chị|của (?:em|tôi|mình)))? là|họ và tên|họ tên|"
+                  r"ten(?: (?:em|toi|minh|anh|chi))? la|ho va ten|ho ten|my name is|người đại diện(?: là)?|"
+                  r"nguoi dai dien(?: la)?|giám đốc(?: là)?|giam doc(?: la)?)(?:\s*[:,])?(?=\s)")
+_PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac".split())  # compared lower-cased, not folded
+
+
+@dataclass(frozen=True)
+class Replacement:
+    kind: str  # phone | email | tax_code | tracking_code | name
+    start: int
+    end: int
+    original: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Scrubbed:
+    """`text`: plain text with placeholders; `annotated`: the same with Rasa entity
+    annotations, as written to the training file."""
+
+    text: str
+    annotated: str
+    replacements: tuple[Replacement, ...]
+
+
+_PHONE = re.compile(r"(?<![\d+])(?:\+84[ .]?|0)(?:\d[ .]?){8,9}\d(?!\d)")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
+_TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq][Nn]-\d{4}-\d{6}(?!\d)")
+_TAX = re.compile(r"(?<![\d-])(?:\d{10}-\d{3}|\d{13}|\d{10})(?![\d])")
+
+
+def _entities(text: str) -> list[dict]:
+    found = []
+    for kind, pattern in (("tracking_code", _TRACKING), ("email", _EMAIL), ("phone", _PHONE), ("tax_code", _TAX)):
+        found += [{"entity": kind, "value": m.group(0), "start": m.start(), "end": m.end()}
+                  for m in pattern.finditer(text)]
+    return resolve(text, found)  # the project's own reading: a 10-digit number is a phone or an MST
+
+
+def _folded(word: str) -> str:
+    return strip_diacritics(word).lower()
+
+
+def _capitalised(word: str) -> bool:
+    return word[0].isupper() and (len(word) == 1 or word[1:].islower())
+
+
+def _runs(text: str, words: list[re.Match], i: int, longest: int, test) -> int:
+    """How many words from words[i] on (at most `longest`) pass `test`, separated only by
+    spaces (a comma or full stop ends a name)."""
+    n = 0
+    while i + n < len(words) and n < longest and test(words[i + n].group(0)):
+        if n and text[words[i + n - 1].end():words[i + n].start()].strip(" \t"):
+            break
+        n += 1
+    return n
+
+
+def _names(text: str) -> list[tuple[int, int, str]]:
+    words = list(_WORD.finditer(text))
+    spans: list[tuple[int, int, str]] = []
+
+    def add(i: int, n: int) -> None:
+        start, end = words[i].start(), words[i + n - 1].end()
+        if not any(start < e and s < end for s, e, _ in spans):
+            spans.append((start, end, FULL_NAME if n > 1 else GIVEN_NAME))
+
+    def index_after(pos: int) -> int:
+        return next((k for k, w in enumerate(words) if w.start() >= pos), len(words))
+
+    for cue in _CUE.finditer(text):
+        i = index_after(cue.end())
+        n = _runs(text, words, i, 4, _capitalised)
+        if n == 0 and i < len(words) and _folded(words[i].group(0)) in FAMILY_NAMES | CUE_ONLY_FAMILY_NAMES:
+            n = max(2, _runs(text, words, i, 4, str.islower))
+        if n:
+            add(i, min(n, len(words) - i))
+    i = 0
+    while i < len(words):
+        word = words[i].group(0)
+        n = _runs(text, words, i, 4, _capitalised) if _capitalised(word) else 0
+        if n >= 2 and _folded(word) in FAMILY_NAMES and not (i and _folded(words[i - 1].group(0)) in _PLACE_WORDS):
+            add(i, n)
+            i += n
+            continue
+        if word.lower() in _PRONOUNS and i + 1 < len(words) and _capitalised(words[i + 1].group(0)) \
+                and _folded(words[i + 1].group(0)) not in _TITLES:
+            n = _runs(text, words, i + 1, 3, _capitalised)
+            add(i + 1, n)
+            i += n + 1
+            continue
+        i += 1
+    return spans
+
+
+def scrub(text: str) -> Scrubbed:
+    """Replace personal data in `text` (already normalised). Square brackets become round
+    ones first: Rasa reads `[...](...)` as an entity annotation."""
+    text = text.replace("[", "(").replace("]", ")")
+    found: list[Replacement] = []
+    for e in _entities(text):
+        if e["entity"] == "tax_code":
+            digits = len(e["value"])
+            value = TAX_PLACEHOLDER.get(digits, TAX_PLACEHOLDER[10])
+        elif e["entity"] in PLACEHOLDER:
+            value = PLACEHOLDER[e["entity"]]
+        else:
+            continue
+        found.append(Replacement(e["entity"], e["start"], e["end"], e["value"], value))
+    for start, end, value in _names(text):
+        if not any(start < r.end and r.start < end for r in found):
+            found.append(Replacement("name", start, end, text[start:end], value))
+    found.sort(key=lambda r: r.start)
+    plain, annotated, at = [], [], 0
+    for r in found:
+        plain.append(text[at:r.start])
+        annotated.append(text[at:r.start])
+        plain.append(r.value)
+        annotated.append(r.value if r.kind == "name" else f"[{r.value}]({r.kind})")
+        at = r.end
+    plain.append(text[at:])
+    annotated.append(text[at:])
+    return Scrubbed("".join(plain), "".join(annotated), tuple(found))
