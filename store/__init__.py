@@ -7,6 +7,7 @@ from store.db import Database, utcnow
 from store.models import (
     OPEN_INQUIRY_STATUSES,
     Assignment,
+    AuditEntry,
     Base,
     Conversation,
     DeadlineChange,
@@ -19,14 +20,17 @@ from store.models import (
     Outbox,
     OutboxAttempt,
     PagePost,
+    PasswordToken,
     SandboxGraphCall,
     SandboxMail,
     SchedulerLock,
+    User,
 )
 
 __all__ = [
     "OPEN_INQUIRY_STATUSES",
     "Assignment",
+    "AuditEntry",
     "Base",
     "Conversation",
     "Database",
@@ -40,8 +44,10 @@ __all__ = [
     "Outbox",
     "OutboxAttempt",
     "PagePost",
+    "PasswordToken",
     "SandboxGraphCall",
     "SandboxMail",
     "SchedulerLock",
+    "User",
     "utcnow",
 ]
