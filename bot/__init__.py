@@ -17,7 +17,7 @@ __all__ = ["create_app", "cli_app", "ConfigError"]
 
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build the app: settings (defaults < config.yml < environment < test_config), database, blueprints."""
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, instance_relative_config=False, static_folder=None)  # the console serves its own
     overrides = dict(test_config or {})
     flask_overrides = {k: overrides.pop(k) for k in list(overrides) if k.isupper()}
     settings: Settings = load_settings(overrides)
