@@ -64,7 +64,8 @@ def test_a_deep_link_survives_the_login(app, client, people):
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
-                                    "javascript:alert(1)", "evil.example", "/%0d%0aSet-Cookie:x=1"])
+                                    "javascript:alert(1)", "evil.example", "/%0d%0aSet-Cookie:x=1",
+                                    "/x\r\nSet-Cookie:x=1", "/x\tevil"])
 def test_after_login_nobody_is_sent_to_another_site(app, client, people, target):
     response = login(client, PEOPLE["officer_a"], next=target)
     location = response.headers["Location"]
@@ -107,8 +108,10 @@ def test_an_unknown_email_costs_a_real_password_verification(app, client, people
 
 
 def test_a_disabled_account_cannot_log_in(app, client, people):
-    with app.app_context(), context.db().session() as s:
+    login(client, PEOPLE["officer_a"])
+    with app.app_context(), context.db().session() as s:  # disabled by hand in the database
         s.get(User, people["officer_a"]).active = False
+    assert client.get("/").status_code == 302  # the session is over at its next request
     response = login(client, PEOPLE["officer_a"])
     assert response.status_code == 403 and "đã bị khóa" in text(response)
     assert client.get("/").status_code == 302

@@ -87,11 +87,8 @@ def safe_next(target: Optional[str]) -> str:
     home = url_for("console.inquiries.index")
     if not target or not target.startswith("/") or target.startswith("//"):
         return home
-    if any(c in target for c in "\\\r\n\t\x00") or any(ord(c) < 32 for c in target):
-        return home
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return home
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return home  # browsers read "/\\host" as "//host"; control characters split headers
     return target
 
 
