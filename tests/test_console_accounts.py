@@ -173,3 +173,15 @@ def test_odd_codes_are_simply_not_found(app, client, code):
     open_inquiry(app, "Hỏi về xây dựng", "xay_dung")
     login(client, PEOPLE["admin"])
     assert client.get(f"/inquiries/{code}").status_code == 404
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_logged_and_throttled(make_app):
+    app = make_app(app={"base_url": "http://127.0.0.1:5000", "tracking_prefix": "QN", "graph_api_version": "v21.0",
+                        "trusted_proxies": 1})
+    add_user(app, PEOPLE["officer_a"])
+    client = app.test_client()
+    page = client.get("/login")
+    client.post("/login", headers={"X-Forwarded-For": "198.51.100.4"},
+                data={"csrf_token": csrf_from(text(page)), "email": PEOPLE["officer_a"].email, "password": "sai sai sai"})
+    with app.app_context(), context.db().session() as s:
+        assert s.execute(select(AuditEntry.address)).scalar_one() == "198.51.100.4"
