@@ -57,7 +57,7 @@ def test_demo_accounts_log_in_in_development(make_app):
 
 
 def test_demo_accounts_are_refused_in_production(make_app):
-    app = make_app({"environment": "production", "ddci_secret_key": "p" * 40})
+    app = make_app({"environment": "production", "ddci_secret_key": "demo-test-production-session-key-7d31e0"})
     result = cli(app, "demo")
     assert result.exit_code == 1 and "development only" in result.output
     with app.app_context(), context.db().session() as s:

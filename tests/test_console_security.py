@@ -270,6 +270,12 @@ def test_logout_ends_a_copied_cookie_too(app, client, people):
     assert thief.get("/").status_code == 302
 
 
+def test_a_session_used_from_another_address_ends(app, client, people):
+    login(client, PEOPLE["officer_a"])
+    assert client.get("/").status_code == 200
+    assert client.get("/", environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 302
+
+
 def test_disabling_an_account_ends_its_sessions_at_once(app, people):
     officer, admin = app.test_client(), app.test_client()
     login(officer, PEOPLE["officer_a"])

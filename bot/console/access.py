@@ -13,8 +13,7 @@ from functools import wraps
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from flask import (Response, current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from bot import context
@@ -26,6 +25,8 @@ SEEN = "seen"  # session key: when this session was last used (epoch seconds on 
 STAFF_ROLES = ("standing_office", "admin")  # see every inquiry
 
 login_manager = LoginManager()
+# a session belongs to the browser that logged in: Flask-Login ends it when the client's
+# address or user agent changes (a copied cookie used elsewhere is worthless)
 login_manager.session_protection = "strong"
 login_manager.login_view = "console.auth.login"
 
@@ -134,7 +135,6 @@ def guard():
         flash("Phiên làm việc đã hết hạn vì lâu không thao tác. Vui lòng đăng nhập lại.", "info")
         return login_manager.unauthorized()
     session[SEEN] = int(now)
-    g.console_user = current_user
     return None
 
 
