@@ -85,7 +85,7 @@ def test_log_in_from_a_deep_link_change_the_password_and_log_out(live, browser, 
     assert PEOPLE["officer_a"].email in browser.find_element(By.ID, "who").text
 
 
-def test_an_admin_disables_an_account_with_an_htmx_button(live, browser):  # noqa: F811
+def test_an_admin_disables_an_account_with_an_htmx_button(live, browser, tmp_path):  # noqa: F811
     from selenium.webdriver.common.by import By
 
     app, base = live
@@ -99,6 +99,7 @@ def test_an_admin_disables_an_account_with_an_htmx_button(live, browser):  # noq
     browser.switch_to.alert.accept()  # hx-confirm
     wait(browser, lambda d: "Đã khóa" in d.find_element(By.CSS_SELECTOR, f"#user-{victim} .state").text)
     assert browser.current_url == f"{base}/admin/users"  # swapped in place, no page load
+    browser.save_screenshot(str(tmp_path / "users.png"))
     from bot import context
     from store import User
 

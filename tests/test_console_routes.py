@@ -9,7 +9,7 @@ token and an empty form (test_console_security.py checks that a missing token ge
 
 To add a route: one line in EXPECTED, e.g.
     ("console.queue.index", "GET"): LOGGED_IN,
-and, if it takes a new URL argument, a sample value in SAMPLES.
+and, if it takes a new URL argument, a sample value in `samples` (the `world` fixture).
 """
 from __future__ import annotations
 

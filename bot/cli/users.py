@@ -147,7 +147,7 @@ def demo() -> None:
             accounts.update_user(s, user, unit_code=unit_code, role=role, units=units, now=now)
             accounts.set_active(user, True, now)
             user.password_hash = passwords.hash_password(password)
-            lines.append(f"    {accounts.ROLE_NAMES[role]:<22} {email:<26} {password}   ({unit_code})")
-    click.echo("  Console demo accounts (development only):")
+            lines.append(f"    {accounts.ROLE_NAMES[role]:<22} {email:<26} {password:<22} ({unit_code})")
+    click.echo(f"  Console demo accounts (development only), log in at {settings.config.app.base_url}/login :")
     for line in lines:
         click.echo(line)
