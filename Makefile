@@ -29,14 +29,20 @@ run: $(STAMP)
 	flask nlu train
 	@echo ""
 	@echo "  DDCI triage bot (embedded: SQLite in instance/, web + worker + scheduler + mail sink)"
+	@echo "  Console:  http://127.0.0.1:5000/          (officers, unit heads, standing office, admins)"
 	@echo "  Sandbox:  http://127.0.0.1:5000/sandbox"
 	@echo "  Health:   http://127.0.0.1:5000/healthz"
 	@echo "  Webhook:  http://127.0.0.1:5000/webhooks/messenger"
+	@echo ""
+	@flask users demo
+	@echo ""
 	@echo "  Ctrl-C stops everything."
 	@echo ""
 	honcho start -f Procfile
 
+# the browser tests need Chromium: installed when missing (as root), or a clear message
 test: $(STAMP)
+	@bash scripts/browser-deps.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -17,7 +17,7 @@ __all__ = ["create_app", "cli_app", "ConfigError"]
 
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build the app: settings (defaults < config.yml < environment < test_config), database, blueprints."""
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, instance_relative_config=False, static_folder=None)  # the console serves its own
     overrides = dict(test_config or {})
     flask_overrides = {k: overrides.pop(k) for k in list(overrides) if k.isupper()}
     settings: Settings = load_settings(overrides)
@@ -37,13 +37,23 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     app.extensions["ddci_db"] = Database(settings.database_url)
 
-    from bot import cli, health
+    if settings.config.app.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.config.app.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    from bot import cli, console, health
     from bot.channels import CHANNELS
 
+    before = set(app.blueprints)
     for plugin in CHANNELS.values():
         plugin.init_app(app, settings)
+    channel_blueprints = set(app.blueprints) - before  # called by their platforms: signed, no CSRF token
     health.init_app(app)
+    console.init_app(app, settings, exempt_blueprints=sorted(channel_blueprints))
     cli.init_app(app)
+    app.config.update(flask_overrides)  # what a test passes in wins over what the subsystems set
     return app
 
 

@@ -7,6 +7,7 @@ from store.db import Database, utcnow
 from store.models import (
     OPEN_INQUIRY_STATUSES,
     Assignment,
+    AuditEntry,
     Base,
     ClassificationRecord,
     Conversation,
@@ -22,15 +23,18 @@ from store.models import (
     Outbox,
     OutboxAttempt,
     PagePost,
+    PasswordToken,
     SandboxGraphCall,
     SandboxMail,
     SchedulerLock,
     TrainingJob,
+    User,
 )
 
 __all__ = [
     "OPEN_INQUIRY_STATUSES",
     "Assignment",
+    "AuditEntry",
     "Base",
     "ClassificationRecord",
     "Conversation",
@@ -47,9 +51,11 @@ __all__ = [
     "Outbox",
     "OutboxAttempt",
     "PagePost",
+    "PasswordToken",
     "SandboxGraphCall",
     "SandboxMail",
     "SchedulerLock",
     "TrainingJob",
+    "User",
     "utcnow",
 ]

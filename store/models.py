@@ -412,3 +412,69 @@ class NluActivation(Base):
     at = Column(UTCDateTime, nullable=False)
     override_reason = Column(PlainText, nullable=True)  # the gate refused; the admin's written reason
     gate = Column(JSONText, nullable=True)  # the gate's verdict at the time
+
+class User(Base):
+    """A person of the officers' console: one unit, one role (bot/console/accounts.py).
+
+    `email` is kept normalised (NFC, trimmed, lower case), so one address is one account.
+    `password_hash` is argon2 (None until the person sets a password through a one-time
+    link). `session_nonce` is part of every session's user id: changing it (logout,
+    password change, reset, disable) ends every session of the account at once, although
+    the sessions themselves live in signed cookies.
+    """
+
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(255), nullable=False, unique=True)
+    unit_code = Column(String(64), nullable=False, index=True)
+    role = Column(String(16), nullable=False)  # officer | head | standing_office | admin
+    password_hash = Column(String(255), nullable=True)
+    active = Column(Boolean, nullable=False, default=True)
+    session_nonce = Column(String(64), nullable=False)
+    password_changed_at = Column(UTCDateTime, nullable=True)
+    last_login_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+
+class PasswordToken(Base):
+    """A one-time link to set a password: only the SHA-256 of the token is stored; it is
+    single use (`used_at`) and expires (`expires_at`, console.password_link_hours)."""
+
+    __tablename__ = "password_tokens"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    purpose = Column(String(16), nullable=False)  # invite | reset
+    created_by = Column(String(255), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+    used_at = Column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """Who did what, when, from which address (store/audit.py writes it; the console shows it).
+
+    The login throttle counts failures from here (by the e-mail typed and by the address), so
+    every process and every web worker sees the same count.
+    """
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, index=True)
+    actor = Column(String(255), nullable=True)  # an account's e-mail, or a process ("worker", "cli:root")
+    actor_id = Column(Integer, ForeignKey("users.id"), nullable=True, index=True)
+    address = Column(String(64), nullable=True)  # client address (web), "cli", or None
+    action = Column(String(64), nullable=False)  # login.ok, login.failed, user.create, draft.approve, ...
+    object_type = Column(String(32), nullable=True)  # account | user | inquiry | draft | ...
+    object_id = Column(String(255), nullable=True)
+    details = Column(JSONText, nullable=True)
+
+    __table_args__ = (
+        Index("ix_audit_object", "object_type", "object_id", "at"),
+        Index("ix_audit_address", "address", "at"),
+        Index("ix_audit_action_at", "action", "at"),
+    )

@@ -64,9 +64,21 @@ def test_production_requires_secrets(tmp_path):
         load_settings({"config_path": REPO / "config.yml", "environment": "production"}, environ={})
 
 
+def test_production_requires_a_long_session_key(tmp_path):
+    environ = {"FB_APP_SECRET": "s", "FB_VERIFY_TOKEN": "v"}
+    base = {"config_path": REPO / "config.yml", "environment": "production"}
+    with pytest.raises(ConfigError, match="DDCI_SECRET_KEY is not set"):
+        load_settings(base, environ=environ)
+    with pytest.raises(ConfigError, match="DDCI_SECRET_KEY: at least 32 characters"):
+        load_settings(base, environ={**environ, "DDCI_SECRET_KEY": "short"})
+    key = "production-like-session-key-for-a-test-4f2a9c"  # (registered for redaction: no common text)
+    assert load_settings(base, environ={**environ, "DDCI_SECRET_KEY": key}).secret_key == key
+
+
 def test_environment_overrides_file_and_defaults(tmp_path):
     s = load_settings({"config_path": write_config(tmp_path)}, environ={
         "DDCI_ENV": "production", "FB_APP_SECRET": "s", "FB_VERIFY_TOKEN": "v", "TEST_TOKEN_DDCI": "t1",
+        "DDCI_SECRET_KEY": "config-test-session-key-0123456789",
         "DATABASE_URL": "sqlite:////tmp/x.db", "GRAPH_API_URL": "http://127.0.0.1:9/"})
     assert (s.app_secret, s.verify_token, s.database_url, s.graph_api_url) == (
         "s", "v", "sqlite:////tmp/x.db", "http://127.0.0.1:9")
@@ -91,7 +103,7 @@ def test_the_web_process_does_not_import_rasa_or_tensorflow(tmp_path):
         "import sys; from bot import create_app; "
         f"app = create_app({{'config_path': {str(REPO / 'config.yml')!r}, 'environment': 'development', "
         f"'database_url': 'sqlite:///{tmp_path}/w.db'}}); "
-        "c = app.test_client(); c.get('/healthz'); "
+        "c = app.test_client(); c.get('/healthz'); assert c.get('/login').status_code == 200; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('rasa', 'tensorflow', 'keras')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -168,6 +168,21 @@ class AppModel(_Model):
     worker_poll_seconds: float = Field(0.5, gt=0)
     event_lease_seconds: int = Field(120, ge=5)
     max_event_attempts: int = Field(5, ge=1)
+    # Reverse proxies in front of the web process (nginx: 1). Their X-Forwarded-For/-Proto/-Host
+    # are trusted that many hops deep, so the audit log and the login throttle see the client's
+    # address, not the proxy's. 0: no proxy, the socket's address is the client.
+    trusted_proxies: int = Field(0, ge=0, le=5)
+
+
+class ConsoleModel(_Model):
+    """The officers' console (bot/console): sessions, login throttling, one-time password links."""
+
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)  # a session ends after this long unused
+    password_link_hours: int = Field(24, ge=1, le=7 * 24)  # a one-time link to set a password expires
+    login_window_minutes: int = Field(15, ge=1)  # failures are counted over this window ...
+    login_max_failures_per_account: int = Field(5, ge=1)  # ... per e-mail typed, known or not
+    login_max_failures_per_address: int = Field(20, ge=1)  # ... per client address
+    page_size: int = Field(50, ge=5, le=500)  # rows per page of a list
 
 
 class ConfigModel(_Model):
@@ -182,6 +197,7 @@ class ConfigModel(_Model):
     reports: ReportsModel = ReportsModel()
     webhook: WebhookModel = WebhookModel()
     conversation: ConversationModel = ConversationModel()
+    console: ConsoleModel = ConsoleModel()
     smtp: SmtpModel
     calendar: dict[str, Any]
 

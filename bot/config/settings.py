@@ -21,6 +21,7 @@ DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yml"
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
 DEV_APP_SECRET = "sandbox-app-secret"
 DEV_VERIFY_TOKEN = "sandbox-verify-token"
+DEV_SECRET_KEY = "development-session-key-never-used-in-production"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Settings:
     verify_token: str
     page_tokens: Mapping[str, Optional[str]]
     app_id: Optional[str] = None  # our Facebook app id (FB_APP_ID or app.facebook_app_id)
+    # signs the console's session cookies (DDCI_SECRET_KEY); anyone holding it can forge a session
+    secret_key: str = DEV_SECRET_KEY
     smtp_username: Optional[str] = None
     smtp_password: Optional[str] = None
     instance_path: Path = field(default=REPO_ROOT / "instance")
@@ -139,6 +142,10 @@ def load_settings(
 
     app_secret = secret("FB_APP_SECRET", DEV_APP_SECRET)
     verify_token = secret("FB_VERIFY_TOKEN", DEV_VERIFY_TOKEN)
+    secret_key = secret("DDCI_SECRET_KEY", DEV_SECRET_KEY)
+    if not dev and len(secret_key) < 32:
+        raise ConfigError("DDCI_SECRET_KEY: at least 32 characters are required "
+                          "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
     database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL") or (
         f"sqlite:///{instance / 'ddci.sqlite3'}"
     )
@@ -160,6 +167,7 @@ def load_settings(
         graph_api_url=graph_api_url.rstrip("/"),
         app_secret=app_secret,
         verify_token=verify_token,
+        secret_key=secret_key,
         page_tokens=tokens,
         app_id=overrides.pop("fb_app_id", None) or env.get("FB_APP_ID") or config.app.facebook_app_id,
         smtp_username=env.get(smtp.username_env) if smtp.username_env else None,
@@ -170,7 +178,7 @@ def load_settings(
         raise ConfigError(f"unknown setting override(s): {', '.join(sorted(overrides))}")
     from store.redaction import register
 
-    register(app_secret, verify_token, settings.smtp_password, *tokens.values())
+    register(app_secret, verify_token, secret_key, settings.smtp_password, *tokens.values())
     return settings
 
 

@@ -1,0 +1,57 @@
+"""The audit log page: admins and the standing office (the province-wide view), filtered by
+who, what, which object, which address and which days (local dates), newest first, in pages."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import select
+
+from bot import context
+from bot.console.access import roles
+from bot.console.forms import AuditFilterForm
+from bot.console.formatting import parse_local_date
+from bot.console.paging import paginate
+from bot.console.views.inquiries import like_pattern
+from store import AuditEntry
+from store import audit as log
+
+bp = Blueprint("audit", __name__)
+ACTION_NAMES = {
+    log.LOGIN_OK: "Đăng nhập", log.LOGIN_FAILED: "Đăng nhập sai", log.LOGIN_THROTTLED: "Đăng nhập bị chặn tạm thời",
+    log.LOGIN_REFUSED: "Đăng nhập vào tài khoản bị khóa", log.LOGOUT: "Đăng xuất",
+    log.SESSION_EXPIRED: "Hết phiên do không hoạt động", log.PASSWORD_SET: "Đặt mật khẩu qua liên kết",
+    log.PASSWORD_CHANGE: "Đổi mật khẩu", log.USER_CREATE: "Tạo tài khoản", log.USER_UPDATE: "Sửa tài khoản",
+    log.USER_DISABLE: "Khóa tài khoản", log.USER_ENABLE: "Mở khóa tài khoản",
+    log.USER_RESET: "Cấp lại liên kết đặt mật khẩu",
+}
+
+
+@bp.get("/audit")
+@roles("admin", "standing_office")
+def index():
+    form = AuditFilterForm(request.args)
+    tz = context.settings().config.calendar.get("timezone", "Asia/Ho_Chi_Minh")
+    query, errors = select(AuditEntry), []
+    if form.validate():
+        if form.actor.data:
+            query = query.where(AuditEntry.actor.ilike(like_pattern(form.actor.data.strip()), escape="\\"))
+        if form.action.data:
+            query = query.where(AuditEntry.action == form.action.data.strip())
+        if form.object_id.data:
+            query = query.where(AuditEntry.object_id == form.object_id.data.strip())
+        if form.address.data:
+            query = query.where(AuditEntry.address == form.address.data.strip())
+        for field, end in ((form.date_from, False), (form.date_to, True)):
+            if field.data:
+                day = parse_local_date(field.data, tz)
+                if day is None:
+                    errors.append(f"{field.label.text}: cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026.")
+                elif end:
+                    query = query.where(AuditEntry.at < day + timedelta(days=1))
+                else:
+                    query = query.where(AuditEntry.at >= day)
+    with context.db().session() as s:
+        page = paginate(s, query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
+                        context.settings().config.console.page_size)
+    return render_template("console/audit.html", form=form, page=page, errors=errors, action_names=ACTION_NAMES)
