@@ -413,6 +413,7 @@ class NluActivation(Base):
     override_reason = Column(PlainText, nullable=True)  # the gate refused; the admin's written reason
     gate = Column(JSONText, nullable=True)  # the gate's verdict at the time
 
+
 class User(Base):
     """A person of the officers' console: one unit, one role (bot/console/accounts.py).
 
