@@ -209,7 +209,7 @@ class Answers:
                 raise Conflict(f"draft #{d.id} is no longer being written")
             s.refresh(d)
             self._event(s, d, actor.email, "submitted")
-            if self.rules.sends_on_submit(self._facts(d, inquiry)):
+            if self.rules.sends_on_submit(self.facts(d, inquiry)):
                 self._approve(s, d, inquiry, by=actor.email,
                               note="đơn vị cho phép lãnh đạo gửi trả lời tiếng Việt không cần người duyệt thứ hai")
             return DraftView.of(d, inquiry)
@@ -347,11 +347,11 @@ class Answers:
                             closes <= now or working < self.approval_margin, phone, email)
 
     # ---- internals -----------------------------------------------------------------------
-    def _facts(self, d: Draft, inquiry: Inquiry) -> DraftFacts:
+    def facts(self, d: Draft, inquiry: Inquiry) -> DraftFacts:
         return DraftFacts(d.unit_code, d.author, bool(d.author_approver), d.language, inquiry.language, d.status)
 
     def _allowed(self, d: Draft, inquiry: Inquiry, actor: Actor) -> None:
-        verdict = self.rules.can_approve(actor.email, actor.role, actor.unit, self._facts(d, inquiry))
+        verdict = self.rules.can_approve(actor.email, actor.role, actor.unit, self.facts(d, inquiry))
         if not verdict:
             if verdict.code == "not_submitted":
                 raise Conflict(f"draft #{d.id} is {d.status}, not awaiting approval")

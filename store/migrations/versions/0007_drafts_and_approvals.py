@@ -87,9 +87,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_assignments_unit_status_due', table_name='assignments')
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.drop_column('answered_how')
-        batch_op.drop_column('answered_via')
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch copy of the table: copying inquiries
+    # means dropping it, which SQLite's foreign keys refuse while assignments point at its rows
+    op.drop_column('inquiries', 'answered_how')
+    op.drop_column('inquiries', 'answered_via')
     op.drop_index(op.f('ix_case_notes_inquiry_id'), table_name='case_notes')
     op.drop_table('case_notes')
     op.drop_index(op.f('ix_draft_events_draft_id'), table_name='draft_events')
