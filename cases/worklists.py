@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, tuple_
 
 from cases.answers import AnswerWindow
 from cases.approval import Actor
@@ -214,9 +214,9 @@ class ApprovalRow:
     window: AnswerWindow  # the channel's window for a person's answer
 
 
-def awaiting_approval(s, cases, actor: Actor, now: datetime) -> list[ApprovalRow]:
+def awaiting_approval(s, cases, actor: Actor, now: datetime, limit: int = 50) -> list[ApprovalRow]:
     """Drafts waiting for `actor`'s approval (those the rules let them approve: their unit's, and
-    heads' drafts for the standing office), the nearest deadline first."""
+    heads' drafts for the standing office), the nearest deadline first, at most `limit`."""
     rules = cases.answers.rules
     mine = [Draft.unit_code == actor.unit]
     if rules.is_approver(actor.email, actor.role, actor.unit, rules.standing_office):
@@ -226,8 +226,14 @@ def awaiting_approval(s, cases, actor: Actor, now: datetime) -> list[ApprovalRow
                      .outerjoin(Assignment, and_(Assignment.inquiry_id == Draft.inquiry_id,
                                                  Assignment.unit_code == Draft.unit_code,
                                                  Assignment.role == "lead", Assignment.status == "open"))
-                     .where(Draft.status == "submitted", or_(*mine))
-                     .order_by(Assignment.due_at, Draft.id)).all()
+                     .where(Draft.status == "submitted", or_(*mine),
+                            func.lower(Draft.author) != (actor.email or "").strip().lower())
+                     .order_by(Assignment.due_at, Draft.id).limit(limit)).all()
+    pairs = {(inquiry.page_id, inquiry.sender_id) for _, inquiry, _ in rows}
+    # one query into the session's identity map (held here: it keeps weak references) instead
+    # of one per row in window()
+    held = s.execute(select(Conversation).where(tuple_(Conversation.page_id, Conversation.sender_id)
+                                                .in_(pairs))).scalars().all() if pairs else []
     out = []
     for d, inquiry, due in rows:
         facts = cases.answers.facts(d, inquiry)
@@ -239,6 +245,7 @@ def awaiting_approval(s, cases, actor: Actor, now: datetime) -> list[ApprovalRow
                     else -cases.calendar.working_time_between(due, now))
         out.append(ApprovalRow(d.id, inquiry.code, d.unit_code, d.author, d.language, facts.english,
                                d.submitted_at, due, left, cases.answers.window(s, inquiry)))
+    del held
     return out
 
 

@@ -98,14 +98,14 @@ def case(make_app, trained_model, clock, graph, smtp):
             self.answers = self.cw.answers
             self.n = 0
 
-        def ask(self, text=QUESTION, sender=None):
+        def ask(self, text=QUESTION, sender=None, to="SO_XD"):
             self.n += 1
             signed_post(self.client, with_text(load_fixture("text_message.json"), text, mid=f"m{self.n}",
                                                sender=sender))
             self.worker.run_once()
             inquiry = self.rows(Inquiry)[-1]
-            if inquiry.unit_code != "SO_XD":  # the point is the answer, not the classifier
-                self.cw.assign(inquiry.code, "SO_XD", by="bxt", reason="test")
+            if inquiry.unit_code != to:  # the point is the answer, not the classifier
+                self.cw.assign(inquiry.code, to, by="bxt", reason="test")
             return inquiry.code
 
         def rows(self, model, *where):
@@ -440,3 +440,55 @@ def test_the_cli_drafts_approves_returns_and_records(case, clock, graph):
 
     shown = json.loads(run(args=["inquiries", "show", code]).output)
     assert shown["answered_via"] == "recorded" and [d["status"] for d in shown["drafts"]] == ["returned"]
+
+
+def test_the_units_queue_states_filters_search_and_paging(case, clock):
+    from cases.worklists import Filters, awaiting_approval, overview, unit_queue
+
+    c = case()
+    a = c.ask(sender="a")  # Fri 27/11 10:00: due Wed 02/12 17:00
+    clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=VN))  # the others: due Thu 03/12 17:00
+    b, cc, d = (c.ask(QUESTION + f" (số {n})", sender=n) for n in ("b", "c", "d"))
+    e = c.ask("Cho hỏi thủ tục hoàn thuế GTGT 100% cho doanh nghiệp", sender="e", to="THUE_QN")
+    c.cw.request_coordination(e, ["SO_XD"], by="thue", reason="hỏi ý kiến")
+    c.answers.draft(b, actor=OFFICER, text=ANSWER)
+    c.answers.submit(c.answers.draft(cc, actor=DEPUTY, text=ANSWER).id, actor=DEPUTY)
+    first = c.answers.submit(c.answers.draft(d, actor=OFFICER, text=ANSWER).id, actor=OFFICER)
+    c.answers.return_draft(first.id, actor=HEAD, reason="Chưa đủ")
+    clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=VN))  # Thu: a is overdue, the others due today
+
+    def queue(**filters):
+        with c.session() as s:
+            return unit_queue(s, c.cw.calendar, "SO_XD", clock.now, Filters(**filters))
+
+    page = queue()
+    # most urgent first; e's coordination has 2 working days from Mon 09:00: due Wed 17:00 like a
+    assert [(r.code, r.role, r.state, r.overdue, r.due_today) for r in page.rows] == [
+        (a, "lead", "new", True, False), (e, "coordinate", "new", True, False),
+        (b, "lead", "drafting", False, True), (cc, "lead", "awaiting_approval", False, True),
+        (d, "lead", "returned", False, True)]
+    assert page.rows[0].working_left == -timedelta(hours=1.5) and page.rows[0].working_left_vi.startswith("đã quá hạn")
+    assert page.rows[2].working_left == timedelta(hours=6) and page.rows[2].state_vi == "đang soạn"
+    assert (page.rows[1].role_vi, page.rows[1].domain) == ("phối hợp", "thue")
+    assert [r.code for r in queue(state="overdue").rows] == [a, e]
+    assert [r.code for r in queue(state="awaiting_approval").rows] == [cc]
+    assert [r.code for r in queue(role="coordinate").rows] == [e]
+    assert [r.code for r in queue(domain="thue").rows] == [e]
+    assert [r.code for r in queue(search=a.lower()[-6:]).rows] == [a]  # by code, any case
+    assert [r.code for r in queue(search="(số c)").rows] == [cc]  # by text
+    assert [r.code for r in queue(search="%").rows] == [e]  # LIKE's wildcards are plain characters
+    assert queue(search="_").rows == () and queue(search="' OR 1=1 --").rows == ()  # bound, never SQL
+    two = queue(per_page=2, page=3)
+    assert (two.total, two.pages, [r.code for r in two.rows]) == (5, 3, [d])
+    with pytest.raises(ValueError):
+        queue(state="nope")
+    with c.session() as s:
+        for who, expected in ((HEAD, [cc]), (DEPUTY, []), (OFFICE, [cc]), (OFFICER, [])):
+            rows = awaiting_approval(s, c.cw, who, clock.now)
+            assert [r.code for r in rows] == expected, who
+        [row] = awaiting_approval(s, c.cw, HEAD, clock.now)
+        assert row.working_left == timedelta(hours=6) and not row.english and not row.window.is_open
+        week = overview(s, c.cw, clock.now)
+    assert week.week == "2026-W49"
+    xd = {r.unit: r for r in week.rows}["SO_XD"]
+    assert (xd.received, xd.open, xd.awaiting_approval, xd.overdue) == (3, 3, 1, 0)  # b, cc, d (a: last week)
