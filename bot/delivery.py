@@ -7,6 +7,10 @@ the channel's `plan` (a held or undeliverable message is recorded right there, w
 the call is made outside any transaction; a second short transaction records the attempt
 and its outcome. A crash during the call records nothing: the claim's lease runs out and the
 message is sent again (at-least-once: channels have no idempotency key for us).
+
+A sent row that carries an approved answer stops the inquiry's clock in that second
+transaction, at the send time (cases.answers); a person's answer that cannot be sent
+(undeliverable, or failed for good) is told to the unit, and the inquiry stays open.
 """
 from __future__ import annotations
 
@@ -70,11 +74,14 @@ class OutboxDelivery:
             if failure is None:
                 self._attempt(s, row, now, "sent", "sent", None)
                 row.provider_message_id, row.sent_at = provider_id, self.clock()
+                self.casework.delivered(s, row, row.sent_at)  # an approved answer stops the clock now
                 return
             attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
             attempt.http_status, attempt.error_code = failure.status, failure.code
             if failure.permanent or row.attempts >= MAX_SEND_ATTEMPTS:
                 row.status, attempt.outcome = "failed", "failed"
+                if row.author == "human":  # a person's answer is never given up silently
+                    self._tell_unit(s, row, str(failure), channel.title)
             else:
                 row.next_attempt_at = self.clock() + backoff(row.attempts)
             log.warning("outbox %s attempt %s: %s", row.id, row.attempts, failure)

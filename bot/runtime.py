@@ -3,9 +3,10 @@ objects out). Nothing else reads Settings to wire objects together."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Mapping, Optional
 
 from bot.channels import build_all
+from bot.channels.base import Channel
 from bot.channels.messenger.notifier import MessengerNotifier
 from bot.channels.messenger.sendapi import client_for
 from bot.config import RemindersModel, Settings
@@ -13,7 +14,8 @@ from bot.conversation import Conversation
 from bot.delivery import OutboxDelivery
 from bot.officers import MessengerOfficers
 from bot.worker import Worker
-from cases import Casework
+from cases import Address, Casework
+from cases.approval import ApprovalRules, UnitApproval
 from nlu.classifier import MAX_CLASSIFY_CHARS
 from routing.gazetteer import Gazetteer
 from routing.rules import RoutingTable
@@ -62,11 +64,29 @@ def directory(settings: Settings) -> Directory:
                       for u in settings.config.units), settings.config.standing_office)
 
 
-def casework(settings: Settings, db: Database, clock: Callable[[], datetime]) -> Casework:
+def approval_rules(settings: Settings) -> ApprovalRules:
+    """Each unit's approvers (head_email + `approvers`) and its `heads_send_vi` setting."""
+    units = {u.code: UnitApproval(frozenset(e.strip().lower() for e in [*u.approvers, u.head_email] if e),
+                                  u.heads_send_vi) for u in settings.config.units}
+    return ApprovalRules(units, settings.config.standing_office)
+
+
+def answer_window(channels: Mapping[str, Channel]) -> Callable[[object, Address], Optional[datetime]]:
+    """The channels' window for a person's answer, for cases (a channel without one: no limit)."""
+    def window_for(s, address: Address) -> Optional[datetime]:
+        window = getattr(channels.get(address.channel), "answer_window", None)
+        return window(s, address) if window is not None else None
+    return window_for
+
+
+def casework(settings: Settings, db: Database, clock: Callable[[], datetime],
+             channels: Optional[Mapping[str, Channel]] = None) -> Casework:
+    channels = build_all(settings, db, clock) if channels is None else channels
     return Casework(db=db, directory=directory(settings), table=routing_table(settings),
                     gazetteer=Gazetteer.from_files(), matcher=unit_matcher(settings), calendar=calendar(settings),
                     policy=policy(settings), clock=clock, tracking_prefix=settings.config.app.tracking_prefix,
-                    fanouts=FANOUTS)
+                    fanouts=FANOUTS, base_url=settings.config.app.base_url, rules=approval_rules(settings),
+                    window_for=answer_window(channels))
 
 
 def notifier(settings: Settings) -> EmailNotifier:
@@ -122,8 +142,8 @@ def training_runner(settings: Settings, db: Database, clock: Callable[[], dateti
 
 def worker(settings: Settings, db: Database, clock: Callable[[], datetime], classifier_=None) -> Worker:
     model = classifier_ or classifier(settings)
-    cases = casework(settings, db, clock)
     channels = build_all(settings, db, clock)
+    cases = casework(settings, db, clock, channels)
     talk = settings.config.conversation
     conversation = Conversation(
         db=db, casework=cases, classify=lambda text: model.classify(text[:MAX_CLASSIFY_CHARS]),
@@ -168,4 +188,5 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
                            clock=clock, plan=reminder_plan(settings),
                            missed_grace=timedelta(hours=r.missed_grace_hours),
                            lease=timedelta(seconds=r.lock_lease_seconds),
-                           reports=report_service(settings, db, clock), holder=holder, fanouts=FANOUTS)
+                           reports=report_service(settings, db, clock), holder=holder, fanouts=FANOUTS,
+                           base_url=settings.config.app.base_url)

@@ -17,9 +17,16 @@ Decision 3887/QĐ-UBND, Art. 9.3 and 9.5(đ), as applied here:
 - complex: the deadline becomes `complex_days` (5) working days from the lead unit's
   assignment (never more);
 - coordinate: each unit asked for input gets 2 working days from the request;
-- answer: closes the assignment (and the inquiry when the lead unit answers); reminders stop.
+- answer: the lead unit's answer is drafted, approved by another person and sent
+  (cases/answers.py, `Casework.answers`); the clock stops when it is SENT (or recorded as given
+  another way, or typed on the channel's page), closing the inquiry and its open assignments;
+  reminders stop. A coordinating unit's input (`give_input`, internal) closes its own assignment;
+- send back: the lead unit says the inquiry is not its own: it returns to the standing office's
+  triage queue with `triage_days` to assign it again;
+- remind: the standing office's reminder to a unit, queued at once.
 Every deadline change is stored with who and why (DeadlineChange). Deadlines always come
-from scheduler.deadlines.due_at, so the policy's numbers are written nowhere else.
+from scheduler.deadlines.due_at, so the policy's numbers are written nowhere else. Every
+notice to officers links to the inquiry's page in the console (`link`).
 """
 from __future__ import annotations
 
@@ -32,6 +39,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cases import queries, replies
+from cases.answers import Answers, WindowFor
+from cases.approval import ApprovalRules
+from cases.errors import AlreadyOpened, CaseError
 from cases.outbox import Address, Reply, queue_reply
 from nlu.classifier import Classification
 from routing.gazetteer import Gazetteer
@@ -39,16 +49,11 @@ from routing.rules import RouteRequest, RoutingDecision, RoutingTable, route
 from routing.units import Directory, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
-from scheduler.notifications.delivery import queue_notification
-from store import Assignment, Database, DeadlineChange, Inquiry, InquiryMessage, Notification, Outbox
+from scheduler.notifications.delivery import inquiry_url, queue_notification
+from store import (OPEN_INQUIRY_STATUSES, Assignment, CaseNote, Database, DeadlineChange, Inquiry, InquiryMessage,
+                   Notification, Outbox)
 
-
-class CaseError(Exception):
-    """The operation does not apply (unknown code or unit, closed inquiry, ...)."""
-
-
-class AlreadyOpened(Exception):
-    """Another worker turned this event into an inquiry first (its unique constraint)."""
+__all__ = ["AlreadyOpened", "CaseError", "Casework", "Intake", "Opened", "Reminded"]
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,36 @@ class Opened:
     acknowledgement: str  # what the business was told
 
 
+@dataclass(frozen=True)
+class Reminded:
+    """The standing office's reminder, as queued (the console logs it)."""
+
+    code: str
+    unit: str
+    by: str
+    queued: bool  # False: the same reminder was already queued at this instant
+
+
 class Casework:
+    """Every operation on an inquiry. `answers` (cases.answers.Answers) holds the drafts,
+    approvals and answers given another way; `base_url` is where the console is reached
+    (links in officers' notices); `window_for` is the channels' window for a person's answer
+    (the composition root provides it; without it there is no limit)."""
+
     def __init__(self, *, db: Database, directory: Directory, table: RoutingTable, gazetteer: Gazetteer,
                  matcher: UnitMatcher, calendar: WorkingCalendar, policy: DeadlinePolicy,
-                 clock: Callable[[], datetime], tracking_prefix: str = "QN", fanouts: Sequence = ()):
+                 clock: Callable[[], datetime], base_url: str, tracking_prefix: str = "QN", fanouts: Sequence = (),
+                 rules: Optional[ApprovalRules] = None, window_for: Optional[WindowFor] = None):
         self.db, self.directory, self.table = db, directory, table
         self.gazetteer, self.matcher, self.calendar, self.policy = gazetteer, matcher, calendar, policy
         self.clock, self.prefix, self.fanouts = clock, tracking_prefix, tuple(fanouts)
+        self.base_url = base_url
+        self.answers = Answers(self, rules=rules or ApprovalRules(standing_office=directory.standing_office),
+                               window_for=window_for)
+
+    def link(self, code: str) -> str:
+        """The inquiry's page in the console (no credential in it: the console asks to log in)."""
+        return inquiry_url(self.base_url, code)
 
     @contextmanager
     def _work(self, session) -> Iterator:
@@ -206,6 +234,7 @@ class Casework:
             old_due = current.due_at if current else None
             if current is not None:
                 current.status, current.updated_at = "reassigned", now
+                self.answers.supersede(s, inquiry, by=by, note=f"giao cho {unit.code}: {reason}")
             new = self._assignment(s, inquiry, unit.code, "lead", now)
             self._audit(s, new, old_due, by, reason)
             inquiry.unit_code, inquiry.status, inquiry.due_at, inquiry.updated_at = unit.code, "assigned", new.due_at, now
@@ -255,45 +284,114 @@ class Casework:
                 created.append(a)
             return created
 
-    def answer(self, code: str, *, by: str, unit_code: Optional[str] = None, text: Optional[str] = None,
-               session=None) -> Assignment:
-        """Record that a unit answered (its lead or coordination duty); reminders stop.
-
-        With `text`, the lead unit's answer is also sent to the business as a person's
-        message (within the channel's window for a person's answer; otherwise the unit is
-        told to use the business's phone or e-mail)."""
-        now = self.clock()
+    def answer(self, code: str, *, by: str, unit_code: Optional[str] = None, session=None) -> Assignment:
+        """Record that a unit answered, without a text: a coordinating unit (`unit_code`) gave
+        its input, or the lead unit answered the business some other way (recorded as "other";
+        `answers.record` says how and what). A text to the business goes through a draft and
+        its approval (`answers`); there is no way to send one without."""
         with self._work(session) as s:
             inquiry = self.find(s, code)
-            query = select(Assignment).where(Assignment.inquiry_id == inquiry.id, Assignment.status == "open")
-            query = query.where(Assignment.unit_code == unit_code) if unit_code else \
-                query.where(Assignment.role == "lead")
-            assignment = s.execute(query.order_by(Assignment.id)).scalars().first()
-            if assignment is None:
+            if unit_code is not None:
+                mine = self._open_duty(s, inquiry, unit_code)
+                if mine.role == "coordinate":
+                    self._close_input(s, inquiry, mine, by=by, text=None)
+                    return mine
+            lead = queries.lead(s, inquiry)
+            if lead is None or lead.role != "lead" or (unit_code is not None and lead.unit_code != unit_code):
                 raise CaseError(f"{inquiry.code} has no open assignment for {unit_code or 'its lead unit'}")
-            assignment.status, assignment.answered_at, assignment.updated_at = "answered", now, now
-            if assignment.role == "lead":
-                inquiry.status, inquiry.answered_at, inquiry.updated_at = "answered", now, now
-                inquiry.answered_by, inquiry.answer_text = by, text
-                if text:
-                    unit = self._unit(assignment.unit_code)
-                    self.reply(s, inquiry.id, f"answer:{assignment.id}", Reply(replies.answer(
-                        inquiry.language, code=inquiry.code, unit_name=unit.display(inquiry.language), text=text)),
-                        address=self.address(inquiry, public=self.opened_in_public(inquiry)), author="human")
-                    self.add_message(s, inquiry, direction="out", source="officer", text=text, at=now)
-            return assignment
+            self.stop_clock(s, inquiry, at=self.clock(), by=by, text=None, via="recorded", how="other")
+            return lead
+
+    def give_input(self, code: str, unit_code: str, *, by: str, text: str, session=None) -> CaseNote:
+        """A coordinating unit's input for the lead unit (internal, never sent to the business);
+        it closes that unit's coordination assignment (its 2-day clock stops)."""
+        text = (text or "").strip()
+        if not text:
+            raise CaseError("the input is empty")
+        with self._work(session) as s:
+            inquiry = self.find(s, code)
+            duty = self._open_duty(s, inquiry, unit_code)
+            if duty.role != "coordinate":
+                raise CaseError(f"{unit_code} is not asked to coordinate on {inquiry.code}")
+            return self._close_input(s, inquiry, duty, by=by, text=text)
+
+    def _open_duty(self, s, inquiry: Inquiry, unit_code: str) -> Assignment:
+        duty = s.execute(select(Assignment).where(
+            Assignment.inquiry_id == inquiry.id, Assignment.status == "open", Assignment.unit_code == unit_code)
+            .order_by(Assignment.id)).scalars().first()
+        if duty is None:
+            raise CaseError(f"{inquiry.code} has no open assignment for {unit_code}")
+        return duty
+
+    def _close_input(self, s, inquiry: Inquiry, duty: Assignment, *, by: str, text: Optional[str]) -> CaseNote:
+        now = self.clock()
+        duty.status, duty.answered_at, duty.updated_at = "answered", now, now
+        note = CaseNote(inquiry_id=inquiry.id, assignment_id=duty.id, unit_code=duty.unit_code, author=by,
+                        kind="coordination_input", text=text or "(đơn vị phối hợp đã cho ý kiến)", created_at=now)
+        s.add(note)
+        s.flush()
+        return note
+
+    def stop_clock(self, s, inquiry: Inquiry, *, at: datetime, by: str, text: Optional[str], via: str,
+                   how: Optional[str] = None) -> None:
+        """The business has its answer (sent, recorded or typed on the page) at `at`: the
+        inquiry and all its open duties are answered then; drafts still in the work are moot."""
+        now = self.clock()
+        inquiry.status, inquiry.answered_at, inquiry.answered_by = "answered", at, by
+        inquiry.answer_text, inquiry.answered_via, inquiry.answered_how = text, via, how
+        inquiry.updated_at = now
+        for a in queries.open_assignments(s, inquiry):
+            a.status, a.answered_at, a.updated_at = "answered", at, now
+        self.answers.supersede(s, inquiry, by=by, note="phản ánh đã được trả lời")
 
     def record_answer(self, s, inquiry: Inquiry, *, by: str, text: Optional[str], at: datetime, source: str,
                       attachments: Sequence = (), event_id: Optional[int] = None) -> None:
-        """A person answered the business outside the bot (the page's inbox, under the
-        comment): the thread keeps it, the inquiry and all its open duties stop the clock."""
+        """A person answered the business on the channel's page itself (the page's inbox,
+        under the comment), not through an approved draft: the thread keeps it, the clock stops,
+        and the inquiry is marked "gửi không qua phê duyệt" (answered_via "page")."""
         self.add_message(s, inquiry, direction="out", source=source, text=text, attachments=attachments,
                          at=at, event_id=event_id)
+        self.stop_clock(s, inquiry, at=at, by=by, text=text, via="page")
+
+    def send_back(self, code: str, *, by: str, reason: str, session=None) -> Assignment:
+        """The lead unit says the inquiry is not its own: back to the standing office's triage
+        queue (`triage_days` to assign it again); the business is told once it is reassigned."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise CaseError("sending an inquiry back needs a reason")
         now = self.clock()
-        inquiry.status, inquiry.answered_at, inquiry.answered_by = "answered", at, by
-        inquiry.answer_text, inquiry.updated_at = text, now
-        for a in queries.open_assignments(s, inquiry):
-            a.status, a.answered_at, a.updated_at = "answered", at, now
+        with self._work(session) as s:
+            inquiry = self.find(s, code)
+            lead = queries.lead(s, inquiry)
+            if lead is None or lead.role != "lead" or inquiry.status not in OPEN_INQUIRY_STATUSES:
+                raise CaseError(f"{inquiry.code} has no open lead assignment to send back")
+            lead.status, lead.updated_at = "returned", now
+            self.answers.supersede(s, inquiry, by=by, note=f"trả về Ban Xúc tiến: {reason}")
+            triage = self._assignment(s, inquiry, self.directory.standing_office, "triage", now)
+            self._audit(s, triage, lead.due_at, by, f"{lead.unit_code} trả lại: {reason}")
+            inquiry.unit_code, inquiry.status, inquiry.due_at = triage.unit_code, "triage", triage.due_at
+            inquiry.updated_at = now
+            trace = dict(inquiry.routing_trace or {})
+            trace["trace"] = list(trace.get("trace", [])) + [f"sent back by {lead.unit_code} ({by}): {reason}"]
+            inquiry.routing_trace = trace
+            self._notify(s, inquiry, triage, "triage")
+            return triage
+
+    def remind(self, code: str, *, by: str, unit_code: Optional[str] = None, session=None) -> Reminded:
+        """The standing office's "remind": a reminder notice to the unit (its lead unit by
+        default) queued now, whatever the reminder timeline says; once per unit and instant."""
+        now = self.clock()
+        with self._work(session) as s:
+            inquiry = self.find(s, code)
+            duty = self._open_duty(s, inquiry, unit_code) if unit_code else queries.lead(s, inquiry)
+            if duty is None:
+                raise CaseError(f"{inquiry.code} has no open assignment to remind")
+            unit = self.directory[duty.unit_code]
+            queued = queue_notification(
+                s, kind="office_reminder", key=f"office_reminder:{duty.id}:{now.isoformat()}", inquiry=inquiry,
+                assignment=duty, unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
+                now=now, fanouts=self.fanouts, link=self.link(inquiry.code))
+            return Reminded(inquiry.code, duty.unit_code, by, queued)
 
     def edit_text(self, s, inquiry: Inquiry, text: str, *, at: datetime, source: str,
                   event_id: Optional[int] = None) -> None:
@@ -313,17 +411,25 @@ class Casework:
         """The channel can no longer reach the business: the unit must use the phone or e-mail."""
         if row.inquiry_id is None:
             return
+        self.answers.undelivered(s, row, reason)
         inquiry = s.get(Inquiry, row.inquiry_id)
         unit = self.directory.get(inquiry.unit_code)
         contact_text = ", ".join(c for c in contact if c) or "doanh nghiệp chưa để lại số điện thoại hoặc email"
         text = (f"Tin nhắn gửi doanh nghiệp về phản ánh {inquiry.code} không thể gửi qua {channel_title} "
                 f"({reason}).\nĐề nghị đơn vị liên hệ trực tiếp: {contact_text}.\n\nNội dung cần gửi:\n"
-                f"{Reply.from_json(row.message).text}\n\nNội dung phản ánh:\n{inquiry.text}")
+                f"{Reply.from_json(row.message).text}\n\nNội dung phản ánh:\n{inquiry.text}\n\n"
+                f"Sau khi trả lời, ghi nhận câu trả lời (cách trả lời, nội dung) trong trang quản lý: "
+                f"{self.link(inquiry.code)}")
         s.add(Notification(
             idempotency_key=f"undeliverable:{row.id}", inquiry_id=inquiry.id, kind="undeliverable",
             channel="email", recipients=list(unit.emails) if unit else [],
             subject=f"[DDCI Quảng Ninh] Không gửi được trả lời phản ánh {inquiry.code} qua {channel_title}",
             body_text=text, status="pending", attempts=0, next_attempt_at=self.clock(), created_at=self.clock()))
+
+    def delivered(self, s, row: Outbox, at: datetime) -> bool:
+        """The delivery loop sent `row` at `at` (in its transaction): an approved answer stops
+        the clock now (cases.answers)."""
+        return self.answers.delivered(s, row, at)
 
     # ---- the rows only this class writes -------------------------------------------------
     def _assignment(self, s, inquiry: Inquiry, unit_code: str, role: str, start: datetime) -> Assignment:
@@ -342,4 +448,4 @@ class Casework:
         unit = self.directory[assignment.unit_code]
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock(), fanouts=self.fanouts)
+                           now=self.clock(), fanouts=self.fanouts, link=self.link(inquiry.code))

@@ -31,7 +31,7 @@ from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.jobqueue import JobQueue
 from scheduler.lease import LEASE, SchedulerLease
-from scheduler.notifications.delivery import deliver_notifications, queue_notification
+from scheduler.notifications.delivery import deliver_notifications, inquiry_url, queue_notification
 from scheduler.notifications.router import Fanout, Notifier
 from scheduler.reports.jobs import ensure_report_jobs
 from scheduler.reports.service import ReportService
@@ -103,10 +103,11 @@ class ReminderService:
                  clock: Callable[[], datetime], plan: Optional[ReminderPlan] = None,
                  missed_grace: timedelta = MISFIRE_GRACE, lease: timedelta = LEASE,
                  reports: Optional[ReportService] = None, holder: Optional[str] = None,
-                 fanouts: Sequence[Fanout] = ()):
+                 fanouts: Sequence[Fanout] = (), base_url: str):
         self.db, self.calendar, self.policy, self.notifier = db, calendar, policy, notifier
         self.units, self.standing_office, self.clock = units, standing_office, clock
         self.fanouts = tuple(fanouts)  # copies of the e-mail notices on other channels
+        self.base_url = base_url  # the console, for each notice's link to the inquiry
         self.plan = plan or ReminderPlan()
         self.missed_grace = missed_grace
         self.reports = reports  # None: no report jobs
@@ -349,8 +350,8 @@ class ReminderService:
             recipients += [e for e in (unit.head_email, office.head_email) if e] + list(office.emails)
         return queue_notification(s, kind=kind, key=key, inquiry=inquiry, assignment=assignment,
                                   unit_name=unit.name, recipients=recipients, calendar=self.calendar,
-                                  now=now, channel=self.notifier.channel,
-                                  template=template, fanouts=self.fanouts)
+                                  now=now, channel=self.notifier.channel, template=template,
+                                  fanouts=self.fanouts, link=inquiry_url(self.base_url, inquiry.code))
 
     def _sent_keys(self, s, assignment_ids: Iterable[int]) -> set:
         ids = list(assignment_ids)

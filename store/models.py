@@ -84,6 +84,11 @@ class Inquiry(Base):
     answered_at = Column(UTCDateTime, nullable=True)
     answered_by = Column(String(128), nullable=True)  # officer, or "page inbox" for a human reply
     answer_text = Column(PlainText, nullable=True)
+    # how the clock was stopped (cases.answers): approved (an approved draft was sent) | recorded
+    # (given another way, e.g. by phone: `answered_how`) | page (typed on the channel's page itself,
+    # e.g. Meta Business Suite: "gửi không qua phê duyệt", counted in the weekly report)
+    answered_via = Column(String(16), nullable=True)
+    answered_how = Column(String(16), nullable=True)  # recorded: phone | email | in_person | letter | other
     post_id = Column(String(128), nullable=True)  # comments: the post commented on
     comment_id = Column(String(128), nullable=True)  # comments: the comment (unique, see __table_args__)
     attachments = Column(JSONText, nullable=True)  # [{"type": "image", "url": ...}]
@@ -117,7 +122,9 @@ class Assignment(Base):
 
     inquiry = relationship("Inquiry", back_populates="assignments")
 
-    __table_args__ = (Index("ix_assignments_status_updated", "status", "updated_at"),)
+    __table_args__ = (Index("ix_assignments_status_updated", "status", "updated_at"),
+                      # a unit's queue: its open duties by urgency (cases.worklists)
+                      Index("ix_assignments_unit_status_due", "unit_code", "status", "due_at"))
 
 
 class InquiryMessage(Base):
@@ -277,6 +284,68 @@ class Notification(DeliveryState, Base):
     status = Column(String(16), nullable=False, default="pending")  # pending | sent | failed
 
     __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)
+
+
+class Draft(Base):
+    """An answer to a business written by a unit, approved by another person before it is sent
+    (Decision 3887, Art. 9.5(a) and 8.4; cases.answers). Every step is in `draft_events`."""
+
+    __tablename__ = "drafts"
+
+    id = Column(Integer, primary_key=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=False)
+    unit_code = Column(String(64), nullable=False)  # the lead unit whose answer it is
+    author = Column(String(255), nullable=False)  # e-mail, lower case
+    author_role = Column(String(32), nullable=False)  # officer | head | standing_office | admin
+    # the author is one of the unit's approvers (a head): the draft may go to the standing office
+    author_approver = Column(Boolean, nullable=False, default=False)
+    language = Column(String(8), nullable=False)
+    text = Column(PlainText, nullable=False)
+    # draft | submitted | returned | approved | sent | undeliverable | withdrawn | superseded
+    status = Column(String(16), nullable=False)
+    previous_id = Column(Integer, ForeignKey("drafts.id"), nullable=True)  # the returned draft it follows
+    submitted_at = Column(UTCDateTime, nullable=True)
+    decided_by = Column(String(255), nullable=True)  # who approved or returned it
+    decided_at = Column(UTCDateTime, nullable=True)
+    return_reason = Column(PlainText, nullable=True)
+    outbox_id = Column(Integer, ForeignKey("outbox.id"), nullable=True, unique=True)
+    sent_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_drafts_inquiry_unit", "inquiry_id", "unit_code", "id"),
+                      Index("ix_drafts_status_unit", "status", "unit_code"))
+
+
+class DraftEvent(Base):
+    """One step of a draft's history: who did what, when, with the text or reason."""
+
+    __tablename__ = "draft_events"
+
+    id = Column(Integer, primary_key=True)
+    draft_id = Column(Integer, ForeignKey("drafts.id"), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False)
+    by = Column(String(255), nullable=False)  # a person's e-mail, or "delivery" for the sender's outcome
+    # created | edited | submitted | approved | returned | sent | undeliverable | withdrawn | superseded
+    action = Column(String(16), nullable=False)
+    text = Column(PlainText, nullable=True)  # the text at this step (created, edited)
+    note = Column(PlainText, nullable=True)  # a return's reason, a delivery's outcome
+
+
+class CaseNote(Base):
+    """Something said inside the administration about an inquiry, never sent to the business:
+    a coordinating unit's input (kind coordination_input) for the lead unit."""
+
+    __tablename__ = "case_notes"
+
+    id = Column(Integer, primary_key=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=False, index=True)
+    assignment_id = Column(Integer, ForeignKey("assignments.id"), nullable=True)
+    unit_code = Column(String(64), nullable=False)
+    author = Column(String(255), nullable=False)
+    kind = Column(String(32), nullable=False)
+    text = Column(PlainText, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
 
 
 class Heartbeat(Base):

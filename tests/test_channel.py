@@ -222,19 +222,27 @@ def test_comment_becomes_an_inquiry_with_private_and_public_replies(channel, gra
 
 
 def test_the_units_notice_says_where_to_answer_the_business(channel):
-    """No dead link to a console: the e-mail says to answer where the business wrote."""
+    """Every notice links to the inquiry's page in the console (where the answer is drafted and
+    approved), with no credential in the link; a comment also links to itself on Facebook."""
     d = channel(nlu__threshold=0.0)
     d.post(load_fixture("feed_comment_add.json"))
     d.post(with_text(load_fixture("text_message.json"), "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng", mid="m1"))
-    by_channel = {i.channel: [n for n in d.rows(Notification) if n.inquiry_id == i.id] for i in d.rows(Inquiry)}
+    inquiries = d.rows(Inquiry)
+    by_channel = {i.channel: [n for n in d.rows(Notification) if n.inquiry_id == i.id] for i in inquiries}
     assert set(by_channel) == {"comment", "messenger"} and all(by_channel.values())
+    codes = {i.channel: i.code for i in inquiries}
+    for kind, notices in by_channel.items():
+        link = f"http://127.0.0.1:5000/inquiries/{codes[kind]}"
+        for notice in notices:
+            assert f"Trả lời trong trang quản lý: {link}\n" in notice.body_text
+            if notice.body_html is not None:
+                assert f'<a href="{link}">' in notice.body_html
+            assert "Meta Business Suite" not in notice.body_text
     for notice in by_channel["comment"]:
-        assert "Cách trả lời: trả lời ngay dưới bình luận" in notice.body_text
         assert "https://www.facebook.com/150691160110528_150691260110518" in notice.body_text
         assert '<a href="https://www.facebook.com/150691160110528_150691260110518"' in notice.body_html
-    for notice in by_channel["messenger"]:
-        assert "Cách trả lời: trả lời doanh nghiệp trong hộp thư của trang" in notice.body_text
-    assert not any("/inquiries/" in n.body_text + (n.body_html or "") for n in d.rows(Notification))
+    links = {line for n in d.rows(Notification) for line in n.body_text.split() if "/inquiries/" in line}
+    assert links == {f"http://127.0.0.1:5000/inquiries/{code}" for code in codes.values()}  # nothing else in them
 
 
 def test_comment_redelivered_or_twice_makes_one_inquiry(channel, graph):
@@ -368,7 +376,8 @@ def test_officers_answer_respects_the_window(channel, clock, graph, smtp, days_l
     code = d.rows(Inquiry)[0].code
     clock.advance(days=days_later, minutes=30)
     result = d.app.test_cli_runner().invoke(args=["inquiries", "answer", code, "--by", "soxd.officer",
-                                                  "--text", "Hồ sơ gồm: đơn đề nghị, bản vẽ thiết kế."])
+                                                  "--text", "Hồ sơ gồm: đơn đề nghị, bản vẽ thiết kế.",
+                                                  "--approved-by", "giamdoc@soxd.quangninh.example"])
     assert result.exit_code == 0, result.output
     d.worker.run_once()
     answer = [o for o in d.rows(Outbox) if o.author == "human"][0]

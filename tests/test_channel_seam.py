@@ -79,3 +79,23 @@ def test_an_inquiry_from_a_second_channel_is_routed_acknowledged_and_reminded(
     reminders = [n for n in rows(app, Notification) if n.kind == "reminder"]
     assert [(n.status, n.inquiry_id) for n in reminders if n.channel == "email"] == [("sent", inquiry.id)]
     assert any("Nhắc hạn" in m["subject"] and inquiry.code in m["subject"] for m in smtp.messages)
+
+    # a channel without a window for a person's answer sets no limit; the approved answer goes
+    # out through its own sender and stops the clock when sent
+    from cases import Actor
+
+    with app.app_context():
+        cases = runtime.casework(context.settings(), context.db(), clock)
+        with context.db().session() as s:
+            window = cases.answers.window(s, s.get(Inquiry, inquiry.id))
+    assert (window.closes_at, window.is_open, window.approval_too_late) == (None, True, False)
+    author, head = Actor("canbo@soxd.example", "officer", "SO_XD"), Actor("giamdoc@soxd.quangninh.example", "head",
+                                                                           "SO_XD")
+    draft = cases.answers.submit(cases.answers.draft(inquiry.code, actor=author, text="Hồ sơ gồm đơn đề nghị.").id,
+                                 actor=author)
+    cases.answers.approve(draft.id, actor=head)
+    worker.run_once()
+    answer = [c for c in graph.calls if c.path == "/v3.0/oa/message/cs"][-1]
+    assert "Hồ sơ gồm đơn đề nghị." in answer.body["message"]["text"]
+    [answered] = rows(app, Inquiry)
+    assert (answered.status, answered.answered_via, answered.answered_at) == ("answered", "approved", clock.now)

@@ -166,8 +166,9 @@ def test_report_is_emailed_with_chart_and_workbook_once(seeded, reports, smtp, c
     assert image["Content-ID"] == "<chart>" and image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
     [xlsx] = [p for p in msg.iter_attachments() if p.get_filename() == "ddci-weekly-2026-W48.xlsx"]
     book = load_workbook(io.BytesIO(xlsx.get_content()))
-    rows = {r[0]: r[2:] for r in book["Theo đơn vị"].iter_rows(min_row=2, values_only=True)}
+    rows = {r[0]: r[2:9] for r in book["Theo đơn vị"].iter_rows(min_row=2, values_only=True)}
     assert rows == BY_UNIT
+    assert {r[9] for r in book["Theo đơn vị"].iter_rows(min_row=2, values_only=True)} == {0}  # none unapproved
     assert "Số liệu tính đến 08:00 03/12/2026" in full["text"]
     extract = by_to[frozenset({"giamdoc@soxd.quangninh.example"})]
     assert "Sở Xây dựng" in extract["subject"]

@@ -165,5 +165,9 @@ class Channel(Protocol):
     def read(self, event: InboxEvent) -> Inbound:
         """The adapter: one stored raw event -> one inbound value."""
 
+    # Optional: `answer_window(s, address: cases.Address) -> Optional[datetime]`, until when a
+    # person's answer can still reach the business (Messenger: 24 h or 7 days after its last
+    # message). A channel without it sets no limit (bot.runtime.answer_window).
+
 
 ChannelFactory = Callable[..., Channel]  # build(settings, db, clock) -> Channel

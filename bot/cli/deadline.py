@@ -12,7 +12,7 @@ from bot import context, runtime
 deadline_cli = AppGroup("deadline", help="Working-day deadlines.")
 
 
-def _parse_start(value: str, tz: ZoneInfo) -> datetime:
+def parse_instant(value: str, tz: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -29,7 +29,7 @@ def _parse_start(value: str, tz: ZoneInfo) -> datetime:
 def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:
     """Print the due instant (ISO 8601, +07:00)."""
     cal = runtime.calendar(context.settings())
-    moment = _parse_start(start, cal.tz)
+    moment = parse_instant(start, cal.tz)
     due = cal.due(moment, days).astimezone(cal.tz)
     click.echo(due.isoformat())
     if explain:

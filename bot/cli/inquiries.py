@@ -1,5 +1,16 @@
 """`flask inquiries …`: export, show, and what the standing office and units do to an
-inquiry (assign, complex, coordinate, answer), through the one lifecycle (cases)."""
+inquiry (assign, complex, coordinate, send back, remind; draft, approve or return, record an
+answer given another way; a coordinating unit's input), through the one lifecycle (cases).
+
+The CLI has no login: `--by` names the person, and their role and unit come from `--role` and
+`--unit`, by default from config.yml (one of a unit's approvers, `head_email` or `approvers`,
+acts as `head`; anyone else as `officer`; the unit is the inquiry's or the draft's). Whoever
+runs the command on the server is trusted to say who they are; the console checks accounts.
+
+`answer` keeps its old uses: without --text it records that the lead unit answered some other
+way (or, with --unit, a coordinating unit's input); with --text it needs --approved-by, another
+person who may approve (four eyes), and then drafts, submits and approves the answer at once.
+The clock stops when the answer is sent, not when the command runs."""
 from __future__ import annotations
 
 import json
@@ -10,7 +21,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot import context, runtime
-from cases import Casework, CaseError
+from bot.cli.deadline import parse_instant
+from cases import Actor, Casework, CaseError, DraftView
+from store import Draft
 
 inquiries_cli = AppGroup("inquiries", help="Inquiries.")
 
@@ -80,15 +93,165 @@ def coordinate(code: str, units: tuple[str, ...], by: str, reason: str) -> None:
         click.echo(f"{code.upper()}: {_show_assignment(a, tz)}")
 
 
+def _actor(email: str, role: str | None, unit: str | None, default_unit: str | None) -> Actor:
+    """The person behind --by: the role and unit given, or config's (see the module docstring)."""
+    unit = unit or default_unit or ""
+    if role is None:
+        rules = runtime.approval_rules(context.settings())
+        role = "head" if email.strip().lower() in rules.settings(unit).approvers else "officer"
+    return Actor(email, role, unit)
+
+
+def _inquiry_unit(code: str) -> str | None:
+    with context.db().session() as s:
+        inquiry = _casework().find(s, code)
+        return inquiry.unit_code
+
+
+def _draft_unit(draft_id: int) -> str | None:
+    with context.db().session() as s:
+        draft = s.get(Draft, draft_id)
+        return draft.unit_code if draft else None
+
+
+def _show_draft(d: DraftView) -> str:
+    return f"{d.code}: draft #{d.id} by {d.author} ({d.language}): {d.status} ({d.status_vi})"
+
+
+_ROLE = click.option("--role", type=click.Choice(["officer", "head", "standing_office", "admin"]), default=None,
+                     help="The person's role (default: head if config lists them as the unit's approver).")
+_UNIT = click.option("--unit", "unit", default=None, help="The person's unit (default: the inquiry's / draft's).")
+
+
 @inquiries_cli.command("answer")
 @click.argument("code")
 @click.option("--by", required=True)
-@click.option("--unit", default=None, help="A coordinating unit's answer (default: the lead unit's).")
-@click.option("--text", default=None, help="The approved answer, sent to the business.")
-def answer(code: str, by: str, unit: str | None, text: str | None) -> None:
-    """Record that the lead unit (or --unit) answered CODE (and send --text to the business)."""
-    a = _run(lambda: _casework().answer(code, by=by, unit_code=unit, text=text))
-    click.echo(f"{code.upper()}: {a.role} {a.unit_code} answered")
+@click.option("--unit", default=None, help="A coordinating unit's input (default: the lead unit's answer).")
+@click.option("--text", default=None, help="The answer to send (needs --approved-by).")
+@click.option("--approved-by", default=None, help="Who approves --text (never --by: four eyes).")
+def answer(code: str, by: str, unit: str | None, text: str | None, approved_by: str | None) -> None:
+    """Record that the lead unit (or --unit) answered CODE, or send --text once --approved-by approves it."""
+    cw = _casework()
+    if text is None:
+        a = _run(lambda: cw.answer(code, by=by, unit_code=unit))
+        click.echo(f"{code.upper()}: {a.role} {a.unit_code} answered")
+        return
+    if unit is not None:
+        _run(lambda: cw.give_input(code, unit, by=by, text=text))
+        click.echo(f"{code.upper()}: coordinate {unit} answered")
+        return
+    if not approved_by:
+        click.echo("Error: an answer sent to the business needs --approved-by (another person who may approve it)",
+                   err=True)
+        sys.exit(1)
+    lead_unit = _run(lambda: _inquiry_unit(code))
+    author = _actor(by, None, None, lead_unit)
+    approver = _actor(approved_by, None, None, lead_unit)
+
+    def draft_and_approve():
+        with context.db().session() as s:  # all or nothing: no draft left behind when approval is refused
+            d = cw.answers.draft(code, actor=author, text=text, session=s)
+            cw.answers.submit(d.id, actor=author, session=s)
+            return cw.answers.approve(d.id, actor=approver, session=s)
+    d = _run(draft_and_approve)
+    click.echo(f"{_show_draft(d)}; approved by {approver.email}, sent by the worker")
+
+
+@inquiries_cli.command("draft")
+@click.argument("code")
+@click.option("--by", required=True, help="The author's e-mail.")
+@click.option("--text", required=True)
+@click.option("--language", type=click.Choice(["vi", "en"]), default=None, help="Default: the business's.")
+@click.option("--submit/--no-submit", default=True, show_default=True, help="Put it up for approval at once.")
+@_ROLE
+@_UNIT
+def draft(code: str, by: str, text: str, language: str | None, submit: bool, role: str | None,
+          unit: str | None) -> None:
+    """Draft the lead unit's answer to CODE (and submit it for approval)."""
+    cw = _casework()
+    actor = _actor(by, role, unit, _run(lambda: _inquiry_unit(code)))
+    d = _run(lambda: cw.answers.draft(code, actor=actor, text=text, language=language))
+    if submit:
+        d = _run(lambda: cw.answers.submit(d.id, actor=actor))
+    click.echo(_show_draft(d))
+
+
+@inquiries_cli.command("submit")
+@click.argument("draft_id", type=int)
+@click.option("--by", required=True)
+@_ROLE
+@_UNIT
+def submit(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
+    """Put a draft up for approval (its author only)."""
+    actor = _actor(by, role, unit, _draft_unit(draft_id))
+    click.echo(_show_draft(_run(lambda: _casework().answers.submit(draft_id, actor=actor))))
+
+
+@inquiries_cli.command("approve")
+@click.argument("draft_id", type=int)
+@click.option("--by", required=True)
+@_ROLE
+@_UNIT
+def approve(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
+    """Approve a submitted draft: the answer is queued and the worker sends it."""
+    actor = _actor(by, role, unit, _draft_unit(draft_id))
+    click.echo(_show_draft(_run(lambda: _casework().answers.approve(draft_id, actor=actor))))
+
+
+@inquiries_cli.command("return")
+@click.argument("draft_id", type=int)
+@click.option("--by", required=True)
+@click.option("--reason", required=True, help="Why (the author reads it; kept in the draft's history).")
+@_ROLE
+@_UNIT
+def return_draft(draft_id: int, by: str, reason: str, role: str | None, unit: str | None) -> None:
+    """Return a submitted draft to its unit with a reason."""
+    actor = _actor(by, role, unit, _draft_unit(draft_id))
+    click.echo(_show_draft(_run(lambda: _casework().answers.return_draft(draft_id, actor=actor, reason=reason))))
+
+
+@inquiries_cli.command("record")
+@click.argument("code")
+@click.option("--by", required=True)
+@click.option("--how", required=True, type=click.Choice(["phone", "email", "in_person", "letter", "other"]))
+@click.option("--text", required=True, help="What the business was told (a summary).")
+@click.option("--at", "at", default=None, help="When (ISO 8601, no offset = Asia/Ho_Chi_Minh; default now).")
+def record(code: str, by: str, how: str, text: str, at: str | None) -> None:
+    """Record an answer given another way (phone, e-mail, ...): the clock stops at --at."""
+    when = parse_instant(at, runtime.calendar(context.settings()).tz) if at else None
+    r = _run(lambda: _casework().answers.record(code, by=by, how=how, text=text, at=when))
+    click.echo(f"{r.code}: answered by {r.how} ({r.how_vi}) at {r.at.isoformat()}, recorded by {r.by}")
+
+
+@inquiries_cli.command("input")
+@click.argument("code")
+@click.argument("unit")
+@click.option("--by", required=True)
+@click.option("--text", required=True)
+def give_input(code: str, unit: str, by: str, text: str) -> None:
+    """A coordinating UNIT's input on CODE (internal, for the lead unit)."""
+    _run(lambda: _casework().give_input(code, unit, by=by, text=text))
+    click.echo(f"{code.upper()}: input from {unit} recorded")
+
+
+@inquiries_cli.command("send-back")
+@click.argument("code")
+@click.option("--by", required=True)
+@click.option("--reason", required=True)
+def send_back(code: str, by: str, reason: str) -> None:
+    """The lead unit returns CODE to the standing office's triage queue."""
+    a = _run(lambda: _casework().send_back(code, by=by, reason=reason))
+    click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}")
+
+
+@inquiries_cli.command("remind")
+@click.argument("code")
+@click.option("--by", required=True)
+@click.option("--unit", default=None, help="A coordinating unit (default: the lead unit).")
+def remind(code: str, by: str, unit: str | None) -> None:
+    """The standing office reminds the unit now."""
+    r = _run(lambda: _casework().remind(code, by=by, unit_code=unit))
+    click.echo(f"{r.code}: reminder to {r.unit} " + ("queued" if r.queued else "already queued"))
 
 
 @inquiries_cli.command("show")
@@ -106,6 +269,7 @@ def show(code: str) -> None:
                                 .order_by(Assignment.id)).scalars().all()
         changes = s.execute(select(DeadlineChange).where(
             DeadlineChange.assignment_id.in_([a.id for a in assignments])).order_by(DeadlineChange.id)).scalars().all()
+        drafts = s.execute(select(Draft).where(Draft.inquiry_id == inquiry.id).order_by(Draft.id)).scalars().all()
         iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
         click.echo(json.dumps({
             "code": inquiry.code, "status": inquiry.status, "intent": inquiry.intent, "unit": inquiry.unit_code,
@@ -116,4 +280,8 @@ def show(code: str) -> None:
             "deadline_changes": [{"assignment_id": c.assignment_id, "old_due_at": iso(c.old_due_at),
                                   "new_due_at": iso(c.new_due_at), "by": c.changed_by, "reason": c.reason,
                                   "at": iso(c.changed_at)} for c in changes],
+            "answered_at": iso(inquiry.answered_at), "answered_via": inquiry.answered_via,
+            "drafts": [{"id": d.id, "unit": d.unit_code, "author": d.author, "status": d.status,
+                        "language": d.language, "decided_by": d.decided_by, "return_reason": d.return_reason,
+                        "sent_at": iso(d.sent_at)} for d in drafts],
         }, ensure_ascii=False, indent=2))

@@ -33,8 +33,14 @@ class UnitModel(_Model):
     head_email: Optional[str] = None
     domains: list[str] = []
     aliases: list[str] = []  # other names people use for the unit (recognised in complaints)
+    # who approves the unit's answers besides its head_email and its accounts with role head
+    # (deputies), cases/approval.py; four eyes: never the answer's author
+    approvers: list[str] = []
+    # a Vietnamese answer drafted by one of the approvers is sent when submitted (no second
+    # approver); never an English one (Decision 3887, Art. 8.4)
+    heads_send_vi: bool = False
 
-    @validator("emails", each_item=True)
+    @validator("emails", "approvers", each_item=True)
     def _email(cls, v: str) -> str:
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
             raise ValueError(f"not an email address: {v!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Callable, Sequence
+from urllib.parse import quote
 
 from routing.taxonomy import domain_name
 from scheduler.calendar import WorkingCalendar
@@ -29,21 +30,25 @@ def business_vi(session, inquiry: Inquiry) -> str:
     return ", ".join(parts)
 
 
-def how_to_answer_vi(inquiry: Inquiry) -> str:
-    """Where the unit answers the business, in Vietnamese. There is no officers' web console:
-    a unit answers where the business wrote, and the bot records that answer and stops the
-    clock (bot/conversation.py: a page-inbox echo; bot/feed.py: the page's reply under the
-    comment). A comment gets a link to itself on Facebook."""
+def inquiry_url(base_url: str, code: str) -> str:
+    """The inquiry's page in the officers' console. It carries no credential: whoever opens it
+    logs in first and then lands on the page (if their unit may see the inquiry)."""
+    return f"{base_url.rstrip('/')}/inquiries/{quote(code or '', safe='-')}"
+
+
+def how_to_answer_vi(inquiry: Inquiry, link: str) -> str:
+    """Where the unit answers the business, in Vietnamese: the inquiry's page in the console,
+    where the answer is drafted and approved before it is sent (Decision 3887, Art. 9.5(a)).
+    A comment also gets its own link on Facebook, to read it where it was written."""
+    text = f"Trả lời trong trang quản lý: {link}"
     if inquiry.channel == "comment" and inquiry.comment_id:
-        return (f"trả lời ngay dưới bình luận của doanh nghiệp, bằng tài khoản của trang: "
-                f"https://www.facebook.com/{inquiry.comment_id}")
-    return ("trả lời doanh nghiệp trong hộp thư của trang (Meta Business Suite → Hộp thư); "
-            "câu trả lời gửi từ hộp thư được hệ thống ghi nhận và dừng tính hạn")
+        text += f"\nBình luận của doanh nghiệp trên Facebook: https://www.facebook.com/{inquiry.comment_id}"
+    return text
 
 
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
                        unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
-                       channel: str = "email", template: str | None = None,
+                       link: str, channel: str = "email", template: str | None = None,
                        fanouts: Sequence[Fanout] = ()) -> bool:
     """Add a rendered notification unless one with this key exists. Returns True if added.
 
@@ -63,7 +68,9 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         domain=domain_name(inquiry.intent, "vi") if inquiry.intent else "chưa rõ",
         unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
         time_left=left, business=business_vi(session, inquiry),
-        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry),
+        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry, link), link=link,
+        comment_url=f"https://www.facebook.com/{inquiry.comment_id}" if inquiry.channel == "comment"
+        and inquiry.comment_id else None,
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,

@@ -26,6 +26,7 @@ HEADLINES = {
     "reminder_before_due": "Nhắc hạn: phản ánh {code} sắp đến hạn trả lời",
     "reminder_half_time": "Nhắc hạn: phản ánh {code} đã qua một nửa thời hạn trả lời",
     "reminder_due_day": "Nhắc hạn: phản ánh {code} đến hạn trả lời trong hôm nay",
+    "office_reminder": "Nhắc xử lý: cơ quan thường trực đề nghị trả lời phản ánh {code}",
 }
 # A sentence under the headline saying what is expected of the unit now.
 NOTES = {
@@ -34,6 +35,7 @@ NOTES = {
                           "Đề nghị đơn vị khẩn trương xử lý.",
     "reminder_due_day": "Hôm nay là ngày cuối của thời hạn trả lời. Đề nghị đơn vị trả lời doanh nghiệp "
                         "trước khi hết giờ làm việc.",
+    "office_reminder": "Cơ quan thường trực đề nghị đơn vị khẩn trương xử lý và trả lời doanh nghiệp.",
     "escalation": "Phản ánh đã quá hạn mà chưa được trả lời. Thư này được gửi đồng thời đến lãnh đạo đơn vị và "
                   "cơ quan thường trực, và được nhắc lại mỗi ngày làm việc cho đến khi doanh nghiệp được trả lời.",
 }

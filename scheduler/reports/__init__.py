@@ -23,6 +23,9 @@ Definitions (also printed in every report, in Vietnamese):
   assignment. answered late: answered by the cut-off, after that due time. open: not answered by
   the cut-off (an inquiry closed without an answer is neither answered nor open). overdue: open
   and its due time is before the cut-off.
+- answered without approval ("gửi không qua phê duyệt"): answered by the cut-off on the channel's
+  page itself (typed in Meta Business Suite or under the comment), not through a draft approved in
+  the console (Decision 3887, Art. 9.5(a)); a column after the median.
 - Response time: office time (WorkingCalendar.working_time_between) from ``received_at`` to
   ``answered_at``, in working hours; the report gives the median of the answered inquiries.
 - Posts: each page's own posts (PagePost rows, ``iso_week`` in local time) not removed by the

@@ -36,6 +36,9 @@ class Counts:
     open: int = 0
     overdue: int = 0
     median_hours: Optional[float] = None
+    # answered by the cut-off on the channel's page itself, not through an approved draft
+    # ("gửi không qua phê duyệt", Inquiry.answered_via "page"); a column of its own, after the median
+    unapproved: int = 0
 
     def as_row(self) -> tuple:
         return (self.received, self.assigned, self.on_time, self.late, self.open, self.overdue, self.median_hours)
@@ -55,6 +58,7 @@ class Line:
     outcome: str  # on_time | late | open | overdue | closed
     response_hours: Optional[float]
     text: str
+    unapproved: bool = False  # answered on the page itself, without approval
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ def summarize(lines: Iterable[Line]) -> Counts:
         on_time=sum(l.outcome == "on_time" for l in lines), late=sum(l.outcome == "late" for l in lines),
         open=sum(l.outcome in ("open", "overdue") for l in lines), overdue=sum(l.outcome == "overdue" for l in lines),
         median_hours=round(statistics.median(hours), 2) if hours else None,
+        unapproved=sum(l.unapproved for l in lines),
     )
 
 
@@ -169,6 +174,7 @@ def build_report(session, calendar: WorkingCalendar, period: Period, as_of: date
             code=inquiry.code or f"#{inquiry.id}", unit_code=(lead.unit_code if lead else inquiry.unit_code) or "-",
             domain=inquiry.intent or UNCLASSIFIED, received_at=inquiry.received_at, due_at=due,
             answered_at=answered, assigned=assigned, outcome=outcome, response_hours=hours, text=inquiry.text,
+            unapproved=answered is not None and inquiry.answered_via == "page",
         ))
     posts = _post_counts(session, period, as_of, pages, min_posts)
     return Report(period=period, as_of=as_of, unit=None, unit_names=dict(unit_names), lines=tuple(lines),

@@ -22,7 +22,7 @@ _env = Environment(
 OUTCOME_VI = {"on_time": "Trả lời đúng hạn", "late": "Trả lời quá hạn", "open": "Đang xử lý",
               "overdue": "Quá hạn, chưa trả lời", "closed": "Đã đóng, không trả lời"}
 COLUMNS_VI = ("Tiếp nhận", "Đã giao", "Trả lời đúng hạn", "Trả lời quá hạn", "Đang xử lý",
-              "Quá hạn chưa trả lời", "Thời gian trả lời trung vị (giờ làm việc)")
+              "Quá hạn chưa trả lời", "Thời gian trả lời trung vị (giờ làm việc)", "Trả lời không qua phê duyệt")
 DEFINITIONS_VI = (
     "Kỳ báo cáo tuần là một tuần ISO, từ 00:00 thứ Hai đến 24:00 Chủ nhật (giờ Việt Nam); báo cáo gửi "
     "ngày thứ Năm là của tuần liền trước. Kỳ báo cáo tháng là tháng dương lịch, gửi ngày đầu tháng sau.",
@@ -31,6 +31,8 @@ DEFINITIONS_VI = (
     "Đã giao: đã có đơn vị chủ trì. Đúng hạn: trả lời trước hoặc đúng hạn của đơn vị chủ trì; quá hạn: "
     "trả lời sau hạn. Đang xử lý: chưa trả lời đến thời điểm chốt; quá hạn chưa trả lời: đang xử lý và "
     "đã qua hạn.",
+    "Trả lời không qua phê duyệt: trả lời gõ trực tiếp trên trang (Meta Business Suite, dưới bình luận), "
+    "không qua dự thảo được lãnh đạo duyệt trong trang quản lý (Quyết định 3887, Điều 9.5(a)).",
     "Thời gian trả lời: số giờ làm việc (trong giờ hành chính, ngày làm việc) từ khi tiếp nhận đến khi "
     "trả lời; báo cáo nêu giá trị trung vị.",
     "Bài đăng: số bài trang tự đăng trong tuần (không tính bài đã gỡ), so với mức tối thiểu mỗi tuần. "
@@ -78,9 +80,11 @@ def _view(report: Report, tz, chart_src: Optional[str]) -> dict:
         "title": title_vi(report), "subject": subject_vi(report), "period": report.period.title_vi,
         "as_of": _local(report.as_of, tz), "unit_name": report.unit_name, "chart_src": chart_src,
         "columns": COLUMNS_VI, "min_posts": report.min_posts, "definitions": DEFINITIONS_VI,
-        "total": [*total.as_row()[:-1], _hours_vi(total.median_hours)],
-        "by_unit": [(g.name, *g.counts.as_row()[:-1], _hours_vi(g.counts.median_hours)) for g in report.by_unit],
-        "by_domain": [(g.name, *g.counts.as_row()[:-1], _hours_vi(g.counts.median_hours)) for g in report.by_domain],
+        "total": [*total.as_row()[:-1], _hours_vi(total.median_hours), total.unapproved],
+        "by_unit": [(g.name, *g.counts.as_row()[:-1], _hours_vi(g.counts.median_hours), g.counts.unapproved)
+                    for g in report.by_unit],
+        "by_domain": [(g.name, *g.counts.as_row()[:-1], _hours_vi(g.counts.median_hours), g.counts.unapproved)
+                      for g in report.by_domain],
         "posts": [(p.page_name, report.unit_names.get(p.unit_code or "", p.unit_code or "-"), p.week, p.posts,
                    p.minimum, "Đạt" if p.meets else "Chưa đạt") for p in report.posts],
         "detail_title": "Danh sách phản ánh" if report.unit else "Phản ánh quá hạn chưa trả lời",
@@ -163,15 +167,15 @@ def render_xlsx(report: Report, tz) -> bytes:
     summary = sheet("Tổng hợp", ("Chỉ tiêu", "Giá trị"), [
         ("Báo cáo", title_vi(report)), ("Kỳ", report.period.label),
         ("Số liệu tính đến", local(report.as_of)),
-        *zip(COLUMNS_VI, total.as_row()),
+        *zip(COLUMNS_VI, (*total.as_row(), total.unapproved)),
     ], first=True)
     summary.column_dimensions["A"].width = 45
     summary.column_dimensions["B"].width = 70
     summary["B4"].number_format = "dd/mm/yyyy hh:mm"
     sheet("Theo đơn vị", ("Mã đơn vị", "Đơn vị", *COLUMNS_VI),
-          [(g.key, g.name, *g.counts.as_row()) for g in report.by_unit])
+          [(g.key, g.name, *g.counts.as_row(), g.counts.unapproved) for g in report.by_unit])
     sheet("Theo lĩnh vực", ("Mã lĩnh vực", "Lĩnh vực", *COLUMNS_VI),
-          [(g.key, g.name, *g.counts.as_row()) for g in report.by_domain])
+          [(g.key, g.name, *g.counts.as_row(), g.counts.unapproved) for g in report.by_domain])
     sheet("Bài đăng", ("Mã trang", "Trang", "Đơn vị", "Tuần", "Số bài", "Tối thiểu", "Đánh giá"),
           [(p.page_id, p.page_name, report.unit_names.get(p.unit_code or "", p.unit_code or "-"), p.week, p.posts,
             p.minimum, "Đạt" if p.meets else "Chưa đạt") for p in report.posts])

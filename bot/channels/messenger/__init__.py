@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Optional
 
 from flask import Flask
 
@@ -23,6 +23,7 @@ from bot.channels.messenger.adapter import MessengerAdapter
 from bot.channels.messenger.sendapi import client_for
 from bot.channels.messenger.sender import MessengerSender
 from bot.config import Settings
+from cases.outbox import Address
 from store import Database, InboxEvent
 
 NAME = "messenger"
@@ -37,6 +38,10 @@ class MessengerChannel:
 
     def read(self, event: InboxEvent) -> Inbound:
         return self.adapter.read(event)
+
+    def answer_window(self, s, address: Address) -> Optional[datetime]:
+        """Until when a person's answer to `address` can be delivered (None: no limit)."""
+        return self.sender.answer_window(s, address.page_id, address.to, address.public)
 
 
 def build(settings: Settings, db: Database, clock: Callable[[], datetime]) -> MessengerChannel:

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 STANDARD_WINDOW = timedelta(hours=24)
@@ -25,6 +25,15 @@ class Delivery:
     messaging_type: Optional[str] = None
     tag: Optional[str] = None
     reason: str = ""
+
+
+def person_window_closes(last_user_message_at: Optional[datetime], human_agent_page: bool) -> datetime:
+    """Until when a person's answer can still be delivered (`decide` with author "human"):
+    7 days after the business's last message on a page with the Human Agent permission, 24 hours
+    otherwise. A business that never wrote: closed already (the epoch)."""
+    if last_user_message_at is None:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return last_user_message_at + (HUMAN_AGENT_WINDOW if human_agent_page else STANDARD_WINDOW)
 
 
 def decide(*, now: datetime, last_user_message_at: Optional[datetime], author: str, human_agent_page: bool,

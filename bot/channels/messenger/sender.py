@@ -47,6 +47,15 @@ class MessengerSender:
             return Plan("undeliverable", verdict.reason)
         return Plan("send", verdict.reason, verdict.messaging_type, verdict.tag)
 
+    def answer_window(self, s, page_id: str, to: Mapping[str, Any], public: bool) -> Optional[datetime]:
+        """Until when a person's answer can reach the business (policy.person_window_closes);
+        None for a reply under a comment or the one private reply to it (Facebook's to allow)."""
+        if public or "comment_id" in to:
+            return None
+        conv = s.get(Conversation, (page_id, to.get("id")))
+        return policy.person_window_closes(conv.last_user_message_at if conv else None,
+                                           page_id in self.human_agent_pages)
+
     def send(self, out: Outgoing, plan: Plan) -> str:
         token = self.tokens.get(out.page_id)
         if out.public:

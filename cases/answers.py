@@ -1,0 +1,409 @@
+"""Answers to a business: drafted, approved by another person, sent, and only then counted.
+
+Decision 3887/QĐ-UBND, Art. 9.5(a) and 8.4 (who approves: cases/approval.py). A draft moves
+
+    draft ──submit──▶ submitted ──approve──▶ approved ──(delivery sends it)──▶ sent
+      │  (edit)           │                      └──(the channel cannot)──▶ undeliverable
+      └──withdraw──▶ withdrawn   └──return (reason)──▶ returned  (a new draft may follow it)
+
+and any draft still in the work (draft, submitted) becomes `superseded` when the inquiry is
+answered some other way or given to another unit. Every step is a DraftEvent (who, when, the
+text or the reason).
+
+**The clock stops when the answer is sent**, not when it is drafted or approved: approval
+queues the message (an outbox row written by `Casework.reply`, author "human"); the delivery
+loop calls `delivered()` in the same short transaction that records the successful attempt, and
+the inquiry and its open assignments are answered at the send time. If the channel cannot
+deliver it (Messenger's window has closed), the draft is `undeliverable`, the inquiry stays open
+and the unit is told (Casework.undeliverable); the unit then records the answer it gave
+another way (`record`: phone, e-mail, in person, a letter), which stops the clock at the time
+it says. An answer typed directly on the channel's page (Meta Business Suite) stops the clock
+too but is marked `answered_via = "page"` ("gửi không qua phê duyệt").
+
+Two approvers pressing "approve" at once: the approval is a conditional UPDATE (`WHERE status =
+'submitted'`), so exactly one wins and one message is queued; the other gets `Conflict`.
+
+The actor is plain values (cases.approval.Actor); scoping (who may see which inquiry) is the
+console's, these methods check only the lifecycle's own rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+
+from sqlalchemy import select, update
+
+from cases import queries, replies
+from cases.approval import Actor, ApprovalRules, DraftFacts, same_person
+from cases.errors import CaseError, Conflict, NotAllowed
+from cases.outbox import Address, Reply
+from store import OPEN_INQUIRY_STATUSES, Conversation, Draft, DraftEvent, Inquiry, Outbox
+
+# draft statuses, and the ones still in the work (at most one per inquiry)
+IN_WORK = ("draft", "submitted")
+IN_FLIGHT = IN_WORK + ("approved",)  # an approved draft is on its way: no second answer meanwhile
+STATUS_VI = {
+    "draft": "đang soạn", "submitted": "chờ duyệt", "returned": "bị trả lại", "approved": "đã duyệt, đang gửi",
+    "sent": "đã gửi", "undeliverable": "không gửi được", "withdrawn": "đã rút", "superseded": "không còn hiệu lực",
+}
+ACTION_VI = {
+    "created": "soạn", "edited": "sửa", "submitted": "trình duyệt", "approved": "duyệt", "returned": "trả lại",
+    "sent": "đã gửi", "undeliverable": "không gửi được", "withdrawn": "rút", "superseded": "không còn hiệu lực",
+}
+# how an answer given outside the bot was given (record)
+HOW_VI = {"phone": "điện thoại", "email": "email", "in_person": "trực tiếp", "letter": "văn bản", "other": "cách khác"}
+LANGUAGES = ("vi", "en")
+MAX_TEXT = 8000  # a long answer is a letter, sent another way; Messenger cuts at 2000 anyway
+
+WindowFor = Callable[[object, Address], Optional[datetime]]  # (session, address) -> when it closes; None: never
+
+
+@dataclass(frozen=True)
+class DraftView:
+    """A draft as the console and the CLI show it (plain values, safe after the session)."""
+
+    id: int
+    inquiry_id: int
+    code: str
+    unit: str
+    author: str
+    author_role: str
+    author_approver: bool
+    language: str
+    business_language: str
+    text: str
+    status: str
+    previous_id: Optional[int]
+    submitted_at: Optional[datetime]
+    decided_by: Optional[str]
+    decided_at: Optional[datetime]
+    return_reason: Optional[str]
+    outbox_id: Optional[int]
+    sent_at: Optional[datetime]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def status_vi(self) -> str:
+        return STATUS_VI.get(self.status, self.status)
+
+    @property
+    def facts(self) -> DraftFacts:
+        return DraftFacts(self.unit, self.author, self.author_approver, self.language, self.business_language,
+                          self.status)
+
+    @classmethod
+    def of(cls, d: Draft, inquiry: Inquiry) -> "DraftView":
+        return cls(d.id, d.inquiry_id, inquiry.code, d.unit_code, d.author, d.author_role, bool(d.author_approver),
+                   d.language, inquiry.language, d.text, d.status, d.previous_id, d.submitted_at, d.decided_by,
+                   d.decided_at, d.return_reason, d.outbox_id, d.sent_at, d.created_at, d.updated_at)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An answer given another way, as recorded (also what the console writes in its audit log)."""
+
+    code: str
+    by: str
+    how: str
+    at: datetime
+    text: str
+
+    @property
+    def how_vi(self) -> str:
+        return HOW_VI.get(self.how, self.how)
+
+
+@dataclass(frozen=True)
+class AnswerWindow:
+    """How long a person's answer can still reach the business through its channel.
+
+    `closes_at` None: the channel sets no limit (a reply under a comment, a channel without a
+    window). `approval_too_late`: it closes within `approval_margin` of office time (or has
+    closed), so a draft approved in the usual way would arrive too late: the page warns, and
+    offers the business's phone and e-mail."""
+
+    closes_at: Optional[datetime]
+    is_open: bool
+    time_left: Optional[timedelta]
+    working_time_left: Optional[timedelta]
+    approval_too_late: bool
+    phone: Optional[str]
+    email: Optional[str]
+
+
+class Answers:
+    """Drafts, approvals, the send hook and answers given another way. Built by Casework
+    (`casework.answers`), whose `reply` writes the outbox row and `stop_clock` the assignments."""
+
+    def __init__(self, cases, *, rules: ApprovalRules, window_for: Optional[WindowFor] = None,
+                 approval_margin: timedelta = timedelta(hours=2)):
+        self.cases, self.rules = cases, rules
+        self.window_for = window_for or (lambda s, address: None)
+        self.approval_margin = approval_margin
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.cases.clock
+
+    # ---- the rules, for the console's buttons --------------------------------------------
+    def can_approve(self, actor_email: str, actor_role: str, actor_unit: str, draft: DraftView | DraftFacts):
+        """Verdict (truthy when allowed, with `code` and a Vietnamese `reason`): whether to
+        show this person the approve / return buttons of `draft`."""
+        return self.rules.can_approve(actor_email, actor_role, actor_unit,
+                                      draft.facts if isinstance(draft, DraftView) else draft)
+
+    # ---- drafting ------------------------------------------------------------------------
+    def draft(self, code: str, *, actor: Actor, text: str, language: Optional[str] = None,
+              session=None) -> DraftView:
+        """Start the lead unit's answer (after a returned draft, the new one follows it)."""
+        text = _clean(text)
+        with self.cases._work(session) as s:
+            inquiry = self.cases.find(s, code)
+            lead = self._lead(s, inquiry)
+            if actor.role == "admin" or actor.unit != lead.unit_code:
+                raise NotAllowed(f"only {lead.unit_code} drafts the answer to {inquiry.code}", "not_lead_unit")
+            latest = self._latest(s, inquiry.id)
+            if latest is not None and latest.status in IN_FLIGHT:
+                raise CaseError(f"{inquiry.code} already has draft #{latest.id} ({STATUS_VI[latest.status]})")
+            language = language or inquiry.language
+            if language not in LANGUAGES:
+                raise CaseError(f"unknown language {language!r} (vi or en)")
+            now = self.clock()
+            d = Draft(inquiry_id=inquiry.id, unit_code=lead.unit_code, author=_email(actor.email),
+                      author_role=actor.role,
+                      author_approver=self.rules.is_approver(actor.email, actor.role, actor.unit, lead.unit_code),
+                      language=language, text=text, status="draft",
+                      previous_id=latest.id if latest is not None and latest.status == "returned" else None,
+                      created_at=now, updated_at=now)
+            s.add(d)
+            s.flush()
+            self._event(s, d, actor.email, "created", text=text)
+            return DraftView.of(d, inquiry)
+
+    def edit(self, draft_id: int, *, actor: Actor, text: str, session=None) -> DraftView:
+        """The author changes the text while it is still a draft (not once it is submitted:
+        an approver approves what they read; a change after that is a return and a new draft)."""
+        text = _clean(text)
+        with self.cases._work(session) as s:
+            d, inquiry = self._get(s, draft_id)
+            self._author_only(d, actor, "edit")
+            if d.status != "draft":
+                raise CaseError(f"draft #{d.id} is {d.status}: only a draft being written can be edited")
+            d.text, d.updated_at = text, self.clock()
+            self._event(s, d, actor.email, "edited", text=text)
+            return DraftView.of(d, inquiry)
+
+    def submit(self, draft_id: int, *, actor: Actor, session=None) -> DraftView:
+        """Put the draft "chờ duyệt". Under the unit's `heads_send_vi` setting a Vietnamese
+        answer by one of its approvers is approved and queued at once (never an English one)."""
+        with self.cases._work(session) as s:
+            d, inquiry = self._get(s, draft_id)
+            self._author_only(d, actor, "submit")
+            self._still_answerable(s, d, inquiry)
+            now = self.clock()
+            if s.execute(update(Draft).where(Draft.id == d.id, Draft.status == "draft")
+                         .values(status="submitted", submitted_at=now, updated_at=now)
+                         .execution_options(synchronize_session=False)).rowcount != 1:
+                raise Conflict(f"draft #{d.id} is no longer being written")
+            s.refresh(d)
+            self._event(s, d, actor.email, "submitted")
+            if self.rules.sends_on_submit(self.facts(d, inquiry)):
+                self._approve(s, d, inquiry, by=actor.email,
+                              note="đơn vị cho phép lãnh đạo gửi trả lời tiếng Việt không cần người duyệt thứ hai")
+            return DraftView.of(d, inquiry)
+
+    def withdraw(self, draft_id: int, *, actor: Actor, session=None) -> DraftView:
+        """The author takes back a draft not yet approved."""
+        with self.cases._work(session) as s:
+            d, inquiry = self._get(s, draft_id)
+            self._author_only(d, actor, "withdraw")
+            now = self.clock()
+            if s.execute(update(Draft).where(Draft.id == d.id, Draft.status.in_(IN_WORK))
+                         .values(status="withdrawn", updated_at=now)
+                         .execution_options(synchronize_session=False)).rowcount != 1:
+                raise Conflict(f"draft #{d.id} is {d.status}: it can no longer be withdrawn")
+            s.refresh(d)
+            self._event(s, d, actor.email, "withdrawn")
+            return DraftView.of(d, inquiry)
+
+    # ---- approving -----------------------------------------------------------------------
+    def approve(self, draft_id: int, *, actor: Actor, session=None) -> DraftView:
+        """Approve a submitted draft: the answer is queued to the business (sent by the
+        delivery loop; the clock stops when it is sent). Four eyes: never by its author."""
+        with self.cases._work(session) as s:
+            d, inquiry = self._get(s, draft_id)
+            self._allowed(d, inquiry, actor)
+            self._still_answerable(s, d, inquiry)
+            self._approve(s, d, inquiry, by=actor.email)
+            return DraftView.of(d, inquiry)
+
+    def return_draft(self, draft_id: int, *, actor: Actor, reason: str, session=None) -> DraftView:
+        """Send a submitted draft back to the unit with a reason (kept in its history); the unit
+        writes a new draft, which follows this one."""
+        reason = (reason or "").strip()
+        if not reason:
+            raise CaseError("a return needs a reason")
+        with self.cases._work(session) as s:
+            d, inquiry = self._get(s, draft_id)
+            self._allowed(d, inquiry, actor)
+            now = self.clock()
+            if s.execute(update(Draft).where(Draft.id == d.id, Draft.status == "submitted")
+                         .values(status="returned", decided_by=_email(actor.email), decided_at=now,
+                                 return_reason=reason, updated_at=now)
+                         .execution_options(synchronize_session=False)).rowcount != 1:
+                raise Conflict(f"draft #{d.id} was approved or returned by someone else first")
+            s.refresh(d)
+            self._event(s, d, actor.email, "returned", note=reason)
+            return DraftView.of(d, inquiry)
+
+    def _approve(self, s, d: Draft, inquiry: Inquiry, *, by: str, note: Optional[str] = None) -> Outbox:
+        now = self.clock()
+        # the conditional UPDATE comes first: of two approvers at once, one wins, the other
+        # changes nothing (PostgreSQL re-reads the row after the winner commits; SQLite
+        # serialises the writers) and no second message is queued
+        if s.execute(update(Draft).where(Draft.id == d.id, Draft.status == "submitted")
+                     .values(status="approved", decided_by=_email(by), decided_at=now, updated_at=now)
+                     .execution_options(synchronize_session=False)).rowcount != 1:
+            raise Conflict(f"draft #{d.id} was approved or returned by someone else first")
+        s.refresh(d)
+        unit = self.cases.directory.get(d.unit_code)
+        name = unit.display(d.language) if unit else d.unit_code
+        row = self.cases.reply(s, inquiry.id, f"answer:draft:{d.id}",
+                               Reply(replies.answer(d.language, code=inquiry.code, unit_name=name, text=d.text)),
+                               address=self.cases.address(inquiry, public=self.cases.opened_in_public(inquiry)),
+                               author="human")
+        s.flush()
+        d.outbox_id = row.id
+        self._event(s, d, by, "approved", note=note)
+        return row
+
+    # ---- the delivery loop's hooks (in its short transaction) ------------------------------
+    def delivered(self, s, row: Outbox, at: datetime) -> bool:
+        """`row` was sent at `at`: if it carries an approved answer, the clock stops now."""
+        if row.author != "human" or row.inquiry_id is None:
+            return False
+        d = s.execute(select(Draft).where(Draft.outbox_id == row.id)).scalar_one_or_none()
+        if d is None:
+            return False
+        d.status, d.sent_at, d.updated_at = "sent", at, self.clock()
+        self._event(s, d, "delivery", "sent", at=at)
+        inquiry = s.get(Inquiry, d.inquiry_id)
+        self.cases.add_message(s, inquiry, direction="out", source="officer", text=d.text, at=at)
+        if inquiry.status in OPEN_INQUIRY_STATUSES:  # not already answered another way meanwhile
+            self.cases.stop_clock(s, inquiry, at=at, by=d.author, text=d.text, via="approved")
+        return True
+
+    def undelivered(self, s, row: Outbox, reason: str) -> None:
+        """The channel will not deliver `row`: its draft says so; the inquiry stays open."""
+        d = s.execute(select(Draft).where(Draft.outbox_id == row.id)).scalar_one_or_none()
+        if d is not None and d.status == "approved":
+            d.status, d.updated_at = "undeliverable", self.clock()
+            self._event(s, d, "delivery", "undeliverable", note=reason)
+
+    def supersede(self, s, inquiry: Inquiry, *, by: str, note: str) -> None:
+        """Drafts still in the work are moot (answered another way, or another unit's now)."""
+        now = self.clock()
+        for d in s.execute(select(Draft).where(Draft.inquiry_id == inquiry.id, Draft.status.in_(IN_WORK))).scalars():
+            d.status, d.updated_at = "superseded", now
+            self._event(s, d, by, "superseded", note=note)
+
+    # ---- an answer given another way -------------------------------------------------------
+    def record(self, code: str, *, by: str, how: str, text: str, at: Optional[datetime] = None,
+               session=None) -> Recorded:
+        """The unit answered by phone, e-mail, in person or by letter (typically after Messenger's
+        window closed): the clock stops at `at` (default now; not in the future, not before the
+        inquiry arrived). Returns what the console writes in its audit log."""
+        if how not in HOW_VI:
+            raise CaseError(f"unknown way {how!r}: one of {', '.join(HOW_VI)}")
+        text = _clean(text)
+        now = self.clock()
+        at = at or now
+        if at.tzinfo is None:
+            raise CaseError("the time of the answer needs a time zone")
+        with self.cases._work(session) as s:
+            inquiry = self.cases.find(s, code)
+            if inquiry.status not in OPEN_INQUIRY_STATUSES:
+                raise CaseError(f"{inquiry.code} is already {inquiry.status}")
+            if at > now or at < inquiry.received_at:
+                raise CaseError("the answer's time must be between the inquiry's receipt and now")
+            self.cases.add_message(s, inquiry, direction="out", source="recorded", text=text, at=at)
+            self.cases.stop_clock(s, inquiry, at=at, by=_email(by), text=text, via="recorded", how=how)
+            return Recorded(inquiry.code, _email(by), how, at, text)
+
+    # ---- what the inquiry page shows about answering --------------------------------------
+    def window(self, s, inquiry: Inquiry) -> AnswerWindow:
+        """Messenger's (or another channel's) window for a person's answer, as plain values."""
+        now = self.clock()
+        conv = s.get(Conversation, (inquiry.page_id, inquiry.sender_id))
+        phone, email = (conv.phone, conv.email) if conv is not None else (None, None)
+        public = self.cases.opened_in_public(inquiry)
+        closes = self.window_for(s, self.cases.address(inquiry, public=public))
+        if closes is None:
+            return AnswerWindow(None, True, None, None, False, phone, email)
+        working = self.cases.calendar.working_time_between(now, closes)
+        return AnswerWindow(closes, closes > now, max(closes - now, timedelta(0)), working,
+                            closes <= now or working < self.approval_margin, phone, email)
+
+    # ---- internals -----------------------------------------------------------------------
+    def facts(self, d: Draft, inquiry: Inquiry) -> DraftFacts:
+        return DraftFacts(d.unit_code, d.author, bool(d.author_approver), d.language, inquiry.language, d.status)
+
+    def _allowed(self, d: Draft, inquiry: Inquiry, actor: Actor) -> None:
+        verdict = self.rules.can_approve(actor.email, actor.role, actor.unit, self.facts(d, inquiry))
+        if not verdict:
+            if verdict.code == "not_submitted":
+                raise Conflict(f"draft #{d.id} is {d.status}, not awaiting approval")
+            raise NotAllowed(f"{actor.email} may not approve draft #{d.id}: {verdict.reason}", verdict.code,
+                             verdict.reason)
+
+    @staticmethod
+    def _author_only(d: Draft, actor: Actor, what: str) -> None:
+        if not same_person(actor.email, d.author):
+            raise NotAllowed(f"only the author ({d.author}) may {what} draft #{d.id}", "not_author")
+
+    def _still_answerable(self, s, d: Draft, inquiry: Inquiry) -> None:
+        """The inquiry must still wait for this unit's answer; otherwise the draft is moot."""
+        lead = queries.lead(s, inquiry)
+        if inquiry.status not in OPEN_INQUIRY_STATUSES or lead is None or lead.unit_code != d.unit_code:
+            raise CaseError(f"{inquiry.code} no longer waits for {d.unit_code}'s answer "
+                            f"({inquiry.status}, now with {lead.unit_code if lead else '-'})")
+
+    def _lead(self, s, inquiry: Inquiry):
+        if inquiry.status not in OPEN_INQUIRY_STATUSES:
+            raise CaseError(f"{inquiry.code} is already {inquiry.status}")
+        lead = queries.lead(s, inquiry)
+        if lead is None or lead.role != "lead":
+            raise CaseError(f"{inquiry.code} has no lead unit yet (assign it first)")
+        return lead
+
+    @staticmethod
+    def _latest(s, inquiry_id: int) -> Optional[Draft]:
+        return s.execute(select(Draft).where(Draft.inquiry_id == inquiry_id)
+                         .order_by(Draft.id.desc()).limit(1)).scalars().first()
+
+    @staticmethod
+    def _get(s, draft_id: int) -> tuple[Draft, Inquiry]:
+        d = s.get(Draft, draft_id)
+        if d is None:
+            raise CaseError(f"no draft #{draft_id}")
+        return d, s.get(Inquiry, d.inquiry_id)
+
+    def _event(self, s, d: Draft, by: str, action: str, *, text: Optional[str] = None, note: Optional[str] = None,
+               at: Optional[datetime] = None) -> None:
+        s.add(DraftEvent(draft_id=d.id, at=at or self.clock(), by=_email(by) if "@" in by else by, action=action,
+                         text=text, note=note))
+
+
+def _email(value: str) -> str:
+    return (value or "").strip().lower()
+
+
+def _clean(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise CaseError("the answer is empty")
+    if len(text) > MAX_TEXT:
+        raise CaseError(f"the answer is longer than {MAX_TEXT} characters")
+    return text

@@ -1,0 +1,25 @@
+"""The lifecycle's named errors (shared by cases.lifecycle and cases.answers)."""
+from __future__ import annotations
+
+from typing import Optional
+
+
+class CaseError(Exception):
+    """The operation does not apply (unknown code or unit, closed inquiry, ...)."""
+
+
+class NotAllowed(CaseError):
+    """The rules forbid this person the action (four eyes, not an approver, not the author).
+    `code` names the rule for callers that log or test it."""
+
+    def __init__(self, message: str, code: str = "not_allowed", reason: Optional[str] = None):
+        super().__init__(message)
+        self.code, self.reason = code, reason or message
+
+
+class Conflict(CaseError):
+    """Someone else changed the same thing first (two approvers at once): nothing was done."""
+
+
+class AlreadyOpened(Exception):
+    """Another worker turned this event into an inquiry first (its unique constraint)."""
