@@ -126,6 +126,20 @@ def graph_profile(version: str):
     return jsonify(result="success"), 200
 
 
+@bp.post("/graph/<version>/<page_id>/subscribed_apps")
+def graph_subscribe(version: str, page_id: str):
+    """A page subscribes our app to its webhook fields, with its own token (as Facebook checks)."""
+    token_page = _page_for_token()
+    if token_page is None:
+        return jsonify(error=_BAD_TOKEN), 400
+    fields = request.args.get("subscribed_fields") or request.form.get("subscribed_fields")
+    if token_page != page_id or not fields:
+        return jsonify(error={"message": "(#100) a page token of this page and subscribed_fields are required",
+                              "code": 100}), 400
+    _record(page_id, None, {"subscribed_fields": fields.split(",")})
+    return jsonify(success=True), 200
+
+
 @bp.post("/graph/<version>/<comment_id>/comments")
 def graph_comment_reply(version: str, comment_id: str):
     page_id = _page_for_token()
