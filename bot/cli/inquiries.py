@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Callable, Optional
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot import context, runtime
-from cases import Casework, CaseError
+from cases import Casework, CaseError, queries
 
 inquiries_cli = AppGroup("inquiries", help="Inquiries.")
 
@@ -91,9 +92,24 @@ def answer(code: str, by: str, unit: str | None, text: str | None) -> None:
     click.echo(f"{code.upper()}: {a.role} {a.unit_code} answered")
 
 
+def _utc(instant) -> Optional[str]:
+    return instant.isoformat().replace("+00:00", "Z") if instant else None
+
+
+def edited_messages_json(s, inquiry, when: Callable = _utc) -> list[dict]:
+    """The inquiry's messages the business edited: the current text, then every version with
+    the time it was written (`when` formats it: UTC by default; revision 0 is the text as
+    first received). Separate from `show` so that any view of the thread lists them alike."""
+    return [{"message_id": m.id, "ref": m.ref, "text": m.text, "revision": m.revision or 0,
+             "versions": [{"revision": v.revision, "text": v.text, "written_at": when(v.written_at)}
+                          for v in versions]}
+            for m, versions in queries.edited_messages(s, inquiry)]
+
+
 @inquiries_cli.command("show")
 @click.argument("code")
-def show(code: str) -> None:
+@click.option("--versions", is_flag=True, help="Also list the earlier versions of messages the business edited.")
+def show(code: str, versions: bool) -> None:
     """An inquiry with its assignments, routing trace and deadline changes (JSON)."""
     from store import Assignment, DeadlineChange, Inquiry
 
@@ -116,4 +132,5 @@ def show(code: str) -> None:
             "deadline_changes": [{"assignment_id": c.assignment_id, "old_due_at": iso(c.old_due_at),
                                   "new_due_at": iso(c.new_due_at), "by": c.changed_by, "reason": c.reason,
                                   "at": iso(c.changed_at)} for c in changes],
+            **({"edited_messages": edited_messages_json(s, inquiry)} if versions else {}),
         }, ensure_ascii=False, indent=2))
