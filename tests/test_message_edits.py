@@ -332,6 +332,21 @@ def test_an_edited_follow_up_updates_the_thread_and_moves_nothing(bot, clock):
     assert "of a follow-up" in bot.outcome()
 
 
+def test_an_edit_while_another_app_owns_the_conversation_is_kept_and_nothing_is_said(bot, clock):
+    bot.say(BUILD, "m_build")
+    told = len(bot.texts_to_business())
+    clock.advance(minutes=2)
+    body = edit_body("m_build", TAX, 1, clock())
+    entry = body["entry"][0]
+    entry["standby"] = entry.pop("messaging")  # as Facebook sends it to an app that does not own the thread
+    bot.post(body)
+    assert bot.rows(InboxEvent)[-1].kind == "standby_message_edit"
+    inquiry = bot.inquiry()
+    assert (inquiry.text, inquiry.unit_code, len(bot.rows(Assignment))) == (TAX, "SO_XD", 1)
+    assert [v.text for v in bot.rows(MessageVersion)] == [BUILD, TAX]
+    assert len(bot.texts_to_business()) == told and "another app owns the conversation" in bot.outcome()
+
+
 # ---- crash safety -----------------------------------------------------------------------------
 def test_a_worker_dying_mid_edit_loses_nothing_and_doubles_nothing(bot, app, worker, clock):
     from bot import context
