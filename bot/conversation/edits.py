@@ -44,12 +44,12 @@ class MessageEdits:
         with self.db.session() as s:
             message = queries.message_by_ref(s, e.page_id, e.sender_id, e.ref)
             if message is not None:
-                message_id, classify = message.id, self._reroutes(s, message, e)
+                message_id, reclassify = message.id, self._reroutes(s, message, e)
         if message is None:
             return self.as_new_message(t, InboundMessage(
                 channel=e.channel, source=e.source, page_id=e.page_id, sender_id=e.sender_id, sent_at=e.at,
                 text=e.text, reply_to=e.reply_to, held=e.held, ref=e.ref, revision=e.revision))
-        result = self.classify(e.text) if classify else None
+        result = self.classify(e.text) if reclassify else None
         with self.db.session() as s:
             message = s.get(InquiryMessage, message_id)
             return self._apply(s, t, e, message, result)

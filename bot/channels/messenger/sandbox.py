@@ -60,7 +60,8 @@ def conversation():
                                                             SandboxGraphCall.page_id == page_id)
                              .order_by(SandboxGraphCall.id)).scalars().all()
     items = [{"from": "business", "at": e.received_at.isoformat(), "status": e.status,
-              "text": (e.payload["event"].get("message") or {}).get("text", f"({e.kind})")} for e in incoming]
+              "text": (e.payload["event"].get("message") or e.payload["event"].get("message_edit") or {}).get(
+                  "text", f"({e.kind})")} for e in incoming]
     items += [{"from": "bot", "at": c.received_at.isoformat(),
                "text": (c.body.get("message") or {}).get("text", json.dumps(c.body.get("message"), ensure_ascii=False))}
               for c in outgoing]
