@@ -4,8 +4,8 @@ outbox writer). See cases/lifecycle.py, cases/answers.py and cases/approval.py."
 from cases.answers import AnswerWindow, DraftView, Recorded
 from cases.approval import Actor, Verdict
 from cases.errors import AlreadyOpened, CaseError, Conflict, NotAllowed
-from cases.lifecycle import Casework, Intake, Opened, Reminded
+from cases.lifecycle import Casework, Intake, Opened, Reminded, Rerouted
 from cases.outbox import Address, Choice, Reply
 
 __all__ = ["Actor", "Address", "AlreadyOpened", "AnswerWindow", "CaseError", "Casework", "Choice", "Conflict",
-           "DraftView", "Intake", "NotAllowed", "Opened", "Recorded", "Reminded", "Reply", "Verdict"]
+           "DraftView", "Intake", "NotAllowed", "Opened", "Recorded", "Reminded", "Reply", "Rerouted", "Verdict"]

@@ -50,6 +50,7 @@ from routing.units import Directory, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
 from scheduler.notifications.delivery import inquiry_url, queue_notification
+from scheduler.notifications.render import format_local
 from store import (OPEN_INQUIRY_STATUSES, Assignment, CaseNote, Database, DeadlineChange, Inquiry, InquiryMessage,
                    Notification, Outbox)
 
@@ -75,6 +76,21 @@ class Intake:
     attachments: tuple = ()
     post_id: Optional[str] = None
     comment_id: Optional[str] = None
+    ref: Optional[str] = None  # the channel's id of the message (InquiryMessage.ref)
+    revision: Optional[int] = None  # the edit its text comes from (an edit of a message never received)
+
+
+@dataclass(frozen=True)
+class Rerouted:
+    """What classifying an edited inquiry again changed (Casework.reroute)."""
+
+    moved: bool  # the lead (or triage) unit changed: a new assignment with its full time
+    domain_changed: bool
+    unit: str
+    role: str  # lead | triage
+    due_at: datetime
+    working_days: int
+    previous_unit: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +181,8 @@ class Casework:
         lead = self._assignment(s, inquiry, decision.unit, decision.role, received)
         coordinating = [self._assignment(s, inquiry, code, "coordinate", received) for code in decision.coordinators]
         self.add_message(s, inquiry, direction="in", source=intake.channel, text=intake.text,
-                         attachments=intake.attachments, at=intake.sent_at, event_id=intake.event_id)
+                         attachments=intake.attachments, at=intake.sent_at, event_id=intake.event_id,
+                         ref=intake.ref, revision=intake.revision)
         self._notify(s, inquiry, lead, "triage" if decision.is_triage else "assigned")
         for extra in coordinating:
             self._notify(s, inquiry, extra, "coordinate")
@@ -176,11 +193,13 @@ class Casework:
 
     def add_message(self, s, inquiry: Inquiry, *, direction: str, source: str, text: Optional[str],
                     attachments: Sequence = (), at: Optional[datetime] = None,
-                    event_id: Optional[int] = None) -> None:
-        """Something said on the inquiry's thread, either way."""
+                    event_id: Optional[int] = None, ref: Optional[str] = None,
+                    revision: Optional[int] = None) -> None:
+        """Something said on the inquiry's thread, either way. `ref` is the channel's id of a
+        message the business wrote, by which a later edit of it finds it (cases/edits.py)."""
         s.add(InquiryMessage(inquiry_id=inquiry.id, direction=direction, source=source, text=text,
                              attachments=list(attachments) or None, event_id=event_id,
-                             created_at=at or self.clock()))
+                             created_at=at or self.clock(), ref=ref, revision=revision))
 
     def address(self, inquiry: Inquiry, *, public: bool = False) -> Address:
         """Where the business is answered: the channel and address its message came with."""
@@ -406,6 +425,78 @@ class Casework:
         words = {"hidden": "ẩn", "removed": "xóa"}
         self.add_message(s, inquiry, direction="in", source=inquiry.channel,
                          text=f"(bình luận đã bị {words.get(how, how)})", at=at, event_id=event_id)
+
+    # ---- the business edited its message (issue 15) ----------------------------------------
+    def reroute(self, s, inquiry: Inquiry, result: Classification, *, by: str, reason: str) -> Rerouted:
+        """Route the inquiry again from its edited text (`inquiry.text`), as intake would, when
+        nobody has started on it (the caller checks queries.unit_has_started). The new
+        classification is kept; if the lead (or triage) unit changes, the inquiry moves the
+        way a reassignment does: the new unit gets its full time from now (Art. 9.5(đ) counts
+        from when it receives it), the old assignment is closed as "reassigned" and its unit
+        told, the deadline change is audited with `by`, and coordinating units follow the new
+        decision. The business is told by the caller."""
+        decision = self.route(inquiry.text, result, inquiry.page_id)
+        now = self.clock()
+        domain_changed = (result.intent, result.needs_review) != (inquiry.intent, inquiry.needs_review)
+        inquiry.intent, inquiry.confidence, inquiry.entities = result.intent, result.confidence, result.entities
+        inquiry.needs_review, inquiry.model_version, inquiry.updated_at = result.needs_review, result.model_version, now
+        steps = list((inquiry.routing_trace or {}).get("trace", [])) + [f"{by}: {reason}"] + list(decision.trace)
+        inquiry.routing_trace = {"rule": decision.rule, "trace": steps}
+        current = queries.lead(s, inquiry)
+        if current is not None and (current.unit_code, current.role) == (decision.unit, decision.role):
+            return Rerouted(False, domain_changed, current.unit_code, current.role, current.due_at,
+                            current.working_days)
+        if current is not None:
+            current.status, current.updated_at = "reassigned", now
+        new = self._assignment(s, inquiry, decision.unit, decision.role, now)
+        self._audit(s, new, current.due_at if current else None, by, reason)
+        inquiry.unit_code, inquiry.due_at = decision.unit, new.due_at
+        inquiry.status = "triage" if decision.is_triage else "assigned"
+        self._notify(s, inquiry, new, "triage" if decision.is_triage else "assigned")
+        if current is not None:
+            self._tell_moved(s, inquiry, current, new)
+        wanted = list(decision.coordinators)
+        for a in queries.open_assignments(s, inquiry):
+            if a.role != "coordinate":
+                continue
+            if a.unit_code in wanted:
+                wanted.remove(a.unit_code)
+            else:
+                a.status, a.updated_at = "cancelled", now
+                self._tell_moved(s, inquiry, a, new)
+        for code in wanted:
+            extra = self._assignment(s, inquiry, code, "coordinate", now)
+            self._audit(s, extra, None, by, reason)
+            self._notify(s, inquiry, extra, "coordinate")
+        return Rerouted(True, domain_changed, new.unit_code, new.role, new.due_at, new.working_days,
+                        current.unit_code if current else None)
+
+    def _tell_moved(self, s, inquiry: Inquiry, old: Assignment, new: Assignment) -> None:
+        """The unit of a closed assignment learns where the inquiry went: it need not act."""
+        unit = self.directory[old.unit_code]
+        purpose = " để phân loại, giao đơn vị" if new.role == "triage" else ""
+        note = (f"Doanh nghiệp đã sửa nội dung phản ánh trước khi đơn vị bắt đầu xử lý. Theo nội dung mới, phản "
+                f"ánh đã được chuyển cho {self.directory.name(new.unit_code)}{purpose} (hạn "
+                f"{format_local(new.due_at)}). Đơn vị không cần xử lý phản ánh này nữa; hệ thống đã dừng nhắc hạn.")
+        queue_notification(s, kind="transferred", key=f"transferred:{old.id}", inquiry=inquiry, assignment=old,
+                           unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
+                           now=self.clock(), fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
+
+    def tell_unit_of_edit(self, s, inquiry: Inquiry, *, key: str, text: str, at: datetime) -> None:
+        """A unit that has started learns that the business changed what it wrote; nothing
+        moves by itself (the unit, or the standing office, decides what follows)."""
+        assignment = s.execute(select(Assignment).where(
+            Assignment.inquiry_id == inquiry.id, Assignment.role.in_(("lead", "triage")))
+            .order_by(Assignment.status != "open", Assignment.id.desc()).limit(1)).scalars().first()
+        if assignment is None:
+            return
+        unit = self.directory[assignment.unit_code]
+        shown = text if len(text) <= 1000 else text[:1000] + "…"
+        note = (f"Doanh nghiệp đã sửa một tin nhắn của phản ánh lúc {format_local(at)}, sau khi đơn vị đã bắt đầu "
+                f"xử lý. Nội dung mới: «{shown}». Phản ánh không tự chuyển đơn vị và hạn trả lời không thay đổi.")
+        queue_notification(s, kind="edited", key=key, inquiry=inquiry, assignment=assignment, unit_name=unit.name,
+                           recipients=list(unit.emails), calendar=self.calendar, now=self.clock(),
+                           fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
 
     def undeliverable(self, s, row: Outbox, reason: str, contact: Sequence[str], channel_title: str) -> None:
         """The channel can no longer reach the business: the unit must use the phone or e-mail."""

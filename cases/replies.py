@@ -68,6 +68,23 @@ def received_for_triage(lang: str, *, code: str, office_name: str, assign_by: da
     )
 
 
+def updated_after_edit(lang: str, *, code: str, intent: Optional[str], unit_name: str, due: datetime,
+                       triage: bool) -> str:
+    """The business edited its message before anyone started on it, and the new text changed
+    the field or the unit: one short message with where the inquiry is now and by when."""
+    if triage:
+        if lang == "en":
+            return (f"We have updated inquiry {code} with your edited message. The {unit_name} will forward it "
+                    f"to the competent unit by {when(due, lang)}.")
+        return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa và chuyển tới "
+                f"{unit_name} để giao đơn vị có thẩm quyền trước {when(due, lang)}.")
+    if lang == "en":
+        return (f"We have updated inquiry {code} with your edited message. Field: {domain_name(intent or '', 'en')}. "
+                f"Answering unit: {unit_name}. Answer due by: {when(due, lang)}.")
+    return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa. Lĩnh vực: "
+            f"{domain_name(intent or '', 'vi')}. Đơn vị trả lời: {unit_name}. Hạn trả lời: {when(due, lang)}.")
+
+
 def answer(lang: str, *, code: str, unit_name: str, text: str) -> str:
     """An approved answer as the business receives it."""
     if lang == "en":

@@ -128,7 +128,12 @@ class Assignment(Base):
 
 
 class InquiryMessage(Base):
-    """Everything said on an inquiry's thread, both ways, in order."""
+    """Everything said on an inquiry's thread, both ways, in order.
+
+    `ref` is the channel's own id of a message the business wrote (Messenger's mid, a
+    comment's id), by which a later edit finds it; `text` is its current text and `revision`
+    the edit that text comes from (None: as first received). Earlier versions are kept in
+    message_versions."""
 
     __tablename__ = "inquiry_messages"
 
@@ -140,6 +145,26 @@ class InquiryMessage(Base):
     attachments = Column(JSONText, nullable=True)
     event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=True, unique=True)
     created_at = Column(UTCDateTime, nullable=False)
+    ref = Column(String(200), nullable=True, index=True)  # as long as a mid may be (bot/channels/messenger/events.py)
+    revision = Column(Integer, nullable=True)
+
+
+class MessageVersion(Base):
+    """One version of a message the business edited, with when it was written: the text as
+    first received (revision 0, copied when the first edit arrives) and every edit, even one
+    delivered after a later one (it is history then, never the current text)."""
+
+    __tablename__ = "message_versions"
+
+    id = Column(Integer, primary_key=True)
+    message_id = Column(Integer, ForeignKey("inquiry_messages.id"), nullable=False, index=True)
+    revision = Column(Integer, nullable=False)  # 0: as first received; then the channel's edit number
+    text = Column(PlainText, nullable=True)
+    written_at = Column(UTCDateTime, nullable=False)  # when the business wrote this version
+    event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=True)  # the edit's event (none for 0)
+    recorded_at = Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("message_id", "revision", name="uq_message_versions_revision"),)
 
 
 class Conversation(Base):

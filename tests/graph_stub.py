@@ -53,9 +53,13 @@ class GraphStub:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with stub._lock:
                     stub.calls.append(Call("POST", url.path, parse_qs(url.query), body, dict(self.headers)))
-                    status, answer = stub.script.popleft() if stub.script else (
-                        200, {"recipient_id": (body.get("recipient") or {}).get("id"),
-                              "message_id": f"m_stub_{len(stub.calls)}"})
+                    if stub.script:
+                        status, answer = stub.script.popleft()
+                    elif url.path.endswith("/subscribed_apps"):  # a page subscribing our app
+                        status, answer = 200, {"success": True}
+                    else:
+                        status, answer = 200, {"recipient_id": (body.get("recipient") or {}).get("id"),
+                                               "message_id": f"m_stub_{len(stub.calls)}"}
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -76,6 +76,8 @@ FIXTURES = {
     "message_delivery.json": ("delivery", "ignored", "delivery: recorded", 0, []),
     "message_read.json": ("read", "ignored", "read: recorded", 0, []),
     "message_reaction.json": ("reaction", "ignored", "reaction: recorded, not an inquiry", 0, []),
+    # an edit of a message we never received is read as that message: a new inquiry
+    "message_edit.json": ("message_edit", "done", "inquiry QN-2026-", 1, ["8130382090340794"] * 2),
     "referral.json": ("referral", "ignored", "referral: recorded, not an inquiry", 0, []),
     "optin.json": ("optin", "ignored", "optin: recorded, not an inquiry", 0, []),
     "standby.json": ("standby_postback", "ignored", "standby: another app owns the thread", 0, []),

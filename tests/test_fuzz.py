@@ -27,7 +27,12 @@ bool or float) is one of the configured pages. Then one of:
 2. the same without text (or with a text without words) and without quick reply, but with an
    ``attachments`` list holding one attachment someone can open (a URL or coordinates, not a
    sticker): inquiry (messenger, page, sender, any text);
-3. a ``changes`` item with ``field == "feed"`` and a ``value`` object with ``item ==
+3. a ``messaging`` item (not ``standby``) with such a ``sender``, no ``message`` key (it
+   would make the item a message) and a ``message_edit`` object whose ``mid`` is a non-empty
+   string and whose ``text`` has a word in it: an edit of a message we never received is
+   read as that message (inquiry (messenger, page, sender, that text)), and an edit of one
+   we did may give that text to an inquiry opened in the same body;
+4. a ``changes`` item with ``field == "feed"`` and a ``value`` object with ``item ==
    "comment"``, ``verb == "add"``, a non-empty string ``comment_id``, a ``message`` with a
    word in it and an author (``from.id``, or the older ``sender_id``) other than the page:
    inquiry (comment, page, author, that text, that comment_id). A ``verb == "edited"`` of the
@@ -155,6 +160,10 @@ def eligible(body: Any) -> tuple[list[May], dict[str, set[str]]]:
             if not isinstance(item, dict) or not isinstance(item.get("sender"), dict):
                 continue
             sender, message = _plain_id(item["sender"].get("id")), item.get("message")
+            edit = item.get("message_edit")
+            if sender is not None and "message" not in item and isinstance(edit, dict) and isinstance(
+                    edit.get("mid"), str) and edit["mid"] and _words(edit.get("text")):
+                found.append(May("messenger", page, sender, edit["text"]))
             if sender is None or not isinstance(message, dict) or message.get("is_echo"):
                 continue
             text, attachments = message.get("text"), message.get("attachments")
@@ -401,6 +410,7 @@ messaging_items = weighted(
     (2, objects(
         sender=parties, recipient=parties, timestamp=timestamps,
         message=maybe(messages), postback=maybe(postbacks), delivery=maybe(watermarks), read=maybe(watermarks),
+        message_edit=maybe(objects(mid=ids, text=texts, num_edit=maybe(st.integers(min_value=-1, max_value=7)))),
         reaction=maybe(objects(mid=ids, action=maybe(st.sampled_from(["react", "unreact"])),
                                emoji=maybe(st.text(max_size=2)), reaction=maybe(st.text(max_size=8)))),
         optin=maybe(objects(ref=anything, user_ref=anything)), referral=maybe(objects(ref=anything)),

@@ -24,6 +24,7 @@ FIXTURE_EVENTS = {
     "message_delivery.json": ["delivery"],
     "message_read.json": ["read"],
     "message_reaction.json": ["reaction"],
+    "message_edit.json": ["message_edit"],
     "referral.json": ["referral"],
     "standby.json": ["standby_postback"],
     "pass_thread_control.json": ["pass_thread_control"],

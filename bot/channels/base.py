@@ -43,6 +43,11 @@ class InboundMessage:
     post_id: Optional[str] = None
     comment_id: Optional[str] = None
     sticker: bool = False  # a sticker alone is a "like", not a message
+    # the channel's own id of this message (Messenger: its mid; a comment: its comment id), kept
+    # on the thread so that a later edit finds it; `revision` is the edit it came with when an
+    # edit of a message we never received is read as a new message (Edited.revision)
+    ref: Optional[str] = None
+    revision: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,28 @@ class ThreadOwner:
 
 @dataclass(frozen=True)
 class Edited:
+    """The person changed something it wrote. `ref` is the channel's id of what was edited
+    (the `InboundMessage.ref` it came with: Messenger's mid, a comment's id); `revision`
+    numbers the edits of one message when the channel does (Messenger's num_edit, 1 to 5),
+    so that edits delivered out of order still end on the last one; None when it does not
+    (the edits are then taken in the order they arrive). The other fields let an edit of a
+    message we never received be read as that message (InboundMessage)."""
+
     page_id: str
-    comment_id: Optional[str]
+    ref: Optional[str]
     text: Optional[str]
     at: datetime
+    revision: Optional[int] = None
+    channel: str = ""
+    source: str = ""  # as InboundMessage.source ("messenger", "comment")
+    sender_id: Optional[str] = None
+    reply_to: Mapping[str, Any] = field(default_factory=dict)
+    public: bool = False  # an edit of something written in public (a comment)
+    held: bool = False  # another app owns the conversation: record it, say nothing
+
+    @property
+    def comment_id(self) -> Optional[str]:
+        return self.ref if self.public else None
 
 
 @dataclass(frozen=True)

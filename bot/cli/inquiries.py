@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Callable, Optional
 
 import click
 from flask.cli import AppGroup
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from bot import context, runtime
 from bot.cli.deadline import parse_instant
-from cases import Actor, Casework, CaseError, DraftView
+from cases import Actor, Casework, CaseError, DraftView, queries
 from store import Draft
 
 inquiries_cli = AppGroup("inquiries", help="Inquiries.")
@@ -254,9 +255,24 @@ def remind(code: str, by: str, unit: str | None) -> None:
     click.echo(f"{r.code}: reminder to {r.unit} " + ("queued" if r.queued else "already queued"))
 
 
+def _utc(instant) -> Optional[str]:
+    return instant.isoformat().replace("+00:00", "Z") if instant else None
+
+
+def edited_messages_json(s, inquiry, when: Callable = _utc) -> list[dict]:
+    """The inquiry's messages the business edited: the current text, then every version with
+    the time it was written (`when` formats it: UTC by default; revision 0 is the text as
+    first received). Separate from `show` so that any view of the thread lists them alike."""
+    return [{"message_id": m.id, "ref": m.ref, "text": m.text, "revision": m.revision or 0,
+             "versions": [{"revision": v.revision, "text": v.text, "written_at": when(v.written_at)}
+                          for v in versions]}
+            for m, versions in queries.edited_messages(s, inquiry)]
+
+
 @inquiries_cli.command("show")
 @click.argument("code")
-def show(code: str) -> None:
+@click.option("--versions", is_flag=True, help="Also list the earlier versions of messages the business edited.")
+def show(code: str, versions: bool) -> None:
     """An inquiry with its assignments, routing trace and deadline changes (JSON)."""
     from store import Assignment, DeadlineChange, Inquiry
 
@@ -284,4 +300,5 @@ def show(code: str) -> None:
             "drafts": [{"id": d.id, "unit": d.unit_code, "author": d.author, "status": d.status,
                         "language": d.language, "decided_by": d.decided_by, "return_reason": d.return_reason,
                         "sent_at": iso(d.sent_at)} for d in drafts],
+            **({"edited_messages": edited_messages_json(s, inquiry)} if versions else {}),
         }, ensure_ascii=False, indent=2))

@@ -11,7 +11,8 @@ app owns the conversation the bot keeps what is said and says nothing. Messages 
 public (comments) open an inquiry with a private acknowledgement and, if configured, a
 short public one; greetings there get no reply (a public thread is not a chat).
 A person of the page answering the business elsewhere answers the inquiry and stops its
-clock. Deliveries, reads, handover, edits, removals and the page's own posts are recorded.
+clock. An edited message keeps its history and may route the inquiry again (edits.py).
+Deliveries, reads, handover, comment edits, removals and the page's own posts are recorded.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bot.channels.base import (AnsweredElsewhere, Edited, InboundMessage, Noted,
                                Withdrawn)
 from bot.conversation import contacts, texts
 from bot.conversation.contacts import contact_only, contacts_in, tracking_codes
+from bot.conversation.edits import MessageEdits
 from bot.officers import linked_officer, try_link
 from bot.outcome import Outcome, Ticket
 from cases import Address, Casework, Intake, Reply, replies
@@ -48,6 +50,8 @@ class Conversation:
             ThreadOwner: self._thread_owner, Edited: self._edited, Withdrawn: self._withdrawn,
             PagePosted: self._page_posted, Noted: self._noted,
         }
+        self.edits = MessageEdits(db=db, casework=casework, classify=classify, clock=clock,
+                                  as_new_message=self._message)
 
     def handle(self, ticket: Ticket, inbound) -> Outcome:
         return self.handlers[type(inbound)](ticket, inbound)
@@ -85,7 +89,7 @@ class Conversation:
         return Intake(event_id=t.event_id, channel=m.source, reply_channel=m.channel, page_id=m.page_id,
                       sender_id=m.sender_id, text=text, language=lang, received_at=t.received_at,
                       sent_at=m.sent_at, reply_to=m.reply_to, public=m.public, attachments=tuple(attachments),
-                      post_id=m.post_id, comment_id=m.comment_id)
+                      post_id=m.post_id, comment_id=m.comment_id, ref=m.ref, revision=m.revision)
 
     # ---- messages ----------------------------------------------------------------------------
     def _message(self, t: Ticket, m: InboundMessage) -> Outcome:
@@ -121,7 +125,7 @@ class Conversation:
                 open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
                 if open_:
                     self.cases.add_message(s, open_, direction="in", source=m.source, text=text, at=m.sent_at,
-                                           event_id=t.event_id)
+                                           event_id=t.event_id, ref=m.ref, revision=m.revision)
                 self._say(s, t, m, Reply(texts.CONTACT_THANKS[lang]))
                 return t.finish(s, "done", "contact details noted")
         result = self.classify(text)
@@ -133,7 +137,8 @@ class Conversation:
             if open_ is not None and m.sent_at - queries.last_activity(s, open_) <= self.followup:
                 self._classified(s, t, m, result, lang, "followup", routed=False)
                 self.cases.add_message(s, open_, direction="in", source=m.source, text=text,
-                                       attachments=m.attachments, at=m.sent_at, event_id=t.event_id)
+                                       attachments=m.attachments, at=m.sent_at, event_id=t.event_id, ref=m.ref,
+                                       revision=m.revision)
                 self._say(s, t, m, Reply(replies.followup_joined(lang, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"follow-up joined {open_.code}")
             opened = self.cases.open_inquiry(s, self._intake(t, m, text, lang, m.attachments), result)
@@ -209,7 +214,7 @@ class Conversation:
             if open_ is not None:
                 open_.attachments = list(open_.attachments or []) + list(m.attachments)
                 self.cases.add_message(s, open_, direction="in", source=m.source, text=caption or None,
-                                       attachments=m.attachments, at=m.sent_at, event_id=t.event_id)
+                                       attachments=m.attachments, at=m.sent_at, event_id=t.event_id, ref=m.ref)
                 self._say(s, t, m, Reply(replies.attachment_joined(open_.language, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"attachment joined {open_.code}")
         # Nothing open: an inquiry the standing office must look at (we cannot read a photo).
@@ -227,7 +232,8 @@ class Conversation:
             inquiry = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
             if inquiry is not None and (m.text or m.attachments):
                 self.cases.add_message(s, inquiry, direction="in", source=m.source, text=m.text,
-                                       attachments=m.attachments, at=m.sent_at, event_id=t.event_id)
+                                       attachments=m.attachments, at=m.sent_at, event_id=t.event_id, ref=m.ref,
+                                       revision=m.revision)
                 return t.finish(s, "done", f"standby: recorded on {inquiry.code}, no reply")
             return t.finish(s, "ignored", "standby: another app owns the thread")
 
@@ -280,6 +286,8 @@ class Conversation:
             return t.finish(s, "done", owner.detail)
 
     def _edited(self, t: Ticket, e: Edited) -> Outcome:
+        if not e.public:  # a private message edited (bot/conversation/edits.py)
+            return self.edits.handle(t, e)
         with self.db.session() as s:
             inquiry = queries.by_comment(s, e.comment_id)
             if inquiry is None or e.text is None:

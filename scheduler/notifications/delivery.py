@@ -49,12 +49,15 @@ def how_to_answer_vi(inquiry: Inquiry, link: str) -> str:
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
                        unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
                        link: str, channel: str = "email", template: str | None = None,
-                       fanouts: Sequence[Fanout] = ()) -> bool:
+                       fanouts: Sequence[Fanout] = (), note: str | None = None) -> bool:
     """Add a rendered notification unless one with this key exists. Returns True if added.
 
     `template` picks the headline and wording (default: `kind`), e.g. kind "reminder" with
-    template "reminder_half_time". An e-mail notice also gets one row per fan-out that names
-    recipients (key `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
+    template "reminder_half_time"; `note` replaces the template's sentence under the headline
+    (what only this notice can say, e.g. where an inquiry went). A notice about an
+    assignment that no longer runs (reassigned, answered) shows no due date or time left. An
+    e-mail notice also gets one row per fan-out that names recipients (key
+    `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
     """
     if session.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
         return False
@@ -70,7 +73,8 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         time_left=left, business=business_vi(session, inquiry),
         text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry, link), link=link,
         comment_url=f"https://www.facebook.com/{inquiry.comment_id}" if inquiry.channel == "comment"
-        and inquiry.comment_id else None,
+        and inquiry.comment_id else None, ended=assignment.status not in (None, "open"),
+        **({"note": note} if note else {}),
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,

@@ -27,6 +27,9 @@ HEADLINES = {
     "reminder_half_time": "Nhắc hạn: phản ánh {code} đã qua một nửa thời hạn trả lời",
     "reminder_due_day": "Nhắc hạn: phản ánh {code} đến hạn trả lời trong hôm nay",
     "office_reminder": "Nhắc xử lý: cơ quan thường trực đề nghị trả lời phản ánh {code}",
+    # the business edited its message (cases: Casework.reroute, Casework.tell_unit_of_edit)
+    "transferred": "Phản ánh {code} đã được chuyển sang đơn vị khác",
+    "edited": "Doanh nghiệp đã sửa nội dung phản ánh {code}",
 }
 # A sentence under the headline saying what is expected of the unit now.
 NOTES = {
@@ -72,7 +75,8 @@ def overdue_vi(hours: float) -> str:
 def render(kind: str, **fields) -> RenderedEmail:
     headline = HEADLINES[kind].format(code=fields["code"])
     subject = f"[DDCI Quảng Ninh] {headline}"
-    values = {"note": NOTES.get(kind), **fields, "kind": kind, "headline": headline, "subject": subject}
+    values = {"note": NOTES.get(kind), "ended": False, **fields, "kind": kind, "headline": headline,
+              "subject": subject}
     return RenderedEmail(
         subject=subject,
         text=_env.get_template("notification.txt").render(**values),

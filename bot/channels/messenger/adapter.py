@@ -8,8 +8,9 @@ see only the values of bot/channels/base.py.
 Private messages (`messaging` items): text, quick replies and postbacks (a tapped button),
 attachments (as links; a sticker alone is a "like"), echoes (our own app's are nothing; a
 person answering in the page's inbox answers the business), deliveries and reads
-(watermarks), handover, and everything received while another app owns the conversation
-(`standby`). Comments under the pages' posts (`feed` changes): a business's comment is a
+(watermarks), handover, edits of a sent message (`message_edit`, field message_edits: the
+new text with the message's mid and its edit number), and everything received while another
+app owns the conversation (`standby`). Comments under the pages' posts (`feed` changes): a business's comment is a
 message written in public; the page's own comment under it answers it; edits, hides and
 removals; the page's own posts are counted for the weekly report.
 """
@@ -21,6 +22,7 @@ from typing import Any, Callable, Optional
 
 from bot.channels.base import (AnsweredElsewhere, Edited, Inbound, InboundMessage, Noted, PagePosted, Seen,
                                ThreadOwner, Withdrawn)
+from bot.channels.messenger.events import edit_number
 from store import InboxEvent
 
 NAME = "messenger"
@@ -105,8 +107,9 @@ class MessengerAdapter:
 
     # ---- private messages ----------------------------------------------------------------
     def _private(self, event: InboxEvent, **values) -> InboundMessage:
+        mid = _str(_message(event).get("mid"))
         return InboundMessage(channel=NAME, source="messenger", page_id=event.page_id, sender_id=event.sender_id,
-                              sent_at=event_time(event), reply_to={"id": event.sender_id}, **values)
+                              sent_at=event_time(event), reply_to={"id": event.sender_id}, ref=mid, **values)
 
     def _text(self, event: InboxEvent) -> Inbound:
         message = _message(event)
@@ -154,6 +157,18 @@ class MessengerAdapter:
         return AnsweredElsewhere(channel=NAME, source="messenger", page_id=event.page_id, by="page inbox",
                                  thread_source="page_inbox", sent_at=event_time(event), text=text,
                                  attachments=tuple(attachment_links(message)), business_id=str(recipient))
+
+    def _message_edit(self, event: InboxEvent) -> Inbound:
+        """The person edited a message it sent: its mid, the new text and which edit it is."""
+        edit = _raw(event).get("message_edit")
+        edit = edit if isinstance(edit, dict) else {}
+        mid, text = _str(edit.get("mid")), edit.get("text")
+        if not event.sender_id or mid is None or not isinstance(text, str):
+            return Noted("message edit without sender, message id or text")
+        return Edited(page_id=event.page_id, ref=mid, text=text, at=event_time(event),
+                      revision=edit_number(edit.get("num_edit")), channel=NAME, source="messenger",
+                      sender_id=event.sender_id, reply_to={"id": event.sender_id},
+                      held=event.kind.startswith("standby_"))
 
     def _watermark(self, event: InboxEvent) -> Inbound:
         value = _raw(event).get(event.kind)
@@ -208,11 +223,13 @@ class MessengerAdapter:
                                      comment_id=_str(value.get("parent_id")))
         return InboundMessage(channel=NAME, source="comment", page_id=event.page_id, sender_id=author,
                               sent_at=event_time(event), text=text, reply_to={"comment_id": comment_id},
-                              public=True, post_id=post_id, comment_id=comment_id)
+                              public=True, post_id=post_id, comment_id=comment_id, ref=comment_id)
 
     def _comment_edited(self, event: InboxEvent) -> Inbound:
         value = _raw(event)
-        return Edited(event.page_id, _str(value.get("comment_id")), _str(value.get("message")), event_time(event))
+        return Edited(page_id=event.page_id, ref=_str(value.get("comment_id")), text=_str(value.get("message")),
+                      at=event_time(event), channel=NAME, source="comment", sender_id=_author(value),
+                      reply_to={"comment_id": _str(value.get("comment_id"))}, public=True)
 
     def _comment_withdrawn(self, event: InboxEvent) -> Inbound:
         how = "hidden" if event.kind.endswith("hide") else "removed"
@@ -236,6 +253,8 @@ def _author(value: dict) -> Optional[str]:
 
 READERS: dict[str, Callable[[MessengerAdapter, InboxEvent], Inbound]] = {
     "text": MessengerAdapter._text,
+    "message_edit": MessengerAdapter._message_edit,
+    "standby_message_edit": MessengerAdapter._message_edit,
     "quick_reply": MessengerAdapter._quick_reply,
     "postback": MessengerAdapter._postback,
     "attachment": MessengerAdapter._attachment,

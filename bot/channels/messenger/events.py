@@ -27,6 +27,7 @@ MAX_MID_CHARS = 200  # message ids (Facebook's are about 100 characters) go into
 # dedup_key is String(255); replies' idempotency keys prepend up to 12 characters ("ask-contact:")
 MAX_KEY_CHARS = 230
 MAX_OBJECT_CHARS = 32  # inbox_events.object
+MAX_EDIT_NUMBER = 1000  # Messenger allows five edits of a message; anything past this is no count
 _TOKEN = re.compile(r"[A-Za-z0-9_]{1,20}")  # a feed item or verb, a change field, as part of a kind
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -114,9 +115,21 @@ def _message_kind(message: dict) -> str:
     return "message_other"
 
 
+def edit_number(value: Any) -> int | None:
+    """Messenger's `num_edit` (the how-many-th edit of the message) as a positive int, or None
+    when it is none: the reference documents an integer, its example shows it quoted, so a
+    string of digits is read too; bools, floats, zero and absurd counts are no count."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_EDIT_NUMBER:
+        return value
+    return None
+
+
 # key in a messaging item -> function giving the kind (first match wins, in this order)
 MESSAGING_KINDS: dict[str, Callable[[dict], str]] = {
     "message": lambda item: _message_kind(item["message"] if isinstance(item["message"], dict) else {}),
+    "message_edit": lambda item: "message_edit",  # field message_edits: the person edited a message
     "postback": lambda item: "postback",
     "reaction": lambda item: "reaction",
     "delivery": lambda item: "delivery",
@@ -140,13 +153,18 @@ def _party(item: dict, key: str) -> str | None:
 
 def _messaging_key(kind: str, page_id: str | None, item: dict) -> str:
     sender = _party(item, "sender")
-    body = item.get("message") or item.get("postback") or item.get("reaction") or {}
+    if kind.endswith("message_edit"):
+        body = item.get("message_edit")
+    else:
+        body = item.get("message") or item.get("postback") or item.get("reaction") or {}
     mid = _id(body.get("mid"), MAX_MID_CHARS) if isinstance(body, dict) else None
     key = ""
     if kind in ("text", "quick_reply", "attachment", "echo", "message_other") and mid:
         key = f"mid:{mid}"
     elif kind == "postback" and mid:
         key = f"postback:{mid}"
+    elif kind == "message_edit" and mid and edit_number(body.get("num_edit")) is not None:
+        key = f"edit:{mid}:{edit_number(body['num_edit'])}"  # each edit once, whatever its delivery
     elif kind in ("delivery", "read"):
         watermark = item[kind].get("watermark") if isinstance(item.get(kind), dict) else None
         if watermark is not None:

@@ -1,4 +1,5 @@
-"""The pages' Messenger Profile: Get Started, the greeting and the persistent menu.
+"""What `flask messenger setup` sets on each page: the Messenger Profile (Get Started, the
+greeting, the persistent menu) and the webhook fields the page sends us.
 
 The menu's buttons are the conversation's own (bot/conversation/texts.py), in Vietnamese
 (default locale) and English (en_US); the greeting's number of days is the policy's.
@@ -6,6 +7,15 @@ The menu's buttons are the conversation's own (bot/conversation/texts.py), in Vi
 from __future__ import annotations
 
 from bot.conversation import texts
+
+
+# The page's webhook fields we read (events.py parses them; README "Connecting a real page" lists
+# the same for the app's webhook settings): messages, buttons, deliveries and reads, reactions,
+# our own and the page inbox's echoes, referrals, opt-ins, handover and standby, edited
+# messages, and the page's feed (comments under posts, the page's own posts).
+SUBSCRIBED_FIELDS = ["messages", "messaging_postbacks", "message_deliveries", "message_reads",
+                     "message_reactions", "message_echoes", "messaging_referrals", "messaging_optins",
+                     "messaging_handovers", "standby", "message_edits", "feed"]
 
 
 def messenger_profile(lead_days: int) -> dict:

@@ -60,7 +60,8 @@ def conversation():
                                                             SandboxGraphCall.page_id == page_id)
                              .order_by(SandboxGraphCall.id)).scalars().all()
     items = [{"from": "business", "at": e.received_at.isoformat(), "status": e.status,
-              "text": (e.payload["event"].get("message") or {}).get("text", f"({e.kind})")} for e in incoming]
+              "text": (e.payload["event"].get("message") or e.payload["event"].get("message_edit") or {}).get(
+                  "text", f"({e.kind})")} for e in incoming]
     items += [{"from": "bot", "at": c.received_at.isoformat(),
                "text": (c.body.get("message") or {}).get("text", json.dumps(c.body.get("message"), ensure_ascii=False))}
               for c in outgoing]
@@ -124,6 +125,20 @@ def graph_profile(version: str):
         return jsonify(error=_BAD_TOKEN), 400
     _record(page_id, None, request.get_json(silent=True) or {})
     return jsonify(result="success"), 200
+
+
+@bp.post("/graph/<version>/<page_id>/subscribed_apps")
+def graph_subscribe(version: str, page_id: str):
+    """A page subscribes our app to its webhook fields, with its own token (as Facebook checks)."""
+    token_page = _page_for_token()
+    if token_page is None:
+        return jsonify(error=_BAD_TOKEN), 400
+    fields = request.args.get("subscribed_fields") or request.form.get("subscribed_fields")
+    if token_page != page_id or not fields:
+        return jsonify(error={"message": "(#100) a page token of this page and subscribed_fields are required",
+                              "code": 100}), 400
+    _record(page_id, None, {"subscribed_fields": fields.split(",")})
+    return jsonify(success=True), 200
 
 
 @bp.post("/graph/<version>/<comment_id>/comments")

@@ -102,6 +102,14 @@ class SendApiClient:
         return self._request("POST", "me/messenger_profile", access_token, body=profile)
 
 
+    def subscribe_page(self, access_token: Optional[str], page_id: str, fields: list[str]) -> dict[str, Any]:
+        """Subscribe our app to the page's webhook fields (POST /{page-id}/subscribed_apps, with
+        the page's own token). The list replaces the page's previous one; Facebook delivers a
+        field only when the app's webhook settings subscribe to it too."""
+        return self._request("POST", f"{page_id}/subscribed_apps", access_token,
+                             params={"subscribed_fields": ",".join(fields)})
+
+
 def client_for(settings) -> SendApiClient:
     """The one Send API client of a deployment (bot.config.Settings), with its app secret."""
     return SendApiClient(settings.graph_api_url, settings.config.app.graph_api_version, app_secret=settings.app_secret)
