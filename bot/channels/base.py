@@ -43,6 +43,7 @@ class InboundMessage:
     post_id: Optional[str] = None
     comment_id: Optional[str] = None
     sticker: bool = False  # a sticker alone is a "like", not a message
+    sender_name: Optional[str] = None  # the person's name when the event itself carries it (a comment)
 
 
 @dataclass(frozen=True)
