@@ -163,8 +163,16 @@ def test_cli_assign_and_show(app, client, worker, clock):
     result = runner.invoke(args=["inquiries", "assign", code, "SO_TC", "--by", "bxt", "--reason", "đăng ký đầu tư"])
     assert result.exit_code == 0, result.output
     assert "lead SO_TC due 2026-12-02T17:00:00+07:00" in result.output
-    shown = json.loads(runner.invoke(args=["inquiries", "show", code]).output)
+    shown = json.loads(runner.invoke(args=["inquiries", "show", code, "--json"]).output)
     assert [a["status"] for a in shown["assignments"]] == ["reassigned", "open"]
     assert shown["deadline_changes"][0]["reason"] == "đăng ký đầu tư"
     bad = runner.invoke(args=["inquiries", "assign", code, "NOPE", "--by", "x", "--reason", "y"])
     assert bad.exit_code == 1 and "unknown unit NOPE" in bad.output
+
+
+def test_show_prints_for_a_person(app, client, worker, clock):
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    out = app.test_cli_runner().invoke(args=["inquiries", "show", code]).output
+    print(out)
+    assert 0

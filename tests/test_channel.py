@@ -229,7 +229,10 @@ def test_the_units_notice_says_where_to_answer_the_business(channel):
     by_channel = {i.channel: [n for n in d.rows(Notification) if n.inquiry_id == i.id] for i in d.rows(Inquiry)}
     assert set(by_channel) == {"comment", "messenger"} and all(by_channel.values())
     for notice in by_channel["comment"]:
-        assert "Cách trả lời: trả lời ngay dưới bình luận" in notice.body_text
+        if notice.kind == "triage":  # the standing office assigns it; the comment is linked to read it
+            assert "Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền" in notice.body_text
+        else:
+            assert "Cách trả lời: trả lời ngay dưới bình luận" in notice.body_text
         assert "https://www.facebook.com/150691160110528_150691260110518" in notice.body_text
         assert '<a href="https://www.facebook.com/150691160110528_150691260110518"' in notice.body_html
     for notice in by_channel["messenger"]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
-from routing.taxonomy import domain_name
+from routing.taxonomy import DOMAIN_INTENTS, domain_name
 from scheduler.calendar import WorkingCalendar
-from scheduler.notifications.render import format_local, overdue_vi, render, time_left_vi
+from scheduler.deadlines import DeadlinePolicy
+from scheduler.notifications.render import (format_local, overdue_vi, provisional_note_vi, render, rule_vi,
+                                            time_left_vi)
 from scheduler.notifications.router import DeliveryError, Fanout, Notifier
 from store import Assignment, Conversation, Database, Inquiry, Notification
 from store.queue import backoff, claim_due
@@ -17,10 +19,25 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
-def business_vi(session, inquiry: Inquiry) -> str:
-    """Who wrote, with the contact details the business gave (if any), for the officer to call back."""
-    parts = [f"Messenger {inquiry.sender_id} (trang {inquiry.page_id})"]
+# How a business is called when its channel gave no name (refused, failed, not asked yet).
+UNNAMED = {"comment": "Người dùng Facebook"}
+UNNAMED_DEFAULT = "Người dùng Messenger"
+CHANNEL_TITLES = {"messenger": "Messenger", "comment": "bình luận"}
+
+
+def business_vi(session, inquiry: Inquiry, page_name: Optional[str] = None) -> str:
+    """Who wrote, by name, where, with the contact details the business gave (if any), for the
+    officer to call back. Never raw ids: the name is the one the channel gave (cached on the
+    conversation by the worker, bot/conversation/names.py), else "Người dùng Messenger"; the
+    page is named by its configured name."""
     conversation = session.get(Conversation, (inquiry.page_id, inquiry.sender_id))
+    name = conversation.display_name if conversation is not None and conversation.display_name else None
+    name = name or UNNAMED.get(inquiry.channel, UNNAMED_DEFAULT)
+    page = page_name or f"trang {inquiry.page_id}"
+    if inquiry.channel == "comment":
+        parts = [f"{name} (bình luận trên trang {page})"]
+    else:
+        parts = [f"{name} ({CHANNEL_TITLES.get(inquiry.channel, inquiry.channel)}, trang {page})"]
     if conversation is not None:
         if conversation.phone:
             parts.append(f"điện thoại {conversation.phone}")
@@ -29,27 +46,43 @@ def business_vi(session, inquiry: Inquiry) -> str:
     return ", ".join(parts)
 
 
-def how_to_answer_vi(inquiry: Inquiry) -> str:
-    """Where the unit answers the business, in Vietnamese. There is no officers' web console:
-    a unit answers where the business wrote, and the bot records that answer and stops the
-    clock (bot/conversation.py: a page-inbox echo; bot/feed.py: the page's reply under the
-    comment). A comment gets a link to itself on Facebook."""
-    if inquiry.channel == "comment" and inquiry.comment_id:
-        return (f"trả lời ngay dưới bình luận của doanh nghiệp, bằng tài khoản của trang: "
-                f"https://www.facebook.com/{inquiry.comment_id}")
+def how_to_answer_vi(inquiry: Inquiry, role: str = "lead", lead_name: Optional[str] = None) -> str:
+    """What the recipient does, in Vietnamese. There is no officers' web console: the lead
+    unit answers where the business wrote, and the bot records that answer and stops the clock
+    (a page-inbox echo; the page's reply under the comment). A comment gets a link to itself on
+    Facebook. A coordinating unit sends its input to the lead unit; the standing office assigns."""
+    if role == "coordinate":
+        return (f"gửi ý kiến bằng văn bản cho đơn vị chủ trì ({lead_name or 'sau khi được giao'}); "
+                "đơn vị chủ trì tổng hợp và trả lời doanh nghiệp")
+    link = f"https://www.facebook.com/{inquiry.comment_id}" if inquiry.channel == "comment" and inquiry.comment_id \
+        else None
+    if role == "triage":
+        return (f"giao phản ánh cho đơn vị có thẩm quyền: flask inquiries assign {inquiry.code} <mã đơn vị> "
+                "--by <người giao> --reason <lý do> [--domain <lĩnh vực>]" + (f"; bình luận gốc: {link}" if link else ""))
+    if link:
+        return f"trả lời ngay dưới bình luận của doanh nghiệp, bằng tài khoản của trang: {link}"
     return ("trả lời doanh nghiệp trong hộp thư của trang (Meta Business Suite → Hộp thư); "
             "câu trả lời gửi từ hộp thư được hệ thống ghi nhận và dừng tính hạn")
 
 
+def effective_intent(inquiry: Inquiry) -> Optional[str]:
+    """The domain as it stands: an officer's correction, else the classifier's prediction."""
+    return inquiry.corrected_intent or inquiry.intent
+
+
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
-                       unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
+                       unit_name: str, recipients: list[str], calendar: WorkingCalendar, policy: DeadlinePolicy,
+                       now: datetime, page_name: Optional[str] = None, lead_name: Optional[str] = None,
                        channel: str = "email", template: str | None = None,
                        fanouts: Sequence[Fanout] = ()) -> bool:
     """Add a rendered notification unless one with this key exists. Returns True if added.
 
     `template` picks the headline and wording (default: `kind`), e.g. kind "reminder" with
-    template "reminder_half_time". An e-mail notice also gets one row per fan-out that names
-    recipients (key `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
+    template "reminder_half_time"; the assignment's role picks whose duty it speaks of and the
+    closing sentence (its number of days is the assignment's, from `policy`). `lead_name` is
+    the lead unit's name, shown on a coordination notice. A deadline in a year whose days off
+    are not declared is marked provisional. An e-mail notice also gets one row per fan-out that
+    names recipients (key `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
     """
     if session.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
         return False
@@ -58,12 +91,20 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         left = time_left_vi(hours)
     else:
         left = overdue_vi(calendar.working_time_between(assignment.due_at, now).total_seconds() / 3600)
+    provisional = not calendar.is_declared(assignment.due_at)
+    complex_case = (assignment.role == "lead" and policy.complex_days != policy.lead_days
+                    and assignment.working_days == policy.days_for("lead", complex_case=True))
+    intent = effective_intent(inquiry)
     email = render(
-        template or kind, code=inquiry.code,
-        domain=domain_name(inquiry.intent, "vi") if inquiry.intent else "chưa rõ",
-        unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
-        time_left=left, business=business_vi(session, inquiry),
-        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry),
+        template or kind, role=assignment.role, code=inquiry.code,
+        domain=domain_name(intent, "vi") if intent in DOMAIN_INTENTS else "chưa rõ",
+        unit=unit_name, lead=lead_name, received=format_local(inquiry.received_at),
+        assigned=format_local(assignment.assigned_at),
+        due=format_local(assignment.due_at, provisional=provisional),
+        time_left=left, business=business_vi(session, inquiry, page_name),
+        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry, assignment.role, lead_name),
+        rule=rule_vi(assignment.role, assignment.working_days, complex_case=complex_case),
+        provisional_note=provisional_note_vi(calendar.local_date(assignment.due_at).year) if provisional else None,
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,
