@@ -20,9 +20,8 @@ MAX_ATTEMPTS = 8
 
 
 # How a business is called when its channel gave no name (refused, failed, not asked yet).
-UNNAMED = {"comment": "Người dùng Facebook"}
-UNNAMED_DEFAULT = "Người dùng Messenger"
-CHANNEL_TITLES = {"messenger": "Messenger", "comment": "bình luận"}
+UNNAMED = {"messenger": "Người dùng Messenger", "comment": "Người dùng Facebook"}
+CHANNEL_TITLES = {"messenger": "Messenger"}
 
 
 def business_vi(session, inquiry: Inquiry, page_name: Optional[str] = None) -> str:
@@ -32,7 +31,7 @@ def business_vi(session, inquiry: Inquiry, page_name: Optional[str] = None) -> s
     page is named by its configured name."""
     conversation = session.get(Conversation, (inquiry.page_id, inquiry.sender_id))
     name = conversation.display_name if conversation is not None and conversation.display_name else None
-    name = name or UNNAMED.get(inquiry.channel, UNNAMED_DEFAULT)
+    name = name or UNNAMED.get(inquiry.channel) or f"Người dùng {inquiry.channel}"
     page = page_name or f"trang {inquiry.page_id}"
     if inquiry.channel == "comment":
         parts = [f"{name} (bình luận trên trang {page})"]
