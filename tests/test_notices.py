@@ -177,3 +177,20 @@ def test_triage_date_in_an_undeclared_year_is_provisional_for_the_business(make_
     open_inquiry(app, clock)
     ack = graph.messages_to(SENDER)[0].text
     assert "trước 17:00 ngày 04/01/2027 (tạm tính" in ack
+
+
+@pytest.mark.parametrize("subject", [
+    "[DDCI Quảng Ninh] Nhắc hạn: phản ánh QN-2026-000002 đến hạn gửi ý kiến phối hợp trong hôm nay",
+    "[DDCI Quảng Ninh] Quá hạn: phản ánh QN-2026-000123 chưa được phân loại, giao đơn vị có thẩm quyền " * 2,
+    "[DDCI Quang Ninh] ASCII only",
+])
+def test_subjects_reach_the_reader_with_every_space(subject, smtp):
+    """Through a real SMTP server: what the officer's client decodes is the subject we wrote."""
+    from scheduler.notifications.email import EmailNotifier
+
+    EmailNotifier(host="127.0.0.1", port=smtp.port, sender="DDCI Quảng Ninh <ddci@quangninh.example>").send(
+        ["motcua@soxd.quangninh.example"], subject, "x", None)
+    [mail] = smtp.messages
+    assert mail["subject"] == subject
+    raw = mail["msg"].as_string()
+    assert all(len(line) <= 78 for line in raw.split("\n\n")[0].splitlines())  # headers folded to RFC 5322's limit
