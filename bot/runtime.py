@@ -11,6 +11,7 @@ from bot.channels.messenger.notifier import MessengerNotifier
 from bot.channels.messenger.sendapi import client_for
 from bot.config import RemindersModel, Settings
 from bot.conversation import Conversation
+from bot.conversation.names import Names, lookups_of
 from bot.delivery import OutboxDelivery
 from bot.officers import MessengerOfficers
 from bot.worker import Worker
@@ -19,7 +20,7 @@ from cases.approval import ApprovalRules, UnitApproval
 from nlu.classifier import MAX_CLASSIFY_CHARS
 from routing.gazetteer import Gazetteer
 from routing.rules import RoutingTable
-from routing.units import Directory, Unit, UnitMatcher
+from routing.units import Directory, Page, Unit, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.notifications.email import EmailNotifier
@@ -61,7 +62,8 @@ def unit_matcher(settings: Settings) -> UnitMatcher:
 
 def directory(settings: Settings) -> Directory:
     return Directory((Unit(u.code, u.name, u.kind, tuple(u.emails), u.head_email, u.name_en)
-                      for u in settings.config.units), settings.config.standing_office)
+                      for u in settings.config.units), settings.config.standing_office,
+                     (Page(p.id, p.name, p.name_en) for p in settings.config.pages))
 
 
 def approval_rules(settings: Settings) -> ApprovalRules:
@@ -149,7 +151,8 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
         db=db, casework=cases, classify=lambda text: model.classify(text[:MAX_CLASSIFY_CHARS]),
         followup_minutes=talk.followup_minutes, ask_contact=talk.ask_contact,
         public_comment_reply=talk.public_comment_reply,
-        channel_titles={name: c.title for name, c in channels.items()}, clock=clock)
+        channel_titles={name: c.title for name, c in channels.items()}, clock=clock,
+        names=Names(db, lookups_of(channels), clock))
     app = settings.config.app
     return Worker(db=db, channels=channels, conversation=conversation,
                   delivery=OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock),
@@ -189,4 +192,11 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
                            missed_grace=timedelta(hours=r.missed_grace_hours),
                            lease=timedelta(seconds=r.lock_lease_seconds),
                            reports=report_service(settings, db, clock), holder=holder, fanouts=FANOUTS,
-                           base_url=settings.config.app.base_url)
+                           base_url=settings.config.app.base_url,
+                           pages={p.id: p.name for p in settings.config.pages}, admins=admins(settings))
+
+
+def admins(settings: Settings) -> list[str]:
+    """Who is told about the deployment itself (next year's days off undeclared): `admins`, or
+    the standing office's e-mails when none are configured (someone must hear of it)."""
+    return list(settings.config.admins) or list(settings.unit(settings.config.standing_office).emails)

@@ -46,6 +46,7 @@ from cases.outbox import Address, Reply, queue_reply
 from nlu.classifier import Classification
 from routing.gazetteer import Gazetteer
 from routing.rules import RouteRequest, RoutingDecision, RoutingTable, route
+from routing.taxonomy import DOMAIN_INTENTS
 from routing.units import Directory, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
@@ -218,13 +219,18 @@ class Casework:
                            author=author)
 
     def _acknowledgement(self, inquiry: Inquiry, lead: Assignment) -> str:
+        """What the business is told of its inquiry's unit and date (at intake, and again when
+        it is assigned, reassigned or its domain corrected); a date in a year whose days off are
+        not declared is marked provisional."""
         lang = inquiry.language
+        provisional = not self.calendar.is_declared(lead.due_at)
         if lead.role == "triage":
             return replies.received_for_triage(lang, code=inquiry.code, office_name=self.directory.name(
-                lead.unit_code, lang), assign_by=lead.due_at, lead_days=self.policy.days_for("lead"))
-        return replies.acknowledgement(lang, code=inquiry.code, intent=inquiry.intent or "",
+                lead.unit_code, lang), assign_by=lead.due_at, lead_days=self.policy.days_for("lead"),
+                provisional=provisional)
+        return replies.acknowledgement(lang, code=inquiry.code, intent=inquiry.corrected_intent or inquiry.intent or "",
                                        unit_name=self.directory.name(lead.unit_code, lang), due=lead.due_at,
-                                       days=lead.working_days)
+                                       days=lead.working_days, provisional=provisional)
 
     # ---- what people do ----------------------------------------------------------------
     def find(self, s, code: str) -> Inquiry:
@@ -239,34 +245,53 @@ class Casework:
             raise CaseError(f"unknown unit {code}")
         return unit
 
-    def assign(self, code: str, unit_code: str, *, by: str, reason: str, session=None) -> Assignment:
-        """Give the inquiry to `unit_code` as lead unit (from triage, or a reassignment)."""
+    def assign(self, code: str, unit_code: str, *, by: str, reason: str, domain: Optional[str] = None,
+               session=None) -> Assignment:
+        """Give the inquiry to `unit_code` as lead unit (from triage, or a reassignment).
+
+        `domain` (an intent of routing.taxonomy.DOMAIN_INTENTS) corrects what the classifier
+        said: it is kept beside the prediction (`corrected_intent`, by whom, when: the NLU
+        inbox reads it as a label), written in the routing trace, used in every later notice,
+        and the business is told the corrected domain. Naming the unit that already leads with
+        a domain corrects the domain only: no new assignment, the deadline stays."""
         unit = self._unit(unit_code)
+        if domain is not None and domain not in DOMAIN_INTENTS:
+            raise CaseError(f"unknown domain {domain!r} (one of: {', '.join(DOMAIN_INTENTS)})")
         now = self.clock()
         with self._work(session) as s:
             inquiry = self.find(s, code)
             if inquiry.status in ("answered", "closed"):
                 raise CaseError(f"{inquiry.code} is already {inquiry.status}")
             current = queries.lead(s, inquiry)
-            if current is not None and current.role == "lead" and current.unit_code == unit.code:
+            same_unit = current is not None and current.role == "lead" and current.unit_code == unit.code
+            if same_unit and domain is None:
                 raise CaseError(f"{inquiry.code} is already with {unit.code}")
-            old_due = current.due_at if current else None
-            if current is not None:
-                current.status, current.updated_at = "reassigned", now
-                self.answers.supersede(s, inquiry, by=by, note=f"giao cho {unit.code}: {reason}")
-            new = self._assignment(s, inquiry, unit.code, "lead", now)
-            self._audit(s, new, old_due, by, reason)
-            inquiry.unit_code, inquiry.status, inquiry.due_at, inquiry.updated_at = unit.code, "assigned", new.due_at, now
+            if same_unit and domain == (inquiry.corrected_intent or inquiry.intent):
+                raise CaseError(f"{inquiry.code} is already with {unit.code} in domain {domain}")
             trace = dict(inquiry.routing_trace or {})
-            trace["trace"] = list(trace.get("trace", [])) + [f"assigned to {unit.code} by {by}: {reason}"]
-            inquiry.routing_trace = trace
-            self._notify(s, inquiry, new, "assigned")
+            lines = list(trace.get("trace", []))
+            if domain is not None:
+                lines.append(f"domain corrected to {domain} by {by} (classifier: {inquiry.intent or 'none'}): {reason}")
+                inquiry.corrected_intent, inquiry.corrected_by, inquiry.corrected_at = domain, by, now
+            if same_unit:
+                lead = current
+            else:
+                old_due = current.due_at if current else None
+                if current is not None:
+                    current.status, current.updated_at = "reassigned", now
+                    self.answers.supersede(s, inquiry, by=by, note=f"giao cho {unit.code}: {reason}")
+                lead = self._assignment(s, inquiry, unit.code, "lead", now)
+                self._audit(s, lead, old_due, by, reason)
+                inquiry.unit_code, inquiry.status, inquiry.due_at = unit.code, "assigned", lead.due_at
+                lines.append(f"assigned to {unit.code} by {by}: {reason}")
+                self._notify(s, inquiry, lead, "assigned")
+            trace["trace"] = lines
+            inquiry.routing_trace, inquiry.updated_at = trace, now
             if not self.opened_in_public(inquiry):  # the new unit and date are not for everyone's eyes
-                self.reply(s, inquiry.id, f"assigned:{new.id}", Reply(replies.acknowledgement(
-                    inquiry.language, code=inquiry.code, intent=inquiry.intent or "",
-                    unit_name=unit.display(inquiry.language), due=new.due_at, days=new.working_days)),
-                    address=self.address(inquiry))
-            return new
+                key = f"assigned:{lead.id}" if not same_unit else f"domain:{lead.id}:{now.isoformat()}"
+                self.reply(s, inquiry.id, key, Reply(self._acknowledgement(inquiry, lead)),
+                           address=self.address(inquiry))
+            return lead
 
     def mark_complex(self, code: str, *, by: str, reason: str, session=None) -> Assignment:
         """A complex case: the lead unit has `complex_days` working days from its assignment."""
@@ -409,7 +434,8 @@ class Casework:
             queued = queue_notification(
                 s, kind="office_reminder", key=f"office_reminder:{duty.id}:{now.isoformat()}", inquiry=inquiry,
                 assignment=duty, unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                now=now, fanouts=self.fanouts, link=self.link(inquiry.code))
+                policy=self.policy, now=now, page_name=self.directory.page_name(inquiry.page_id),
+                fanouts=self.fanouts, link=self.link(inquiry.code))
             return Reminded(inquiry.code, duty.unit_code, by, queued)
 
     def edit_text(self, s, inquiry: Inquiry, text: str, *, at: datetime, source: str,
@@ -480,7 +506,8 @@ class Casework:
                 f"{format_local(new.due_at)}). Đơn vị không cần xử lý phản ánh này nữa; hệ thống đã dừng nhắc hạn.")
         queue_notification(s, kind="transferred", key=f"transferred:{old.id}", inquiry=inquiry, assignment=old,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock(), fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
+                           policy=self.policy, now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),
+                           fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
 
     def tell_unit_of_edit(self, s, inquiry: Inquiry, *, key: str, text: str, at: datetime) -> None:
         """A unit that has started learns that the business changed what it wrote; nothing
@@ -495,7 +522,8 @@ class Casework:
         note = (f"Doanh nghiệp đã sửa một tin nhắn của phản ánh lúc {format_local(at)}, sau khi đơn vị đã bắt đầu "
                 f"xử lý. Nội dung mới: «{shown}». Phản ánh không tự chuyển đơn vị và hạn trả lời không thay đổi.")
         queue_notification(s, kind="edited", key=key, inquiry=inquiry, assignment=assignment, unit_name=unit.name,
-                           recipients=list(unit.emails), calendar=self.calendar, now=self.clock(),
+                           recipients=list(unit.emails), calendar=self.calendar, policy=self.policy,
+                           now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),
                            fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
 
     def undeliverable(self, s, row: Outbox, reason: str, contact: Sequence[str], channel_title: str) -> None:
@@ -536,7 +564,12 @@ class Casework:
                              changed_by=by, reason=reason, changed_at=self.clock()))
 
     def _notify(self, s, inquiry: Inquiry, assignment: Assignment, kind: str) -> None:
+        """The unit's notice, in the role of ITS assignment (a coordinating unit reads who leads)."""
         unit = self.directory[assignment.unit_code]
+        lead = None
+        if assignment.role == "coordinate" and inquiry.status != "triage":
+            lead = self.directory.name(inquiry.unit_code)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           now=self.clock(), fanouts=self.fanouts, link=self.link(inquiry.code))
+                           policy=self.policy, now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),
+                           lead_name=lead, fanouts=self.fanouts, link=self.link(inquiry.code))

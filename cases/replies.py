@@ -31,38 +31,55 @@ def days_text(days: int, lang: str) -> str:
     return f"{days} ngày làm việc"
 
 
-def acknowledgement(lang: str, *, code: str, intent: str, unit_name: str, due: datetime, days: int) -> str:
+def provisional_text(due: datetime, lang: str) -> str:
+    """Why a date is "tạm tính": its year's official days off are not declared yet (the
+    calendar falls back on a guess), so the date may move once they are."""
+    year = due.astimezone(TZ).year
     if lang == "en":
+        return f"provisional: it may change when the official {year} public holidays are announced"
+    return f"tạm tính, có thể thay đổi khi lịch nghỉ lễ năm {year} được công bố"
+
+
+def acknowledgement(lang: str, *, code: str, intent: str, unit_name: str, due: datetime, days: int,
+                    provisional: bool = False) -> str:
+    """`intent` is the domain as it stands (an officer's correction, else the classifier's);
+    `provisional`: the due date lies in a year whose days off are not declared yet."""
+    if lang == "en":
+        note = f"; {provisional_text(due, lang)}" if provisional else ""
         return (
             "Thank you for contacting DDCI Quang Ninh. We have received your inquiry.\n"
             f"Tracking code: {code}\n"
             f"Field: {domain_name(intent, 'en')}\n"
             f"Answering unit: {unit_name}\n"
-            f"Answer due by: {when(due, lang)} ({days_text(days, lang)}, Decision 3887/QĐ-UBND)\n"
+            f"Answer due by: {when(due, lang)} ({days_text(days, lang)}, Decision 3887/QĐ-UBND{note})\n"
             "Send us the tracking code at any time to check its status."
         )
+    note = f"; {provisional_text(due, lang)}" if provisional else ""
     return (
         "Cảm ơn Quý doanh nghiệp đã gửi phản ánh, kiến nghị tới DDCI Quảng Ninh.\n"
         f"Mã tra cứu: {code}\n"
         f"Lĩnh vực: {domain_name(intent, 'vi')}\n"
         f"Đơn vị trả lời: {unit_name}\n"
-        f"Hạn trả lời: {when(due, lang)} ({days_text(days, lang)} theo Quyết định 3887/QĐ-UBND)\n"
+        f"Hạn trả lời: {when(due, lang)} ({days_text(days, lang)} theo Quyết định 3887/QĐ-UBND{note})\n"
         "Quý doanh nghiệp có thể gửi mã tra cứu để xem tình trạng xử lý."
     )
 
 
-def received_for_triage(lang: str, *, code: str, office_name: str, assign_by: datetime, lead_days: int) -> str:
+def received_for_triage(lang: str, *, code: str, office_name: str, assign_by: datetime, lead_days: int,
+                        provisional: bool = False) -> str:
     if lang == "en":
+        note = f" ({provisional_text(assign_by, lang)})" if provisional else ""
         return (
             "Thank you for contacting DDCI Quang Ninh. We have received your inquiry.\n"
             f"Tracking code: {code}\n"
-            f"The {office_name} will forward it to the competent unit by {when(assign_by, lang)}; "
+            f"The {office_name} will forward it to the competent unit by {when(assign_by, lang)}{note}; "
             f"that unit then answers within {days_text(lead_days, lang)}. We will send you the unit and the due date."
         )
+    note = f" ({provisional_text(assign_by, lang)})" if provisional else ""
     return (
         "Cảm ơn Quý doanh nghiệp. DDCI Quảng Ninh đã tiếp nhận phản ánh, kiến nghị.\n"
         f"Mã tra cứu: {code}\n"
-        f"{office_name} sẽ chuyển tới đơn vị có thẩm quyền trước {when(assign_by, lang)}; "
+        f"{office_name} sẽ chuyển tới đơn vị có thẩm quyền trước {when(assign_by, lang)}{note}; "
         f"đơn vị đó trả lời trong {days_text(lead_days, lang)} kể từ khi nhận. "
         "Chúng tôi sẽ báo đơn vị và hạn trả lời."
     )

@@ -24,14 +24,35 @@ class Unit:
         return self.name_en if lang == "en" and self.name_en else self.name
 
 
-class Directory:
-    """Units by code, and the standing office (which triages and coordinates)."""
+@dataclass(frozen=True)
+class Page:
+    """A fanpage of ours, as people read its name (config.yml `pages`)."""
 
-    def __init__(self, units: Iterable[Unit], standing_office: str):
+    id: str
+    name: str
+    name_en: Optional[str] = None
+
+    def display(self, lang: str) -> str:
+        return self.name_en if lang == "en" and self.name_en else self.name
+
+
+class Directory:
+    """Units by code, the standing office (which triages and coordinates), and the pages by id
+    (so that what people read names a page, never its number)."""
+
+    def __init__(self, units: Iterable[Unit], standing_office: str, pages: Iterable[Page] = ()):
         self._units: Mapping[str, Unit] = {u.code: u for u in units}
         if standing_office not in self._units:
             raise KeyError(f"standing office {standing_office} is not a unit")
         self.standing_office = standing_office
+        self._pages: Mapping[str, Page] = {p.id: p for p in pages}
+
+    def page_name(self, page_id: Optional[str], lang: str = "vi") -> str:
+        """The page's configured name in `lang`; a page no longer configured is "trang <id>"."""
+        page = self._pages.get(page_id) if page_id else None
+        if page is not None:
+            return page.display(lang)
+        return (f"page {page_id}" if lang == "en" else f"trang {page_id}") if page_id else "-"
 
     def __getitem__(self, code: str) -> Unit:
         return self._units[code]

@@ -10,7 +10,8 @@
   the last pass (reassignment, complex case, coordination, answer), using `updated_at`.
 - ONE active scheduler (scheduler.lease): `tick()` renews the lease, keeps the jobs in step,
   delivers what is pending, retries failed reports and writes the heartbeat; only the holder
-  runs jobs, reconciles and sends reports (scheduler.reports.jobs).
+  runs jobs, reconciles and sends reports (scheduler.reports.jobs) and the admins' weekly
+  warning about next year's undeclared days off (scheduler.calendar_watch).
 - A reminder missed while no scheduler ran is sent once (coalesced) at the next office-hours
   instant, if within `missed_grace`; an older one is skipped and the timeline goes on. Nothing
   is sent outside office hours: a job that comes due then is moved to the next opening.
@@ -28,6 +29,7 @@ from sqlalchemy.types import NullType
 
 from scheduler import jobqueue
 from scheduler.calendar import WorkingCalendar
+from scheduler.calendar_watch import ensure_calendar_job
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.jobqueue import JobQueue
 from scheduler.lease import LEASE, SchedulerLease
@@ -103,9 +105,12 @@ class ReminderService:
                  clock: Callable[[], datetime], plan: Optional[ReminderPlan] = None,
                  missed_grace: timedelta = MISFIRE_GRACE, lease: timedelta = LEASE,
                  reports: Optional[ReportService] = None, holder: Optional[str] = None,
-                 fanouts: Sequence[Fanout] = (), base_url: str):
+                 fanouts: Sequence[Fanout] = (), pages: Mapping[str, str] = {}, admins: Sequence[str] = (),
+                 base_url: str):
         self.db, self.calendar, self.policy, self.notifier = db, calendar, policy, notifier
         self.units, self.standing_office, self.clock = units, standing_office, clock
+        self.pages = dict(pages)  # page id -> its name, as officers read it
+        self.admins = tuple(admins)  # told weekly when next year's days off are undeclared (calendar_watch)
         self.fanouts = tuple(fanouts)  # copies of the e-mail notices on other channels
         self.base_url = base_url  # the console, for each notice's link to the inquiry
         self.plan = plan or ReminderPlan()
@@ -158,6 +163,8 @@ class ReminderService:
             status["reconcile"] = self.reconcile()
             if self.reports is not None:
                 ensure_report_jobs(self.jobs, self.reports, now=self.clock())
+            if self.admins:
+                ensure_calendar_job(self.jobs, self.calendar, now=self.clock())
         else:
             status["sync"] = self.sync()
         self._was_active = True
@@ -168,6 +175,10 @@ class ReminderService:
         self.heartbeat()
         self.jobs.wakeup()
         return status
+
+    def deliver(self) -> None:
+        """Send the pending notifications now (a job that queued one calls this)."""
+        deliver_notifications(self.db, self.notifier, self.clock)
 
     def run_due(self, now: Optional[datetime] = None) -> int:
         """Run the jobs due at `now` (default: the clock) here and now; returns how many ran."""
@@ -348,9 +359,13 @@ class ReminderService:
         if kind == "escalation":
             office = self.units[self.standing_office]
             recipients += [e for e in (unit.head_email, office.head_email) if e] + list(office.emails)
+        lead = None
+        if assignment.role == "coordinate" and inquiry.status != "triage" and inquiry.unit_code in self.units:
+            lead = self.units[inquiry.unit_code].name
         return queue_notification(s, kind=kind, key=key, inquiry=inquiry, assignment=assignment,
                                   unit_name=unit.name, recipients=recipients, calendar=self.calendar,
-                                  now=now, channel=self.notifier.channel, template=template,
+                                  policy=self.policy, now=now, page_name=self.pages.get(inquiry.page_id),
+                                  lead_name=lead, channel=self.notifier.channel, template=template,
                                   fanouts=self.fanouts, link=inquiry_url(self.base_url, inquiry.code))
 
     def _sent_keys(self, s, assignment_ids: Iterable[int]) -> set:

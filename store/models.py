@@ -75,6 +75,11 @@ class Inquiry(Base):
     entities = Column(JSONText, nullable=True)
     needs_review = Column(Boolean, nullable=False, default=False)
     model_version = Column(String(64), nullable=True)
+    # An officer's correction of the domain (`flask inquiries assign … --domain`): `intent`
+    # stays the classifier's prediction; the NLU inbox reads the correction as a label.
+    corrected_intent = Column(String(64), nullable=True)
+    corrected_by = Column(String(128), nullable=True)
+    corrected_at = Column(UTCDateTime, nullable=True)
     unit_code = Column(String(64), nullable=True, index=True)
     # triage (standing office must assign) | assigned | answered | closed
     status = Column(String(16), nullable=False)
@@ -93,9 +98,6 @@ class Inquiry(Base):
     comment_id = Column(String(128), nullable=True)  # comments: the comment (unique, see __table_args__)
     attachments = Column(JSONText, nullable=True)  # [{"type": "image", "url": ...}]
     removed_at = Column(UTCDateTime, nullable=True)  # comment removed or hidden
-    # the domain an officer set when assigning or reassigning (migration 0008 of issue 11;
-    # 0010 adds it too so the NLU inbox can read it: the lead keeps one when merging)
-    corrected_intent = Column(String(64), nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 
@@ -182,6 +184,11 @@ class Conversation(Base):
     contact_asked_at = Column(UTCDateTime, nullable=True)
     delivered_watermark = Column(UTCDateTime, nullable=True)
     read_watermark = Column(UTCDateTime, nullable=True)
+    # The person's name as the channel gives it (Messenger's user profile, a comment's author),
+    # for the officers' notices; `display_name_at` is when it was last asked for (also when the
+    # channel refused: then `display_name` keeps what was known, or stays empty).
+    display_name = Column(PlainText, nullable=True)
+    display_name_at = Column(UTCDateTime, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False)
 
 

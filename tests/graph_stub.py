@@ -1,7 +1,11 @@
 """A real HTTP server on loopback standing in for Facebook's Graph API (the network edge).
 
 It records every request and answers from a script of responses (default: success), so
-tests can model outages and permanent errors.
+tests can model outages and permanent errors. POSTs (what we send: messages, comment replies,
+the Messenger profile) are `calls`; GETs (User Profile lookups, GET /{version}/{PSID}) are
+`lookups`, answered from `profiles` (PSID -> the fields Facebook would give) or, for a PSID
+not there, refused as Facebook refuses a profile the page may not read (code 100, subcode 33);
+`profile_script` scripts their failures separately from the sends'.
 """
 from __future__ import annotations
 
@@ -36,6 +40,9 @@ class GraphStub:
     def __init__(self):
         self.calls: list[Call] = []
         self.script: deque[tuple[int, dict]] = deque()
+        self.lookups: list[Call] = []
+        self.profiles: dict[str, dict] = {}
+        self.profile_script: deque[tuple[int, dict]] = deque()
         self._lock = threading.Lock()
         stub = self
 
@@ -60,6 +67,25 @@ class GraphStub:
                     else:
                         status, answer = 200, {"recipient_id": (body.get("recipient") or {}).get("id"),
                                                "message_id": f"m_stub_{len(stub.calls)}"}
+                self._answer(status, answer)
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                psid = url.path.rstrip("/").rsplit("/", 1)[-1]
+                with stub._lock:
+                    stub.lookups.append(Call("GET", url.path, parse_qs(url.query), {}, dict(self.headers)))
+                    if stub.profile_script:
+                        status, answer = stub.profile_script.popleft()
+                    elif psid in stub.profiles:
+                        status, answer = 200, {"id": psid, **stub.profiles[psid]}
+                    else:
+                        status, answer = 400, {"error": {
+                            "message": f"Unsupported get request. Object with ID '{psid}' does not exist, cannot be "
+                                       "loaded due to missing permissions, or does not support this operation.",
+                            "type": "GraphMethodException", "code": 100, "error_subcode": 33}}
+                self._answer(status, answer)
+
+            def _answer(self, status, answer):
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

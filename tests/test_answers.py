@@ -376,9 +376,9 @@ def test_coordinating_units_input_closes_only_its_own_assignment(case, clock, gr
     with pytest.raises(CaseError, match="no open assignment"):
         c.cw.give_input(code, "THUE_QN", by="x", text="again")
     with c.session() as s:
-        from cases.casefile import casefile
+        from cases.casefile import case_file
 
-        record = casefile(s, c.cw, code.lower())
+        record = case_file(s, c.cw, code.lower())
     assert [n.text for n in record.notes] == ["Không phát sinh nghĩa vụ thuế."]
     assert record.link == f"http://127.0.0.1:5000/inquiries/{code}"
 
@@ -438,7 +438,7 @@ def test_the_cli_drafts_approves_returns_and_records(case, clock, graph):
     assert (inquiry.answered_at, inquiry.answered_via) == (datetime(2026, 11, 27, 11, 0, tzinfo=VN), "recorded")
     import json
 
-    shown = json.loads(run(args=["inquiries", "show", code]).output)
+    shown = json.loads(run(args=["inquiries", "show", code, "--json"]).output)
     assert shown["answered_via"] == "recorded" and [d["status"] for d in shown["drafts"]] == ["returned"]
 
 

@@ -163,8 +163,170 @@ def test_cli_assign_and_show(app, client, worker, clock):
     result = runner.invoke(args=["inquiries", "assign", code, "SO_TC", "--by", "bxt", "--reason", "đăng ký đầu tư"])
     assert result.exit_code == 0, result.output
     assert "lead SO_TC due 2026-12-02T17:00:00+07:00" in result.output
-    shown = json.loads(runner.invoke(args=["inquiries", "show", code]).output)
+    shown = json.loads(runner.invoke(args=["inquiries", "show", code, "--json"]).output)
     assert [a["status"] for a in shown["assignments"]] == ["reassigned", "open"]
     assert shown["deadline_changes"][0]["reason"] == "đăng ký đầu tư"
     bad = runner.invoke(args=["inquiries", "assign", code, "NOPE", "--by", "x", "--reason", "y"])
     assert bad.exit_code == 1 and "unknown unit NOPE" in bad.output
+
+
+
+# ---- a corrected domain (issue 11, point 9) -----------------------------------------------------
+def test_reassignment_with_a_corrected_domain_tells_the_business_and_keeps_the_prediction(
+        app, client, worker, casework, clock, graph, smtp):
+    with app.app_context():
+        code = make_inquiry(client, worker)  # classified xay_dung -> Sở Xây dựng
+    clock.set(datetime(2026, 11, 27, 15, 0, tzinfo=VN))  # within the business's 24-hour window
+    new = casework.assign(code, "THUE_QN", by="bxt.officer", reason="hoàn thuế, không phải xây dựng", domain="thue")
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        inquiry = s.execute(select(Inquiry)).scalar_one()
+    assert inquiry.intent == "xay_dung"  # the classifier's prediction stays as it was
+    assert (inquiry.corrected_intent, inquiry.corrected_by, inquiry.corrected_at) == ("thue", "bxt.officer", clock.now)
+    assert inquiry.routing_trace["trace"][-2:] == [
+        "domain corrected to thue by bxt.officer (classifier: xay_dung): hoàn thuế, không phải xây dựng",
+        "assigned to THUE_QN by bxt.officer: hoàn thuế, không phải xây dựng"]
+    assert (new.unit_code, new.role) == ("THUE_QN", "lead")
+    worker.run_once()
+    update = graph.calls[-1].text
+    assert "Lĩnh vực: Thuế" in update and "Xây dựng" not in update
+    assert "Đơn vị trả lời: Thuế tỉnh Quảng Ninh" in update
+    [notice] = [m for m in smtp.messages if m["to"] == ["hotro@thue.quangninh.example"]]
+    assert "Lĩnh vực: Thuế" in notice["text"]
+
+
+def test_an_english_business_reads_the_corrected_domain_in_english(app, client, worker, casework, clock, graph):
+    with app.app_context():
+        code = make_inquiry(client, worker, "How do we apply for a work permit for our Korean engineer in Ha Long?")
+    casework.assign(code, "SO_TC", by="bxt", reason="investment certificate", domain="dau_tu")
+    worker.run_once()
+    update = graph.calls[-1].text
+    assert "Field: Investment" in update and "Department of Finance" in update
+
+
+def test_correcting_the_domain_of_the_unit_that_leads_changes_nothing_else(app, client, worker, casework, clock, graph):
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    before = assignments(app)
+    clock.advance(hours=1)
+    lead = casework.assign(code, "SO_XD", by="soxd", reason="đúng đơn vị, sai lĩnh vực", domain="giao_thong_van_tai")
+    assert [a.id for a in assignments(app)] == [a.id for a in before] == [lead.id]  # no new assignment
+    assert changes(app) == [] and lead.due_at == before[0].due_at  # the deadline stays
+    worker.run_once()
+    assert "Lĩnh vực: Giao thông vận tải" in graph.calls[-1].text and "17:00 ngày 02/12/2026" in graph.calls[-1].text
+    with pytest.raises(CaseworkError, match="already with SO_XD in domain giao_thong_van_tai"):
+        casework.assign(code, "SO_XD", by="soxd", reason="again", domain="giao_thong_van_tai")
+    with pytest.raises(CaseworkError, match="already with SO_XD"):
+        casework.assign(code, "SO_XD", by="soxd", reason="no change")
+
+
+def test_an_unknown_domain_is_refused_and_changes_nothing(app, client, worker, casework):
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    for wrong in ("thuế", "chao_hoi", "THUE"):  # a name, a conversation intent, the wrong case
+        with pytest.raises(CaseworkError, match=f"unknown domain '{wrong}'"):
+            casework.assign(code, "THUE_QN", by="bxt", reason="x", domain=wrong)
+    assert [(a.unit_code, a.status) for a in assignments(app)] == [("SO_XD", "open")]
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        assert s.execute(select(Inquiry.corrected_intent)).scalar_one() is None
+
+
+def test_cli_assign_with_a_domain(app, client, worker, clock):
+    import json
+
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["inquiries", "assign", code, "SO_TC", "--domain", "thue", "--by", "bxt",
+                                 "--reason", "hoàn thuế"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{code}: lead SO_TC due 2026-12-02T17:00:00+07:00 (3 working days), domain thue"
+    shown = json.loads(runner.invoke(args=["inquiries", "show", code, "--json"]).output)
+    assert (shown["intent"], shown["corrected_intent"], shown["corrected_by"]) == ("xay_dung", "thue", "bxt")
+    bad = runner.invoke(args=["inquiries", "assign", code, "THUE_QN", "--domain", "tax", "--by", "x", "--reason", "y"])
+    assert bad.exit_code == 1 and "unknown domain 'tax'" in bad.output
+
+
+# ---- the case file (issue 11, point 8) ------------------------------------------------------------
+def test_show_prints_the_case_file_in_local_time(app, client, worker, casework, clock, graph):
+    from bot import context
+    from store import Conversation
+
+    graph.profiles["8130382090340794"] = {"name": "Nguyễn Văn An"}
+    with app.app_context():
+        code = make_inquiry(client, worker)
+        with context.db().session() as s:
+            s.get(Conversation, ("371024009436368", "8130382090340794")).phone = "0912345678"
+    body = load_fixture("image_attachment.json")  # the business adds a photo within 30 minutes
+    event = body["entry"][0]["messaging"][0]
+    event["sender"]["id"], body["entry"][0]["id"] = "8130382090340794", "371024009436368"
+    event["recipient"]["id"] = "371024009436368"
+    clock.advance(minutes=5)
+    signed_post(client, body)
+    worker.run_once()
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["inquiries", "show", code]).output
+    lines = out.splitlines()
+    assert lines[0] == f"{code}  assigned"
+    assert "business:    Nguyễn Văn An (Messenger, page DDCI Quảng Ninh (test)), phone 0912345678" in out
+    assert "received:    2026-11-27T10:00:00+07:00" in out
+    assert "domain:      xay_dung (Xây dựng), classifier" in out
+    assert "unit:        SO_XD Sở Xây dựng" in out and "due:         2026-12-02T17:00:00+07:00" in out
+    assert "answer:      (none yet)" in out
+    assert "+00:00" not in out and "Z\n" not in out  # no UTC instants
+    # the thread, both ways, with its sources and the photo as a link
+    thread = out[out.index("thread:"):out.index("notices")]
+    assert "2026-11-27T10:00:00+07:00  in   messenger" in thread and QUESTION in thread
+    assert "out  bot (sent)" in thread and f"Mã tra cứu: {code}" in thread
+    assert "attachment image: https://" in thread
+    # notices: the assignment sent; the reminders and escalations planned from the timeline
+    notices = out[out.index("notices (sent and planned):"):]
+    assert "2026-11-27T10:00:00+07:00  sent     assigned     SO_XD lead" in notices
+    assert "motcua@soxd.quangninh.example" in notices
+    assert "2026-12-01T11:15:00+07:00  planned  reminder     SO_XD lead         half_time" in notices
+    assert "2026-12-02T07:30:00+07:00  planned  reminder     SO_XD lead         due_day" in notices
+    assert "2026-12-03T07:30:00+07:00  planned  escalation   SO_XD lead         overdue" in notices
+
+    # the half-time reminder goes: it moves from planned to sent; then the unit answers
+    from bot import runtime
+
+    clock.set(datetime(2026, 12, 1, 11, 15, tzinfo=VN))
+    with app.app_context():
+        service = runtime.reminder_service(context.settings(), context.db(), clock)
+    service.start(paused=True)
+    try:
+        service.tick()
+        service.run_due()
+    finally:
+        service.shutdown()
+    notices = runner.invoke(args=["inquiries", "show", code]).output.split("notices (sent and planned):")[1]
+    assert "2026-12-01T11:15:00+07:00  sent     reminder     SO_XD lead         [DDCI Quảng Ninh] Nhắc hạn" in notices
+    assert "planned  reminder     SO_XD lead         half_time" not in notices
+    clock.advance(hours=1)
+    # an answer given by phone, recorded (a text answer goes through a draft and its approval)
+    casework.answers.record(code, by="soxd.officer", how="phone",
+                            text="Doanh nghiệp nộp hồ sơ tại Trung tâm Phục vụ hành chính công.")
+    out = runner.invoke(args=["inquiries", "show", code]).output
+    assert "answer:      2026-12-01T12:15:00+07:00 by soxd.officer" in out
+    assert "Trung tâm Phục vụ hành chính công" in out.split("thread:")[1]  # the officer's answer on the thread
+    assert "  recorded " in out.split("thread:")[1]
+    assert "  planned  " not in out  # answered: nothing more is planned
+
+
+def test_show_json_for_scripts(app, client, worker, clock):
+    import json
+
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    shown = json.loads(app.test_cli_runner().invoke(args=["inquiries", "show", code, "--json"]).output)
+    assert shown["received_at"] == "2026-11-27T10:00:00+07:00" and shown["due_at"] == "2026-12-02T17:00:00+07:00"
+    assert shown["due_provisional"] is False and shown["page"]["name"] == "DDCI Quảng Ninh (test)"
+    assert [m["direction"] for m in shown["thread"]] == ["in", "out", "out"]
+    assert [(n["state"], n["kind"]) for n in shown["notices"]][:3] == [
+        ("sent", "assigned"), ("planned", "reminder"), ("planned", "reminder")]
+    assert shown["notices"][1]["at"] == "2026-12-01T11:15:00+07:00"
+    missing = app.test_cli_runner().invoke(args=["inquiries", "show", "QN-2026-999999"])
+    assert missing.exit_code == 1 and "no inquiry with code QN-2026-999999" in missing.output

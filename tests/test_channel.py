@@ -236,11 +236,16 @@ def test_the_units_notice_says_where_to_answer_the_business(channel):
     for kind, notices in by_channel.items():
         link = f"http://127.0.0.1:5000/inquiries/{codes[kind]}"
         for notice in notices:
-            assert f"Trả lời trong trang quản lý: {link}\n" in notice.body_text
+            assert f"trong trang quản lý (được phê duyệt trước khi gửi): {link}\n" in notice.body_text \
+                or f"trong trang quản lý: {link}\n" in notice.body_text
             if notice.body_html is not None:
-                assert f'<a href="{link}">' in notice.body_html
+                assert f'<a href="{link}"' in notice.body_html
             assert "Meta Business Suite" not in notice.body_text
-    for notice in by_channel["comment"]:
+            if notice.kind == "triage":  # the standing office assigns it
+                assert "Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền" in notice.body_text
+            else:
+                assert "Cách trả lời: soạn trả lời trong trang quản lý" in notice.body_text
+    for notice in by_channel["comment"]:  # the comment is linked to read it where it was written
         assert "https://www.facebook.com/150691160110528_150691260110518" in notice.body_text
         assert '<a href="https://www.facebook.com/150691160110528_150691260110518"' in notice.body_html
     links = {line for n in d.rows(Notification) for line in n.body_text.split() if "/inquiries/" in line}

@@ -66,6 +66,9 @@ def test_an_inquiry_from_a_second_channel_is_routed_acknowledged_and_reminded(
     # the unit is told, and the scheduler reminds it at half time (Tue 01/12 11:15, 7.5-hour days)
     [assigned] = [m for m in smtp.messages if inquiry.code in m["subject"]]
     assert assigned["to"] == ["motcua@soxd.quangninh.example"]
+    # the channel has no way to name its users (no profile_name): the notice says so, no id, no lookup
+    assert "Doanh nghiệp: Người dùng fakechat (fakechat, trang Sở Xây dựng trên Zalo (test))" in assigned["text"]
+    assert FIXTURE["sender"]["id"] not in assigned["text"] and graph.lookups == []
     with app.app_context():
         service = runtime.reminder_service(context.settings(), context.db(), clock)
     service.start(paused=True)

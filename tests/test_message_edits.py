@@ -406,10 +406,10 @@ def test_inquiries_show_lists_earlier_versions_on_request(bot, app, clock):
     bot.edit("m_build", BUILD_TOO, 1)
     code = bot.inquiry().code
     runner = app.test_cli_runner()
-    plain = json.loads(runner.invoke(args=["inquiries", "show", code]).output)
+    plain = json.loads(runner.invoke(args=["inquiries", "show", code, "--json"]).output)
     assert "edited_messages" not in plain
-    shown = json.loads(runner.invoke(args=["inquiries", "show", code, "--versions"]).output)
-    iso = lambda d: d.isoformat().replace("+00:00", "Z")  # noqa: E731
+    shown = json.loads(runner.invoke(args=["inquiries", "show", code, "--json", "--versions"]).output)
+    iso = lambda d: d.astimezone(VN).isoformat()  # noqa: E731  (show prints local time with its offset)
     assert shown["edited_messages"] == [{
         "message_id": bot.rows(InquiryMessage)[0].id, "ref": "m_build", "text": BUILD_TOO, "revision": 1,
         "versions": [{"revision": 0, "text": BUILD, "written_at": iso(written)},

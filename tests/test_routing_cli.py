@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from routing.taxonomy import CONVERSATION_INTENTS, DOMAIN_INTENTS
 from tests.conftest import FIXTURE_PAGE, SECOND_PAGE
 
 EXAMPLES = [
@@ -85,3 +86,30 @@ def test_routing_check(make_app):
     assert "routing configuration OK" in result.output
     assert f"page {FIXTURE_PAGE} DDCI Quảng Ninh (test) -> BXT" in result.output
     assert "placeholder e-mail addresses" in result.output
+
+
+def test_explain_shows_the_runner_up_intent(explain):
+    out = explain("Công ty xuất khẩu muốn làm hồ sơ hoàn thuế giá trị gia tăng thì nộp ở đâu?")
+    intent = out.split("intent:      ")[1].split()[0]
+    confidence = float(out.split("(confidence ")[1].split(")")[0].split(",")[0])
+    runner_up = out.split("runner-up:   ")[1].splitlines()[0]
+    name, rest = runner_up.split(" ", 1)
+    second = float(rest.split("confidence ")[1].split(",")[0])
+    assert intent == "thue" and name != intent and name in DOMAIN_INTENTS + CONVERSATION_INTENTS
+    margin = float(runner_up.split("margin ")[1].rstrip(")"))
+    assert 0 < second <= confidence and abs(margin - (confidence - second)) <= 0.011  # each printed rounded
+
+
+def test_explain_says_one_working_day_in_the_singular(make_app, trained_model):
+    app = make_app(nlu__threshold=0.9999)  # unsure: triage, 1 working day
+    result = app.test_cli_runner().invoke(args=[
+        "routing", "explain", "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "--at", "2026-11-27T10:00"])
+    assert result.exit_code == 0, result.output
+    assert "due:         2026-11-30T17:00:00+07:00 (1 working day)\n" in result.output
+    assert "working days" not in result.output.split("due:")[1]
+
+
+def test_explain_marks_a_due_date_in_an_undeclared_year(explain):
+    out = explain("Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "--at", "2026-12-30T10:00")
+    assert ("due:         2027-01-05T17:00:00+07:00 (3 working days) provisional: that year's days off are not "
+            "declared") in out

@@ -260,3 +260,57 @@ def test_stored_errors_are_scrubbed_before_they_are_cut(app, clock):
         with context.db().session() as s:
             stored = s.execute(select(Outbox.last_error)).scalar_one()
     assert PAGE_TOKEN[:10] not in stored and len(stored) == 2000
+
+
+# ---- the profile lookup (issue 11, point 5) -----------------------------------------------------
+@pytest.mark.parametrize("failure", ["refused", "timeout", "5xx_echo", "4xx_echo", "not_json"])
+def test_every_profile_lookup_failure_is_free_of_secrets(failure, graph, logs):
+    """The User Profile call carries the token like every call (header + proof) and, failing,
+    raises a scrubbed error, gives no name and logs a scrubbed reason."""
+    from bot.channels.messenger.people import ProfileNames
+
+    register(PAGE_TOKEN, APP_SECRET)
+    silent = SilentServer()
+    url = {"refused": dead_url(), "timeout": silent.url}.get(failure, graph.url)
+    answer = {"5xx_echo": (500, {"error": {"message": f"oops access_token={PAGE_TOKEN}", "code": 2}}),
+              "4xx_echo": (400, {"error": {"message": f"Invalid token {PAGE_TOKEN} for {APP_SECRET}", "code": 190}}),
+              "not_json": (502, f"<html>proxy error for Bearer {PAGE_TOKEN}</html>")}.get(failure)
+    if answer:
+        graph.profile_script.extend([answer, answer])  # once for the error itself, once through ProfileNames
+    client = SendApiClient(url, "v21.0", app_secret=APP_SECRET, timeout=0.3)
+    with pytest.raises(SendError) as caught:
+        client.user_profile(PAGE_TOKEN, "900000000000001")
+    assert_clean(str(caught.value), repr(caught.value))
+    assert ProfileNames(client, {"1": PAGE_TOKEN}, timeout=0.3).name("1", "900000000000001") is None
+    silent.close()
+    [record] = [r for r in logs.records if r.name == "bot.channels.messenger.people"]
+    assert "no name for a sender of page 1" in record.getMessage()
+    assert_clean(logs.text, record.getMessage())
+    for lookup in graph.lookups:
+        assert lookup.token == PAGE_TOKEN and PAGE_TOKEN not in lookup.path + repr(lookup.query)
+    assert len(graph.lookups) == (2 if answer else 0)
+
+
+@pytest.mark.parametrize("failure", ["refused", "4xx_echo"])
+def test_profile_lookup_failures_through_the_worker_leave_no_token(failure, secret_app, trained_model, graph, clock,
+                                                                   logs):
+    from bot import context, runtime
+
+    if failure == "refused":
+        app = secret_app(graph_api_url=dead_url())
+    else:
+        app = secret_app()
+        graph.profile_script.append((400, {"error": {"message": f"(#190) token {PAGE_TOKEN} / {APP_SECRET} expired",
+                                                     "code": 190}}))
+    client = app.test_client()
+    signed_post(client, with_text(load_fixture("text_message.json"), "Cho em hỏi thủ tục hoàn thuế GTGT"), APP_SECRET)
+    with app.app_context():
+        runtime.worker(context.settings(), context.db(), clock).run_once()
+    assert any("no name for a sender" in r.getMessage() for r in logs.records), "the failure path was not reached"
+    with app.app_context(), context.db().session() as s:
+        shown = s.execute(select(Notification.body_text)).scalars().all()
+    assert shown and all("Người dùng Messenger" in text for text in shown)  # the inquiry went on, unnamed
+    code = app.test_cli_runner().invoke(args=["inquiries", "export"]).output.split('"code": "')[1].split('"')[0]
+    output = app.test_cli_runner().invoke(args=["inquiries", "show", code]).output
+    assert_clean(database_text(app), logs.text, "\n".join(r.getMessage() for r in logs.records), output,
+                 app.test_client().get("/healthz").get_data(as_text=True))

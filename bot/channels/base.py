@@ -48,6 +48,7 @@ class InboundMessage:
     # edit of a message we never received is read as a new message (Edited.revision)
     ref: Optional[str] = None
     revision: Optional[int] = None
+    sender_name: Optional[str] = None  # the person's name when the event itself carries it (a comment)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,11 @@ def _run(action):
 
 
 def _show_assignment(a, tz) -> str:
-    return f"{a.role} {a.unit_code} due {a.due_at.astimezone(tz).isoformat()} ({a.working_days} working days)"
+    return f"{a.role} {a.unit_code} due {a.due_at.astimezone(tz).isoformat()} ({days_en(a.working_days)})"
+
+
+def days_en(days: int) -> str:
+    return f"{days} working day" + ("" if days == 1 else "s")
 
 
 @inquiries_cli.command("assign")
@@ -65,10 +69,16 @@ def _show_assignment(a, tz) -> str:
 @click.argument("unit")
 @click.option("--by", required=True, help="Who assigns (name or e-mail).")
 @click.option("--reason", required=True, help="Why (kept in the audit trail).")
-def assign(code: str, unit: str, by: str, reason: str) -> None:
-    """Assign (or reassign) CODE to UNIT as lead unit: 3 working days from now."""
-    a = _run(lambda: _casework().assign(code, unit, by=by, reason=reason))
-    click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}")
+@click.option("--domain", default=None, metavar="INTENT",
+              help="The correct domain when the classifier's is wrong (e.g. thue); the business is told it.")
+def assign(code: str, unit: str, by: str, reason: str, domain: str | None) -> None:
+    """Assign (or reassign) CODE to UNIT as lead unit: 3 working days from now.
+
+    With --domain the domain is corrected too (kept beside the classifier's prediction, for
+    the NLU inbox); naming the unit that already leads corrects the domain only."""
+    a = _run(lambda: _casework().assign(code, unit, by=by, reason=reason, domain=domain))
+    click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}"
+               + (f", domain {domain}" if domain else ""))
 
 
 @inquiries_cli.command("complex")
@@ -271,34 +281,29 @@ def edited_messages_json(s, inquiry, when: Callable = _utc) -> list[dict]:
 
 @inquiries_cli.command("show")
 @click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts (local times with offset).")
 @click.option("--versions", is_flag=True, help="Also list the earlier versions of messages the business edited.")
-def show(code: str, versions: bool) -> None:
-    """An inquiry with its assignments, routing trace and deadline changes (JSON)."""
-    from store import Assignment, DeadlineChange, Inquiry
+def show(code: str, as_json: bool, versions: bool) -> None:
+    """An inquiry's case file: the business, domain, assignments, deadline changes, the
+    thread, the answer, drafts and their approval, and the notices sent and planned. Local
+    times (Asia/Ho_Chi_Minh) with their offset; --json for scripts."""
+    from datetime import timedelta
 
+    from bot.cli.casefile import as_dict, as_text
+    from cases.casefile import case_file
+
+    settings = context.settings()
+    cal = runtime.calendar(settings)
     with context.db().session() as s:
-        inquiry = s.execute(select(Inquiry).where(Inquiry.code == code.upper())).scalar_one_or_none()
-        if inquiry is None:
+        found = case_file(s, runtime.casework(settings, context.db(), context.clock()), code,
+                          plan=runtime.reminder_plan(settings), now=context.clock()(),
+                          grace=timedelta(hours=settings.config.reminders.missed_grace_hours))
+        if found is None:
             click.echo(f"Error: no inquiry with code {code}", err=True)
             sys.exit(1)
-        assignments = s.execute(select(Assignment).where(Assignment.inquiry_id == inquiry.id)
-                                .order_by(Assignment.id)).scalars().all()
-        changes = s.execute(select(DeadlineChange).where(
-            DeadlineChange.assignment_id.in_([a.id for a in assignments])).order_by(DeadlineChange.id)).scalars().all()
-        drafts = s.execute(select(Draft).where(Draft.inquiry_id == inquiry.id).order_by(Draft.id)).scalars().all()
-        iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
-        click.echo(json.dumps({
-            "code": inquiry.code, "status": inquiry.status, "intent": inquiry.intent, "unit": inquiry.unit_code,
-            "due_at": iso(inquiry.due_at), "routing_trace": inquiry.routing_trace,
-            "assignments": [{"id": a.id, "unit": a.unit_code, "role": a.role, "status": a.status,
-                             "working_days": a.working_days, "assigned_at": iso(a.assigned_at),
-                             "due_at": iso(a.due_at)} for a in assignments],
-            "deadline_changes": [{"assignment_id": c.assignment_id, "old_due_at": iso(c.old_due_at),
-                                  "new_due_at": iso(c.new_due_at), "by": c.changed_by, "reason": c.reason,
-                                  "at": iso(c.changed_at)} for c in changes],
-            "answered_at": iso(inquiry.answered_at), "answered_via": inquiry.answered_via,
-            "drafts": [{"id": d.id, "unit": d.unit_code, "author": d.author, "status": d.status,
-                        "language": d.language, "decided_by": d.decided_by, "return_reason": d.return_reason,
-                        "sent_at": iso(d.sent_at)} for d in drafts],
-            **({"edited_messages": edited_messages_json(s, inquiry)} if versions else {}),
-        }, ensure_ascii=False, indent=2))
+        edited = edited_messages_json(s, found.inquiry, when=lambda d: d.astimezone(cal.tz).isoformat()) \
+            if versions else None
+        if as_json:
+            click.echo(json.dumps(as_dict(found, cal.tz, edited), ensure_ascii=False, indent=2))
+        else:
+            click.echo(as_text(found, cal.tz, edited))

@@ -82,6 +82,9 @@ def routing_explain(text: str, page_id: str | None, at: str | None) -> None:
     click.echo(f"text:        {text}")
     click.echo(f"intent:      {result.intent} (confidence {result.confidence:.2f}"
                f"{', needs review' if result.needs_review else ''})")
+    runner_up = next(((name, conf) for name, conf in result.ranking if name != result.intent), None)
+    click.echo(f"runner-up:   {runner_up[0]} (confidence {runner_up[1]:.2f}, margin "
+               f"{result.confidence - runner_up[1]:.2f})" if runner_up else "runner-up:   (none)")
     if result.entities:
         click.echo("entities:    " + ", ".join(f"{e['entity']}={e['value']}" for e in result.entities))
     click.echo(f"page:        {page_id} ({settings.page(page_id).name})")
@@ -93,4 +96,6 @@ def routing_explain(text: str, page_id: str | None, at: str | None) -> None:
         click.echo(f"coordinator: {code} {settings.unit(code).name} (due "
                    f"{due_at(cal, policy, 'coordinate', received).astimezone(cal.tz).isoformat()})")
     click.echo(f"received:    {received.astimezone(cal.tz).isoformat()}")
-    click.echo(f"due:         {due.astimezone(cal.tz).isoformat()} ({policy.days_for(decision.role)} working days)")
+    days = policy.days_for(decision.role)
+    click.echo(f"due:         {due.astimezone(cal.tz).isoformat()} ({days} working day{'' if days == 1 else 's'})"
+               + (" provisional: that year's days off are not declared" if not cal.is_declared(due) else ""))

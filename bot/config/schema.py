@@ -149,6 +149,12 @@ class ReportsModel(_Model):
         return parsed.strftime("%H:%M")
 
 
+def _email_address(v: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+        raise ValueError(f"not an email address: {v!r}")
+    return v
+
+
 class ZoneRuleModel(_Model):
     unit: str
     domains: list[str]
@@ -193,6 +199,9 @@ class ConsoleModel(_Model):
 
 class ConfigModel(_Model):
     app: AppModel = AppModel()
+    # who maintains this deployment: told by e-mail about the configuration itself (from 1 December,
+    # weekly, while next year's days off are not declared); empty: the standing office's e-mails
+    admins: list[str] = []
     standing_office: str
     units: list[UnitModel] = Field(..., min_items=1)
     pages: list[PageModel] = Field(..., min_items=1)
@@ -206,6 +215,8 @@ class ConfigModel(_Model):
     console: ConsoleModel = ConsoleModel()
     smtp: SmtpModel
     calendar: dict[str, Any]
+
+    _admin_email = validator("admins", each_item=True, allow_reuse=True)(_email_address)
 
     @root_validator(skip_on_failure=True)
     def _references(cls, values: dict) -> dict:

@@ -24,6 +24,7 @@ from bot.channels.base import (AnsweredElsewhere, Edited, InboundMessage, Noted,
 from bot.conversation import contacts, texts
 from bot.conversation.contacts import contact_only, contacts_in, tracking_codes
 from bot.conversation.edits import MessageEdits
+from bot.conversation.names import Names
 from bot.officers import linked_officer, try_link
 from bot.outcome import Outcome, Ticket
 from cases import Address, Casework, Intake, Reply, replies
@@ -40,8 +41,9 @@ __all__ = ["Conversation", "contacts"]
 class Conversation:
     def __init__(self, *, db: Database, casework: Casework, classify: Callable[[str], Classification],
                  followup_minutes: int, ask_contact: bool, public_comment_reply: bool,
-                 channel_titles: Mapping[str, str], clock: Callable[[], datetime]):
+                 channel_titles: Mapping[str, str], clock: Callable[[], datetime], names: Optional[Names] = None):
         self.db, self.cases, self.classify, self.clock = db, casework, classify, clock
+        self.names = names or Names(db, {}, clock)  # who the sender is, for the officers (names.py)
         self.followup = timedelta(minutes=followup_minutes)
         self.ask_contact, self.public_comment_reply = ask_contact, public_comment_reply
         self.channel_titles = dict(channel_titles)
@@ -93,6 +95,7 @@ class Conversation:
 
     # ---- messages ----------------------------------------------------------------------------
     def _message(self, t: Ticket, m: InboundMessage) -> Outcome:
+        self.names.learn(m)  # before the unit of work: it may ask the channel (a network call)
         if m.held:
             return self._held(t, m)
         if m.public:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 from urllib.parse import quote
 
-from routing.taxonomy import domain_name
+from routing.taxonomy import DOMAIN_INTENTS, domain_name
 from scheduler.calendar import WorkingCalendar
-from scheduler.notifications.render import format_local, overdue_vi, render, time_left_vi
+from scheduler.deadlines import DeadlinePolicy
+from scheduler.notifications.render import (format_local, overdue_vi, provisional_note_vi, render, rule_vi,
+                                            time_left_vi)
 from scheduler.notifications.router import DeliveryError, Fanout, Notifier
 from store import Assignment, Conversation, Database, Inquiry, Notification
 from store.queue import backoff, claim_due
@@ -18,10 +20,24 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
-def business_vi(session, inquiry: Inquiry) -> str:
-    """Who wrote, with the contact details the business gave (if any), for the officer to call back."""
-    parts = [f"Messenger {inquiry.sender_id} (trang {inquiry.page_id})"]
+# How a business is called when its channel gave no name (refused, failed, not asked yet).
+UNNAMED = {"messenger": "Người dùng Messenger", "comment": "Người dùng Facebook"}
+CHANNEL_TITLES = {"messenger": "Messenger"}
+
+
+def business_vi(session, inquiry: Inquiry, page_name: Optional[str] = None) -> str:
+    """Who wrote, by name, where, with the contact details the business gave (if any), for the
+    officer to call back. Never raw ids: the name is the one the channel gave (cached on the
+    conversation by the worker, bot/conversation/names.py), else "Người dùng Messenger"; the
+    page is named by its configured name."""
     conversation = session.get(Conversation, (inquiry.page_id, inquiry.sender_id))
+    name = conversation.display_name if conversation is not None and conversation.display_name else None
+    name = name or UNNAMED.get(inquiry.channel) or f"Người dùng {inquiry.channel}"
+    page = page_name or f"trang {inquiry.page_id}"
+    if inquiry.channel == "comment":
+        parts = [f"{name} (bình luận trên trang {page})"]
+    else:
+        parts = [f"{name} ({CHANNEL_TITLES.get(inquiry.channel, inquiry.channel)}, trang {page})"]
     if conversation is not None:
         if conversation.phone:
             parts.append(f"điện thoại {conversation.phone}")
@@ -36,28 +52,42 @@ def inquiry_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/inquiries/{quote(code or '', safe='-')}"
 
 
-def how_to_answer_vi(inquiry: Inquiry, link: str) -> str:
-    """Where the unit answers the business, in Vietnamese: the inquiry's page in the console,
-    where the answer is drafted and approved before it is sent (Decision 3887, Art. 9.5(a)).
-    A comment also gets its own link on Facebook, to read it where it was written."""
-    text = f"Trả lời trong trang quản lý: {link}"
-    if inquiry.channel == "comment" and inquiry.comment_id:
-        text += f"\nBình luận của doanh nghiệp trên Facebook: https://www.facebook.com/{inquiry.comment_id}"
-    return text
+def how_to_answer_vi(inquiry: Inquiry, link: str, role: str = "lead", lead_name: Optional[str] = None) -> str:
+    """What the recipient does, in Vietnamese, and where: the inquiry's page in the console,
+    where the lead unit drafts an answer that is approved before it is sent (Decision 3887,
+    Art. 9.5(a)), a coordinating unit writes its input for the lead unit, and the standing
+    office assigns. A comment also gets its own link on Facebook, to read it where it was written."""
+    comment = (f"\nBình luận của doanh nghiệp trên Facebook: https://www.facebook.com/{inquiry.comment_id}"
+               if inquiry.channel == "comment" and inquiry.comment_id else "")
+    if role == "coordinate":
+        return (f"gửi ý kiến cho đơn vị chủ trì ({lead_name or 'sau khi được giao'}) trong trang quản lý: {link}; "
+                "đơn vị chủ trì tổng hợp và trả lời doanh nghiệp" + comment)
+    if role == "triage":
+        return f"giao phản ánh cho đơn vị có thẩm quyền (có thể sửa lĩnh vực) trong trang quản lý: {link}" + comment
+    return f"soạn trả lời trong trang quản lý (được phê duyệt trước khi gửi): {link}" + comment
+
+
+def effective_intent(inquiry: Inquiry) -> Optional[str]:
+    """The domain as it stands: an officer's correction, else the classifier's prediction."""
+    return inquiry.corrected_intent or inquiry.intent
 
 
 def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assignment: Assignment,
-                       unit_name: str, recipients: list[str], calendar: WorkingCalendar, now: datetime,
-                       link: str, channel: str = "email", template: str | None = None,
+                       unit_name: str, recipients: list[str], calendar: WorkingCalendar, policy: DeadlinePolicy,
+                       now: datetime, link: str, page_name: Optional[str] = None, lead_name: Optional[str] = None,
+                       channel: str = "email", template: str | None = None,
                        fanouts: Sequence[Fanout] = (), note: str | None = None) -> bool:
     """Add a rendered notification unless one with this key exists. Returns True if added.
 
     `template` picks the headline and wording (default: `kind`), e.g. kind "reminder" with
-    template "reminder_half_time"; `note` replaces the template's sentence under the headline
-    (what only this notice can say, e.g. where an inquiry went). A notice about an
-    assignment that no longer runs (reassigned, answered) shows no due date or time left. An
-    e-mail notice also gets one row per fan-out that names recipients (key
-    `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
+    template "reminder_half_time"; the assignment's role picks whose duty it speaks of and the
+    closing sentence (its number of days is the assignment's, from `policy`). `lead_name` is
+    the lead unit's name, shown on a coordination notice; `link` the inquiry's page in the
+    console; `note` replaces the sentence under the headline (what only this notice can say,
+    e.g. where an inquiry went). A notice about an assignment that no longer runs
+    (reassigned, answered) shows no due date or time left. A deadline in a year whose days
+    off are not declared is marked provisional. An e-mail notice also gets one row per fan-out
+    that names recipients (key `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
     """
     if session.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
         return False
@@ -66,15 +96,21 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         left = time_left_vi(hours)
     else:
         left = overdue_vi(calendar.working_time_between(assignment.due_at, now).total_seconds() / 3600)
+    provisional = not calendar.is_declared(assignment.due_at)
+    complex_case = (assignment.role == "lead" and policy.complex_days != policy.lead_days
+                    and assignment.working_days == policy.days_for("lead", complex_case=True))
+    intent = effective_intent(inquiry)
     email = render(
-        template or kind, code=inquiry.code,
-        domain=domain_name(inquiry.intent, "vi") if inquiry.intent else "chưa rõ",
-        unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
-        time_left=left, business=business_vi(session, inquiry),
-        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry, link), link=link,
-        comment_url=f"https://www.facebook.com/{inquiry.comment_id}" if inquiry.channel == "comment"
-        and inquiry.comment_id else None, ended=assignment.status not in (None, "open"),
-        **({"note": note} if note else {}),
+        template or kind, role=assignment.role, code=inquiry.code,
+        domain=domain_name(intent, "vi") if intent in DOMAIN_INTENTS else "chưa rõ",
+        unit=unit_name, lead=lead_name, received=format_local(inquiry.received_at),
+        assigned=format_local(assignment.assigned_at),
+        due=format_local(assignment.due_at, provisional=provisional),
+        time_left=left, business=business_vi(session, inquiry, page_name),
+        text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry, link, assignment.role, lead_name), link=link,
+        rule=rule_vi(assignment.role, assignment.working_days, complex_case=complex_case),
+        provisional_note=provisional_note_vi(calendar.local_date(assignment.due_at).year) if provisional else None,
+        ended=assignment.status not in (None, "open"), **({"note": note} if note else {}),
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,

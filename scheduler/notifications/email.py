@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -23,6 +24,18 @@ class Attachment:
     cid: Optional[str] = None
 
 
+def encoded_subject(subject: str) -> str:
+    """The Subject as RFC 2047 encoded words, each carrying its own spaces.
+
+    Python 3.10's folding of a long non-ASCII header puts a space BETWEEN two encoded words,
+    where RFC 2047 says it is to be ignored: mail clients then show "ý kiếnphối hợp". The
+    older `email.header.Header` encoder keeps the spaces inside the words; the result is
+    stored raw (each line within 78 characters, so it is not folded again)."""
+    if subject.isascii():
+        return subject
+    return Header(subject, "utf-8", header_name="Subject").encode()
+
+
 class EmailNotifier:
     channel = "email"
 
@@ -38,7 +51,7 @@ class EmailNotifier:
         name, addr = parseaddr(self.sender)
         msg["From"] = str(Address(display_name=name, addr_spec=addr)) if name else addr
         msg["To"] = ", ".join(recipients)
-        msg["Subject"] = subject
+        msg.set_raw("Subject", encoded_subject(subject))
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid(domain=addr.split("@")[-1] or "localhost")
         msg.set_content(text)

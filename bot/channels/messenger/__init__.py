@@ -6,6 +6,7 @@ events.py    a webhook body -> flat inbox events with a kind (parse)
 adapter.py   one stored event -> one plain inbound value (bot/channels/base.py)
 sender.py    the messaging policy (policy.py) and the Send API client (sendapi.py)
 notifier.py  notices to officers who linked their Messenger account
+people.py    a sender's name (User Profile API), for officers' notices
 profile.py   Get Started, greeting and persistent menu (`flask messenger setup`)
 sandbox.py   development only: chat as a business with a Graph API stand-in
 """
@@ -20,6 +21,7 @@ from flask import Flask
 from bot.channels.base import Inbound
 from bot.channels.messenger import cli, sandbox, webhook
 from bot.channels.messenger.adapter import MessengerAdapter
+from bot.channels.messenger.people import ProfileNames
 from bot.channels.messenger.sendapi import client_for
 from bot.channels.messenger.sender import MessengerSender
 from bot.config import Settings
@@ -33,6 +35,7 @@ NAME = "messenger"
 class MessengerChannel:
     adapter: MessengerAdapter
     sender: MessengerSender
+    people: ProfileNames
     name: str = NAME
     title: str = "Messenger"
 
@@ -43,11 +46,17 @@ class MessengerChannel:
         """Until when a person's answer to `address` can be delivered (None: no limit)."""
         return self.sender.answer_window(s, address.page_id, address.to, address.public)
 
+    def profile_name(self, page_id: str, sender_id: str) -> Optional[str]:
+        """The optional capability the conversation uses to name a sender (a network call)."""
+        return self.people.name(page_id, sender_id)
+
 
 def build(settings: Settings, db: Database, clock: Callable[[], datetime]) -> MessengerChannel:
     human_agent = frozenset(p.id for p in settings.config.pages if p.human_agent)
+    client = client_for(settings)
     return MessengerChannel(MessengerAdapter(settings.app_id),
-                            MessengerSender(client_for(settings), settings.page_tokens, human_agent))
+                            MessengerSender(client, settings.page_tokens, human_agent),
+                            ProfileNames(client, settings.page_tokens))
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -221,9 +221,11 @@ class MessengerAdapter:
             return AnsweredElsewhere(channel=NAME, source="comment", page_id=event.page_id, by="page comment",
                                      thread_source="comment", sent_at=event_time(event), text=text,
                                      comment_id=_str(value.get("parent_id")))
+        sender = value.get("from")
         return InboundMessage(channel=NAME, source="comment", page_id=event.page_id, sender_id=author,
                               sent_at=event_time(event), text=text, reply_to={"comment_id": comment_id},
-                              public=True, post_id=post_id, comment_id=comment_id, ref=comment_id)
+                              public=True, post_id=post_id, comment_id=comment_id, ref=comment_id,
+                              sender_name=_str(sender.get("name")) if isinstance(sender, dict) else None)
 
     def _comment_edited(self, event: InboxEvent) -> Inbound:
         value = _raw(event)

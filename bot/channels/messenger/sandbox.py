@@ -4,7 +4,8 @@ units' e-mails, with a Graph API stand-in served by this same app.
 Messages typed in the page are turned into Messenger webhook bodies, signed with the app
 secret and POSTed over HTTP to our own /webhooks/messenger, exactly as Facebook would; the
 worker's Send API calls land at /sandbox/graph/<version>/me/messages (GRAPH_API_URL points
-here in development) and are shown as the bot's replies.
+here in development) and are shown as the bot's replies; its profile lookups (GET
+/sandbox/graph/<version>/<PSID>) get a made-up Vietnamese name.
 """
 from __future__ import annotations
 
@@ -148,6 +149,27 @@ def graph_comment_reply(version: str, comment_id: str):
         return jsonify(error=_BAD_TOKEN), 400
     call_id = _record(page_id, comment_id, request.get_json(silent=True) or {})
     return jsonify(id=f"{comment_id}_sandbox_{call_id}"), 200
+
+
+# Names the stand-in gives senders (User Profile API), picked by the PSID so a sender keeps
+# theirs; a PSID ending in 0 is refused like a profile the page may not read, to see the
+# notices' fallback ("Người dùng Messenger").
+SANDBOX_NAMES = (("Nguyễn Văn", "An"), ("Trần Thị", "Bình"), ("Lê Minh", "Châu"), ("Phạm Quốc", "Dũng"),
+                 ("Hoàng Thu", "Hà"), ("Vũ Đức", "Long"))
+
+
+@bp.get("/graph/<version>/<psid>")
+def graph_user_profile(version: str, psid: str):
+    """Graph API stand-in for GET /{PSID}?fields=name,first_name,last_name."""
+    page_id = _page_for_token()
+    if page_id is None:
+        return jsonify(error=_BAD_TOKEN), 400
+    if not psid.isdigit() or psid.endswith("0"):
+        return jsonify(error={"message": f"Unsupported get request. Object with ID '{psid}' does not exist, cannot "
+                                         "be loaded due to missing permissions, or does not support this operation.",
+                              "type": "GraphMethodException", "code": 100, "error_subcode": 33}), 400
+    last, first = SANDBOX_NAMES[int(psid) % len(SANDBOX_NAMES)]
+    return jsonify(id=psid, name=f"{last} {first}", first_name=first, last_name=last.split()[0]), 200
 
 
 def init_app(app: Flask) -> None:

@@ -52,7 +52,8 @@ class SendApiClient:
         self._http = session or requests.Session()
 
     def _request(self, method: str, path: str, access_token: Optional[str], *,
-                 body: Optional[dict[str, Any]] = None, params: Optional[dict[str, str]] = None) -> dict[str, Any]:
+                 body: Optional[dict[str, Any]] = None, params: Optional[dict[str, str]] = None,
+                 timeout: Optional[float] = None) -> dict[str, Any]:
         if not access_token:
             raise SendError("no access token configured for this page", permanent=True)
         url = f"{self.base_url}/{self.api_version}/{path}"
@@ -60,7 +61,7 @@ class SendApiClient:
         if self.app_secret:
             query["appsecret_proof"] = appsecret_proof(self.app_secret, access_token)
         try:
-            response = self._http.request(method, url, params=query, json=body, timeout=self.timeout,
+            response = self._http.request(method, url, params=query, json=body, timeout=timeout or self.timeout,
                                           headers={"Authorization": f"Bearer {access_token}"})
         except requests.RequestException as exc:
             # The exception's text repeats the URL (with the proof, never the token): scrubbed.
@@ -96,6 +97,14 @@ class SendApiClient:
         """A public reply under a comment (Graph API /{comment-id}/comments)."""
         data = self._request("POST", f"{comment_id}/comments", access_token, body={"message": text})
         return str(data.get("id") or "")
+
+    def user_profile(self, access_token: Optional[str], psid: str, *, timeout: Optional[float] = None) -> dict[str, Any]:
+        """The person's public profile fields (User Profile API, GET /{PSID}); the token
+        travels in the header like every call. Raises SendError when refused or unreachable."""
+        if not psid.isdigit():  # a PSID is a number; anything else must not reach the URL's path
+            raise SendError("not a page-scoped id", permanent=True)
+        return self._request("GET", psid, access_token, params={"fields": "name,first_name,last_name"},
+                             timeout=timeout)
 
     def set_messenger_profile(self, access_token: Optional[str], profile: dict[str, Any]) -> dict[str, Any]:
         """Get Started button, greeting and persistent menu (Messenger Profile API)."""

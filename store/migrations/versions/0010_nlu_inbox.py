@@ -1,34 +1,26 @@
 """the admins' NLU inbox: classification records, training jobs, model versions (issue 13)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03 10:00:00
 
 `classifications` holds every message the bot classified with the admin's decision on it;
 `training_jobs` the retrainings the worker runs; `nlu_models` every trained model with its
 scores, fingerprint and who trained / activated it; `nlu_activations` each switch, so a
-rollback knows where to return. `inquiries.corrected_intent` is also added by migration 0008
-(issue 11, officers' domain corrections); it is added here only when absent, so this branch
-can read it, and the lead keeps one of the two when merging.
+rollback knows where to return. The officers' domain corrections that land here pre-labelled
+are `inquiries.corrected_intent`, added by migration 0008.
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
 
-def _has_column(table: str, column: str) -> bool:
-    return column in {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}
-
-
 def upgrade() -> None:
-    if not _has_column('inquiries', 'corrected_intent'):
-        with op.batch_alter_table('inquiries', schema=None) as batch_op:
-            batch_op.add_column(sa.Column('corrected_intent', sa.String(length=64), nullable=True))
     op.create_table(
         'classifications',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -127,6 +119,3 @@ def downgrade() -> None:
         batch_op.drop_index('ix_classifications_inquiry_id')
         batch_op.drop_index('ix_classifications_page_id')
     op.drop_table('classifications')
-    # corrected_intent belongs to 0008 once merged; before that this revision added it.
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
-        batch_op.drop_column('corrected_intent')

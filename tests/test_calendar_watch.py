@@ -1,0 +1,141 @@
+"""Ahead of the calendar (issue 11, point 10): from 1 December, while next year's days off are
+not declared, the admins get one e-mail a week (scheduler/calendar_watch.py), on a real
+APScheduler job store driven by the test clock, through a real SMTP server on loopback.
+
+config.yml declares 2025 and 2026; Tue 01/12/2026 is the first day of December.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, VN
+
+ADMIN = "quantri@ddci.quangninh.example"  # config.yml `admins`
+SUBJECT = "Chưa khai báo lịch nghỉ lễ, nghỉ bù năm 2027"
+
+
+def vn(*args) -> datetime:
+    return datetime(*args, tzinfo=VN)
+
+
+def calendar_with(declared):
+    return {**yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))["calendar"], "declared_years": declared}
+
+
+@pytest.fixture
+def services(clock):
+    made = []
+
+    def make(app, holder="scheduler-a"):
+        from bot import context, runtime
+
+        with app.app_context():
+            service = runtime.reminder_service(context.settings(), context.db(), clock, holder=holder)
+        service.start(paused=True)
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.shutdown()
+
+
+def admin_mail(smtp) -> list[dict]:
+    return [m for m in smtp.messages if SUBJECT in m["subject"]]
+
+
+def beat(service):
+    service.tick()
+    service.run_due()
+
+
+def test_the_admins_are_told_once_a_week_from_the_first_of_december(make_app, services, smtp, clock):
+    app = make_app()
+    clock.set(vn(2026, 11, 30, 9, 0))
+    first = services(app, "first")
+    beat(first)
+    sent_at = []
+    day = vn(2026, 11, 30, 7, 0)
+    while day < vn(2026, 12, 15, 0, 0):  # two weeks and a bit, at 07:00, 08:00, 08:30, 14:00, 18:00 daily
+        for hour, minute in ((7, 0), (8, 0), (8, 30), (14, 0), (18, 0)):
+            clock.set(day.replace(hour=hour, minute=minute))
+            beat(first)
+            sent_at += [clock()] * (len(admin_mail(smtp)) - len(sent_at))
+        if day.date() == vn(2026, 12, 2).date():  # a restart mid-week, and a second instance standing by
+            first.shutdown()
+            clock.set(day.replace(hour=19))
+            first = services(app, "restarted")
+            second = services(app, "standby")
+            beat(first)
+            beat(second)
+        day += timedelta(days=1)
+    # Tue 01/12 (the first working day of December), then Mon 07/12 and Mon 14/12: once a week, not twice
+    assert sent_at == [vn(2026, 12, 1, 8, 0), vn(2026, 12, 7, 8, 0), vn(2026, 12, 14, 8, 0)]
+    mail = admin_mail(smtp)[0]
+    assert mail["to"] == [ADMIN] and mail["subject"] == f"[DDCI Quảng Ninh] {SUBJECT}"
+    for words in ("calendar.declared_years hiện có: 2025, 2026", "Thêm 2027 vào calendar.declared_years",
+                  "days_off", "make_up_workdays", "\"tạm tính\"", "mỗi tuần một lần"):
+        assert words in mail["text"]
+    from bot import context
+    from sqlalchemy import select
+
+    from store import Notification
+
+    with app.app_context(), context.db().session() as s:
+        rows = s.execute(select(Notification).where(Notification.kind == "calendar_undeclared")
+                         .order_by(Notification.id)).scalars().all()
+    assert [(r.idempotency_key, r.status) for r in rows] == [
+        ("calendar:undeclared:2027:2026-W49", "sent"), ("calendar:undeclared:2027:2026-W50", "sent"),
+        ("calendar:undeclared:2027:2026-W51", "sent")]
+
+
+def test_nothing_is_sent_once_next_year_is_declared(make_app, services, smtp, clock):
+    app = make_app(calendar=calendar_with([2025, 2026, 2027]))
+    service = services(app)
+    for day in range(1, 15):
+        clock.set(vn(2026, 12, day, 8, 0))
+        beat(service)
+    assert admin_mail(smtp) == []
+    assert service.jobs.next_run_time("calendar:declared-check") == vn(2026, 12, 15, 8, 0)  # it keeps looking
+
+
+def test_a_check_missed_while_down_waits_for_office_hours(make_app, services, smtp, clock):
+    app = make_app()
+    clock.set(vn(2026, 11, 30, 9, 0))
+    first = services(app, "first")
+    beat(first)
+    first.shutdown()  # down through Tuesday's 08:00 check ...
+    clock.set(vn(2026, 12, 1, 20, 0))  # ... back Tuesday evening: offices are shut
+    second = services(app, "second")
+    beat(second)
+    assert admin_mail(smtp) == []
+    clock.set(vn(2026, 12, 2, 7, 30))  # the next opening
+    beat(second)
+    assert [m["to"] for m in admin_mail(smtp)] == [[ADMIN]]
+    clock.set(vn(2026, 12, 2, 8, 0))  # Wednesday's own check: already told this week
+    beat(second)
+    assert len(admin_mail(smtp)) == 1
+
+
+def test_without_admins_the_standing_office_is_told(make_app):
+    from bot import context, runtime
+
+    app = make_app(admins=[])
+    with app.app_context():
+        assert runtime.admins(context.settings()) == ["ddci@bxt.quangninh.example"]
+    app = make_app(admins=["it@quangninh.example", "ops@quangninh.example"])
+    with app.app_context():
+        assert runtime.admins(context.settings()) == ["it@quangninh.example", "ops@quangninh.example"]
+
+
+def test_admins_must_be_e_mail_addresses(tmp_path):
+    from bot.config import ConfigError, load_config_file
+    from tests.conftest import write_config
+
+    with pytest.raises(ConfigError, match=r"admins.*not an email address: 'quan tri'"):
+        load_config_file(write_config(tmp_path, admins=["quan tri"]))
+    with pytest.raises(ConfigError, match="admins"):
+        load_config_file(write_config(tmp_path, admins="it@quangninh.example"))  # a list, not one string
