@@ -53,9 +53,13 @@ class GraphStub:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with stub._lock:
                     stub.calls.append(Call("POST", url.path, parse_qs(url.query), body, dict(self.headers)))
-                    status, answer = stub.script.popleft() if stub.script else (
-                        200, {"recipient_id": (body.get("recipient") or {}).get("id"),
-                              "message_id": f"m_stub_{len(stub.calls)}"})
+                    if stub.script:
+                        status, answer = stub.script.popleft()
+                    elif "is_hidden" in body:  # POST /{comment-id}: hide or show a comment
+                        status, answer = 200, {"success": True}
+                    else:
+                        status, answer = 200, {"recipient_id": (body.get("recipient") or {}).get("id"),
+                                               "message_id": f"m_stub_{len(stub.calls)}"}
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -82,6 +86,10 @@ class GraphStub:
         for _ in range(times):
             self.script.append((status, {"error": error or {"message": "An unexpected error has occurred.",
                                                             "type": "OAuthException", "code": 2}}))
+
+    def hidden_comments(self) -> list[Call]:
+        """Calls that hid a comment (Graph API POST /{version}/{comment-id}, is_hidden=true)."""
+        return [c for c in self.calls if c.body.get("is_hidden") is True]
 
     def messages_to(self, psid: str) -> list[Call]:
         return [c for c in self.calls if (c.body.get("recipient") or {}).get("id") == psid]

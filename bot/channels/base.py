@@ -84,6 +84,8 @@ class Edited:
     comment_id: Optional[str]
     text: Optional[str]
     at: datetime
+    channel: str = "messenger"  # the plug-in that received it (acts on the comment, e.g. hides it)
+    sender_id: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class Outgoing:
     public: bool
     author: str  # bot | human: channels allow a person's answer longer than a bot's
     inquiry_id: Optional[int]
+    # message | comment_reply | hide_comment (act on what the person wrote at `to`: no text)
+    kind: str = "message"
 
 
 @dataclass(frozen=True)

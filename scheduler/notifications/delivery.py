@@ -64,6 +64,7 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         unit=unit_name, received=format_local(inquiry.received_at), due=format_local(assignment.due_at),
         time_left=left, business=business_vi(session, inquiry),
         text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry),
+        flag=inquiry.moderation_note,  # the prohibited-content filter's finding (cases/screening.py)
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,

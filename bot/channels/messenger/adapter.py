@@ -212,7 +212,8 @@ class MessengerAdapter:
 
     def _comment_edited(self, event: InboxEvent) -> Inbound:
         value = _raw(event)
-        return Edited(event.page_id, _str(value.get("comment_id")), _str(value.get("message")), event_time(event))
+        return Edited(event.page_id, _str(value.get("comment_id")), _str(value.get("message")), event_time(event),
+                      channel=NAME, sender_id=_author(value))
 
     def _comment_withdrawn(self, event: InboxEvent) -> Inbound:
         how = "hidden" if event.kind.endswith("hide") else "removed"
