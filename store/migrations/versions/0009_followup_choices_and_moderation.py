@@ -89,7 +89,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('inquiries', schema=None) as batch_op:
+    # recreate="never": SQLite (3.35+) drops a plain column in place. Recreating `inquiries` (the
+    # batch default) drops the old table, which the rows of assignments, messages and outbox
+    # refer to: with foreign keys on, SQLite refuses ("FOREIGN KEY constraint failed").
+    with op.batch_alter_table('inquiries', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('moderation_note')
     with op.batch_alter_table('moderation_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_moderation_records_inquiry_id'))
