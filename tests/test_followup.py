@@ -274,6 +274,17 @@ def test_menu_labels_typed_do_what_the_menu_does(talk, text, starts):
     assert d.rows(Inquiry) == [] and d.last().text.startswith(starts)
 
 
+def test_an_english_label_typed_makes_the_next_button_english(talk):
+    d = talk()
+    d.say("How it works")
+    body = load_fixture("postback_get_started.json")  # Get Started from the same person, no text
+    event = body["entry"][0]["messaging"][0]
+    event["sender"]["id"] = SENDER
+    event["recipient"]["id"] = body["entry"][0]["id"] = "371024009436368"  # text_message.json's page
+    d.post(body)
+    assert d.last().text.startswith("Welcome to DDCI Quang Ninh")
+
+
 def test_a_choice_label_typed_with_nothing_pending_is_an_ordinary_message(talk):
     d = talk()
     d.say("câu hỏi mới")

@@ -259,8 +259,9 @@ class Conversation(PublicComments):
         if choice is not None:
             return self._choose(t, m, choice[0], choice[1], by)
         with self.db.session() as s:
+            said = lang  # a label's own language is the person's: remembered for what follows
             lang = self._language(s, m, lang)
-        return self._menu(t, m, payload, lang)
+        return self._menu(t, m, payload, lang, remember=said)
 
     def _choose(self, t: Ticket, m: InboundMessage, kind: str, choice_id: Optional[int], by: str) -> Optional[Outcome]:
         with self.db.session() as s:
@@ -271,7 +272,8 @@ class Conversation(PublicComments):
             detail = self.choices.resolve(s, choice, kind, by, key=t.key("choice-again"))
             return t.finish(s, "done", detail)
 
-    def _menu(self, t: Ticket, m: InboundMessage, payload: str, lang: str) -> Optional[Outcome]:
+    def _menu(self, t: Ticket, m: InboundMessage, payload: str, lang: str,
+              remember: Optional[str] = None) -> Optional[Outcome]:
         policy = self.cases.policy
         with self.db.session() as s:
             if payload in texts.GET_STARTED_PAYLOADS:
@@ -284,7 +286,7 @@ class Conversation(PublicComments):
                 reply = Reply(texts.help_text(lang, policy.days_for("lead"), policy.days_for("lead", complex_case=True)))
             else:
                 return None
-            self._touch(s, m.page_id, m.sender_id, m.sent_at)
+            self._touch(s, m.page_id, m.sender_id, m.sent_at, remember)
             self._say(s, t, m, reply)
             return t.finish(s, "done", f"menu: {payload}")
 
