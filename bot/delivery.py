@@ -53,7 +53,7 @@ class OutboxDelivery:
                 return
             out = Outgoing(id=row.id, channel=row.channel, page_id=row.page_id, to=row.recipient,
                            reply=Reply.from_json(row.message), public=row.kind == "comment_reply",
-                           author=row.author, inquiry_id=row.inquiry_id)
+                           author=row.author, inquiry_id=row.inquiry_id, kind=row.kind)
             plan = channel.sender.plan(s, out, now)
             if plan.action == "hold":
                 self._attempt(s, row, now, "held", "held", plan.reason)

@@ -149,9 +149,10 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
     talk = settings.config.conversation
     conversation = Conversation(
         db=db, casework=cases, classify=lambda text: model.classify(text[:MAX_CLASSIFY_CHARS]),
-        followup_minutes=talk.followup_minutes, ask_contact=talk.ask_contact,
-        public_comment_reply=talk.public_comment_reply,
-        channel_titles={name: c.title for name, c in channels.items()}, clock=clock,
+        followup_minutes=talk.followup_minutes, followup_choice_minutes=talk.followup_choice_minutes,
+        ask_contact=talk.ask_contact, public_comment_reply=talk.public_comment_reply,
+        channel_titles={name: c.title for name, c in channels.items()},
+        page_names={p.id: p.name for p in settings.config.pages}, clock=clock,
         names=Names(db, lookups_of(channels), clock))
     app = settings.config.app
     return Worker(db=db, channels=channels, conversation=conversation,

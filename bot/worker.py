@@ -78,10 +78,12 @@ class Worker:
             s.merge(Heartbeat(name="worker", beat_at=self.clock(), info={"model_version": version}))
 
     def run_once(self) -> int:
-        """One pass: drain the inbox, then deliver what is due. Returns the work done."""
+        """One pass: drain the inbox, open the follow-ups whose choice went unanswered, then
+        deliver what is due. Returns the work done."""
         done = 0
         while self.process_next() is not None:
             done += 1
+        done += self.conversation.expire_choices()
         done += self.deliver_outbox()
         done += self.deliver_notifications()
         return done

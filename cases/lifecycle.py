@@ -38,11 +38,13 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from cases import queries, replies
+from cases import queries, replies, screening
 from cases.answers import Answers, WindowFor
 from cases.approval import ApprovalRules
-from cases.errors import AlreadyOpened, CaseError
-from cases.outbox import Address, Reply, queue_reply
+from cases.errors import AlreadyOpened, CaseError, ContentBlocked  # noqa: F401 (the package's names)
+from cases.moderation import Rules, Verdict, default_rules
+from cases.outbox import Address, Reply, queue_action, queue_reply
+from cases.screening import Written
 from nlu.classifier import Classification
 from routing.gazetteer import Gazetteer
 from routing.rules import RouteRequest, RoutingDecision, RoutingTable, route
@@ -77,6 +79,7 @@ class Intake:
     attachments: tuple = ()
     post_id: Optional[str] = None
     comment_id: Optional[str] = None
+    moderation_note: Optional[str] = None  # the filter flagged it (cases/screening.py note_vi)
     ref: Optional[str] = None  # the channel's id of the message (InquiryMessage.ref)
     revision: Optional[int] = None  # the edit its text comes from (an edit of a message never received)
 
@@ -124,11 +127,14 @@ class Casework:
     def __init__(self, *, db: Database, directory: Directory, table: RoutingTable, gazetteer: Gazetteer,
                  matcher: UnitMatcher, calendar: WorkingCalendar, policy: DeadlinePolicy,
                  clock: Callable[[], datetime], base_url: str, tracking_prefix: str = "QN", fanouts: Sequence = (),
-                 rules: Optional[ApprovalRules] = None, window_for: Optional[WindowFor] = None):
+                 rules: Optional[ApprovalRules] = None, window_for: Optional[WindowFor] = None,
+                 content_rules: Optional[Rules] = None):
         self.db, self.directory, self.table = db, directory, table
         self.gazetteer, self.matcher, self.calendar, self.policy = gazetteer, matcher, calendar, policy
         self.clock, self.prefix, self.fanouts = clock, tracking_prefix, tuple(fanouts)
         self.base_url = base_url
+        # the prohibited-content filter (cases/moderation.py) every text to a business passes
+        self.content_rules = content_rules if content_rules is not None else default_rules()
         self.answers = Answers(self, rules=rules or ApprovalRules(standing_office=directory.standing_office),
                                window_for=window_for)
 
@@ -172,6 +178,7 @@ class Casework:
             routing_trace={"rule": decision.rule, "trace": list(decision.trace)}, received_at=received,
             due_at=self.due(decision.role, received), created_at=now, updated_at=now,
             attachments=list(intake.attachments) or None, post_id=intake.post_id, comment_id=intake.comment_id,
+            moderation_note=intake.moderation_note,
         )
         s.add(inquiry)
         try:
@@ -214,9 +221,32 @@ class Casework:
 
     def reply(self, s, inquiry_id: Optional[int], key: str, reply: Reply, *, address: Address,
               author: str = "bot") -> Outbox:
-        """Queue a message to a business (the only way one is sent)."""
+        """Queue a message to a business (the only way one is sent), screened by the filter."""
         return queue_reply(s, key=key, address=address, reply=reply, now=self.clock(), inquiry_id=inquiry_id,
-                           author=author)
+                           author=author, rules=self.content_rules)
+
+    # ---- prohibited content (cases/screening.py) -----------------------------------------
+    def screen(self, text: Optional[str], *, public: bool) -> Verdict:
+        return self.content_rules.check(text, public=public)
+
+    def hide_comment(self, s, verdict: Verdict, written: Written, *, page_name: str,
+                     inquiry_id: Optional[int] = None) -> None:
+        """A comment with a blocking hit: hidden through its channel, recorded, reported to
+        the standing office; no inquiry is opened for it (`inquiry_id`: the one it already had,
+        when an edit brought the content in)."""
+        key = f"{written.event_id}" if written.event_id is not None else written.comment_id
+        queue_action(s, key=f"hide:{key}", address=Address(written.channel, written.page_id,
+                                                            {"comment_id": written.comment_id}),
+                     action="hide_comment", now=self.clock())
+        screening.record(s, verdict, written, action="hide", now=self.clock(), inquiry_id=inquiry_id)
+        sources = [src for c in dict.fromkeys(h.category for h in screening.shown_hits(verdict))
+                   for src in self.content_rules.categories[c].sources]
+        screening.report_hidden(s, verdict, written, key=f"moderation:{key}", page_name=page_name,
+                                recipients=self.directory.office.emails, sources=sources, now=self.clock())
+
+    def flag(self, s, verdict: Verdict, written: Written, *, inquiry_id: Optional[int]) -> None:
+        """A hit that is not hidden: recorded (with the inquiry it went to, if any)."""
+        screening.record(s, verdict, written, action="flag", now=self.clock(), inquiry_id=inquiry_id)
 
     def _acknowledgement(self, inquiry: Inquiry, lead: Assignment) -> str:
         """What the business is told of its inquiry's unit and date (at intake, and again when

@@ -5,14 +5,28 @@ the worker's delivery loop, through the channel named on the row. Its content is
 channel-neutral (`Reply`: a text and, optionally, choices the person can tap); its address
 is the channel's own (`Address.to`, copied from the adapter's reply target and never read
 here), so a second channel needs nothing in this package.
+
+Every reply passes the prohibited-content filter here (Decision 3887, Art. 9.5(b): "an
+officer's draft answer and the bot's own replies are checked before sending"), checked as
+public when it goes under a comment. A blocking hit in a person's text raises ContentBlocked
+(nothing is written: the officer rewrites it); in the bot's own text the row is kept with
+status "blocked" and the reason as `last_error`, and never sent. A hit of severity "flag" is
+sent and logged. Besides replies, a channel may be asked to act on what the business wrote
+(`queue_action`: hide a comment), through the same outbox so that it is retried like a reply.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
+from cases.errors import ContentBlocked
+from cases.moderation import Rules, Verdict, default_rules
 from store import Outbox
+
+log = logging.getLogger(__name__)
+ACTIONS = ("hide_comment",)  # what `queue_action` may ask a channel to do
 
 
 @dataclass(frozen=True)
@@ -56,13 +70,43 @@ class Address:
     public: bool = False
 
 
+def screen(reply: Reply, *, public: bool, author: str, rules: Optional[Rules] = None) -> Verdict:
+    """The filter's verdict on a reply (its text and its choices' titles); raises
+    ContentBlocked for a person's text with a blocking hit."""
+    text = "\n".join([reply.text, *(c.title for c in reply.choices)])
+    verdict = (rules or default_rules()).check(text, public=public)
+    if author == "human" and verdict.action("outgoing") == "block":
+        raise ContentBlocked(verdict.reason_vi)
+    return verdict
+
+
 def queue_reply(s, *, key: str, address: Address, reply: Reply, now: datetime, inquiry_id: Optional[int] = None,
-                author: str = "bot") -> Outbox:
+                author: str = "bot", rules: Optional[Rules] = None) -> Outbox:
     """Add a pending reply in session `s`. `key` is its idempotency key (unique): the same
-    cause queued twice fails the transaction instead of sending twice."""
+    cause queued twice fails the transaction instead of sending twice. The text is screened
+    first (module docstring)."""
+    verdict = screen(reply, public=address.public, author=author, rules=rules)
     row = Outbox(idempotency_key=key, channel=address.channel, page_id=address.page_id, recipient=dict(address.to),
                  message=reply.to_json(), messaging_type="RESPONSE", inquiry_id=inquiry_id,
                  kind="comment_reply" if address.public else "message", author=author, status="pending",
                  attempts=0, next_attempt_at=now, created_at=now)
+    if verdict.action("outgoing") == "block":
+        row.status, row.last_error = "blocked", verdict.reason_vi
+        log.warning("reply %s not sent: %s", key, verdict.reason_en)
+    elif verdict.flagged:
+        log.info("reply %s sent with a flag: %s", key, verdict.reason_en)
+    s.add(row)
+    return row
+
+
+def queue_action(s, *, key: str, address: Address, action: str, now: datetime,
+                 inquiry_id: Optional[int] = None) -> Outbox:
+    """Ask the channel to act on what the business wrote at `address` (ACTIONS), retried
+    like a reply and never during the caller's transaction (the delivery loop does it)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown outbox action {action!r}; expected one of {ACTIONS}")
+    row = Outbox(idempotency_key=key, channel=address.channel, page_id=address.page_id, recipient=dict(address.to),
+                 message={"text": ""}, messaging_type="RESPONSE", inquiry_id=inquiry_id, kind=action, author="bot",
+                 status="pending", attempts=0, next_attempt_at=now, created_at=now)
     s.add(row)
     return row

@@ -130,6 +130,15 @@ def followup_joined(lang: str, code: str) -> str:
             else f"Đã bổ sung nội dung này vào phản ánh {code}.")
 
 
+def followup_already(lang: str, status: str, code: str) -> str:
+    """A choice answered again (a second tap, or after the time ran out)."""
+    if status == "joined":
+        return (f"This was already added to your inquiry {code}." if lang == "en"
+                else f"Nội dung này đã được bổ sung vào phản ánh {code}.")
+    return (f"This was already received as a new inquiry, tracking code {code}." if lang == "en"
+            else f"Nội dung này đã được tiếp nhận thành phản ánh mới, mã tra cứu {code}.")
+
+
 def attachment_joined(lang: str, code: str) -> str:
     return (f"We have added the attachment to your inquiry {code}." if lang == "en"
             else f"Đã nhận tệp đính kèm cho phản ánh {code}.")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 # The classifier reads at most this much of a message: the question is at its start, and a
 # bounded input keeps a huge paste from costing seconds.
 MAX_CLASSIFY_CHARS = 4000
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
 
 
 class NoModel(Exception):
@@ -72,6 +74,14 @@ def _from_parse(text: str, parsed: dict, threshold: float, min_margin: float, ve
         model_version=version,
         normalized=parsed.get("text") or text,
     )
+
+
+def for_rasa(text: str) -> str:
+    """The normalised text as Rasa must see it. Rasa reads a message that starts with "/" as
+    an intent typed by hand ("/thue" -> intent "thue", confidence 1.0; "/ hỏi thuế" -> an
+    intent named "hỏi thuế"), so a business typing a slash first would bypass the model and
+    the abstention: the leading slashes are dropped."""
+    return _LEADING_SLASHES.sub("", normalize(text))
 
 
 def _no_words(text: str, version: Optional[str]) -> Classification:
@@ -163,7 +173,7 @@ class RasaClassifier:
             self.refresh()
             if self._agent is None:
                 raise NoModel(f"no active model in {self.model_dir}; run `flask nlu train`")
-            clean = normalize(text)
+            clean = for_rasa(text)
             if not clean:
                 return _no_words(text, self._version)
             parsed = self._loop.run_until_complete(self._agent.parse_message(clean))
@@ -194,7 +204,7 @@ class RemoteRasaClassifier:
         return self._version
 
     def classify(self, text: str) -> Classification:
-        clean = normalize(text)
+        clean = for_rasa(text)
         if not clean:
             return _no_words(text, self._version)
         response = self._http.post(f"{self.server_url}/model/parse", json={"text": clean}, timeout=self.timeout)

@@ -68,13 +68,14 @@ _VI_WORDS = frozenset(
 )
 
 
-def detect_language(text: str) -> str:
-    """'vi' or 'en': the language to answer in. Diacritics decide; else word counts do."""
+def detect_language(text: str, default: str = "vi") -> str:
+    """'vi' or 'en': the language to answer in. Diacritics decide; else word counts do; a text
+    that shows neither (a phone number, "ok", a name) is `default` (the conversation's so far)."""
     if has_diacritics(text):
         return "vi"
     words = re.findall(r"[a-z]+", text.lower())
-    if not words:
-        return "vi"
     en = sum(w in _EN_WORDS for w in words)
     vi = sum(w in _VI_WORDS for w in words)
+    if en == vi == 0:
+        return default
     return "en" if en > vi and en >= max(1, len(words) // 5) else "vi"

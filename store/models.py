@@ -98,6 +98,9 @@ class Inquiry(Base):
     comment_id = Column(String(128), nullable=True)  # comments: the comment (unique, see __table_args__)
     attachments = Column(JSONText, nullable=True)  # [{"type": "image", "url": ...}]
     removed_at = Column(UTCDateTime, nullable=True)  # comment removed or hidden
+    # what the prohibited-content filter found in the business's message, for the officer
+    # (cases/screening.py): "tin nhắn có nội dung … (quy tắc …)"; None: nothing
+    moderation_note = Column(PlainText, nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 
@@ -190,6 +193,66 @@ class Conversation(Base):
     display_name = Column(PlainText, nullable=True)
     display_name_at = Column(UTCDateTime, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False)
+
+
+class FollowupChoice(Base):
+    """A follow-up that reads as a new matter, waiting for the business to say whether it adds
+    to the open inquiry or is a new question (bot/conversation/followup.py). Its own inbox
+    event opens the new inquiry, so that inquiry is unique like any other; no answer by
+    `due_at` opens it (swept by the worker's loop)."""
+
+    __tablename__ = "followup_choices"
+
+    id = Column(Integer, primary_key=True)
+    event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=False, unique=True)
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=False)  # the open inquiry it may join
+    page_id = Column(String(64), nullable=False)
+    sender_id = Column(String(64), nullable=False)
+    channel = Column(String(16), nullable=False)  # where it was written (the inquiry's channel)
+    reply_channel = Column(String(16), nullable=False)
+    reply_to = Column(JSONText, nullable=True)
+    text = Column(PlainText, nullable=False)
+    language = Column(String(8), nullable=False)
+    attachments = Column(JSONText, nullable=True)
+    classification = Column(JSONText, nullable=False)  # nlu Classification.as_dict(), acted on as it was
+    moderation_note = Column(PlainText, nullable=True)
+    reason = Column(String(255), nullable=False)  # why it reads as a new matter
+    sent_at = Column(UTCDateTime, nullable=False)
+    received_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    # pending -> joined (added to inquiry_id) | opened (a new inquiry, result_inquiry_id)
+    status = Column(String(16), nullable=False, default="pending")
+    result_inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True)
+    resolved_by = Column(String(16), nullable=True)  # button | text | timeout
+    resolved_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_followup_choices_status_due", "status", "due_at"),
+                      Index("ix_followup_choices_sender", "page_id", "sender_id", "status"))
+
+
+class ModerationRecord(Base):
+    """What the prohibited-content filter found and what was done (Decision 3887, Art. 9.5(b)):
+    a comment hidden, a message flagged for the officer."""
+
+    __tablename__ = "moderation_records"
+
+    id = Column(Integer, primary_key=True)
+    page_id = Column(String(64), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)  # the channel plug-in
+    source = Column(String(16), nullable=False)  # comment | messenger | ...
+    event_id = Column(Integer, ForeignKey("inbox_events.id"), nullable=True, unique=True)
+    sender_id = Column(String(64), nullable=True)
+    post_id = Column(String(128), nullable=True)
+    comment_id = Column(String(128), nullable=True)
+    message_ref = Column(String(255), nullable=True)  # the channel's id of a private message, if any
+    inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
+    action = Column(String(16), nullable=False)  # hide | flag
+    rule_ids = Column(JSONText, nullable=False)  # ["insult_vi_01", ...]
+    categories = Column(JSONText, nullable=False)  # ["insult", ...]
+    reason = Column(PlainText, nullable=False)  # Verdict.reason_vi
+    excerpt = Column(PlainText, nullable=False)  # the text, cut; personal data masked
+    created_at = Column(UTCDateTime, nullable=False)
 
 
 class PagePost(Base):
@@ -289,9 +352,11 @@ class Outbox(DeliveryState, Base):
     # who wrote it (the messaging policy differs): bot | human
     author = Column(String(8), nullable=False, default="bot", server_default="bot")
     # message: to the person, privately | comment_reply: a public reply where they wrote in public
+    # | hide_comment: hide the comment at `recipient` (prohibited content; `message` is empty)
     kind = Column(String(16), nullable=False, default="message", server_default="message")
     inquiry_id = Column(Integer, ForeignKey("inquiries.id"), nullable=True, index=True)
     # pending | sent | failed | undeliverable (outside Messenger's window) | held (another app owns the thread)
+    # | blocked (the bot's own text hit the prohibited-content filter: never sent, reason in last_error)
     status = Column(String(16), nullable=False, default="pending")
     provider_message_id = Column(String(255), nullable=True)
 

@@ -64,6 +64,8 @@ class GraphStub:
                         status, answer = stub.script.popleft()
                     elif url.path.endswith("/subscribed_apps"):  # a page subscribing our app
                         status, answer = 200, {"success": True}
+                    elif "is_hidden" in body:  # POST /{comment-id}: hide or show a comment
+                        status, answer = 200, {"success": True}
                     else:
                         status, answer = 200, {"recipient_id": (body.get("recipient") or {}).get("id"),
                                                "message_id": f"m_stub_{len(stub.calls)}"}
@@ -112,6 +114,10 @@ class GraphStub:
         for _ in range(times):
             self.script.append((status, {"error": error or {"message": "An unexpected error has occurred.",
                                                             "type": "OAuthException", "code": 2}}))
+
+    def hidden_comments(self) -> list[Call]:
+        """Calls that hid a comment (Graph API POST /{version}/{comment-id}, is_hidden=true)."""
+        return [c for c in self.calls if c.body.get("is_hidden") is True]
 
     def messages_to(self, psid: str) -> list[Call]:
         return [c for c in self.calls if (c.body.get("recipient") or {}).get("id") == psid]

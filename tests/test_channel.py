@@ -308,13 +308,15 @@ def say(d, text, mid, clock=None):
 
 
 def test_follow_up_joins_the_thread_and_later_messages_open_a_new_inquiry(channel, clock, graph):
+    """A short addition joins whatever the classifier makes of it (bot/conversation/followup.py);
+    a new matter within the window is asked about (tests/test_followup.py)."""
     d = channel(nlu__threshold=0.0)
     say(d, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "m1")
     clock.advance(minutes=10)
-    say(d, "Nhà xưởng diện tích khoảng 2000 m2, trong cụm công nghiệp", "m2")
+    say(d, "diện tích khoảng 2000 m2", "m2")
     assert len(d.rows(Inquiry)) == 1
     assert "Đã bổ sung nội dung này vào phản ánh" in graph.calls[-1].text
-    assert [m.text for m in d.rows(InquiryMessage)][-1].startswith("Nhà xưởng diện tích")
+    assert [m.text for m in d.rows(InquiryMessage)][-1] == "diện tích khoảng 2000 m2"
     clock.advance(hours=2)
     say(d, "Cho em hỏi thêm thủ tục hoàn thuế giá trị gia tăng cho công ty", "m3")
     assert len(d.rows(Inquiry)) == 2

@@ -151,6 +151,8 @@ class Outgoing:
     public: bool
     author: str  # bot | human: channels allow a person's answer longer than a bot's
     inquiry_id: Optional[int]
+    # message | comment_reply | hide_comment (act on what the person wrote at `to`: no text)
+    kind: str = "message"
 
 
 @dataclass(frozen=True)

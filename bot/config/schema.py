@@ -59,7 +59,10 @@ class PageModel(_Model):
 
 
 class ConversationModel(_Model):
-    followup_minutes: int = Field(30, ge=0)  # a message this soon after an open inquiry joins it
+    followup_minutes: int = Field(30, ge=0)  # a message this soon after an open inquiry joins it (if the same matter)
+    # a follow-up that reads as a new matter: the business is asked; no answer within this
+    # many minutes opens it as a new inquiry (bot/conversation/followup.py)
+    followup_choice_minutes: int = Field(10, ge=1)
     ask_contact: bool = True  # ask once for a phone number or e-mail when the business gave none
     public_comment_reply: bool = True  # also answer a comment publicly (besides the private reply)
 

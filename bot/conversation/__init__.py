@@ -1,15 +1,22 @@
 """The conversation with the business, whatever the channel: one handler per inbound value.
 
-Private messages: small talk and status lookups are answered without an inquiry; a message
-soon after an open inquiry joins its thread; anything else opens an inquiry (cases) with an
-acknowledgement (code, domain, unit, due date), asking once for a phone or e-mail when none
-is known. A text with no word in it (only emoji such as "👍", blanks, zero-width or control
-characters) is no text: with attachments it is an attachment, else nothing to answer.
-Buttons (a menu, Get Started, choices) do what they say. Attachments someone can open join
-the open inquiry or open one that needs review (a sticker alone is a "like"). While another
-app owns the conversation the bot keeps what is said and says nothing. Messages written in
-public (comments) open an inquiry with a private acknowledgement and, if configured, a
-short public one; greetings there get no reply (a public thread is not a chat).
+Private messages: small talk and status lookups are answered without an inquiry, and only
+when the message is nothing else (a greeting or thanks in front of a question is stripped:
+phrasing.py); a message soon after an open inquiry joins its thread when it is the same
+matter, and when it reads as a new matter the business is asked (followup.py); anything
+else opens an inquiry (cases) with an acknowledgement (code, domain, unit, due date), asking
+once for a phone or e-mail when none is known. A text with no word in it (only emoji such
+as "👍", blanks, zero-width or control characters) is no text: with attachments it is an
+attachment, else nothing to answer. Buttons (a menu, Get Started, choices) do what they
+say, and so do their labels typed as text (texts.typed_action). Attachments someone can open
+join the open inquiry or open one that needs review (a sticker alone is a "like"). While
+another app owns the conversation the bot keeps what is said and says nothing. Messages
+written in public (comments) open an inquiry with a private acknowledgement and, if
+configured, a short public one; greetings there get no reply (a public thread is not a chat).
+The prohibited-content filter (cases/screening.py) hides a comment with a blocking hit (no
+inquiry) and flags any other hit on the inquiry for the officer; private messages are never
+hidden. A business that wrote in English reads English in every reply: the language of the
+message, or for a button the language of the conversation so far.
 A person of the page answering the business elsewhere answers the inquiry and stops its
 clock. An edited message keeps its history and may route the inquiry again (edits.py).
 Deliveries, reads, handover, comment edits, removals and the page's own posts are recorded.
@@ -22,31 +29,41 @@ from typing import Callable, Mapping, Optional
 from bot.channels.base import (AnsweredElsewhere, Edited, InboundMessage, Noted, PagePosted, Seen, ThreadOwner,
                                Withdrawn)
 from bot.conversation import contacts, texts
+from bot.conversation.comments import PublicComments
 from bot.conversation.contacts import contact_only, contacts_in, tracking_codes
 from bot.conversation.edits import MessageEdits
 from bot.conversation.names import Names
+from bot.conversation.followup import FollowupChoices, new_matter
+from bot.conversation.phrasing import Phrasing, classify_past_courtesy, default_phrasing
 from bot.officers import linked_officer, try_link
 from bot.outcome import Outcome, Ticket
 from cases import Address, Casework, Intake, Reply, replies
 from cases import queries
+from cases.moderation import Verdict
+from cases.screening import Written, note_vi
 from nlu.classifier import Classification
 from nlu.normalize import detect_language, normalize
 from routing.taxonomy import CONVERSATION_INTENTS
-from store import OPEN_INQUIRY_STATUSES, Conversation as ConversationState, Database, PagePost
+from store import OPEN_INQUIRY_STATUSES, Conversation as ConversationState, Database, FollowupChoice, PagePost
 from tuning.records import record as record_classification
 
 __all__ = ["Conversation", "contacts"]
 
 
-class Conversation:
+class Conversation(PublicComments):
     def __init__(self, *, db: Database, casework: Casework, classify: Callable[[str], Classification],
                  followup_minutes: int, ask_contact: bool, public_comment_reply: bool,
-                 channel_titles: Mapping[str, str], clock: Callable[[], datetime], names: Optional[Names] = None):
+                 channel_titles: Mapping[str, str], clock: Callable[[], datetime], followup_choice_minutes: int = 10,
+                 page_names: Optional[Mapping[str, str]] = None, phrasing: Optional[Phrasing] = None,
+                 names: Optional[Names] = None):
         self.db, self.cases, self.classify, self.clock = db, casework, classify, clock
         self.names = names or Names(db, {}, clock)  # who the sender is, for the officers (names.py)
         self.followup = timedelta(minutes=followup_minutes)
         self.ask_contact, self.public_comment_reply = ask_contact, public_comment_reply
-        self.channel_titles = dict(channel_titles)
+        self.channel_titles, self.page_names = dict(channel_titles), dict(page_names or {})
+        self.phrasing = phrasing or default_phrasing()
+        self.choices = FollowupChoices(cases=casework, clock=clock, minutes=followup_choice_minutes,
+                                       after_open=self._after_choice_opened)
         self.handlers = {
             InboundMessage: self._message, AnsweredElsewhere: self._answered_elsewhere, Seen: self._seen,
             ThreadOwner: self._thread_owner, Edited: self._edited, Withdrawn: self._withdrawn,
@@ -87,11 +104,37 @@ class Conversation:
         record_classification(s, result, event_id=t.event_id, page_id=m.page_id, channel=m.source, language=lang,
                               outcome=outcome, routed_automatically=routed, inquiry_id=inquiry_id, at=self.clock())
 
-    def _intake(self, t: Ticket, m: InboundMessage, text: str, lang: str, attachments=()) -> Intake:
+    def _intake(self, t: Ticket, m: InboundMessage, text: str, lang: str, attachments=(),
+                note: Optional[str] = None) -> Intake:
         return Intake(event_id=t.event_id, channel=m.source, reply_channel=m.channel, page_id=m.page_id,
                       sender_id=m.sender_id, text=text, language=lang, received_at=t.received_at,
                       sent_at=m.sent_at, reply_to=m.reply_to, public=m.public, attachments=tuple(attachments),
-                      post_id=m.post_id, comment_id=m.comment_id, ref=m.ref, revision=m.revision)
+                      post_id=m.post_id, comment_id=m.comment_id, moderation_note=note, ref=m.ref,
+                      revision=m.revision)
+
+    def _classify(self, text: str) -> Classification:
+        """What the message is, past a greeting or thanks in front of it (phrasing.py)."""
+        return classify_past_courtesy(text, self.classify, self.phrasing)
+
+    def _screen(self, t: Ticket, m: InboundMessage, text: str) -> tuple[Verdict, Written, Optional[str]]:
+        """The filter's verdict on what the business wrote, where, and the officer's note."""
+        verdict = self.cases.screen(text, public=m.public)
+        written = Written(channel=m.channel, source=m.source, page_id=m.page_id, sender_id=m.sender_id, text=text,
+                          event_id=t.event_id, post_id=m.post_id, comment_id=m.comment_id)
+        return verdict, written, note_vi(verdict, m.source) if verdict.flagged else None
+
+    def _language(self, s, m: InboundMessage, fallback: Optional[str] = None, default: Optional[str] = None) -> str:
+        """The language to answer in when the message shows none (a button, a number, a
+        photo): `fallback` (a label's language), else the conversation's so far, else
+        `default`, else the message's text."""
+        if fallback:
+            return fallback
+        conv = s.get(ConversationState, (m.page_id, m.sender_id))
+        if conv is not None and conv.language in ("vi", "en"):
+            return conv.language
+        if default is not None:
+            return default
+        return detect_language(m.text) if m.text and normalize(m.text) else "vi"
 
     # ---- messages ----------------------------------------------------------------------------
     def _message(self, t: Ticket, m: InboundMessage) -> Outcome:
@@ -100,12 +143,18 @@ class Conversation:
             return self._held(t, m)
         if m.public:
             return self._comment(t, m)
-        if m.action is not None:
-            done = self._menu(t, m, m.action, detect_language(m.text) if m.text else "vi")
+        typed = texts.typed_action(m.text) if m.action is None else None
+        if typed is not None:  # a button's label typed or pasted: what the button does
+            done = self._action(t, m, typed[0], typed[1], by="text")
             if done is not None:
                 return done
-        if not m.typed:  # a button we do not know (or without a payload): start over
-            return self._menu(t, m, texts.GET_STARTED, "vi")
+        if m.action is not None:
+            label = texts.typed_action(m.text)
+            done = self._action(t, m, m.action, label[1] if label else None, by="button")
+            if done is not None:
+                return done
+            if not m.typed:  # a button we do not know: start over
+                return self._action(t, m, texts.GET_STARTED, None, by="button")
         if m.text is None or not normalize(m.text):
             if m.attachments:
                 return self._attachments(t, m)
@@ -115,12 +164,12 @@ class Conversation:
         return self._text(t, m, m.text)
 
     def _text(self, t: Ticket, m: InboundMessage, text: str) -> Outcome:
-        lang = detect_language(text)
         phone, email = contacts_in(text)
         with self.db.session() as s:
             done = self._officer(s, t, m, text)
             if done is not None:
                 return done
+            lang = detect_language(text, default=self._language(s, m, None, default="vi"))
             conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
             if phone or email:
                 conv.phone, conv.email = phone or conv.phone, email or conv.email
@@ -131,22 +180,46 @@ class Conversation:
                                            event_id=t.event_id, ref=m.ref, revision=m.revision)
                 self._say(s, t, m, Reply(texts.CONTACT_THANKS[lang]))
                 return t.finish(s, "done", "contact details noted")
-        result = self.classify(text)
+        result = self._classify(text)
+        verdict, written, note = self._screen(t, m, text)  # private: never hidden, flagged for the officer
         with self.db.session() as s:
             if result.intent in CONVERSATION_INTENTS and not result.needs_review:
                 self._classified(s, t, m, result, lang, "small_talk", routed=True)
+                if note:
+                    self.cases.flag(s, verdict, written, inquiry_id=None)
                 return self._small_talk(s, t, m, result.intent, lang, text)
+            pending = self.choices.find(s, m.page_id, m.sender_id, None)
+            if pending is not None and new_matter(pending.classification.get("intent"), result, text,
+                                                  self.phrasing) is None:
+                self.choices.add_to(s, pending, text=text, attachments=m.attachments, key=t.key("choice"))
+                if note:
+                    pending.moderation_note = pending.moderation_note or note
+                    self.cases.flag(s, verdict, written, inquiry_id=None)
+                return t.finish(s, "done", f"added to the pending follow-up {pending.id}")
             open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
             if open_ is not None and m.sent_at - queries.last_activity(s, open_) <= self.followup:
+                why = new_matter(open_.intent, result, text, self.phrasing)
+                if why is not None:  # not merged silently: ask
+                    self.choices.ask(s, intake=self._intake(t, m, text, lang, m.attachments, note), inquiry=open_,
+                                     result=result, why=why)
+                    if note:
+                        self.cases.flag(s, verdict, written, inquiry_id=None)
+                    return t.finish(s, "done", f"follow-up to {open_.code} asked about: {why}")
                 self._classified(s, t, m, result, lang, "followup", routed=False)
                 self.cases.add_message(s, open_, direction="in", source=m.source, text=text,
                                        attachments=m.attachments, at=m.sent_at, event_id=t.event_id, ref=m.ref,
                                        revision=m.revision)
+                if note:
+                    open_.moderation_note = open_.moderation_note or note
+                    self.cases.flag(s, verdict, written, inquiry_id=open_.id)
                 self._say(s, t, m, Reply(replies.followup_joined(lang, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"follow-up joined {open_.code}")
-            opened = self.cases.open_inquiry(s, self._intake(t, m, text, lang, m.attachments), result)
+            opened = self.cases.open_inquiry(s, self._intake(t, m, text, lang, m.attachments, note), result)
             self._classified(s, t, m, result, lang, "inquiry", opened.role == "lead", opened.inquiry_id)
-            self._ask_contact_once(s, t, m, lang, opened.inquiry_id)
+            if note:
+                self.cases.flag(s, verdict, written, inquiry_id=opened.inquiry_id)
+            self._ask_contact_once(s, m.page_id, m.sender_id, lang, opened.inquiry_id, t.key("ask-contact"),
+                                   Address(m.channel, m.page_id, m.reply_to))
             return t.finish(s, "done", f"inquiry {opened.code} -> {opened.unit}")
 
     def _officer(self, s, t: Ticket, m: InboundMessage, text: str) -> Optional[Outcome]:
@@ -163,14 +236,24 @@ class Conversation:
             return t.finish(s, "ignored", f"message from linked officer {link.email}")
         return None
 
-    def _ask_contact_once(self, s, t: Ticket, m: InboundMessage, lang: str, inquiry_id: int) -> None:
+    def _ask_contact_once(self, s, page_id: str, sender_id: str, lang: str, inquiry_id: int, key: str,
+                          address: Address) -> None:
         if not self.ask_contact:
             return
-        conv = self._state(s, m.page_id, m.sender_id)
+        conv = self._state(s, page_id, sender_id)
         if conv.phone or conv.email or conv.contact_asked_at:
             return
         conv.contact_asked_at = self.clock()
-        self._say(s, t, m, Reply(texts.ASK_CONTACT[lang]), purpose="ask-contact", inquiry_id=inquiry_id)
+        self.cases.reply(s, inquiry_id, key, Reply(texts.ASK_CONTACT[lang]), address=address)
+
+    def _after_choice_opened(self, s, choice: FollowupChoice, opened) -> None:
+        self._ask_contact_once(s, choice.page_id, choice.sender_id, choice.language, opened.inquiry_id,
+                               f"ask-contact:{choice.event_id}", self.choices.address(choice))
+
+    def expire_choices(self) -> int:
+        """Follow-up choices left unanswered past their time become new inquiries (the
+        worker's loop calls this on every pass)."""
+        return self.choices.expire(self.db)
 
     def _small_talk(self, s, t: Ticket, m: InboundMessage, intent: str, lang: str, text: str) -> Outcome:
         if intent == "tra_cuu":
@@ -188,10 +271,31 @@ class Conversation:
             return replies.no_open_inquiry(lang)
         return replies.status_lines(lang, rows)
 
-    def _menu(self, t: Ticket, m: InboundMessage, payload: str, lang: str) -> Optional[Outcome]:
+    def _action(self, t: Ticket, m: InboundMessage, payload: str, lang: Optional[str], *,
+                by: str) -> Optional[Outcome]:
+        """A button (or its label typed): the menu, Get Started, a follow-up's choice. None
+        when `payload` is none of ours (or a typed choice label with no choice pending)."""
+        choice = texts.parse_choice(payload)
+        if choice is not None:
+            return self._choose(t, m, choice[0], choice[1], by)
+        with self.db.session() as s:
+            said = lang  # a label's own language is the person's: remembered for what follows
+            lang = self._language(s, m, lang)
+        return self._menu(t, m, payload, lang, remember=said)
+
+    def _choose(self, t: Ticket, m: InboundMessage, kind: str, choice_id: Optional[int], by: str) -> Optional[Outcome]:
+        with self.db.session() as s:
+            choice = self.choices.find(s, m.page_id, m.sender_id, choice_id)
+            if choice is None:
+                return None
+            self._touch(s, m.page_id, m.sender_id, m.sent_at)
+            detail = self.choices.resolve(s, choice, kind, by, key=t.key("choice-again"))
+            return t.finish(s, "done", detail)
+
+    def _menu(self, t: Ticket, m: InboundMessage, payload: str, lang: str,
+              remember: Optional[str] = None) -> Optional[Outcome]:
         policy = self.cases.policy
         with self.db.session() as s:
-            self._touch(s, m.page_id, m.sender_id, m.sent_at)
             if payload in texts.GET_STARTED_PAYLOADS:
                 reply = Reply(texts.welcome(lang, policy.days_for("lead")), texts.menu_choices(lang))
             elif payload == texts.MENU_SUBMIT:
@@ -202,6 +306,7 @@ class Conversation:
                 reply = Reply(texts.help_text(lang, policy.days_for("lead"), policy.days_for("lead", complex_case=True)))
             else:
                 return None
+            self._touch(s, m.page_id, m.sender_id, m.sent_at, remember)
             self._say(s, t, m, reply)
             return t.finish(s, "done", f"menu: {payload}")
 
@@ -223,7 +328,9 @@ class Conversation:
         # Nothing open: an inquiry the standing office must look at (we cannot read a photo).
         result = Classification(text=caption, intent=None, confidence=0.0, needs_review=True)
         with self.db.session() as s:
-            opened = self.cases.open_inquiry(s, self._intake(t, m, caption or "(tệp đính kèm)", "vi", m.attachments),
+            lang = detect_language(caption, default=self._language(s, m, None, default="vi")) if caption \
+                else self._language(s, m)
+            opened = self.cases.open_inquiry(s, self._intake(t, m, caption or "(tệp đính kèm)", lang, m.attachments),
                                              result, force_review=True)
             return t.finish(s, "done", f"inquiry {opened.code} (attachment, needs review)")
 
@@ -239,25 +346,6 @@ class Conversation:
                                        revision=m.revision)
                 return t.finish(s, "done", f"standby: recorded on {inquiry.code}, no reply")
             return t.finish(s, "ignored", "standby: another app owns the thread")
-
-    def _comment(self, t: Ticket, m: InboundMessage) -> Outcome:
-        if m.text is None or not normalize(m.text):  # blank, or only emoji / zero-width / control characters
-            return t.close("ignored", "comment without words")
-        lang = detect_language(m.text)
-        result = self.classify(m.text)
-        with self.db.session() as s:
-            if queries.by_comment(s, m.comment_id) is not None:
-                return t.finish(s, "done", "comment already has an inquiry")
-            if result.intent in CONVERSATION_INTENTS and not result.needs_review:
-                self._classified(s, t, m, result, lang, "comment", routed=True)
-                return t.finish(s, "ignored", f"comment: {result.intent}, no inquiry")
-            opened = self.cases.open_inquiry(s, self._intake(t, m, m.text, lang), result)
-            self._classified(s, t, m, result, lang, "inquiry", opened.role == "lead", opened.inquiry_id)
-            if self.public_comment_reply:
-                self.cases.reply(s, opened.inquiry_id, t.key("public"),
-                                 Reply(replies.public_acknowledgement(lang, opened.code)),
-                                 address=Address(m.channel, m.page_id, m.reply_to, public=True))
-            return t.finish(s, "done", f"inquiry {opened.code} from comment -> {opened.unit}")
 
     # ---- everything else -------------------------------------------------------------------
     def _answered_elsewhere(self, t: Ticket, a: AnsweredElsewhere) -> Outcome:
@@ -287,24 +375,6 @@ class Conversation:
             if owner.sender_id:
                 self._state(s, owner.page_id, owner.sender_id).thread_owner_app_id = owner.owner
             return t.finish(s, "done", owner.detail)
-
-    def _edited(self, t: Ticket, e: Edited) -> Outcome:
-        if not e.public:  # a private message edited (bot/conversation/edits.py)
-            return self.edits.handle(t, e)
-        with self.db.session() as s:
-            inquiry = queries.by_comment(s, e.comment_id)
-            if inquiry is None or e.text is None:
-                return t.finish(s, "ignored", "edit of a comment without an inquiry")
-            self.cases.edit_text(s, inquiry, e.text, at=e.at, source="comment", event_id=t.event_id)
-            return t.finish(s, "done", f"{inquiry.code}: comment edited")
-
-    def _withdrawn(self, t: Ticket, w: Withdrawn) -> Outcome:
-        with self.db.session() as s:
-            inquiry = queries.by_comment(s, w.comment_id)
-            if inquiry is None:
-                return t.finish(s, "ignored", f"a {w.how} comment without an inquiry")
-            self.cases.withdraw(s, inquiry, how=w.how, at=w.at, event_id=t.event_id)
-            return t.finish(s, "done", f"{inquiry.code}: comment {w.how}")
 
     def _page_posted(self, t: Ticket, p: PagePosted) -> Outcome:
         with self.db.session() as s:

@@ -1,12 +1,24 @@
 """What the bot says in conversation (not about one inquiry: see cases/replies.py): the
-welcome, the menu, help, small talk, the question for a phone number or e-mail. Vietnamese
-and English; numbers of days come from the deadline policy.
+welcome, the menu, help, small talk, the question for a phone number or e-mail, the choice
+between adding to the open inquiry and a new question. Vietnamese and English; numbers of
+days come from the deadline policy.
+
+The labels of the buttons (persistent menu, quick replies) are also understood when typed or
+pasted (`typed_action`): with or without diacritics, in any case, with punctuation or emoji
+around them, "Tra cứu phản ánh", "tra cuu phan anh" and "Check an inquiry" do what the
+button does (issue 11, point 3). Only the whole message counts: "tra cứu phản ánh QN-…
+đến đâu rồi" is a sentence for the classifier.
 """
 from __future__ import annotations
 
+import re
+from typing import Optional
+
+from bot.conversation.phrasing import fold
 from cases.outbox import Choice
 
 MENU_SUBMIT, MENU_STATUS, MENU_HELP = "MENU_SUBMIT", "MENU_STATUS", "MENU_HELP"
+JOIN, NEW = "FOLLOWUP_JOIN", "FOLLOWUP_NEW"  # a follow-up's choice; its payload is "<kind>:<choice id>"
 GET_STARTED = "GET_STARTED"
 GET_STARTED_PAYLOADS = {"GET_STARTED", "get_started", "__GET_STARTED__"}
 # Messenger shows at most 20 characters of a quick-reply title; these are the labels the
@@ -17,8 +29,70 @@ MENU_LABELS = {
 }
 
 
+# Quick-reply titles show at most 20 characters (Meta's quick-reply reference), so the
+# tracking code goes in the question, not on the buttons.
+FOLLOWUP_LABELS = {
+    "vi": {JOIN: "Bổ sung", NEW: "Câu hỏi mới"},
+    "en": {JOIN: "Add to my inquiry", NEW: "New question"},
+}
+
+
 def menu_choices(lang: str) -> tuple[Choice, ...]:
-    return tuple(Choice(payload, title) for payload, title in MENU_LABELS[lang].items())
+    return tuple(Choice(key, title) for key, title in MENU_LABELS[lang].items())
+
+
+def payload(kind: str, choice_id: int) -> str:
+    return f"{kind}:{choice_id}"
+
+
+def parse_choice(value: str) -> Optional[tuple[str, Optional[int]]]:
+    """(JOIN or NEW, the choice's id or None) of a follow-up choice's payload; None otherwise."""
+    kind, _, rest = value.partition(":")
+    if kind not in (JOIN, NEW):
+        return None
+    return kind, int(rest) if rest.isdigit() and len(rest) < 19 else None
+
+
+def followup_choices(lang: str, choice_id: int) -> tuple[Choice, ...]:
+    return tuple(Choice(payload(kind, choice_id), title) for kind, title in FOLLOWUP_LABELS[lang].items())
+
+
+def followup_question(lang: str, code: str, minutes: int) -> str:
+    if lang == "en":
+        return (f"Does this add to your inquiry {code}, or is it a new question? Please choose below. Without an "
+                f"answer within {minutes} minutes we will take it as a new inquiry, so that the competent unit "
+                "receives it.")
+    return (f"Nội dung này bổ sung cho phản ánh {code} hay là một câu hỏi mới? Quý doanh nghiệp vui lòng chọn bên "
+            f"dưới. Nếu không có lựa chọn trong {minutes} phút, chúng tôi sẽ tiếp nhận thành phản ánh mới để "
+            "chuyển tới đúng đơn vị có thẩm quyền.")
+
+
+def _label_key(text: str) -> str:
+    """A label as compared: folded (no diacritics, lowercase), letters and digits only."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(text)).split())
+
+
+_CODE = r"[a-z]{1,6} \d{4} \d{1,12}"  # a tracking code once folded ("qn 2026 000001")
+TYPED_LABELS: dict[str, tuple[str, str]] = {
+    _label_key(title): (key, lang)
+    for lang in ("vi", "en") for labels in (MENU_LABELS, FOLLOWUP_LABELS) for key, title in labels[lang].items()
+}
+_TYPED_JOIN = [(re.compile(rf"^(?:bo sung|them vao)(?: cho| vao)?(?: phan anh)? {_CODE}$"), "vi"),
+               (re.compile(rf"^add(?: it)? to(?: my)?(?: inquiry)? {_CODE}$"), "en")]
+
+
+def typed_action(text: Optional[str]) -> Optional[tuple[str, str]]:
+    """(the button's payload, the label's language) when `text` is a button's label typed or
+    pasted; follow-up choices come back as JOIN / NEW without a choice id. None otherwise."""
+    if not text:
+        return None
+    key = _label_key(text)
+    if key in TYPED_LABELS:
+        return TYPED_LABELS[key]
+    for pattern, lang in _TYPED_JOIN:
+        if pattern.match(key):
+            return JOIN, lang
+    return None
 
 
 def welcome(lang: str, lead_days: int) -> str:

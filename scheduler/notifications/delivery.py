@@ -110,6 +110,7 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         text=inquiry.text, how_to_answer=how_to_answer_vi(inquiry, link, assignment.role, lead_name), link=link,
         rule=rule_vi(assignment.role, assignment.working_days, complex_case=complex_case),
         provisional_note=provisional_note_vi(calendar.local_date(assignment.due_at).year) if provisional else None,
+        flag=inquiry.moderation_note,  # the prohibited-content filter's finding (cases/screening.py)
         ended=assignment.status not in (None, "open"), **({"note": note} if note else {}),
     )
     session.add(Notification(

@@ -142,6 +142,20 @@ def graph_subscribe(version: str, page_id: str):
     return jsonify(success=True), 200
 
 
+@bp.post("/graph/<version>/<object_id>")
+def graph_hide_comment(version: str, object_id: str):
+    """Graph API stand-in for POST /{comment-id} with is_hidden (a comment hidden for
+    prohibited content); other fields of an object are not updated here."""
+    page_id = _page_for_token()
+    if page_id is None:
+        return jsonify(error=_BAD_TOKEN), 400
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("is_hidden"), bool):
+        return jsonify(error={"message": "(#100) is_hidden (a boolean) is required", "code": 100}), 400
+    _record(page_id, object_id, body)
+    return jsonify(success=True), 200
+
+
 @bp.post("/graph/<version>/<comment_id>/comments")
 def graph_comment_reply(version: str, comment_id: str):
     page_id = _page_for_token()

@@ -106,6 +106,16 @@ class SendApiClient:
         return self._request("GET", psid, access_token, params={"fields": "name,first_name,last_name"},
                              timeout=timeout)
 
+    def hide_comment(self, access_token: Optional[str], comment_id: str, hidden: bool = True) -> str:
+        """Hide (or show again) a comment under one of the page's posts (Graph API
+        POST /{comment-id} with is_hidden). Facebook answers {"success": true}; the comment's
+        id is returned as the provider's id."""
+        data = self._request("POST", comment_id, access_token, body={"is_hidden": hidden})
+        if data.get("success") is False:
+            raise SendError(f"Graph API did not {'hide' if hidden else 'show'} comment {comment_id}",
+                            permanent=False)
+        return comment_id
+
     def set_messenger_profile(self, access_token: Optional[str], profile: dict[str, Any]) -> dict[str, Any]:
         """Get Started button, greeting and persistent menu (Messenger Profile API)."""
         return self._request("POST", "me/messenger_profile", access_token, body=profile)

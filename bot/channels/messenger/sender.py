@@ -3,9 +3,10 @@
 `plan` runs in the delivery loop's short transaction: while another app owns the
 conversation a bot message is held; Messenger's window (bot/channels/messenger/policy.py)
 decides whether and how a private message may go; a public reply under a comment and the
-one private reply to a comment are Facebook's to allow. `send` renders the neutral Reply as
-a Send API message (choices become quick replies) and calls the Graph API, outside any
-transaction.
+one private reply to a comment are Facebook's to allow, and so is hiding a comment with
+prohibited content (kind "hide_comment": the page may hide comments under its own posts at
+any time). `send` renders the neutral Reply as a Send API message (choices become quick
+replies), or hides the comment, and calls the Graph API, outside any transaction.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class MessengerSender:
         self.client, self.tokens, self.human_agent_pages = client, dict(tokens), human_agent_pages
 
     def plan(self, s, out: Outgoing, now: datetime) -> Plan:
+        if out.kind == "hide_comment":
+            return Plan("send", "hide a comment under the page's post")
         if out.public:
             return Plan("send", "a public reply under the comment")
         to_comment = "comment_id" in out.to
@@ -58,6 +61,8 @@ class MessengerSender:
 
     def send(self, out: Outgoing, plan: Plan) -> str:
         token = self.tokens.get(out.page_id)
+        if out.kind == "hide_comment":
+            return self.client.hide_comment(token, out.to["comment_id"])
         if out.public:
             return self.client.reply_to_comment(token, out.to["comment_id"], out.reply.text[:MAX_TEXT])
         return self.client.send_message(token, dict(out.to), render(out),

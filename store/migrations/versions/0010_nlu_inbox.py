@@ -1,7 +1,7 @@
 """the admins' NLU inbox: classification records, training jobs, model versions (issue 13)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03 10:00:00
 
 `classifications` holds every message the bot classified with the admin's decision on it;
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
