@@ -37,7 +37,7 @@ from sqlalchemy import select, update
 from cases import queries, replies
 from cases.approval import Actor, ApprovalRules, DraftFacts, same_person
 from cases.errors import CaseError, Conflict, NotAllowed
-from cases.outbox import Address, Reply
+from cases.outbox import Address, Reply, screen
 from store import OPEN_INQUIRY_STATUSES, Conversation, Draft, DraftEvent, Inquiry, Outbox
 
 # draft statuses, and the ones still in the work (at most one per inquiry)
@@ -155,12 +155,19 @@ class Answers:
                                       draft.facts if isinstance(draft, DraftView) else draft)
 
     # ---- drafting ------------------------------------------------------------------------
+    def _screen(self, inquiry, text: str) -> None:
+        """A draft with prohibited content (Decision 3887, Art. 9.5(b)) is refused as it is
+        written, with the reason, rather than at approval: raises ContentBlocked."""
+        screen(Reply(text), public=self.cases.opened_in_public(inquiry), author="human",
+               rules=self.cases.content_rules)
+
     def draft(self, code: str, *, actor: Actor, text: str, language: Optional[str] = None,
               session=None) -> DraftView:
         """Start the lead unit's answer (after a returned draft, the new one follows it)."""
         text = _clean(text)
         with self.cases._work(session) as s:
             inquiry = self.cases.find(s, code)
+            self._screen(inquiry, text)
             lead = self._lead(s, inquiry)
             if actor.role == "admin" or actor.unit != lead.unit_code:
                 raise NotAllowed(f"only {lead.unit_code} drafts the answer to {inquiry.code}", "not_lead_unit")
@@ -191,6 +198,7 @@ class Answers:
             self._author_only(d, actor, "edit")
             if d.status != "draft":
                 raise CaseError(f"draft #{d.id} is {d.status}: only a draft being written can be edited")
+            self._screen(inquiry, text)
             d.text, d.updated_at = text, self.clock()
             self._event(s, d, actor.email, "edited", text=text)
             return DraftView.of(d, inquiry)

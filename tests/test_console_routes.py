@@ -72,6 +72,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("sandbox.graph_comment_reply", "POST"): everyone(400),
     ("sandbox.graph_subscribe", "POST"): everyone(400),  # no page token
     ("sandbox.graph_user_profile", "GET"): everyone(400),
+    ("sandbox.graph_hide_comment", "POST"): everyone(400),
 }
 
 VICTIM = Person("victim", "bi.khoa@soxd.example", "SO_XD", "officer")  # the target of admin actions
@@ -86,7 +87,8 @@ def world(make_app):
     mine = open_inquiry(app, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng", "xay_dung")
     theirs = open_inquiry(app, "Hỏi về hoàn thuế giá trị gia tăng", "thue", sender="900000000000002")
     samples = {"filename": "console.css", "code": mine, "user_id": victim, "token": "never-issued",
-               "version": "v21.0", "comment_id": "123_456", "page_id": "100000000000001", "psid": "900000000000001"}
+               "version": "v21.0", "comment_id": "123_456", "page_id": "100000000000001", "psid": "900000000000001",
+               "object_id": "123_456"}
     return app, samples, theirs
 
 

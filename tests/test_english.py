@@ -89,7 +89,8 @@ def test_every_reply_to_an_english_writer_is_english(make_app, trained_model, cl
     say("What's the weather going to be like in Ha Long this weekend?")  # out of scope
     warehouse = next(i for i in inquiries() if i.intent == "xay_dung")
     cli("inquiries", "assign", warehouse.code, "SO_NNMT", "--by", "bxt", "--reason", "đất đai")
-    cli("inquiries", "answer", warehouse.code, "--by", "so.nnmt", "--text", "Please submit form 01 online.")
+    cli("inquiries", "answer", warehouse.code, "--by", "so.nnmt", "--text", "Please submit form 01 online.",
+        "--approved-by", "giamdoc@sonnmt.quangninh.example")
     comment = load_fixture("feed_comment_add.json")
     comment["entry"][0]["changes"][0]["value"]["message"] = "How can we get a fire safety inspection for our factory?"
     post(comment)  # private and public acknowledgements

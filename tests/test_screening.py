@@ -175,7 +175,8 @@ def test_an_officers_answer_with_prohibited_content_is_refused_and_nothing_is_wr
     sent = len(graph.calls)
     runner = d.app.test_cli_runner()
     result = runner.invoke(args=["inquiries", "answer", inquiry.code, "--by", "soxd.officer",
-                                 "--text", "Hồ sơ đầy đủ rồi, đm hỏi mãi"])
+                                 "--text", "Hồ sơ đầy đủ rồi, đm hỏi mãi",
+                                 "--approved-by", "giamdoc@soxd.quangninh.example"])
     assert result.exit_code == 1
     assert "Nội dung bị chặn: ngôn từ thô tục, xúc phạm (quy tắc insult_vi_01)" in result.output
     [inquiry] = d.rows(Inquiry)
@@ -184,8 +185,16 @@ def test_an_officers_answer_with_prohibited_content_is_refused_and_nothing_is_wr
     assert [o for o in d.rows(Outbox) if o.author == "human"] == []
     d.worker.run_once()
     assert len(graph.calls) == sent
+    # the same text as a draft is refused as it is written, before anyone approves it
+    drafted = runner.invoke(args=["inquiries", "draft", inquiry.code, "--by", "soxd.officer",
+                                  "--text", "Hồ sơ đầy đủ rồi, đm hỏi mãi"])
+    assert drafted.exit_code == 1 and "Nội dung bị chặn" in drafted.output
+    from store import Draft
+
+    assert d.rows(Draft) == []
     ok = runner.invoke(args=["inquiries", "answer", inquiry.code, "--by", "soxd.officer",
-                             "--text", "Hồ sơ gồm đơn đề nghị và bản vẽ thiết kế."])
+                             "--text", "Hồ sơ gồm đơn đề nghị và bản vẽ thiết kế.",
+                             "--approved-by", "giamdoc@soxd.quangninh.example"])
     assert ok.exit_code == 0, ok.output
 
 

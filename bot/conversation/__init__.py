@@ -153,8 +153,8 @@ class Conversation(PublicComments):
             done = self._action(t, m, m.action, label[1] if label else None, by="button")
             if done is not None:
                 return done
-            if not m.typed:  # a button we do not know: start over
-                return self._action(t, m, texts.GET_STARTED, None, by="button")
+        if not m.typed:  # a button we do not know (or without a payload): start over
+            return self._action(t, m, texts.GET_STARTED, None, by="button")
         if m.text is None or not normalize(m.text):
             if m.attachments:
                 return self._attachments(t, m)
