@@ -117,7 +117,7 @@ def test_the_inbox_shows_groups_in_tunings_order_with_what_the_admin_needs(app, 
     # what accepting it would store: personal data replaced, shown before anyone decides
     assert '<mark class="pii" title="đã thay tên người">A</mark>' in unsure_card
     assert '<mark class="pii" title="đã thay số điện thoại">[0900 000 000](phone)</mark>' in unsure_card
-    preview = re.search(r"Nếu chấp nhận, sẽ lưu:</span> <code>(.*?)</code>", unsure_card).group(1)
+    preview = re.search(r'Nếu chấp nhận, sẽ lưu:</span> <code class="line">(.*?)</code>', unsure_card).group(1)
     assert "0912" not in preview and "Lan" not in preview
     dup_card = html[html.index(f'id="group-{dup}"'):html.index(f'id="group-{known}"')]
     assert "2 tin gần giống" in dup_card and f"#{sure}" in dup_card and token_of(html, dup) == f"{dup}:0,{sure}:0"
@@ -193,6 +193,7 @@ def test_confirm_relabel_and_discard_a_group_as_htmx_fragments_audited(app, admi
         ("nlu.inbox.confirm", PEOPLE["admin"].email, str(a)), ("nlu.inbox.relabel", PEOPLE["admin"].email, str(b)),
         ("nlu.inbox.discard", PEOPLE["admin"].email, str(c))]
     assert audits(app)[1][3]["label"] == "hai_quan" and audits(app)[1][3]["ids"] == [b]
+    assert 'id="counts" hx-swap-oob="true"' in text(discarded) and "Đã loại bỏ: <strong>1</strong>" in text(discarded)
     # the inbox data file is Rasa's, written from the database
     inbox_file = context_inbox_file(app)
     assert "- intent: hai_quan" in inbox_file and "tờ khai hải quan nhập máy móc" in inbox_file
@@ -247,8 +248,8 @@ def test_two_admins_deciding_one_group_the_second_sees_the_first_decision(app, a
     late = decide(admin, token_of(mine, a), "confirm")
     assert late.status_code == 409
     body = text(late)
-    assert f"Tin #{a}: {SECOND_ADMIN.email} đã quyết định trước lúc 27/11/2026 10:03 (gán lại nhãn Hải quan " \
-           "(hai_quan)). Quyết định của bạn không được áp dụng" in body
+    assert f"Tin #{a}: {SECOND_ADMIN.email} đã quyết định trước bạn, lúc 27/11/2026 10:03: gán lại nhãn Hải quan " \
+           "(hai_quan). Quyết định của bạn không được áp dụng" in body
     assert "Đã gán lại nhãn: <strong>Hải quan (hai_quan)</strong>" in body and SECOND_ADMIN.email in body
     assert {row(app, i).label for i in (a, b)} == {"hai_quan"} and row(app, a).decided_by == SECOND_ADMIN.email
     assert [(act, who) for act, who, *_ in audits(app)] == [("nlu.inbox.relabel", SECOND_ADMIN.email)]
@@ -367,6 +368,8 @@ def test_the_job_fragment_polls_while_the_job_runs_and_stops_when_it_is_done(app
             "per_intent": [], "routing": {}})
     done = text(admin.get(url, headers=HX))
     assert "hx-trigger" not in done and "Xong" in done
+    # the last poll brings the Train button's panel up to date (no job in the way any more)
+    assert '<section id="train-panel" class="panel" hx-swap-oob="true">' in done and re.search(r'id="train" >', done)
     assert "Macro-F1 0,912 (mô hình đang dùng 1,000)" in done and "<strong>từ chối kích hoạt</strong>" in done
     assert "cổng đánh giá TỪ CHỐI kích hoạt" in done and 'href="/nlu/models/nlu-abc"' in done
     assert admin.get("/nlu/training/jobs/999").status_code == 404
@@ -447,9 +450,11 @@ def test_activation_refused_by_the_gate_then_overridden_with_a_reason_audited_th
     [(action, who, obj, details)] = audits(app)
     assert (action, who, obj) == ("nlu.activate.override", PEOPLE["admin"].email, b)
     assert details["override_reason"] == "Thử nghiệm có chủ đích trên trang thử"
-    assert details["previous_version"] == a and details["gate_refusals"]
+    assert details["previous_version"] == a and "by" not in details  # who and when: the entry's own columns
+    assert details["gate_refusals"][0].startswith("Macro-F1 (Toàn bộ) giảm 0,500")
     log = text(admin.get("/audit?action=nlu.activate.override"))
     assert "NLU: kích hoạt mô hình vượt cổng đánh giá" in log and "Thử nghiệm có chủ đích" in log
+    assert "gate_refusals: Macro-F1 (Toàn bộ) giảm 0,500 (1,000 → 0,500); chỉ được giảm tối đa 0,005.; Macro-F1" in log
 
     assert f"Quay lại mô hình trước ({a})" in listing
     rolled = admin.post("/nlu/rollback", data={"csrf_token": page_token(admin, "/nlu/models")})
@@ -502,7 +507,7 @@ def test_the_versions_page_lists_every_model_with_scores_and_people(app, admin, 
     assert page.index(f'id="version-{a}"') >= 0 and page.index(f'id="version-{b}"') >= 0
     row_a = page[page.index(f'id="version-{a}"'):page.index("</tr>", page.index(f'id="version-{a}"'))]
     assert "đang dùng" in row_a and "lan@bxt" in row_a and "ops" in row_a and "27/11/2026 10:00" in row_a
-    assert "dấu vân tay dữ liệu" in row_a and "1,000" in row_a and "90,0 %" in row_a
+    assert "dữ liệu: " in row_a and "1,000" in row_a and "90,0 %" in row_a
     row_b = page[page.index(f'id="version-{b}"'):]
     assert "Kích hoạt</button>" in row_b[:row_b.index("</tr>")]
     assert f'id="active-version">{a}<' in page

@@ -165,9 +165,9 @@ def report_messages(report: DecisionReport, action: str, intent: Optional[str]) 
                 "discard": "Đã loại bỏ"}[action]
         out.append(("success", f"{done} {n} tin."))
     for c in report.conflicts:
-        out.append(("error", f"Tin #{c.id}: {c.decided_by or 'người khác'} đã quyết định trước lúc {_when(c.decided_at)} "
-                             f"({_status(c.status, c.label)}). Quyết định của bạn không được áp dụng; "
-                             "quyết định đang có được hiện bên dưới."))
+        out.append(("error", f"Tin #{c.id}: {c.decided_by or 'người khác'} đã quyết định trước bạn, lúc "
+                             f"{_when(c.decided_at)}: {_status(c.status, c.label)}. Quyết định của bạn không được "
+                             "áp dụng; thẻ của tin hiện quyết định đang có."))
     for c in report.refused:
         if c.status == "discarded":
             out.append(("error", f"Tin #{c.id} đã bị {c.decided_by or 'người khác'} loại bỏ: tin đã loại bỏ giữ "

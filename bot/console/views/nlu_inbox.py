@@ -117,7 +117,7 @@ def decide():
     groups = _groups_of(box, selection) if selection else []
     common = dict(intents=nlu.intent_choices(box.intents), pages=_pages(),
                   previews=_previews([g for _, g in groups]), back=_back(url_for("console.nlu_inbox.index")),
-                  token=nlu.token)
+                  token=nlu.token, counts=box.counts())  # the page's counts, swapped out of band
     if view == "group":
         if not groups:
             return render_template("console/_nlu_messages.html", messages=messages), status

@@ -122,7 +122,11 @@ def job(job_id: int):
         view = nlu.queue().get(job_id)
     except TrainingError:
         abort(404)
-    return render_template("console/_nlu_job.html", job=view)
+    html = render_template("console/_nlu_job.html", job=view)
+    if view.finished and request.headers.get("HX-Request") == "true":
+        # the last poll: the Train button's panel is current again (it said "a job runs")
+        html += render_template("console/_nlu_train_panel.html", oob=True, **_panel())
+    return html
 
 
 # ---- versions ---------------------------------------------------------------------------------
@@ -173,6 +177,10 @@ def _record(activation) -> None:
     action = data.pop("action")  # nlu.activate | nlu.rollback
     if activation.override_reason and (activation.gate or {}).get("refusals"):
         action = "nlu.activate.override"
+    # who and when are the entry's own columns; the refusals in Vietnamese, as the admin read them
+    # (tuning's English verdict stays in nlu_activations.gate)
+    data.pop("by"), data.pop("at")
+    data["gate_refusals"] = [gate_reason(r) for r in data["gate_refusals"]]
     with context.db().session() as s:
         audit(s, action, object_type="nlu_model", object_id=activation.version, details=data)
 
