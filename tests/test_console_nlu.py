@@ -535,3 +535,38 @@ def test_dates_in_the_inbox_filter_are_local_days(app, admin, clock):
     next_day = add(app, "thủ tục thuế sáng sớm", "thue", 0.6, later=timedelta(hours=14, minutes=30))  # 28/11 00:30
     assert card_ids(text(admin.get("/nlu/inbox?date_from=27/11/2026&date_to=27/11/2026"))) == [late]
     assert card_ids(text(admin.get("/nlu/inbox?date_from=28/11/2026"))) == [next_day]
+
+
+def test_the_nlu_pages_keep_rasa_out_of_the_web_process(tmp_path):
+    """Every NLU page and action an admin uses, served by a fresh web process: Rasa and
+    TensorFlow are never imported (training and classification are the worker's)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, write_config
+
+    config = write_config(tmp_path, nlu__project_dir=str(tiny_project(tmp_path / "project")),
+                         nlu__model_dir=str(tmp_path / "models"))
+    code = f"""
+import sys
+from bot import create_app, context
+from tests.console import PEOPLE, add_user, login, page_token
+app = create_app({{"config_path": {str(config)!r}, "environment": "test", "database_url": "sqlite:///{tmp_path}/w.db",
+                  "instance_path": {str(tmp_path)!r}, "TESTING": True}})
+with app.app_context():
+    context.db().upgrade()
+add_user(app, PEOPLE["admin"])
+c = app.test_client()
+login(c, PEOPLE["admin"])
+for url in ("/nlu/inbox", "/nlu/training", "/nlu/models"):
+    assert c.get(url).status_code == 200, url
+assert c.post("/nlu/training", data={{"csrf_token": page_token(c, "/nlu/training")}}).status_code == 302
+assert c.get("/nlu/training/jobs/1").status_code == 200
+assert c.post("/nlu/rollback", data={{"csrf_token": page_token(c, "/nlu/models")}}).status_code == 409
+bad = [m for m in sys.modules if m.split('.')[0] in ('rasa', 'tensorflow', 'keras')]
+print(bad)
+sys.exit(1 if bad else 0)
+"""
+    env = {"PATH": "/usr/bin:/bin", "TEST_TOKEN_DDCI": "x", "TEST_TOKEN_SXD": "y", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
