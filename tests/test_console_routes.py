@@ -59,6 +59,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("console.admin.enable_user", "POST"): expect(302, 403, 403, 403, 403, 302),
     ("console.admin.reset_user", "POST"): ADMIN,  # the page with the new link
     ("console.admin.units", "GET"): ADMIN,
+    # the admins' NLU pages: admins only (the standing office corrects domains in triage, which
+    # pre-labels the inbox; it does not decide training data). POSTs with an empty form:
+    ("console.nlu_inbox.index", "GET"): ADMIN,
+    ("console.nlu_inbox.decide", "POST"): expect(302, 403, 403, 403, 403, 302),  # nothing chosen: back, with the reason
+    ("console.nlu_models.training", "GET"): ADMIN,
+    ("console.nlu_models.train", "POST"): expect(302, 403, 403, 403, 403, 302),  # a job queued, back to the page
+    ("console.nlu_models.job", "GET"): ADMIN,
+    ("console.nlu_models.models", "GET"): ADMIN,
+    ("console.nlu_models.compare", "GET"): ADMIN,
+    ("console.nlu_models.activate", "POST"): expect(302, 403, 403, 403, 403, 409),  # the sample's archive is no model
+    ("console.nlu_models.rollback", "POST"): expect(302, 403, 403, 403, 403, 409),  # nothing to roll back to
     # not the console: machines and development
     ("health.healthz", "GET"): everyone(200),
     ("webhook.subscribe", "GET"): everyone(403),  # no verify token
@@ -78,9 +89,31 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
 VICTIM = Person("victim", "bi.khoa@soxd.example", "SO_XD", "officer")  # the target of admin actions
 
 
+def nlu_samples(app) -> dict:
+    """A finished training job and a registered model (an archive that is no model), so the NLU
+    pages that take one have something to show."""
+    from bot import context, runtime
+    from nlu.training import TrainResult
+
+    with app.app_context():
+        settings, db, clock = context.settings(), context.db(), context.clock()
+        queue = runtime.training_queue(settings, db, clock)
+        job = queue.request(by="walk@bxt")
+        queue.finish(job.id, "failed", error="walk")
+        settings.model_dir.mkdir(parents=True, exist_ok=True)
+        archive = settings.model_dir / "nlu-walk00000000.tar.gz"
+        archive.write_bytes(b"not a model")
+        runtime.model_registry(settings, db, clock).register(
+            TrainResult("nlu-walk00000000", archive, False, 1.0, 3, "walk"), by="walk@bxt",
+            scores={"heldout": "x", "n": 1, "macro_f1": {"all": 1.0}, "per_intent": {"thue": 1.0},
+                    "routing": {"threshold": 0.5, "min_margin": 0.3, "auto_share": 1.0, "auto_precision": 1.0}})
+    return {"job_id": job.id, "model": "nlu-walk00000000"}
+
+
 @pytest.fixture
-def world(make_app):
-    app = make_app({"SANDBOX": True})  # the development routes are walked too
+def world(make_app, tmp_path):
+    # the development routes are walked too; models in a folder of this test (activation writes there)
+    app = make_app({"SANDBOX": True}, nlu__model_dir=str(tmp_path / "models"))
     for person in PEOPLE.values():
         add_user(app, person)
     victim = add_user(app, VICTIM)
@@ -88,7 +121,7 @@ def world(make_app):
     theirs = open_inquiry(app, "Hỏi về hoàn thuế giá trị gia tăng", "thue", sender="900000000000002")
     samples = {"filename": "console.css", "code": mine, "user_id": victim, "token": "never-issued",
                "version": "v21.0", "comment_id": "123_456", "page_id": "100000000000001", "psid": "900000000000001",
-               "object_id": "123_456"}
+               "object_id": "123_456", **nlu_samples(app)}
     return app, samples, theirs
 
 

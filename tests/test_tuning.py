@@ -72,6 +72,9 @@ def test_personal_data_is_replaced_before_an_example_is_accepted(text, gone, exp
     for value in gone:
         assert value not in result.annotated and value not in result.text
     assert "[" not in result.text
+    # the pieces the admins' page shows: the same text, every replacement marked with its kind
+    assert "".join(piece for piece, _ in result.parts) == result.text
+    assert [(v, k) for v, k in result.parts if k] == [(r.value, r.kind) for r in result.replacements]
 
 
 def test_similarity_key_and_groups():
@@ -179,6 +182,7 @@ def test_inbox_order_filters_groups_and_known_texts(db, clock, inbox):
     assert ids(page_id=SECOND_PAGE) == [c]
     assert ids(language="en") == [d]
     assert ids(routed_automatically=False) == [c]
+    assert ids(ids=(a, c)) == [c, a]
     inbox.decide([a], "discard", by="admin")
     assert a not in ids() and ids(statuses=("discarded",)) == [a]
 

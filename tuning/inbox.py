@@ -30,7 +30,7 @@ from sqlalchemy import and_, case, or_, select, update
 from nlu.normalize import normalize
 from store import ClassificationRecord as Row, Database, Inquiry
 from tuning import dataset
-from tuning.privacy import scrub
+from tuning.privacy import Scrubbed, scrub
 from tuning.similarity import DEFAULT_THRESHOLD, group, index, key
 
 ACTIONS = ("confirm", "relabel", "discard")
@@ -57,6 +57,7 @@ class InboxFilter:
     routed_automatically: Optional[bool] = None
     statuses: tuple[str, ...] = ("pending",)
     limit: int = 1000
+    ids: tuple[int, ...] = ()  # only these messages (a group shown again after a decision)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,8 @@ class Inbox:
                  .limit(flt.limit))
         if flt.statuses:
             query = query.where(Row.status.in_(flt.statuses))
+        if flt.ids:
+            query = query.where(Row.id.in_(flt.ids))
         if flt.intents:
             query = query.where(or_(Row.intent.in_(flt.intents), Inquiry.corrected_intent.in_(flt.intents),
                                     Row.label.in_(flt.intents)))
@@ -279,7 +282,7 @@ class Inbox:
         if label is None:
             return None
         status = "confirmed" if label == row.intent else "relabelled"
-        return {"status": status, "label": label, "training_text": scrub(normalize(row.normalized)).annotated}
+        return {"status": status, "label": label, "training_text": training_text(row.normalized).annotated}
 
     def write_data_file(self) -> Optional[Path]:
         if self.data_dir is None:
@@ -363,6 +366,12 @@ class Inbox:
         with self.db.session() as s:
             row = s.get(Row, row_id)
             return row is not None and (text is None or row.text == text)
+
+
+def training_text(normalized: str) -> Scrubbed:
+    """What accepting a message writes to the training data: its normalised text with personal
+    data replaced. The admins' page shows it before they decide, from this same function."""
+    return scrub(normalize(normalized))
 
 
 _STATUS_ACTION = {"confirmed": "confirm", "relabelled": "relabel", "discarded": "discard"}

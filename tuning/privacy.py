@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Optional
 
 from nlu.entities import resolve
 from nlu.normalize import strip_diacritics
@@ -77,6 +78,9 @@ class Scrubbed:
     text: str
     annotated: str
     replacements: tuple[Replacement, ...]
+    # `text` in pieces: (piece, None) kept as written, (value, kind) a replacement; what the
+    # admins' page shows before an example is accepted (the replaced parts marked)
+    parts: tuple[tuple[str, Optional[str]], ...] = ()
 
 
 _PHONE = re.compile(r"(?<![\d+])(?:\+84[ .]?|0)(?:\d[ .]?){8,9}\d(?!\d)")
@@ -167,13 +171,15 @@ def scrub(text: str) -> Scrubbed:
         if not any(start < r.end and r.start < end for r in found):
             found.append(Replacement("name", start, end, text[start:end], value))
     found.sort(key=lambda r: r.start)
-    plain, annotated, at = [], [], 0
+    plain, annotated, parts, at = [], [], [], 0
     for r in found:
         plain.append(text[at:r.start])
         annotated.append(text[at:r.start])
+        parts += [(text[at:r.start], None), (r.value, r.kind)]
         plain.append(r.value)
         annotated.append(r.value if r.kind == "name" else f"[{r.value}]({r.kind})")
         at = r.end
     plain.append(text[at:])
     annotated.append(text[at:])
-    return Scrubbed("".join(plain), "".join(annotated), tuple(found))
+    parts.append((text[at:], None))
+    return Scrubbed("".join(plain), "".join(annotated), tuple(found), tuple(p for p in parts if p[0]))

@@ -8,6 +8,7 @@ What a page author gets (README "The console"):
 - every POST (forms and htmx) must carry the CSRF token (Flask-WTF, app-wide; 400 without);
   base.html sends it on every htmx request (hx-headers on <body>);
 - audit.audit(s, action, ...) records a change in the same transaction;
+- the admins' NLU pages (views/nlu_inbox.py, views/nlu_models.py) call tuning/ through bot/console/nlu.py;
 - tests/test_console_routes.py walks every route: a new route needs one line there.
 
 Decisions: the session is Flask's signed cookie, HttpOnly, SameSite=Lax, Secure outside
@@ -25,8 +26,8 @@ from flask import Blueprint, Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.config import Settings
-from bot.console import access, formatting
-from bot.console.views import admin, audit, auth, inquiries
+from bot.console import access, formatting, tuning_texts
+from bot.console.views import admin, audit, auth, inquiries, nlu_inbox, nlu_models
 
 HTMX = "htmx-2.0.11.min.js"  # vendored from npm htmx.org 2.0.11 (0BSD), see static/README.md
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -39,7 +40,7 @@ def _blueprint() -> Blueprint:
     console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                         static_url_path="/static")
     console.before_request(access.guard)
-    for child in (auth.bp, inquiries.bp, admin.bp, audit.bp):
+    for child in (auth.bp, inquiries.bp, admin.bp, audit.bp, nlu_inbox.bp, nlu_models.bp):
         console.register_blueprint(child)
 
     @console.after_request
@@ -87,6 +88,7 @@ def init_app(app: Flask, settings: Settings, exempt_blueprints: Iterable[str] = 
     units = {u.code: u.name for u in settings.config.units}
     app.jinja_env.filters.update(formatting.filters(settings.config.calendar.get("timezone", "Asia/Ho_Chi_Minh"),
                                                     units))
+    app.jinja_env.filters.update(tuning_texts.filters({p.id: p.name for p in settings.config.pages}))
     app.jinja_env.globals.update(htmx_file=HTMX)
     app.register_error_handler(CSRFError, _error(400, "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang "
                                                       "và thử lại."))

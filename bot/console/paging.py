@@ -42,3 +42,10 @@ def paginate(s, query: Select, size: int, number: int | None = None) -> Page:
     number = min(number or requested_page(), pages)
     items = s.execute(query.limit(size).offset((number - 1) * size)).scalars().all()
     return Page(items, number, size, total)
+
+
+def paginate_list(rows: Sequence[Any], size: int, number: int | None = None) -> Page:
+    """One page of rows already in memory (the NLU inbox's groups, made in Python)."""
+    pages = max(1, -(-len(rows) // size))
+    number = min(number or requested_page(), pages)
+    return Page(rows[(number - 1) * size:number * size], number, size, len(rows))

@@ -24,6 +24,11 @@ ACTION_NAMES = {
     log.PASSWORD_CHANGE: "Đổi mật khẩu", log.USER_CREATE: "Tạo tài khoản", log.USER_UPDATE: "Sửa tài khoản",
     log.USER_DISABLE: "Khóa tài khoản", log.USER_ENABLE: "Mở khóa tài khoản",
     log.USER_RESET: "Cấp lại liên kết đặt mật khẩu",
+    # the admins' NLU pages (views/nlu_inbox.py, views/nlu_models.py)
+    "nlu.inbox.confirm": "NLU: xác nhận nhãn", "nlu.inbox.relabel": "NLU: gán lại nhãn",
+    "nlu.inbox.discard": "NLU: loại bỏ tin", "nlu.train.request": "NLU: yêu cầu huấn luyện",
+    "nlu.activate": "NLU: kích hoạt mô hình", "nlu.activate.override": "NLU: kích hoạt mô hình vượt cổng đánh giá",
+    "nlu.rollback": "NLU: quay lại mô hình trước",
 }
 
 
