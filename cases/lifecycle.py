@@ -40,6 +40,7 @@ from routing.units import Directory, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
 from scheduler.notifications.delivery import queue_notification
+from scheduler.notifications.render import format_local
 from store import Assignment, Database, DeadlineChange, Inquiry, InquiryMessage, Notification, Outbox
 
 
@@ -166,7 +167,12 @@ class Casework:
 
     def reply(self, s, inquiry_id: Optional[int], key: str, reply: Reply, *, address: Address,
               author: str = "bot") -> Outbox:
-        """Queue a message to a business (the only way one is sent)."""
+        """Queue a message to a business (the only way one is sent). A reply about an inquiry
+        is in the inquiry's language unless the caller said otherwise."""
+        if reply.lang is None and inquiry_id is not None:
+            inquiry = s.get(Inquiry, inquiry_id)
+            if inquiry is not None:
+                reply = replace(reply, lang=inquiry.language)
         return queue_reply(s, key=key, address=address, reply=reply, now=self.clock(), inquiry_id=inquiry_id,
                            author=author)
 
@@ -324,6 +330,18 @@ class Casework:
             channel="email", recipients=list(unit.emails) if unit else [],
             subject=f"[DDCI Quảng Ninh] Không gửi được trả lời phản ánh {inquiry.code} qua {channel_title}",
             body_text=text, status="pending", attempts=0, next_attempt_at=self.clock(), created_at=self.clock()))
+
+    def not_delivered(self, s, row: Outbox, *, contact: Sequence[str], channel_title: str,
+                      until: Optional[datetime] = None, error: Optional[str] = None) -> None:
+        """A message the channel refused for good (`error`, e.g. the person blocked the page),
+        or one retried until its window closed at `until` without getting through (the
+        provider was down): the unit must use the phone or e-mail, told in Vietnamese."""
+        if until is not None:
+            reason = (f"đã gửi lại nhiều lần cho đến khi hết thời hạn {channel_title} cho phép "
+                      f"({format_local(until)}) mà không thành công; lỗi lần cuối: {error or 'không rõ'}")
+        else:
+            reason = f"{channel_title} từ chối tin nhắn: {error or 'không rõ lý do'}"
+        self.undeliverable(s, row, reason, contact, channel_title)
 
     # ---- the rows only this class writes -------------------------------------------------
     def _assignment(self, s, inquiry: Inquiry, unit_code: str, role: str, start: datetime) -> Assignment:

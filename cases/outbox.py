@@ -8,11 +8,15 @@ here), so a second channel needs nothing in this package.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
+from cases import replies
 from store import Outbox
+
+# A bot message sent this long after it was queued says when the business's message came in.
+LATE_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,20 @@ class Choice:
 
 @dataclass(frozen=True)
 class Reply:
+    """A text (and choices) for a business, with the language it is written in (`lang`, "vi" or
+    "en", when the writer of the reply knew it): what the delivery adds to it (`as_sent`) is
+    written in the same language."""
+
     text: str
     choices: tuple[Choice, ...] = ()
+    lang: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
         if self.choices:
             data["choices"] = [{"payload": c.payload, "title": c.title} for c in self.choices]
+        if self.lang:
+            data["lang"] = self.lang
         return data
 
     @classmethod
@@ -42,7 +53,22 @@ class Reply:
         if text is None:
             text = data.get("message", "")
         raw = data.get("choices") or data.get("quick_replies") or ()
-        return cls(str(text), tuple(Choice(str(c.get("payload", "")), str(c.get("title", ""))) for c in raw))
+        lang = data.get("lang")
+        return cls(str(text), tuple(Choice(str(c.get("payload", "")), str(c.get("title", ""))) for c in raw),
+                   lang if lang in ("vi", "en") else None)
+
+
+def as_sent(reply: Reply, *, author: str, queued_at: datetime, now: datetime) -> Reply:
+    """The reply as it leaves now. A bot's message that waited more than LATE_AFTER (Facebook
+    was down, the page's token had expired) first says when the business's message came in,
+    so an acknowledgement that arrives hours late does not read as if it had just been
+    received ("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày
+    27/11/2026."). The time is when the bot took the message in and queued this reply, in the
+    reply's own language (Vietnamese when it is not known). A person's answer is sent as they
+    wrote it."""
+    if author != "bot" or now - queued_at <= LATE_AFTER:
+        return reply
+    return replace(reply, text=f"{replies.received_at(reply.lang or 'vi', queued_at)}\n{reply.text}")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.jobqueue import JobQueue
 from scheduler.lease import LEASE, SchedulerLease
-from scheduler.notifications.delivery import deliver_notifications, queue_notification
+from scheduler.notifications.delivery import NotificationDelivery, queue_notification
 from scheduler.notifications.router import Fanout, Notifier
 from scheduler.reports.jobs import ensure_report_jobs
 from scheduler.reports.service import ReportService
@@ -103,10 +103,12 @@ class ReminderService:
                  clock: Callable[[], datetime], plan: Optional[ReminderPlan] = None,
                  missed_grace: timedelta = MISFIRE_GRACE, lease: timedelta = LEASE,
                  reports: Optional[ReportService] = None, holder: Optional[str] = None,
-                 fanouts: Sequence[Fanout] = ()):
+                 fanouts: Sequence[Fanout] = (), admins: Sequence[str] = ()):
         self.db, self.calendar, self.policy, self.notifier = db, calendar, policy, notifier
         self.units, self.standing_office, self.clock = units, standing_office, clock
         self.fanouts = tuple(fanouts)  # copies of the e-mail notices on other channels
+        self.delivery = NotificationDelivery(db=db, notifier=notifier, clock=clock, fanouts=self.fanouts,
+                                             admins=admins, unit_names={c: u.name for c, u in units.items()})
         self.plan = plan or ReminderPlan()
         self.missed_grace = missed_grace
         self.reports = reports  # None: no report jobs
@@ -160,7 +162,7 @@ class ReminderService:
         else:
             status["sync"] = self.sync()
         self._was_active = True
-        deliver_notifications(self.db, self.notifier, self.clock)
+        self.delivery.run()
         if self.reports is not None and (self._next_report_retry is None or now >= self._next_report_retry):
             self.reports.retry_due(now)
             self._next_report_retry = now + REPORT_RETRY_CHECK
@@ -282,7 +284,7 @@ class ReminderService:
             return False
         self._set_job(assignment_id, kind, following)
         if added:
-            deliver_notifications(self.db, self.notifier, self.clock)
+            self.delivery.run()
         return added
 
     def job_missed(self, jid: str, now: datetime) -> None:

@@ -179,6 +179,15 @@ class ConfigModel(_Model):
     conversation: ConversationModel = ConversationModel()
     smtp: SmtpModel
     calendar: dict[str, Any]
+    # Who is told at once when a page's token expires, and when a channel (Facebook, the mail
+    # server) keeps failing for an hour; empty: the standing office's e-mails (bot/runtime.py).
+    admins: list[str] = []
+
+    @validator("admins", each_item=True)
+    def _admin_email(cls, v: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
 
     @root_validator(skip_on_failure=True)
     def _references(cls, values: dict) -> dict:
