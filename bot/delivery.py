@@ -35,7 +35,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Optional, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.channels.base import Channel, DeliveryFailure, Outgoing, Plan
 from cases import Casework, Reply
@@ -68,9 +68,19 @@ class OutboxDelivery:
 
     def restarted(self) -> int:
         """This process has just started, perhaps with renewed tokens in its environment: pages
-        waiting for new credentials probe at the next pass instead of at their next interval."""
+        waiting for new credentials probe at this process's first pass instead of at their next
+        interval. Their waiting rows are woken too, but only those due later than a claim's
+        lease: a row another worker has claimed (due at most a lease ahead) must not be sent
+        twice; the others come due within the lease anyway. Returns how many rows were woken."""
+        now = self.clock()
+        woken = 0
         with self.db.session() as s:
-            return circuits.restarted(s, "outbox", self.clock())
+            for key in circuits.restarted(s, "outbox", now):
+                woken += s.execute(update(Outbox).where(
+                    Outbox.status == "pending", Outbox.channel == key.channel, Outbox.page_id == key.scope,
+                    Outbox.next_attempt_at > now + timedelta(seconds=CLAIM_LEASE_SECONDS))
+                    .values(next_attempt_at=now).execution_options(synchronize_session=False)).rowcount
+        return woken
 
     def deliver(self, row_id: int) -> None:
         now = self.clock()

@@ -143,7 +143,8 @@ class Casework:
         for extra in coordinating:
             self._notify(s, inquiry, extra, "coordinate")
         text = self._acknowledgement(inquiry, lead)
-        self.reply(s, inquiry.id, f"ack:{intake.event_id}", Reply(text), address=self.address(inquiry))
+        self.reply(s, inquiry.id, f"ack:{intake.event_id}", Reply(text, lang=intake.language, received=received),
+                   address=self.address(inquiry))
         return Opened(inquiry.id, inquiry.code, decision.unit, decision.role, lead.due_at,
                       tuple(decision.coordinators), text)
 
@@ -168,11 +169,12 @@ class Casework:
     def reply(self, s, inquiry_id: Optional[int], key: str, reply: Reply, *, address: Address,
               author: str = "bot") -> Outbox:
         """Queue a message to a business (the only way one is sent). A reply about an inquiry
-        is in the inquiry's language unless the caller said otherwise."""
-        if reply.lang is None and inquiry_id is not None:
+        is in the inquiry's language and answers its message, unless the caller said otherwise."""
+        if (reply.lang is None or reply.received is None) and inquiry_id is not None:
             inquiry = s.get(Inquiry, inquiry_id)
             if inquiry is not None:
-                reply = replace(reply, lang=inquiry.language)
+                reply = replace(reply, lang=reply.lang or inquiry.language,
+                                received=reply.received or inquiry.received_at)
         return queue_reply(s, key=key, address=address, reply=reply, now=self.clock(), inquiry_id=inquiry_id,
                            author=author)
 

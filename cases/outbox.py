@@ -9,7 +9,7 @@ here), so a second channel needs nothing in this package.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
 
 from cases import replies
@@ -29,13 +29,14 @@ class Choice:
 
 @dataclass(frozen=True)
 class Reply:
-    """A text (and choices) for a business, with the language it is written in (`lang`, "vi" or
-    "en", when the writer of the reply knew it): what the delivery adds to it (`as_sent`) is
-    written in the same language."""
+    """A text (and choices) for a business, with what a late delivery needs to say about it
+    (`as_sent`): the language it is written in (`lang`, "vi" or "en") and when the business's
+    message it answers was received (`received`), each when its writer knew it."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     lang: Optional[str] = None
+    received: Optional[datetime] = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
@@ -43,6 +44,8 @@ class Reply:
             data["choices"] = [{"payload": c.payload, "title": c.title} for c in self.choices]
         if self.lang:
             data["lang"] = self.lang
+        if self.received:
+            data["received"] = self.received.astimezone(timezone.utc).isoformat()
         return data
 
     @classmethod
@@ -54,8 +57,13 @@ class Reply:
             text = data.get("message", "")
         raw = data.get("choices") or data.get("quick_replies") or ()
         lang = data.get("lang")
+        try:
+            received = datetime.fromisoformat(data["received"]) if data.get("received") else None
+        except (TypeError, ValueError):
+            received = None
         return cls(str(text), tuple(Choice(str(c.get("payload", "")), str(c.get("title", ""))) for c in raw),
-                   lang if lang in ("vi", "en") else None)
+                   lang if lang in ("vi", "en") else None,
+                   received if received is not None and received.tzinfo is not None else None)
 
 
 def as_sent(reply: Reply, *, author: str, queued_at: datetime, now: datetime) -> Reply:
@@ -63,12 +71,13 @@ def as_sent(reply: Reply, *, author: str, queued_at: datetime, now: datetime) ->
     was down, the page's token had expired) first says when the business's message came in,
     so an acknowledgement that arrives hours late does not read as if it had just been
     received ("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày
-    27/11/2026."). The time is when the bot took the message in and queued this reply, in the
-    reply's own language (Vietnamese when it is not known). A person's answer is sent as they
-    wrote it."""
+    27/11/2026."): the time the message it answers was received (when the reply was queued,
+    if that is not known), in the reply's own language (Vietnamese when it is not known). A
+    person's answer is sent as they wrote it."""
     if author != "bot" or now - queued_at <= LATE_AFTER:
         return reply
-    return replace(reply, text=f"{replies.received_at(reply.lang or 'vi', queued_at)}\n{reply.text}")
+    said = replies.received_at(reply.lang or "vi", reply.received or queued_at)
+    return replace(reply, text=f"{said}\n{reply.text}")
 
 
 @dataclass(frozen=True)

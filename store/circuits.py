@@ -128,14 +128,16 @@ def failed(s: Session, key: Key, now: datetime, kind: str, error: str) -> Failed
     return Failed(row.state, kind, row.failures, row.failing_since, row.probe_at, alert)
 
 
-def restarted(s: Session, queue: str, now: datetime) -> int:
+def restarted(s: Session, queue: str, now: datetime) -> list[Key]:
     """A process started, perhaps with renewed credentials in its environment: circuits opened
-    for credentials may probe at once. Returns how many."""
-    return s.execute(update(DeliveryCircuit)
-                     .where(DeliveryCircuit.queue == queue, DeliveryCircuit.state == "open",
-                            DeliveryCircuit.reason == "credentials")
-                     .values(probe_at=now, updated_at=now)
-                     .execution_options(synchronize_session=False)).rowcount
+    for credentials may probe at once. Returns their keys (the caller wakes their rows)."""
+    keys = [Key(queue, channel, scope) for channel, scope in s.execute(
+        select(DeliveryCircuit.channel, DeliveryCircuit.scope)
+        .where(DeliveryCircuit.queue == queue, DeliveryCircuit.state == "open", DeliveryCircuit.reason == "credentials"))]
+    for key in keys:
+        s.execute(update(DeliveryCircuit).where(*key.where()).values(probe_at=now, updated_at=now)
+                  .execution_options(synchronize_session=False))
+    return keys
 
 
 def troubled(s: Session) -> list[DeliveryCircuit]:

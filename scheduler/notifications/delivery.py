@@ -113,6 +113,10 @@ class NotificationDelivery:
         self.fanouts, self.admins = tuple(fanouts), tuple(admins)
         self.unit_names, self.retry_for = dict(unit_names or {}), retry_for
 
+    @property
+    def _hours(self) -> int:
+        return round(self.retry_for.total_seconds() / 3600)
+
     def run(self, limit: int = 20) -> int:
         """Send what is due now; returns how many rows were claimed."""
         with self.db.session() as s:
@@ -138,7 +142,7 @@ class NotificationDelivery:
             if not gate.go:
                 if now >= until:
                     row.status = "failed"
-                    row.last_error = f"not delivered within {self.retry_for}: {row.last_error or 'channel down'}"
+                    row.last_error = f"not delivered within {self._hours} h: {row.last_error or 'channel down'}"
                 else:
                     row.next_attempt_at = min(gate.until, until)
                 return
@@ -164,7 +168,7 @@ class NotificationDelivery:
             change = circuits.failed(s, key, later, "temporary", str(error))
             if later >= until:
                 row.status = "failed"
-                row.last_error = f"not delivered within {self.retry_for}: {error}"
+                row.last_error = f"not delivered within {self._hours} h: {error}"
             elif change.state == "open":  # just after the next probe: another row probes first
                 row.next_attempt_at = min(change.probe_at + ROTATE, until)
             else:
