@@ -108,7 +108,7 @@ class OutboxDelivery:
             gate = circuits.admit(s, key, now)
             if not gate.go:  # the page's circuit is open and another call is the probe
                 if now >= until:
-                    self._give_up(s, row, now, until, channel.title)
+                    self._give_up(s, row, until, channel.title)
                 else:
                     row.next_attempt_at = min(gate.until, until)
                 return
@@ -138,7 +138,7 @@ class OutboxDelivery:
                 return
             change = circuits.failed(s, key, later, failure.kind, str(failure))
             if later >= until:
-                self._give_up(s, row, later, until, channel.title)
+                self._give_up(s, row, until, channel.title)
                 attempt.outcome = "failed"
             elif change.state == "open":
                 row.next_attempt_at = min(change.probe_at + ROTATE, until)
@@ -161,7 +161,7 @@ class OutboxDelivery:
         s.add(attempt)
         return attempt
 
-    def _give_up(self, s, row: Outbox, now: datetime, until: datetime, channel_title: str) -> None:
+    def _give_up(self, s, row: Outbox, until: datetime, channel_title: str) -> None:
         """The channel's window closed while the message kept failing (or waited behind an open
         circuit): it can no longer be delivered; the unit is told."""
         error = row.last_error

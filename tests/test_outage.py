@@ -311,6 +311,33 @@ def test_a_notice_is_given_up_only_after_72_hours(db, smtp, clock):
     assert row.last_error.startswith("not delivered within 72 h: SMTP 127.0.0.1")
 
 
+def test_a_channel_that_names_no_window_is_retried_for_seven_days(monkeypatch, make_app, trained_model, graph,
+                                                                  smtp, clock):
+    """The delivery loop knows no Messenger rule: the fake second channel (tests/fakechat.py)
+    plans without `deliver_until`, so its messages are retried for DEFAULT_HORIZON."""
+    from bot.channels import CHANNELS
+    from bot.delivery import DEFAULT_HORIZON
+    from tests import fakechat
+    from tests.test_channel_seam import FIXTURE, PAGES
+
+    monkeypatch.setitem(CHANNELS, fakechat.NAME, fakechat)
+    monkeypatch.setenv("FAKECHAT_API_URL", graph.url)
+    app, client, worker = start(make_app, clock, pages=PAGES)
+    t0 = clock.now
+    graph.outage("5xx")
+    assert client.post("/webhooks/fakechat", json=FIXTURE).status_code == 200
+    worker.run_once()
+    run(clock, [worker], 6 * 24 * 60, step=60)
+    [ack] = rows(app, Outbox)
+    assert (ack.channel, ack.status) == ("fakechat", "pending")
+    run(clock, [worker], 24 * 60, step=60)
+    [ack] = rows(app, Outbox)
+    assert DEFAULT_HORIZON == timedelta(days=7) and ack.status == "undeliverable"
+    [told] = rows(app, Notification, Notification.kind == "undeliverable")
+    assert told.created_at == t0 + DEFAULT_HORIZON and "Fakechat" in told.subject
+    assert not any(c.ok for c in graph.calls)
+
+
 # ---- the pieces -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("status, error, kind", [
     (500, {"code": 2, "message": "An unexpected error has occurred."}, "temporary"),
