@@ -48,7 +48,6 @@ from store.queue import claim_due, retry_delay
 log = logging.getLogger(__name__)
 CLAIM_LEASE_SECONDS = 60
 DEFAULT_HORIZON = timedelta(days=7)  # a channel that names no window: as long as Messenger's longest
-ROTATE = timedelta(seconds=1)  # a failed probe's row waits just past the next probe: others probe first
 
 
 class OutboxDelivery:
@@ -110,7 +109,7 @@ class OutboxDelivery:
                 if now >= until:
                     self._give_up(s, row, until, channel.title)
                 else:
-                    row.next_attempt_at = min(gate.until, until)
+                    row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
                 return
             out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now))
         failure: Optional[DeliveryFailure] = None
@@ -141,7 +140,7 @@ class OutboxDelivery:
                 self._give_up(s, row, until, channel.title)
                 attempt.outcome = "failed"
             elif change.state == "open":
-                row.next_attempt_at = min(change.probe_at + ROTATE, until)
+                row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
             else:
                 row.next_attempt_at = min(later + retry_delay(row.attempts), until)
             if change.alert:

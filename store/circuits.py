@@ -74,6 +74,14 @@ class Failed:
     alert: bool
 
 
+def behind(at: datetime, attempts: int) -> datetime:
+    """When a row that waits for the next probe at `at` comes due: the rows tried least come
+    first (a millisecond per attempt), so the probe goes round the waiting rows, and a new
+    message is not stuck behind one that keeps failing for its own reason (Facebook answers
+    code 2 to a person who blocked the page) until that one's window closes."""
+    return at + timedelta(milliseconds=attempts)
+
+
 def admit(s: Session, key: Key, now: datetime) -> Gate:
     """Ask before sending. Reads only, unless the circuit is open and the probe is ours to take."""
     row = s.execute(select(DeliveryCircuit).where(*key.where())).scalar_one_or_none()

@@ -5,7 +5,8 @@ tests can model outages and permanent errors. For long outages it also has modes
 every call until they are ended (`outage`): "5xx" (500 code 2, 503 code 1200, a 502 proxy
 page), "timeout" (the request is read, the answer never comes before the client gives up),
 "rate_limit" (codes 613, 32, 4 and 17, and HTTP 429) and "expired_token" (code 190,
-subcode 463); `expire_token` makes one page token invalid until the test renews it, and
+subcode 463); `expire_token` makes one page token invalid until the test renews it, `block`
+makes every message to one person fail (code 2, as Facebook answers for a blocked page), and
 `refused_url` is a loopback address where nothing listens (connection refused).
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ class GraphStub:
         self.script: deque[tuple[int, dict]] = deque()
         self.mode: Optional[str] = None
         self.expired: set[str] = set()
+        self.blocked: set[str] = set()
         self._release = threading.Event()  # lets "timeout" answers go when the stub stops
         self._lock = threading.Lock()
         stub = self
@@ -127,6 +129,8 @@ class GraphStub:
             return None, None
         if self.mode == "expired_token" or call.token in self.expired:
             return EXPIRED
+        if (body.get("recipient") or {}).get("id") in self.blocked:
+            return FIVE_XX[0]  # Facebook's code 2, also its answer for a person who blocked the page
         return 200, {"recipient_id": (body.get("recipient") or {}).get("id"), "message_id": f"m_stub_{n}"}
 
     def outage(self, mode: Optional[str]) -> None:
@@ -138,6 +142,10 @@ class GraphStub:
     def expire_token(self, token: str) -> None:
         """Calls with this page token get Facebook's "session has expired" error (190/463)."""
         self.expired.add(token)
+
+    def block(self, psid: str) -> None:
+        """Messages to this person fail with code 2 (temporary by the documentation) for good."""
+        self.blocked.add(psid)
 
     @staticmethod
     def refused_url() -> str:

@@ -156,6 +156,26 @@ def test_facebook_down_for_a_day_delivers_each_message_once_within_its_window(ma
     assert health(app)["status"] == "ok" and rows(app, DeliveryCircuit)[0].state == "closed"
 
 
+def test_a_new_message_is_not_stuck_behind_one_that_keeps_failing(make_app, trained_model, graph, smtp, clock):
+    """Facebook answers code 2 ("retry later") to a person who blocked the page, for good: on a
+    quiet page that opens the circuit, and the probe must go round the waiting messages (the
+    ones tried least first) so that a new one goes at the next probe."""
+    app, client, worker = start(make_app, clock)
+    graph.block(A)
+    write(client, A, QUESTION, "m_a")
+    worker.run_once()
+    run(clock, [worker], 30)
+    [circuit] = rows(app, DeliveryCircuit)
+    assert circuit.state == "open"
+    written = clock.now
+    write(client, B, QUESTION, "m_b")
+    run(clock, [worker], 15)
+    [to_b] = [c for c in graph.calls if c.body["recipient"] == {"id": B}]
+    assert to_b.ok and rows(app, DeliveryCircuit)[0].state == "closed"
+    [sent] = rows(app, Outbox, Outbox.status == "sent")
+    assert sent.sent_at - written <= CAP + timedelta(minutes=1)
+
+
 # ---- a page token that expires -------------------------------------------------------------------------
 def test_an_expired_token_alerts_the_admins_at_once_and_its_messages_wait_for_the_new_one(
         make_app, trained_model, graph, smtp, clock, monkeypatch):

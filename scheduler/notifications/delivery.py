@@ -20,7 +20,6 @@ from store.queue import claim_due, retry_delay
 log = logging.getLogger(__name__)
 RETRY_FOR = timedelta(hours=72)  # at least 24 h asked; 72 h outlasts a mail server down over a weekend
 CLAIM_LEASE_SECONDS = 60
-ROTATE = timedelta(seconds=1)  # a failed probe's row waits just past the next probe
 
 
 def business_vi(session, inquiry: Inquiry) -> str:
@@ -144,7 +143,7 @@ class NotificationDelivery:
                     row.status = "failed"
                     row.last_error = f"not delivered within {self._hours} h: {row.last_error or 'channel down'}"
                 else:
-                    row.next_attempt_at = min(gate.until, until)
+                    row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
                 return
             job = (list(row.recipients), row.subject, row.body_text, row.body_html)
         error: Optional[DeliveryError] = None
@@ -169,8 +168,8 @@ class NotificationDelivery:
             if later >= until:
                 row.status = "failed"
                 row.last_error = f"not delivered within {self._hours} h: {error}"
-            elif change.state == "open":  # just after the next probe: another row probes first
-                row.next_attempt_at = min(change.probe_at + ROTATE, until)
+            elif change.state == "open":  # behind the rows tried less: the probe goes round
+                row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
             else:
                 row.next_attempt_at = min(later + retry_delay(row.attempts), until)
             if change.alert:
