@@ -2,36 +2,64 @@
 
 No transaction is open during a channel's network call. A write pending across the call would
 hold SQLite's write lock (and PostgreSQL row locks) for as long as the channel takes, and
-every webhook INSERT would wait behind it. So: one short transaction reads the row and asks
-the channel's `plan` (a held or undeliverable message is recorded right there, with no call);
-the call is made outside any transaction; a second short transaction records the attempt
-and its outcome. A crash during the call records nothing: the claim's lease runs out and the
-message is sent again (at-least-once: channels have no idempotency key for us).
+every webhook INSERT would wait behind it. So: one short transaction reads the row, asks the
+channel's `plan` (a held or undeliverable message is recorded right there, with no call) and
+the page's circuit; the call is made outside any transaction; a second short transaction
+records the attempt and its outcome. A crash during the call records nothing: the claim's
+lease runs out and the message is sent again (at-least-once: channels have no idempotency
+key for us).
 
-A sent row that carries an approved answer stops the inquiry's clock in that second
-transaction, at the send time (cases.answers); a person's answer that cannot be sent
+Outages (Facebook down for hours, rate limits, an expired page token) lose nothing that can
+still be delivered:
+- A message is retried for as long as its channel would still accept it: the channel's plan
+  says until when (`Plan.deliver_until`; Messenger: 24 hours after the business's last
+  message, 7 days for a person's answer with HUMAN_AGENT), DEFAULT_HORIZON when it names no
+  limit. There is no attempt limit; the wait between attempts is capped (store.queue.
+  retry_delay: 5 s doubling, at most 5 minutes, with jitter), and a row never sleeps past its
+  deadline. Past it, the unit is told to use the phone or e-mail (cases.Casework).
+- A circuit per channel and page (store.circuits, in the database: several workers share the
+  outbox) turns a dead provider into one probe per capped interval per page instead of one
+  call per message. A rate limit pauses the page at once; an expired or invalid token opens
+  it at once, the admins are told at once, and the page's messages wait (not dropped) for a
+  new token: a successful probe, or the first pass after a restart (`restarted`), finds it.
+  A page that fails for an hour for any other reason is reported to the admins too.
+- A message refused for good (the person blocked the page, outside the window) is not
+  retried, and the unit is told as for one that could not be delivered.
+- A bot's message sent more than cases.outbox.LATE_AFTER after it was queued first says when
+  the business's message was received (cases composes it; the channel only sends).
+
+A sent row that carries an approved answer stops the inquiry's clock in the transaction that
+records the send, at the send time (cases.answers); a person's answer that cannot be sent
 (undeliverable, or failed for good) is told to the unit, and the inquiry stays open.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Callable, Mapping, Optional
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Callable, Mapping, Optional, Sequence
 
-from bot.channels.base import Channel, DeliveryFailure, Outgoing
+from sqlalchemy import func, select, update
+
+from bot.channels.base import Channel, DeliveryFailure, Outgoing, Plan
 from cases import Casework, Reply
-from store import Conversation, Database, Inquiry, Outbox, OutboxAttempt
-from store.queue import backoff, claim_due
+from cases.outbox import as_sent
+from scheduler.notifications import alerts
+from store import Conversation, Database, Inquiry, Outbox, OutboxAttempt, circuits
+from store.circuits import Key
+from store.queue import claim_due, retry_delay
 
 log = logging.getLogger(__name__)
-MAX_SEND_ATTEMPTS = 8
 CLAIM_LEASE_SECONDS = 60
+DEFAULT_HORIZON = timedelta(days=7)  # a channel that names no window: as long as Messenger's longest
 
 
 class OutboxDelivery:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], casework: Casework,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], admins: Sequence[str] = (),
+                 page_names: Optional[Mapping[str, str]] = None):
         self.db, self.channels, self.casework, self.clock = db, channels, casework, clock
+        self.admins, self.page_names = tuple(admins), dict(page_names or {})
 
     def run(self, limit: int = 20) -> int:
         """Send what is due now; returns how many rows were claimed."""
@@ -40,6 +68,22 @@ class OutboxDelivery:
         for row_id in ids:
             self.deliver(row_id)
         return len(ids)
+
+    def restarted(self) -> int:
+        """This process has just started, perhaps with renewed tokens in its environment: pages
+        waiting for new credentials probe at this process's first pass instead of at their next
+        interval. Their waiting rows are woken too, but only those due later than a claim's
+        lease: a row another worker has claimed (due at most a lease ahead) must not be sent
+        twice; the others come due within the lease anyway. Returns how many rows were woken."""
+        now = self.clock()
+        woken = 0
+        with self.db.session() as s:
+            for key in circuits.restarted(s, "outbox", now):
+                woken += s.execute(update(Outbox).where(
+                    Outbox.status == "pending", Outbox.channel == key.channel, Outbox.page_id == key.scope,
+                    Outbox.next_attempt_at > now + timedelta(seconds=CLAIM_LEASE_SECONDS))
+                    .values(next_attempt_at=now).execution_options(synchronize_session=False)).rowcount
+        return woken
 
     def deliver(self, row_id: int) -> None:
         now = self.clock()
@@ -60,8 +104,18 @@ class OutboxDelivery:
                 return
             if plan.action == "undeliverable":
                 self._attempt(s, row, now, "undeliverable", "failed", plan.reason)
-                self._tell_unit(s, row, plan.reason, channel.title)
+                self._tell_unit(s, row, channel.title, reason=plan.reason)
                 return
+            until = self._deadline(row, plan)
+            key = Key("outbox", row.channel, row.page_id)
+            gate = circuits.admit(s, key, now)
+            if not gate.go:  # the page's circuit is open and another call is the probe
+                if now >= until:
+                    self._give_up(s, row, until, channel.title)
+                else:
+                    row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
+                return
+            out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now))
         failure: Optional[DeliveryFailure] = None
         provider_id = None
         try:  # no transaction is open here
@@ -70,21 +124,37 @@ class OutboxDelivery:
             failure = exc
         with self.db.session() as s:
             row = s.get(Outbox, row_id)
+            later = self.clock()
             row.messaging_type, row.tag = plan.messaging_type or row.messaging_type, plan.tag
             if failure is None:
                 self._attempt(s, row, now, "sent", "sent", None)
-                row.provider_message_id, row.sent_at = provider_id, self.clock()
-                self.casework.delivered(s, row, row.sent_at)  # an approved answer stops the clock now
+                row.provider_message_id, row.sent_at = provider_id, later
+                circuits.succeeded(s, key, later)
+                self.casework.delivered(s, row, later)  # an approved answer stops the clock now
                 return
             attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
             attempt.http_status, attempt.error_code = failure.status, failure.code
-            if failure.permanent or row.attempts >= MAX_SEND_ATTEMPTS:
+            log.warning("outbox %s attempt %s (%s): %s", row.id, row.attempts, failure.kind, failure)
+            if failure.kind == "permanent":  # the provider answered: it is up, this message cannot go
+                circuits.succeeded(s, key, later)
                 row.status, attempt.outcome = "failed", "failed"
-                if row.author == "human":  # a person's answer is never given up silently
-                    self._tell_unit(s, row, str(failure), channel.title)
+                self._tell_unit(s, row, channel.title, error=str(failure))
+                return
+            change = circuits.failed(s, key, later, failure.kind, str(failure))
+            if later >= until:
+                self._give_up(s, row, until, channel.title)
+                attempt.outcome = "failed"
+            elif change.state == "open":
+                row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
             else:
-                row.next_attempt_at = self.clock() + backoff(row.attempts)
-            log.warning("outbox %s attempt %s: %s", row.id, row.attempts, failure)
+                row.next_attempt_at = min(later + retry_delay(row.attempts), until)
+            if change.alert:
+                self._alert(s, key, change, channel.title, str(failure), later)
+
+    @staticmethod
+    def _deadline(row: Outbox, plan: Plan) -> datetime:
+        """Until when the row may still be delivered: the channel's word, else DEFAULT_HORIZON."""
+        return plan.deliver_until if plan.deliver_until is not None else row.created_at + DEFAULT_HORIZON
 
     @staticmethod
     def _attempt(s, row: Outbox, at: datetime, status: str, outcome: str, error: Optional[str]) -> OutboxAttempt:
@@ -95,10 +165,35 @@ class OutboxDelivery:
         s.add(attempt)
         return attempt
 
-    def _tell_unit(self, s, row: Outbox, reason: str, channel_title: str) -> None:
+    def _give_up(self, s, row: Outbox, until: datetime, channel_title: str) -> None:
+        """The channel's window closed while the message kept failing (or waited behind an open
+        circuit): it can no longer be delivered; the unit is told."""
+        error = row.last_error
+        row.status = "undeliverable"
+        row.last_error = f"not delivered before the channel's window closed at {until.isoformat()}: {error or '-'}"
+        log.warning("outbox %s: %s", row.id, row.last_error)
+        self._tell_unit(s, row, channel_title, until=until, error=error)
+
+    def _tell_unit(self, s, row: Outbox, channel_title: str, *, reason: Optional[str] = None,
+                   until: Optional[datetime] = None, error: Optional[str] = None) -> None:
         if row.inquiry_id is None:
             return
         inquiry = s.get(Inquiry, row.inquiry_id)
         conv = s.get(Conversation, (inquiry.page_id, inquiry.sender_id))
         contact = (conv.phone, conv.email) if conv is not None else ()
-        self.casework.undeliverable(s, row, reason, contact, channel_title)
+        if reason is not None:
+            self.casework.undeliverable(s, row, reason, contact, channel_title)
+        else:
+            self.casework.not_delivered(s, row, contact=contact, channel_title=channel_title, until=until, error=error)
+
+    def _alert(self, s, key: Key, change: circuits.Failed, channel_title: str, error: str, now: datetime) -> None:
+        """The admins: a page's token expired (at once), or its messages have failed for an hour."""
+        waiting = s.execute(select(func.count()).select_from(Outbox).where(
+            Outbox.status == "pending", Outbox.channel == key.channel, Outbox.page_id == key.scope)).scalar()
+        page = self.page_names.get(key.scope, key.scope)
+        compose = alerts.credentials_expired if change.reason == "credentials" else alerts.channel_down
+        subject, text = compose(channel_title=channel_title, page=page, since=change.failing_since,
+                                waiting=waiting, error=error)
+        what = "credentials" if change.reason == "credentials" else "alert"
+        alerts.queue_alert(s, key=alerts.streak_key(what, key, change.failing_since), recipients=self.admins,
+                           subject=subject, text=text, now=now)

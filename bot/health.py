@@ -1,22 +1,37 @@
-"""/healthz: database reachable, inbox backlog, last heartbeats, active model version, and
-`warnings`: what an admin must act on before it hurts (today: the official days off of the
+"""/healthz: database reachable, inbox backlog, last heartbeats, active model version, an
+overall `status` (ok | degraded | failing) with its `reasons`, and `warnings`.
+
+`status` is the worst of what the checks in CHECKS find; each check reads the database and
+returns (level, reason) pairs, so another one (a stale heartbeat, a backlog) is one function
+more. Today: the delivery circuits (store.circuits): a channel refusing a page's messages or
+a unit's notices right now is "degraded"; one failing for an hour (store.circuits.
+ALERT_AFTER) or a page whose token expired (nothing goes until it is renewed) is "failing".
+The answer stays 200 whatever the status (the web process itself works; a load balancer must
+not restart it because Facebook is down): monitoring reads `status`. Only an unreachable
+database is 503.
+
+`warnings` are what an admin must act on before it hurts (today: the official days off of the
 current year, or from 1 December of the next one, not declared in config.yml, so deadlines in
-that year are provisional). A warning does not make the answer unhealthy (still 200)."""
+that year are provisional); a warning does not change the status.
+"""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable, Iterable
 
 from flask import Blueprint, Flask, current_app, jsonify
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import context
 from nlu.training import read_active
 from scheduler.calendar import WorkingCalendar
-from store import Heartbeat
+from store import Heartbeat, InboxEvent, Notification, Outbox
+from store.circuits import ALERT_AFTER, troubled
 from store.db import Database
 
 bp = Blueprint("health", __name__)
+LEVELS = ("ok", "degraded", "failing")
 
 
 def _calendar() -> WorkingCalendar:
@@ -45,15 +60,42 @@ def warnings(calendar: WorkingCalendar, now: datetime, config_path: str) -> list
 
 
 def _backlog(db: Database) -> dict[str, int]:
-    from sqlalchemy import func
-
-    from store import InboxEvent, Notification, Outbox
-
     with db.session() as s:
         inbox = dict(s.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())
         outbox = dict(s.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
         mail = dict(s.execute(select(Notification.status, func.count()).group_by(Notification.status)).all())
     return {"inbox": inbox, "outbox": outbox, "notifications": mail}
+
+
+def circuit_check(s, now: datetime) -> Iterable[tuple[str, str]]:
+    """Channels that refuse what we send, per page (outbox) or unit (notifications)."""
+    for c in troubled(s):
+        if c.state != "open":
+            continue  # a few failures, not yet an outage
+        since = c.failing_since.isoformat() if c.failing_since else "?"
+        what = f"{c.channel} page {c.scope}" if c.queue == "outbox" else f"{c.channel} notices to {c.scope}"
+        if c.reason == "credentials":
+            yield "failing", f"{what}: access token expired or invalid since {since}; messages wait until it is renewed"
+        elif c.failing_since and now - c.failing_since >= ALERT_AFTER:
+            yield "failing", f"{what}: failing since {since} ({c.reason})"
+        else:
+            yield "degraded", f"{what}: failing since {since} ({c.reason}); one probe at a time"
+
+
+CHECKS: tuple[Callable[..., Iterable[tuple[str, str]]], ...] = (circuit_check,)
+
+
+def overall(s, now: datetime) -> tuple[str, list[str]]:
+    found = [finding for check in CHECKS for finding in check(s, now)]
+    status = max((level for level, _ in found), key=LEVELS.index, default="ok")
+    return status, [reason for _, reason in found]
+
+
+def _circuits(s) -> list[dict]:
+    return [{"queue": c.queue, "channel": c.channel, "scope": c.scope, "state": c.state, "reason": c.reason,
+             "failures": c.failures, "failing_since": c.failing_since.isoformat() if c.failing_since else None,
+             "next_probe": c.probe_at.isoformat() if c.probe_at and c.state == "open" else None,
+             "last_error": c.last_error} for c in troubled(s)]
 
 
 @bp.get("/healthz")
@@ -66,8 +108,12 @@ def healthz():
         backlog = _backlog(db)
         with db.session() as s:
             beats = {h.name: h for h in s.execute(select(Heartbeat)).scalars()}
+            status, reasons = overall(s, now)
+            circuits = _circuits(s)
     except SQLAlchemyError as exc:
-        return jsonify(database="unreachable", error=str(exc).splitlines()[0]), 503
+        return jsonify(status="failing", reasons=["database unreachable"], database="unreachable",
+                       error=str(exc).splitlines()[0]), 503
+    body["status"], body["reasons"], body["circuits"] = status, reasons, circuits
     body["inbox_backlog"] = backlog["inbox"].get("pending", 0) + backlog["inbox"].get("processing", 0)
     body["queues"] = backlog
     body["heartbeats"] = {

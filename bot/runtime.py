@@ -23,6 +23,7 @@ from routing.rules import RoutingTable
 from routing.units import Directory, Page, Unit, UnitMatcher
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
+from scheduler.notifications.delivery import NotificationDelivery
 from scheduler.notifications.email import EmailNotifier
 from scheduler.notifications.router import ChannelRouter
 from scheduler.reminders import ReminderService, UnitContacts
@@ -104,6 +105,18 @@ def notifiers(settings: Settings, db: Database, clock: Callable[[], datetime]) -
     return ChannelRouter(notifier(settings), messenger)
 
 
+def admins(settings: Settings) -> list[str]:
+    """Who is told about the deployment itself (a page's token expired, a channel keeps failing,
+    next year's days off undeclared): `admins:` in config.yml, else the standing office's
+    e-mails (an alert must reach someone)."""
+    return list(settings.config.admins) or list(settings.unit(settings.config.standing_office).emails)
+
+
+def notification_delivery(settings: Settings, db: Database, clock: Callable[[], datetime]) -> NotificationDelivery:
+    return NotificationDelivery(db=db, notifier=notifiers(settings, db, clock), clock=clock, fanouts=FANOUTS,
+                                admins=admins(settings), unit_names={u.code: u.name for u in settings.config.units})
+
+
 def classifier(settings: Settings):
     from nlu.classifier import build_classifier  # loads Rasa (in process) only when a model is used
 
@@ -155,9 +168,10 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
         page_names={p.id: p.name for p in settings.config.pages}, clock=clock,
         names=Names(db, lookups_of(channels), clock))
     app = settings.config.app
-    return Worker(db=db, channels=channels, conversation=conversation,
-                  delivery=OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock),
-                  notifier=notifiers(settings, db, clock), classifier=model,
+    delivery = OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock, admins=admins(settings),
+                              page_names={p.id: p.name for p in settings.config.pages})
+    return Worker(db=db, channels=channels, conversation=conversation, delivery=delivery,
+                  notifications=notification_delivery(settings, db, clock), classifier=model,
                   is_page=lambda page_id: page_id is not None and settings.page(page_id) is not None,
                   clock=clock, lease_seconds=app.event_lease_seconds, max_attempts=app.max_event_attempts,
                   training=training_runner(settings, db, clock))
@@ -195,9 +209,3 @@ def reminder_service(settings: Settings, db: Database, clock: Callable[[], datet
                            reports=report_service(settings, db, clock), holder=holder, fanouts=FANOUTS,
                            base_url=settings.config.app.base_url,
                            pages={p.id: p.name for p in settings.config.pages}, admins=admins(settings))
-
-
-def admins(settings: Settings) -> list[str]:
-    """Who is told about the deployment itself (next year's days off undeclared): `admins`, or
-    the standing office's e-mails when none are configured (someone must hear of it)."""
-    return list(settings.config.admins) or list(settings.unit(settings.config.standing_office).emails)

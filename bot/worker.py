@@ -19,7 +19,7 @@ from bot.conversation import Conversation
 from bot.delivery import OutboxDelivery
 from bot.outcome import Outcome, Ticket
 from cases import AlreadyOpened
-from scheduler.notifications.delivery import deliver_notifications
+from scheduler.notifications.delivery import NotificationDelivery
 from store import Database, Heartbeat, InboxEvent
 from store.inbox import claim_next
 
@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 
 class Worker:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], conversation: Conversation,
-                 delivery: OutboxDelivery, notifier, classifier, is_page: Callable[[Optional[str]], bool],
-                 clock: Callable[[], datetime], lease_seconds: int, max_attempts: int, training=None):
+                 delivery: OutboxDelivery, notifications: NotificationDelivery, classifier,
+                 is_page: Callable[[Optional[str]], bool], clock: Callable[[], datetime], lease_seconds: int,
+                 max_attempts: int, training=None):
         self.db, self.channels, self.conversation, self.delivery = db, channels, conversation, delivery
-        self.notifier, self.classifier, self.is_page, self.clock = notifier, classifier, is_page, clock
+        self.notifications, self.notifier = notifications, notifications.notifier
+        self.classifier, self.is_page, self.clock = classifier, is_page, clock
         self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
         self.training = training  # tuning.jobs.TrainingRunner: the admins' retraining, in a thread
 
@@ -69,7 +71,7 @@ class Worker:
         return self.delivery.run(limit)
 
     def deliver_notifications(self, limit: int = 20) -> int:
-        return deliver_notifications(self.db, self.notifier, self.clock, limit)
+        return self.notifications.run(limit)
 
     # ---- loop --------------------------------------------------------------------------
     def heartbeat(self) -> None:
@@ -88,7 +90,13 @@ class Worker:
         done += self.deliver_notifications()
         return done
 
+    def started(self) -> None:
+        """A worker process starts (perhaps with renewed page tokens in its environment): pages
+        whose messages wait for new credentials are probed at the first pass."""
+        self.delivery.restarted()
+
     def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
+        self.started()
         refresh = getattr(self.classifier, "refresh", None)
         while not stop.is_set():
             if refresh:

@@ -195,7 +195,8 @@ class Casework:
         for extra in coordinating:
             self._notify(s, inquiry, extra, "coordinate")
         text = self._acknowledgement(inquiry, lead)
-        self.reply(s, inquiry.id, f"ack:{intake.event_id}", Reply(text), address=self.address(inquiry))
+        self.reply(s, inquiry.id, f"ack:{intake.event_id}", Reply(text, lang=intake.language, received=received),
+                   address=self.address(inquiry))
         return Opened(inquiry.id, inquiry.code, decision.unit, decision.role, lead.due_at,
                       tuple(decision.coordinators), text)
 
@@ -222,6 +223,14 @@ class Casework:
     def reply(self, s, inquiry_id: Optional[int], key: str, reply: Reply, *, address: Address,
               author: str = "bot") -> Outbox:
         """Queue a message to a business (the only way one is sent), screened by the filter."""
+
+        """Queue a message to a business (the only way one is sent). A reply about an inquiry
+        is in the inquiry's language and answers its message, unless the caller said otherwise."""
+        if (reply.lang is None or reply.received is None) and inquiry_id is not None:
+            inquiry = s.get(Inquiry, inquiry_id)
+            if inquiry is not None:
+                reply = replace(reply, lang=reply.lang or inquiry.language,
+                                received=reply.received or inquiry.received_at)
         return queue_reply(s, key=key, address=address, reply=reply, now=self.clock(), inquiry_id=inquiry_id,
                            author=author, rules=self.content_rules)
 
@@ -579,6 +588,18 @@ class Casework:
         """The delivery loop sent `row` at `at` (in its transaction): an approved answer stops
         the clock now (cases.answers)."""
         return self.answers.delivered(s, row, at)
+
+    def not_delivered(self, s, row: Outbox, *, contact: Sequence[str], channel_title: str,
+                      until: Optional[datetime] = None, error: Optional[str] = None) -> None:
+        """A message the channel refused for good (`error`, e.g. the person blocked the page),
+        or one retried until its window closed at `until` without getting through (the
+        provider was down): the unit must use the phone or e-mail, told in Vietnamese."""
+        if until is not None:
+            reason = (f"đã gửi lại nhiều lần cho đến khi hết thời hạn {channel_title} cho phép "
+                      f"({format_local(until)}) mà không thành công; lỗi lần cuối: {error or 'không rõ'}")
+        else:
+            reason = f"{channel_title} từ chối tin nhắn: {error or 'không rõ lý do'}"
+        self.undeliverable(s, row, reason, contact, channel_title)
 
     # ---- the rows only this class writes -------------------------------------------------
     def _assignment(self, s, inquiry: Inquiry, unit_code: str, role: str, start: datetime) -> Assignment:

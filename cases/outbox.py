@@ -17,16 +17,19 @@ sent and logged. Besides replies, a channel may be asked to act on what the busi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional
 
+from cases import replies
 from cases.errors import ContentBlocked
 from cases.moderation import Rules, Verdict, default_rules
 from store import Outbox
 
 log = logging.getLogger(__name__)
 ACTIONS = ("hide_comment",)  # what `queue_action` may ask a channel to do
+# A bot message sent this long after it was queued says when the business's message came in.
+LATE_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,23 @@ class Choice:
 
 @dataclass(frozen=True)
 class Reply:
+    """A text (and choices) for a business, with what a late delivery needs to say about it
+    (`as_sent`): the language it is written in (`lang`, "vi" or "en") and when the business's
+    message it answers was received (`received`), each when its writer knew it."""
+
     text: str
     choices: tuple[Choice, ...] = ()
+    lang: Optional[str] = None
+    received: Optional[datetime] = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text}
         if self.choices:
             data["choices"] = [{"payload": c.payload, "title": c.title} for c in self.choices]
+        if self.lang:
+            data["lang"] = self.lang
+        if self.received:
+            data["received"] = self.received.astimezone(timezone.utc).isoformat()
         return data
 
     @classmethod
@@ -56,7 +69,28 @@ class Reply:
         if text is None:
             text = data.get("message", "")
         raw = data.get("choices") or data.get("quick_replies") or ()
-        return cls(str(text), tuple(Choice(str(c.get("payload", "")), str(c.get("title", ""))) for c in raw))
+        lang = data.get("lang")
+        try:
+            received = datetime.fromisoformat(data["received"]) if data.get("received") else None
+        except (TypeError, ValueError):
+            received = None
+        return cls(str(text), tuple(Choice(str(c.get("payload", "")), str(c.get("title", ""))) for c in raw),
+                   lang if lang in ("vi", "en") else None,
+                   received if received is not None and received.tzinfo is not None else None)
+
+
+def as_sent(reply: Reply, *, author: str, queued_at: datetime, now: datetime) -> Reply:
+    """The reply as it leaves now. A bot's message that waited more than LATE_AFTER (Facebook
+    was down, the page's token had expired) first says when the business's message came in,
+    so an acknowledgement that arrives hours late does not read as if it had just been
+    received ("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày
+    27/11/2026."): the time the message it answers was received (when the reply was queued,
+    if that is not known), in the reply's own language (Vietnamese when it is not known). A
+    person's answer is sent as they wrote it."""
+    if author != "bot" or now - queued_at <= LATE_AFTER:
+        return reply
+    said = replies.received_at(reply.lang or "vi", reply.received or queued_at)
+    return replace(reply, text=f"{said}\n{reply.text}")
 
 
 @dataclass(frozen=True)

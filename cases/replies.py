@@ -25,6 +25,13 @@ def when(instant: datetime, lang: str) -> str:
     return local.strftime("%H:%M ngày %d/%m/%Y")
 
 
+def received_at(lang: str, instant: datetime) -> str:
+    """The first line of a reply sent late: when the business's message came in."""
+    if lang == "en":
+        return f"We received your message at {when(instant, lang)}."
+    return f"Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc {when(instant, lang)}."
+
+
 def days_text(days: int, lang: str) -> str:
     if lang == "en":
         return f"{days} working day" + ("" if days == 1 else "s")

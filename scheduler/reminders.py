@@ -33,7 +33,7 @@ from scheduler.calendar_watch import ensure_calendar_job
 from scheduler.deadlines import DeadlinePolicy
 from scheduler.jobqueue import JobQueue
 from scheduler.lease import LEASE, SchedulerLease
-from scheduler.notifications.delivery import deliver_notifications, inquiry_url, queue_notification
+from scheduler.notifications.delivery import NotificationDelivery, inquiry_url, queue_notification
 from scheduler.notifications.router import Fanout, Notifier
 from scheduler.reports.jobs import ensure_report_jobs
 from scheduler.reports.service import ReportService
@@ -113,6 +113,8 @@ class ReminderService:
         self.admins = tuple(admins)  # told weekly when next year's days off are undeclared (calendar_watch)
         self.fanouts = tuple(fanouts)  # copies of the e-mail notices on other channels
         self.base_url = base_url  # the console, for each notice's link to the inquiry
+        self.delivery = NotificationDelivery(db=db, notifier=notifier, clock=clock, fanouts=self.fanouts,
+                                             admins=admins, unit_names={c: u.name for c, u in units.items()})
         self.plan = plan or ReminderPlan()
         self.missed_grace = missed_grace
         self.reports = reports  # None: no report jobs
@@ -168,7 +170,7 @@ class ReminderService:
         else:
             status["sync"] = self.sync()
         self._was_active = True
-        deliver_notifications(self.db, self.notifier, self.clock)
+        self.delivery.run()
         if self.reports is not None and (self._next_report_retry is None or now >= self._next_report_retry):
             self.reports.retry_due(now)
             self._next_report_retry = now + REPORT_RETRY_CHECK
@@ -178,7 +180,7 @@ class ReminderService:
 
     def deliver(self) -> None:
         """Send the pending notifications now (a job that queued one calls this)."""
-        deliver_notifications(self.db, self.notifier, self.clock)
+        self.delivery.run()
 
     def run_due(self, now: Optional[datetime] = None) -> int:
         """Run the jobs due at `now` (default: the clock) here and now; returns how many ran."""
@@ -294,7 +296,7 @@ class ReminderService:
             return False
         self._set_job(assignment_id, kind, following)
         if added:
-            deliver_notifications(self.db, self.notifier, self.clock)
+            self.delivery.run()
         return added
 
     def job_missed(self, jid: str, now: datetime) -> None:

@@ -445,6 +445,26 @@ class CaseNote(Base):
     created_at = Column(UTCDateTime, nullable=False)
 
 
+class DeliveryCircuit(Base):
+    """A circuit breaker of a delivery queue, per channel and scope (a page for the outbox, a
+    unit for notifications), kept in the database so that every worker and the scheduler
+    share it (store/circuits.py): while it is open, one probe at a time goes out."""
+
+    __tablename__ = "delivery_circuits"
+
+    queue = Column(String(16), primary_key=True)  # outbox | notifications
+    channel = Column(String(16), primary_key=True)  # messenger | email | ...
+    scope = Column(String(64), primary_key=True)  # page id (outbox), unit code (notifications), "-"
+    state = Column(String(8), nullable=False, default="closed")  # closed | open
+    reason = Column(String(16), nullable=True)  # temporary | rate_limit | credentials (the last failure's kind)
+    failures = Column(Integer, nullable=False, default=0)  # consecutive failures
+    failing_since = Column(UTCDateTime, nullable=True)  # the first failure of the current streak
+    probe_at = Column(UTCDateTime, nullable=True)  # open: when the next probe may go
+    alerted_at = Column(UTCDateTime, nullable=True)  # when people were told about this streak
+    last_error = Column(ErrorText, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+
 class Heartbeat(Base):
     """Last sign of life of each long-running process, for /healthz."""
 

@@ -1,10 +1,17 @@
-"""Claiming due rows of a delivery table (outbox, notifications) for one sender at a time."""
+"""Claiming due rows of a delivery table (outbox, notifications) for one sender at a time, and
+the wait before a row is tried again."""
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+RETRY_BASE_SECONDS = 5.0
+RETRY_CAP_SECONDS = 300.0  # minutes, not hours: a recovered provider is used again within 5 min
+RETRY_JITTER = 0.2
 
 
 def claim_due(session: Session, model, now: datetime, lease_seconds: int, limit: int) -> list[int]:
@@ -31,6 +38,16 @@ def claim_due(session: Session, model, now: datetime, lease_seconds: int, limit:
     return won
 
 
-def backoff(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> timedelta:
-    """Exponential backoff for the next attempt: 5 s, 10 s, 20 s ... at most an hour."""
-    return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
+def retry_delay(attempts: int, *, base: float = RETRY_BASE_SECONDS, cap: float = RETRY_CAP_SECONDS,
+                jitter: float = RETRY_JITTER, rand: Callable[[], float] = random.random) -> timedelta:
+    """The wait after the `attempts`-th failure: 5 s, 10 s, 20 s ... at most `cap` (5 min).
+
+    The cap keeps a long outage cheap to ride out (no attempt limit: the caller's deadline
+    decides when to give up) and a recovery quick to notice. Each wait is shortened by up
+    to `jitter` (20 %) at random, so rows and workers that failed together do not come back
+    in lockstep; it is never longer than the exponential value, so a caller can count on
+    the cap. (tenacity's `wait_exponential_jitter` is the same formula, but it is built to
+    sleep inside a retry loop; here the wait is stored on a row, so a pure function fits.)
+    """
+    delay = min(cap, base * (2 ** min(max(0, attempts - 1), 30)))
+    return timedelta(seconds=delay * (1.0 - jitter * rand()))

@@ -153,14 +153,22 @@ def test_facebook_outage_is_retried_later_and_nothing_is_lost(make_app, trained_
         (1, "retry", 500), (2, "retry", 500), (3, "sent", None)]
 
 
-def test_permanent_send_error_is_not_retried(app, client, worker, graph, clock):
-    graph.fail_next(2, status=400, error={"message": "Invalid OAuth access token.", "code": 190})
+def test_permanent_send_error_is_not_retried_and_the_unit_is_told(app, client, worker, graph, clock):
+    """Send API code 551 ("This person isn't available right now": the person blocked the page)
+    refuses this message for good: no retry, and the unit is told to use the phone or e-mail.
+    (An expired token, code 190, is no longer permanent: the page's messages wait for a new
+    one, tests/test_outage.py.)"""
+    graph.fail_next(2, status=400, error={"message": "(#551) This person isn't available right now.",
+                                          "code": 551, "error_subcode": 1545041})
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.run_once()
     clock.advance(hours=2)
     worker.run_once()
     assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("failed", 1), ("failed", 1)]
     assert len(graph.calls) == 2
+    told = [n for n in rows(app, Notification) if n.kind == "undeliverable"]
+    assert len(told) == 2 and all("Messenger từ chối tin nhắn" in n.body_text for n in told)
+    assert told[0].recipients == ["motcua@soxd.quangninh.example"]
 
 
 def test_smtp_outage_keeps_the_notification_for_retry(app, client, worker, smtp, clock):

@@ -158,26 +158,52 @@ class Outgoing:
 @dataclass(frozen=True)
 class Plan:
     """What to do with an outgoing message now. `messaging_type` and `tag` record how the
-    channel classed the message (Messenger: RESPONSE, or MESSAGE_TAG with HUMAN_AGENT)."""
+    channel classed the message (Messenger: RESPONSE, or MESSAGE_TAG with HUMAN_AGENT).
+
+    `deliver_until` is the channel's own rule for how long the message may still be delivered
+    (Messenger: 24 hours after the business's last message, 7 days for a person's answer
+    with HUMAN_AGENT): the delivery loop retries a message that failed to go until then, and
+    then tells the unit to reach the business another way. None: the channel names no limit
+    (the loop then keeps trying for bot.delivery.DEFAULT_HORIZON after the message was queued).
+    """
 
     action: str  # send | hold (another app owns the thread) | undeliverable (never will be)
     reason: str = ""
     messaging_type: Optional[str] = None
     tag: Optional[str] = None
+    deliver_until: Optional[datetime] = None
 
 
 class DeliveryFailure(Exception):
-    """A send did not happen; `permanent` says whether trying again can help."""
+    """A send did not happen, and what kind of failure it was (the channel reads its provider's
+    errors; the delivery loop acts on the kind alone):
 
-    def __init__(self, message: str, *, permanent: bool, code: Optional[int] = None,
-                 subcode: Optional[int] = None, status: Optional[int] = None):
+    - "temporary"   network error, timeout, 5xx, a provider's "try again later": retry;
+    - "rate_limit"  the provider asks us to slow down: the whole page (scope) pauses;
+    - "credentials" the page's token expired or was invalidated: the page's messages wait (they
+                    are not dropped) and the admins are told at once;
+    - "permanent"   this message can never go (bad recipient, outside the window, no
+                    permission): not retried; the unit is told to use the phone or e-mail.
+
+    `permanent=True` (the older form) is kind "permanent"; `permanent=False` is "temporary".
+    """
+
+    KINDS = ("temporary", "rate_limit", "credentials", "permanent")
+
+    def __init__(self, message: str, *, permanent: bool = False, kind: Optional[str] = None,
+                 code: Optional[int] = None, subcode: Optional[int] = None, status: Optional[int] = None):
         super().__init__(message)
-        self.permanent, self.code, self.subcode, self.status = permanent, code, subcode, status
+        kind = kind or ("permanent" if permanent else "temporary")
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown delivery failure kind {kind!r}")
+        self.kind, self.permanent = kind, kind == "permanent"
+        self.code, self.subcode, self.status = code, subcode, status
 
 
 class Sender(Protocol):
     def plan(self, s, out: Outgoing, now: datetime) -> Plan:
-        """Decide in a short transaction (it may read conversation state); no network."""
+        """Decide in a short transaction (it may read conversation state); no network. The
+        plan says until when the message may still be delivered (`Plan.deliver_until`)."""
 
     def send(self, out: Outgoing, plan: Plan) -> str:
         """Deliver (no transaction is open); return the provider's id or raise DeliveryFailure."""

@@ -14,6 +14,7 @@ def worker_command(once: bool) -> None:
     settings = context.settings()
     w = runtime.worker(settings, context.db(), context.clock())
     if once:
+        w.started()  # a page waiting for a renewed token is probed at once
         click.echo(f"handled {w.run_once()} item(s)")
         return
     version = w.classifier.refresh() if hasattr(w.classifier, "refresh") else None

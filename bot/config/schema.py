@@ -218,6 +218,15 @@ class ConfigModel(_Model):
     console: ConsoleModel = ConsoleModel()
     smtp: SmtpModel
     calendar: dict[str, Any]
+    # Who is told at once when a page's token expires, and when a channel (Facebook, the mail
+    # server) keeps failing for an hour; empty: the standing office's e-mails (bot/runtime.py).
+    admins: list[str] = []
+
+    @validator("admins", each_item=True)
+    def _admin_email(cls, v: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
 
     _admin_email = validator("admins", each_item=True, allow_reuse=True)(_email_address)
 

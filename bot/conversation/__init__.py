@@ -23,6 +23,7 @@ Deliveries, reads, handover, comment edits, removals and the page's own posts ar
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Optional
 
@@ -95,7 +96,14 @@ class Conversation(PublicComments):
 
     def _say(self, s, t: Ticket, m: InboundMessage, reply: Reply, *, purpose: str = "reply",
              inquiry_id: Optional[int] = None) -> None:
-        """Answer the person where they wrote (privately)."""
+        """Answer the person where they wrote (privately). The reply is marked with the language
+        the business last wrote in and when its message was received, for what a late delivery
+        adds to it (cases.outbox.as_sent)."""
+        if reply.lang is None:
+            conv = s.get(ConversationState, (m.page_id, m.sender_id))
+            if conv is not None and conv.language:
+                reply = replace(reply, lang=conv.language)
+        reply = replace(reply, received=reply.received or t.received_at)
         self.cases.reply(s, inquiry_id, t.key(purpose), reply, address=Address(m.channel, m.page_id, m.reply_to))
 
     def _classified(self, s, t: Ticket, m: InboundMessage, result: Classification, lang: str, outcome: str,

@@ -42,11 +42,11 @@ from scheduler.reports.period import (KINDS, Period, iso_week_label, month_perio
                                       week_period)
 from scheduler.reports.render import (COLUMNS_VI, DEFINITIONS_VI, OUTCOME_VI, file_stem, render_chart, render_html,
                                       render_text, render_xlsx, subject_vi, title_vi)
-from scheduler.reports.service import (MAX_ATTEMPTS, XLSX_MIME, RenderedReport, ReportSchedule, ReportService,
+from scheduler.reports.service import (RETRY_FOR, XLSX_MIME, RenderedReport, ReportSchedule, ReportService,
                                        UnitInfo)
 
 __all__ = [
-    "COLUMNS_VI", "Counts", "DEFINITIONS_VI", "Group", "KINDS", "Line", "MAX_ATTEMPTS", "OUTCOME_VI", "PageInfo",
+    "COLUMNS_VI", "Counts", "DEFINITIONS_VI", "Group", "KINDS", "Line", "OUTCOME_VI", "PageInfo", "RETRY_FOR",
     "Period", "PostCount", "RenderedReport", "Report", "ReportSchedule", "ReportService", "UNCLASSIFIED",
     "UnitInfo", "XLSX_MIME", "build_report", "domain_name", "ensure_report_jobs", "file_stem", "iso_week_label",
     "month_period", "parse_period", "period_before", "render_chart", "render_html", "render_text", "render_xlsx",

@@ -3,13 +3,14 @@
 Sending is recorded in ``notifications`` (kind ``report_weekly``/``report_monthly``, key
 ``report:<kind>:<label>:<audience>``), once per period and audience. A failed send is marked
 ``retry`` (not ``pending``: the generic sender cannot rebuild the attachments) and
-`ReportService.retry_due` sends it again, rebuilt with the same cut-off, with backoff.
+`ReportService.retry_due` sends it again, rebuilt with the same cut-off, with a capped backoff
+(at most 30 min) for RETRY_FOR (72 hours), not for a number of attempts.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -23,11 +24,11 @@ from scheduler.reports.build import PageInfo, Report, build_report
 from scheduler.reports.period import KINDS, Period, parse_period, period_before
 from scheduler.reports.render import file_stem, render_chart, render_html, render_text, render_xlsx, subject_vi
 from store import Database, Notification
-from store.queue import backoff
+from store.queue import retry_delay
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
-MAX_ATTEMPTS = 8
+RETRY_FOR = timedelta(hours=72)  # as the notices (scheduler.notifications.delivery): a mail server down a day
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -191,8 +192,8 @@ class ReportService:
                 row.status, row.sent_at, row.last_error = "sent", now, None
             else:
                 row.last_error = str(error)
-                if error.permanent or row.attempts >= MAX_ATTEMPTS:
+                if error.permanent or now - row.created_at >= RETRY_FOR:
                     row.status = "failed"
-                else:
-                    row.status, row.next_attempt_at = "retry", now + backoff(row.attempts, base=60)
+                else:  # 1 min, 2 min ... at most 30 min (a report is rebuilt at every attempt)
+                    row.status, row.next_attempt_at = "retry", now + retry_delay(row.attempts, base=60, cap=1800)
         return 0 if error else 1

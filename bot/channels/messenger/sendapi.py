@@ -1,8 +1,8 @@
 """The one Send API client. Its base URL is configurable, so tests and the sandbox talk to a
 real HTTP stand-in on loopback instead of Facebook.
 
-Outcomes: a message id, or SendError saying whether a retry can help (network errors, 5xx,
-rate limits: yes; invalid token, user unavailable, outside the messaging window: no).
+Outcomes: a message id, or SendError with the kind of failure (bot/channels/base.py
+DeliveryFailure), read from Facebook's documented error codes (`classify`).
 
 The page access token never goes into a URL: `requests` writes the whole URL into the text
 of a network error, and that text used to reach `outbox.last_error`, `outbox_attempts.error`
@@ -23,9 +23,29 @@ import requests
 from bot.channels.base import DeliveryFailure
 from store.redaction import scrub
 
-# Graph API error codes after which sending the same message again cannot succeed.
-PERMANENT_CODES = {10, 100, 190, 200, 230, 551, 1545041, 2018001, 2018108, 2018278}
-TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 368, 613, 1200}
+# Graph API / Send API error codes, by what the delivery loop must do about them. Sources:
+# - Graph API, "Handling Errors" (developers.facebook.com/docs/graph-api/guides/error-handling):
+#   1 API Unknown and 2 API Service: "temporary issue due to downtime, wait and retry";
+#   4 Too Many Calls, 17 User Too Many Calls, 341 Application limit reached: throttling;
+#   368 "temporarily blocked for policies violations, wait and retry";
+#   10 and 200-299 permission denied or removed; 190 "access token has expired" and 102 API
+#   session: "get a new access token"; subcodes of 190: 458 app not installed, 459 user
+#   checkpointed, 460 password changed, 463 expired, 464 unconfirmed user, 467 invalid token.
+# - Graph API, "Rate Limits" (developers.facebook.com/docs/graph-api/overview/rate-limiting):
+#   4 application-level, 17 account-level, 32 page-level, 613 custom-level throttling.
+# - Messenger Platform, "Send API error codes" (developers.facebook.com/docs/messenger-platform/
+#   reference/send-api/error-codes): 1200 "Temporary send message failure. Please try again
+#   later"; 613 "Calls to this API have exceeded the rate limit"; 100 invalid parameter, with
+#   2018001 "No matching user found"; 190 "Invalid OAuth access token"; 10 with 2018278 "This
+#   message is sent outside of allowed window"; 551 "This person isn't available right now".
+#   Subcodes 2018xxx are Messenger's policy and window refusals: the same message will be
+#   refused again.
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 368, 613})
+TEMPORARY_CODES = frozenset({1, 2, 1200})
+CREDENTIAL_CODES = frozenset({102, 190})
+CREDENTIAL_SUBCODES = frozenset(range(458, 468))
+PERMANENT_CODES = frozenset({10, 100, 230, 551, *range(200, 300)})
+POLICY_SUBCODES = range(2018000, 2019000)
 MAX_ERROR_CHARS = 1000
 
 
@@ -34,12 +54,35 @@ def appsecret_proof(app_secret: str, access_token: str) -> str:
     return hmac.new(app_secret.encode("utf-8"), access_token.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def classify(status: int, code: Optional[int], subcode: Optional[int]) -> str:
+    """The kind of a Graph API error answer (DeliveryFailure.KINDS), from its HTTP status,
+    code and subcode, in this order: an expired or invalid token (the page waits for a new
+    one), throttling (the page pauses), Messenger's policy refusals (never retried),
+    Facebook's temporary errors and 5xx (retried), the documented permanent codes; an
+    unknown code falls back on the HTTP status (4xx permanent, anything else temporary)."""
+    if code in CREDENTIAL_CODES or (code is None and subcode in CREDENTIAL_SUBCODES):
+        return "credentials"
+    if status == 429 or code in RATE_LIMIT_CODES:
+        return "rate_limit"
+    if subcode is not None and subcode in POLICY_SUBCODES:
+        return "permanent"
+    if code in TEMPORARY_CODES or status >= 500:
+        return "temporary"
+    if code in PERMANENT_CODES:
+        return "permanent"
+    return "permanent" if 400 <= status < 500 else "temporary"
+
+
+def _int(value) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 class SendError(DeliveryFailure):
-    def __init__(self, message: str, *, permanent: bool, code: Optional[int] = None,
-                 subcode: Optional[int] = None, status: Optional[int] = None):
+    def __init__(self, message: str, *, permanent: bool = False, kind: Optional[str] = None,
+                 code: Optional[int] = None, subcode: Optional[int] = None, status: Optional[int] = None):
         # scrubbed before it is cut: no half of a secret survives the cut
-        super().__init__(scrub(message)[:MAX_ERROR_CHARS], permanent=permanent, code=code, subcode=subcode,
-                         status=status)
+        super().__init__(scrub(message)[:MAX_ERROR_CHARS], permanent=permanent, kind=kind, code=code,
+                         subcode=subcode, status=status)
 
 
 class SendApiClient:
@@ -55,7 +98,7 @@ class SendApiClient:
                  body: Optional[dict[str, Any]] = None, params: Optional[dict[str, str]] = None,
                  timeout: Optional[float] = None) -> dict[str, Any]:
         if not access_token:
-            raise SendError("no access token configured for this page", permanent=True)
+            raise SendError("no access token configured for this page", kind="credentials")
         url = f"{self.base_url}/{self.api_version}/{path}"
         query = dict(params or {})
         if self.app_secret:
@@ -66,7 +109,7 @@ class SendApiClient:
         except requests.RequestException as exc:
             # The exception's text repeats the URL (with the proof, never the token): scrubbed.
             raise SendError(f"network error: {type(exc).__name__} calling {urlsplit(url).netloc}: {exc}",
-                            permanent=False) from exc
+                            kind="temporary") from exc
         try:
             data = response.json()
         except ValueError:
@@ -74,16 +117,11 @@ class SendApiClient:
         if response.ok and isinstance(data, dict) and "error" not in data:
             return data
         error = data.get("error", {}) if isinstance(data, dict) else {}
-        code, subcode = error.get("code"), error.get("error_subcode")
-        if response.status_code >= 500 or response.status_code == 429 or code in TRANSIENT_CODES:
-            permanent = False
-        elif code in PERMANENT_CODES or subcode in PERMANENT_CODES:
-            permanent = True
-        else:
-            permanent = 400 <= response.status_code < 500
+        error = error if isinstance(error, dict) else {}
+        code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
         message = str(error.get("message") or response.text[:300] or f"HTTP {response.status_code}")
-        raise SendError(f"HTTP {response.status_code}: {message}", permanent=permanent, code=code,
-                        subcode=subcode, status=response.status_code)
+        raise SendError(f"HTTP {response.status_code}: {message}", kind=classify(response.status_code, code, subcode),
+                        code=code, subcode=subcode, status=response.status_code)
 
     def send_message(self, access_token: Optional[str], recipient: dict, message: dict, *,
                      messaging_type: str = "RESPONSE", tag: Optional[str] = None) -> str:

@@ -5,8 +5,10 @@ conversation a bot message is held; Messenger's window (bot/channels/messenger/p
 decides whether and how a private message may go; a public reply under a comment and the
 one private reply to a comment are Facebook's to allow, and so is hiding a comment with
 prohibited content (kind "hide_comment": the page may hide comments under its own posts at
-any time). `send` renders the neutral Reply as a Send API message (choices become quick
-replies), or hides the comment, and calls the Graph API, outside any transaction.
+any time). The plan carries the policy's `until` as `deliver_until`: how long the delivery
+loop may keep trying (a public reply under a comment has no window: None). `send` renders the
+neutral Reply as a Send API message (choices become quick replies), or hides the comment, and
+calls the Graph API, outside any transaction.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any, Mapping, Optional
 from bot.channels.base import Outgoing, Plan
 from bot.channels.messenger import policy
 from bot.channels.messenger.sendapi import SendApiClient
-from store import Conversation
+from store import Conversation, Inquiry
 
 MAX_TEXT = 2000  # Messenger refuses longer texts
 
@@ -43,12 +45,16 @@ class MessengerSender:
         conv = None if to_comment else s.get(Conversation, (out.page_id, out.to.get("id")))
         if conv is not None and conv.thread_owner_app_id and out.author == "bot":
             return Plan("hold", f"thread owned by app {conv.thread_owner_app_id}")
+        commented_at = None
+        if to_comment and out.inquiry_id is not None:
+            inquiry = s.get(Inquiry, out.inquiry_id)
+            commented_at = inquiry.received_at if inquiry is not None else None
         verdict = policy.decide(now=now, last_user_message_at=conv.last_user_message_at if conv else None,
                                 author=out.author, human_agent_page=out.page_id in self.human_agent_pages,
-                                to_comment=to_comment)
+                                to_comment=to_comment, commented_at=commented_at)
         if not verdict.allowed:
             return Plan("undeliverable", verdict.reason)
-        return Plan("send", verdict.reason, verdict.messaging_type, verdict.tag)
+        return Plan("send", verdict.reason, verdict.messaging_type, verdict.tag, deliver_until=verdict.until)
 
     def answer_window(self, s, page_id: str, to: Mapping[str, Any], public: bool) -> Optional[datetime]:
         """Until when a person's answer can reach the business (policy.person_window_closes);

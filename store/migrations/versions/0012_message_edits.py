@@ -1,7 +1,7 @@
 """message edits: the channel's id and revision of thread messages, and their earlier versions
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 10:00:00
 
 Messenger tells the page when a person edits a message it sent (issue 15). A thread message
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

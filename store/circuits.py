@@ -1,0 +1,165 @@
+"""Circuit breakers of the delivery queues: per queue, channel and scope (a page of the outbox,
+a unit of the notifications), so that a dead provider costs one probe, not a storm of calls.
+
+- closed: everything goes. A failure that can pass (network, 5xx, rate limit, expired
+  credentials) counts; a success, or any answer that shows the provider is up (a permanent
+  refusal of one message), resets the count.
+- open: after THRESHOLD consecutive failures, at once after a rate limit (the provider asked
+  us to slow down for the whole page) or expired credentials (nothing can go until they are
+  renewed). While open, one caller at a time wins the probe (a conditional UPDATE: atomic on
+  SQLite and PostgreSQL) when `probe_at` comes; the others wait until then. A failed probe
+  moves `probe_at` by the capped retry delay (store.queue.retry_delay: 5 min at most); a
+  successful one closes the circuit and what is due drains at full speed.
+- alert: a streak of failures is reported once (`alerted_at`) after ALERT_AFTER, and expired
+  credentials at once when they start failing. Who is told, and how (once per streak and
+  reason: the alert's key), is the caller's business.
+
+The state is a table, not process memory: several workers share the outbox and the scheduler
+sends notifications too, and per-process breakers would each probe (N workers, N probes) and
+each forget the outage at a restart. Renewed credentials are noticed by the next probe, and
+`restarted` lets a process that has just started (with perhaps a new token in its
+environment) probe at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import DeliveryCircuit
+from store.queue import RETRY_CAP_SECONDS, retry_delay
+
+THRESHOLD = 5  # consecutive failures that open a circuit
+PROBE_LEASE = timedelta(seconds=60)  # a probe's holder has this long before another may probe
+ALERT_AFTER = timedelta(hours=1)  # a streak this long is reported (credentials: at once)
+RATE_LIMIT_PAUSE = timedelta(seconds=60)  # the least wait after a rate limit
+KINDS = ("temporary", "rate_limit", "credentials")  # failures that count; "permanent" does not
+
+
+@dataclass(frozen=True)
+class Key:
+    queue: str  # outbox | notifications
+    channel: str
+    scope: str  # page id, unit code, or "-" for none
+
+    def where(self):
+        return (DeliveryCircuit.queue == self.queue, DeliveryCircuit.channel == self.channel,
+                DeliveryCircuit.scope == self.scope)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """May a message go now? `probe`: it goes as the open circuit's one probe; otherwise, not
+    before `until`."""
+
+    go: bool
+    probe: bool = False
+    until: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The circuit after a recorded failure; `alert` is True for the one caller that must tell
+    people about this streak."""
+
+    state: str
+    reason: str
+    failures: int
+    failing_since: datetime
+    probe_at: Optional[datetime]
+    alert: bool
+
+
+def behind(at: datetime, attempts: int) -> datetime:
+    """When a row that waits for the next probe at `at` comes due: the rows tried least come
+    first (a millisecond per attempt), so the probe goes round the waiting rows, and a new
+    message is not stuck behind one that keeps failing for its own reason (Facebook answers
+    code 2 to a person who blocked the page) until that one's window closes."""
+    return at + timedelta(milliseconds=attempts)
+
+
+def admit(s: Session, key: Key, now: datetime) -> Gate:
+    """Ask before sending. Reads only, unless the circuit is open and the probe is ours to take."""
+    row = s.execute(select(DeliveryCircuit).where(*key.where())).scalar_one_or_none()
+    if row is None or row.state != "open":
+        return Gate(True)
+    won = s.execute(update(DeliveryCircuit)
+                    .where(*key.where(), DeliveryCircuit.state == "open", DeliveryCircuit.probe_at <= now)
+                    .values(probe_at=now + PROBE_LEASE, updated_at=now)
+                    .execution_options(synchronize_session=False)).rowcount
+    if won == 1:
+        return Gate(True, probe=True)
+    s.refresh(row)
+    if row.state != "open":  # another caller's probe closed it meanwhile
+        return Gate(True)
+    return Gate(False, until=row.probe_at)
+
+
+def succeeded(s: Session, key: Key, now: datetime) -> bool:
+    """The provider answered: close the circuit and forget the streak. True if it was failing."""
+    return s.execute(update(DeliveryCircuit)
+                     .where(*key.where(), (DeliveryCircuit.failures > 0) | (DeliveryCircuit.state == "open"))
+                     .values(state="closed", failures=0, reason=None, failing_since=None, probe_at=None,
+                             alerted_at=None, last_error=None, updated_at=now)
+                     .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def failed(s: Session, key: Key, now: datetime, kind: str, error: str) -> Failed:
+    """Count a failure of `kind` (one of KINDS); open the circuit when it must, and say when to probe."""
+    if kind not in KINDS:
+        raise ValueError(f"not a failure that counts: {kind!r}")
+    _ensure(s, key, now)
+    row = s.execute(select(DeliveryCircuit).where(*key.where()).with_for_update()
+                    .execution_options(populate_existing=True)).scalar_one()
+    previous = row.reason
+    row.failures += 1
+    row.failing_since = row.failing_since or now
+    row.reason, row.last_error, row.updated_at = kind, error, now
+    if row.state == "open" or kind != "temporary" or row.failures >= THRESHOLD:
+        wait = retry_delay(row.failures)
+        if kind == "rate_limit":
+            wait = max(wait, RATE_LIMIT_PAUSE)
+        elif kind == "credentials":
+            wait = max(wait, timedelta(seconds=RETRY_CAP_SECONDS))  # nothing changes until someone renews them
+        row.state, row.probe_at = "open", now + wait
+    # Credentials that stop working are reported when they do (even inside a streak already
+    # reported as an outage); anything else once per streak, after ALERT_AFTER. The row is
+    # locked (PostgreSQL) or the write lock held (SQLite): one caller gets `alert`.
+    alert = (kind == "credentials" and previous != "credentials") or \
+        (row.alerted_at is None and now - row.failing_since >= ALERT_AFTER)
+    if alert:
+        row.alerted_at = now
+    return Failed(row.state, kind, row.failures, row.failing_since, row.probe_at, alert)
+
+
+def restarted(s: Session, queue: str, now: datetime) -> list[Key]:
+    """A process started, perhaps with renewed credentials in its environment: circuits opened
+    for credentials may probe at once. Returns their keys (the caller wakes their rows)."""
+    keys = [Key(queue, channel, scope) for channel, scope in s.execute(
+        select(DeliveryCircuit.channel, DeliveryCircuit.scope)
+        .where(DeliveryCircuit.queue == queue, DeliveryCircuit.state == "open", DeliveryCircuit.reason == "credentials"))]
+    for key in keys:
+        s.execute(update(DeliveryCircuit).where(*key.where()).values(probe_at=now, updated_at=now)
+                  .execution_options(synchronize_session=False))
+    return keys
+
+
+def troubled(s: Session) -> list[DeliveryCircuit]:
+    """Circuits that are open or counting failures, oldest streak first (for /healthz)."""
+    return list(s.execute(select(DeliveryCircuit)
+                          .where((DeliveryCircuit.state == "open") | (DeliveryCircuit.failures > 0))
+                          .order_by(DeliveryCircuit.failing_since)).scalars())
+
+
+def _ensure(s: Session, key: Key, now: datetime) -> None:
+    """The circuit's row, created closed if it is new (INSERT ... ON CONFLICT DO NOTHING: two
+    callers may create it at once)."""
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    s.execute(insert(DeliveryCircuit)
+              .values(queue=key.queue, channel=key.channel, scope=key.scope, state="closed", failures=0,
+                      updated_at=now)
+              .on_conflict_do_nothing(index_elements=["queue", "channel", "scope"]))
