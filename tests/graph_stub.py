@@ -192,5 +192,9 @@ class GraphStub:
             self.script.append((status, {"error": error or {"message": "An unexpected error has occurred.",
                                                             "type": "OAuthException", "code": 2}}))
 
+    def hidden_comments(self) -> list[Call]:
+        """Calls that hid a comment (Graph API POST /{version}/{comment-id}, is_hidden=true)."""
+        return [c for c in self.calls if c.body.get("is_hidden") is True]
+
     def messages_to(self, psid: str) -> list[Call]:
         return [c for c in self.calls if (c.body.get("recipient") or {}).get("id") == psid]

@@ -243,7 +243,8 @@ def test_a_persons_answer_waits_seven_days_on_a_human_agent_page_and_24_hours_el
     clock.advance(hours=1)
     for inquiry in rows(app, Inquiry):
         result = app.test_cli_runner().invoke(args=["inquiries", "answer", inquiry.code, "--by", "soxd.officer",
-                                                    "--text", "Hồ sơ gồm: đơn đề nghị, bản vẽ thiết kế."])
+                                                    "--text", "Hồ sơ gồm: đơn đề nghị, bản vẽ thiết kế.",
+                                                    "--approved-by", "giamdoc@soxd.quangninh.example"])
         assert result.exit_code == 0, result.output
     run(clock, [worker], 3 * 24 * 60, step=10)  # Facebook down for three days
     answers = {r.page_id: r for r in rows(app, Outbox, Outbox.author == "human")}
