@@ -157,7 +157,7 @@ def _p(values: list[float], q: float) -> float:
 
 def run(url: str, n: int, repeat: int, seed_value: int = 12) -> dict:
     from cases import Actor
-    from cases.casefile import casefile
+    from cases.casefile import case_file as casefile
     from cases.worklists import Filters, awaiting_approval, overview, unit_queue
 
     rng = random.Random(seed_value)

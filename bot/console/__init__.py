@@ -26,7 +26,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.config import Settings
 from bot.console import access, formatting
-from bot.console.views import admin, audit, auth, inquiries
+from bot.console.views import actions, admin, audit, auth, home, inquiries, overview, queue, triage
 
 HTMX = "htmx-2.0.11.min.js"  # vendored from npm htmx.org 2.0.11 (0BSD), see static/README.md
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -39,7 +39,7 @@ def _blueprint() -> Blueprint:
     console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                         static_url_path="/static")
     console.before_request(access.guard)
-    for child in (auth.bp, inquiries.bp, admin.bp, audit.bp):
+    for child in (auth.bp, home.bp, queue.bp, triage.bp, inquiries.bp, actions.bp, overview.bp, admin.bp, audit.bp):
         console.register_blueprint(child)
 
     @console.after_request
@@ -60,7 +60,7 @@ def _blueprint() -> Blueprint:
 def _error(code: int, message: str):
     def handler(exc):
         if request.headers.get("HX-Request") == "true":
-            return message, code
+            return access.htmx_message(message, code)
         return render_template("console/error.html", code=code, message=message), code
 
     return handler
