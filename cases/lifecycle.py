@@ -428,7 +428,7 @@ class Casework:
             lead.status, lead.updated_at = "returned", now
             self.answers.supersede(s, inquiry, by=by, note=f"trả về Ban Xúc tiến: {reason}")
             triage = self._assignment(s, inquiry, self.directory.standing_office, "triage", now)
-            self._audit(s, triage, lead.due_at, by, f"{lead.unit_code} trả lại: {reason}")
+            self._audit(s, triage, lead.due_at, by, f"{self.directory.name(lead.unit_code)} trả lại: {reason}")
             inquiry.unit_code, inquiry.status, inquiry.due_at = triage.unit_code, "triage", triage.due_at
             inquiry.updated_at = now
             trace = dict(inquiry.routing_trace or {})

@@ -184,7 +184,13 @@ class TriageRow:
     row: QueueRow
     origin: str  # unsure (the classifier was not sure) | returned (a unit sent it back)
     returned_by: Optional[str]  # the unit that sent it back
-    reason: Optional[str]  # its reason, as recorded
+    reason: Optional[str]  # its reason, as recorded ("<unit's name> trả lại: <reason>")
+
+    @property
+    def reason_given(self) -> Optional[str]:
+        """The unit's own words, without the "<unit> trả lại: " the deadline change records."""
+        head, sep, rest = (self.reason or "").partition(" trả lại: ")
+        return rest if sep and self.origin == "returned" else self.reason
     confidence: Optional[float]
 
 

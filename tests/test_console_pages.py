@@ -170,8 +170,8 @@ def test_the_inquiry_page_shows_the_whole_case_file(console, clock):
                                    routed_automatically=True, needs_review=False, created_at=clock()))
     page = text(c.client("officer_a").get(f"/inquiries/{code}"))
     for shown in ("Công ty CP Vịnh Xanh", "0987654321", "DDCI Quảng Ninh (test)", QUESTION, "Xây dựng",
-                  "Khả năng thứ hai", "Đất đai", "0,06", "Theo lĩnh vực: đơn vị quản lý lĩnh vực chủ trì",
-                  "rule domain", "Giao xử lý", "dự kiến", "nhắc khi đã qua nửa thời hạn", "cảnh báo quá hạn",
+                  "Khả năng thứ hai", "Đất đai", "6 %", "Theo lĩnh vực: đơn vị quản lý lĩnh vực chủ trì",
+                  "rule domain", "Giao xử lý", "dự kiến", "khi đã qua nửa thời hạn", "Cảnh báo quá hạn",
                   "Cửa sổ Messenger", "còn mở đến <strong>28/11/2026 10:00</strong> (còn 1 ngày; trong giờ hành chính: 5 giờ)", "02/12/2026 17:00", "Trình duyệt",
                   "Ghi nhận trả lời bằng cách khác"):
         assert shown in page, shown

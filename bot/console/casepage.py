@@ -45,8 +45,8 @@ NOTICE_KIND_VI = {"assigned": "Giao xử lý", "triage": "Chờ phân loại", "
                   "edited": "Doanh nghiệp sửa tin nhắn"}
 NOTICE_STATE_VI = {"sent": "đã gửi", "pending": "chờ gửi", "failed": "gửi lỗi", "retry": "sẽ gửi lại",
                    "planned": "dự kiến"}
-STAGE_VI = {"half_time": "nhắc khi đã qua nửa thời hạn", "due_day": "nhắc sáng ngày đến hạn",
-            "before_due": "nhắc trước hạn", "overdue": "cảnh báo quá hạn"}
+STAGE_VI = {"half_time": "khi đã qua nửa thời hạn", "due_day": "sáng ngày đến hạn", "before_due": "trước hạn",
+            "overdue": ""}
 VIA_VI = {"approved": "gửi cho doanh nghiệp sau khi được duyệt", "recorded": "trả lời bằng cách khác",
           "page": "gửi không qua phê duyệt (gõ trực tiếp trên trang)"}
 ENTITY_VI = {"location": "Địa danh", "tax_code": "Mã số thuế", "phone": "Điện thoại", "email": "Email",
@@ -59,7 +59,8 @@ def notice_what_vi(n: Notice) -> str:
     if n.state != "planned":
         return n.what
     stage, _, rest = n.what.partition(" (")
-    return STAGE_VI.get(stage, stage) + (" (đã đến lúc, gửi khi cơ quan mở cửa)" if rest else "")
+    text = STAGE_VI.get(stage, stage)
+    return f"{text} (đã đến lúc, gửi khi cơ quan mở cửa)".strip() if rest else text
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class CasePage:
     english: bool  # the business wrote in English: every answer needs a second approver (Art. 8.4)
     current: Optional[DraftView]  # the draft in the work or on its way
     returned: Optional[DraftView]  # the latest returned draft, when nothing follows it yet
+    undeliverable: Optional[DraftView]  # the latest draft, approved but undeliverable (the window closed)
+    sent_draft: Optional[DraftView]  # the approved draft whose sending answered the inquiry
     open_duties: tuple  # open assignments (the remind form's choices)
     now: datetime
 
@@ -134,10 +137,12 @@ def load(s, code: str, at: datetime) -> Optional[CasePage]:
     current = f.open_draft
     latest = f.drafts[-1].draft if f.drafts else None
     returned = latest if latest is not None and latest.status == "returned" else None
+    undeliverable = latest if latest is not None and latest.status == "undeliverable" else None
+    sent = next((r.draft for r in reversed(f.drafts) if r.draft.status == "sent"), None)
     english = inquiry.language == "en"
     return CasePage(f, record, _powers(inquiry, lead, duties, current, english), lead,
                     working_left(inquiry.due_at, at) if inquiry.due_at and lead else None, english, current,
-                    returned, duties, at)
+                    returned, undeliverable, sent, duties, at)
 
 
 def _powers(inquiry, lead, duties, current: Optional[DraftView], english: bool) -> Powers:

@@ -58,6 +58,15 @@ def decimal_vi(value: Optional[float], places: int = 2) -> str:
     return "" if value is None else f"{value:.{places}f}".replace(".", ",")
 
 
+def percent_vi(value: Optional[float]) -> str:
+    """A classifier's confidence as people read it: 0.984 -> "98 %", 0.004 -> "dưới 1 %"."""
+    if value is None:
+        return ""
+    if value < 0.005:
+        return "dưới 1 %"
+    return f"{value * 100:.0f} %"
+
+
 def filters(tz_name: str, unit_names: Mapping[str, str]) -> dict[str, Callable]:
     tz = ZoneInfo(tz_name)
 
@@ -76,6 +85,7 @@ def filters(tz_name: str, unit_names: Mapping[str, str]) -> dict[str, Callable]:
             "inquiry_status": label(INQUIRY_STATUS), "assignment_role": label(ASSIGNMENT_ROLE),
             "assignment_status": label(ASSIGNMENT_STATUS), "unit_name": label(unit_names), "web_url": web_url,
             "working_time": working_time, "duration": duration, "domain_vi": domain_vi, "decimal_vi": decimal_vi,
+            "percent_vi": percent_vi,
             "local_time": lambda value: value.astimezone(tz).strftime("%H:%M") if value else "",
             "iso_local": lambda value: _iso_local(value, tz)}
 

@@ -90,7 +90,7 @@ def _refused(code: str, key: Optional[str], form, message: str, status: int):
 
 
 def _fmt(instant: datetime) -> str:
-    return instant.astimezone(casework().calendar.tz).strftime("%H:%M %d/%m/%Y")
+    return instant.astimezone(casework().calendar.tz).strftime("%d/%m/%Y %H:%M")
 
 
 def _unit_name(code: str) -> str:
@@ -144,7 +144,8 @@ def _submitted(s, d) -> Done:
               details={"draft": d.id, "author": d.author, "on_submit": True, "outbox": d.outbox_id})
         return Done(f"Dự thảo #{d.id} được gửi ngay (đơn vị cho phép lãnh đạo gửi trả lời tiếng Việt không cần "
                     "người duyệt thứ hai). Thời hạn dừng khi tin nhắn đã được gửi đi.")
-    return Done(f"Đã trình duyệt dự thảo #{d.id}: chờ lãnh đạo duyệt.")
+    who = "một lãnh đạo khác của đơn vị hoặc Ban Xúc tiến" if d.author_approver else "lãnh đạo đơn vị"
+    return Done(f"Đã trình duyệt dự thảo #{d.id}: chờ {who} duyệt.")
 
 
 @bp.post("/drafts/<int:draft_id>/edit")

@@ -120,7 +120,7 @@ def assign(code: str):
     if error is None:
         name = context.settings().unit(unit).name
         tz = casework().calendar.tz
-        message = (f"Đã giao {name} chủ trì, hạn {due.astimezone(tz):%H:%M %d/%m/%Y}"
+        message = (f"Đã giao {name} chủ trì, hạn {due.astimezone(tz):%d/%m/%Y %H:%M}"
                    + (f"; lĩnh vực sửa thành “{domain_name(domain, 'vi')}”" if domain else "")
                    + ". Doanh nghiệp đã được báo.")
         if is_htmx():
