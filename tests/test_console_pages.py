@@ -421,11 +421,11 @@ def test_the_overview_counts_this_week_per_unit_and_serves_the_reports(console, 
     xlsx = office.get("/reports/weekly/2026-W47.xlsx")
     assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
     assert 'filename=ddci-weekly-2026-W47.xlsx' in xlsx.headers["Content-Disposition"]
-    archive = list((context_instance(c.app) / "reports").glob("ddci-weekly-2026-W47-*"))
-    assert len(archive) == 3  # built once, served from the files
+    archive = sorted((context_instance(c.app) / "reports").glob("ddci-weekly-2026-W47-*"))
+    assert [f.suffix for f in archive] == [".html", ".png", ".xlsx"]  # built once ...
+    archive[2].write_bytes(b"PK served from the archive")
     clock.advance(hours=1)
-    office.get("/reports/weekly/2026-W47.xlsx")
-    assert len(list((context_instance(c.app) / "reports").glob("ddci-weekly-2026-W47-*"))) == 3
+    assert c.client("office").get("/reports/weekly/2026-W47.xlsx").data == b"PK served from the archive"  # ... never again
     office = c.client("office")
     for bad in ("/reports/weekly/2026-W99.html", "/reports/daily/2026-W47.html", "/reports/weekly/2026-W47.exe",
                 "/reports/monthly/2027-01.html"):
@@ -447,10 +447,11 @@ def test_the_overview_counts_in_sql_as_the_weekly_report_does(console, clock):
     with c.app.app_context():
         cw = runtime.casework(context.settings(), context.db(), clock)
     clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=VN))  # Monday
-    a, b, d, e, f = (c.ask(f"Hỏi về cấp phép xây dựng số {n}") for n in range(5))
+    a, b, d, e, f, h = (c.ask(f"Hỏi về cấp phép xây dựng số {n}") for n in range(6))
     g = c.ask("Hỏi về hoàn thuế", "thue")
     clock.advance(hours=2)
     cw.assign(b, "THUE_QN", by="bxt", reason="thuế")  # reassigned: counted for the new unit
+    cw.request_coordination(a, ["THUE_QN"], by="bxt", reason="hỏi ý kiến")  # a coordinating unit is not counted
     cw.answers.record(d, by="x", how="phone", text="Đã trả lời", at=clock())
     cw.send_back(e, by="x", reason="không phải của sở")  # back in triage: the standing office's
     with c.app.app_context(), context.db().session() as s:
@@ -458,6 +459,7 @@ def test_the_overview_counts_in_sql_as_the_weekly_report_does(console, clock):
         cw.record_answer(s, row, by="page inbox", text="Trả lời trên trang", at=clock(), source="page_inbox")
     clock.set(datetime(2026, 12, 3, 18, 0, tzinfo=VN))  # Thu evening: a is overdue; answer g late
     cw.answers.record(g, by="x", how="email", text="Đã trả lời", at=clock())
+    cw.answers.record(h, by="x", how="phone", text="Đúng hạn", at=c.inquiry(h).due_at)  # at the due time: on time
     with c.app.app_context(), context.db().session() as s:
         week = overview(s, cw, clock())
         names = {u.code: u.name for u in cw.directory}
@@ -467,7 +469,7 @@ def test_the_overview_counts_in_sql_as_the_weekly_report_does(console, clock):
                         g.counts.unapproved) for g in report.by_unit}
     got = {r.unit: (r.received, r.on_time, r.late, r.open, r.overdue, r.unapproved) for r in week.rows}
     assert got == expected
-    assert got["SO_XD"] == (3, 2, 0, 1, 1, 1) and got["THUE_QN"] == (2, 0, 1, 1, 1, 0) and got["BXT"][0] == 1
+    assert got["SO_XD"] == (4, 3, 0, 1, 1, 1) and got["THUE_QN"] == (2, 0, 1, 1, 1, 0) and got["BXT"][0] == 1
 
 
 def test_the_audit_log_names_what_people_and_the_worker_did(console, clock, graph):
