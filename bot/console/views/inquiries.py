@@ -114,7 +114,8 @@ def show(code: str):
 @bp.get("/inquiries/<code>/thread")
 def thread(code: str):
     """htmx fragment: the thread both ways (the business, the bot's replies with their delivery
-    status, the units' answers), oldest first; the page refreshes it every minute."""
+    status, the units' answers), oldest first; the page's "Tải lại" fetches it (a click, never a
+    timer: polling would keep an unattended session alive past its idle limit)."""
     with context.db().session() as s:
         inquiry = load_inquiry(s, code)
         messages = case_thread(s, inquiry)
