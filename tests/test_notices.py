@@ -63,7 +63,7 @@ def test_the_standing_office_asked_to_coordinate_reads_its_own_role_and_two_days
     assert ("đơn vị phối hợp gửi ý kiến cho đơn vị chủ trì trong 2 ngày làm việc kể từ khi nhận được đề nghị"
             in text)
     assert LEAD_SENTENCE not in text and "3 ngày làm việc" not in text
-    assert "Cách gửi ý kiến: gửi ý kiến bằng văn bản cho đơn vị chủ trì (Sở Xây dựng)" in text
+    assert "Cách gửi ý kiến: gửi ý kiến cho đơn vị chủ trì (Sở Xây dựng) trong trang quản lý: http" in text
     html = mail["msg"].get_body(preferencelist=("html",)).get_content()
     assert "Đơn vị phối hợp" in html and LEAD_SENTENCE not in html
     [lead] = mail_to(smtp, "motcua@soxd.quangninh.example")  # the lead unit's notice keeps its own
@@ -81,7 +81,8 @@ def test_the_triage_notice_gives_the_standing_office_one_day_to_assign(make_app,
     assert "Hạn phân loại, giao đơn vị: 17:00 ngày 30/11/2026" in text
     assert "giao phản ánh cho đơn vị có thẩm quyền trong 1 ngày làm việc" in text
     assert "Đơn vị chủ trì" not in text and LEAD_SENTENCE not in text and "3 ngày làm việc" not in text
-    assert "Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền: flask inquiries assign QN-2026-" in text
+    assert ("Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền (có thể sửa lĩnh vực) trong trang quản lý: "
+            "http://127.0.0.1:5000/inquiries/QN-2026-") in text
 
 
 def test_the_numbers_of_days_are_the_policys(make_app, trained_model, smtp, clock):

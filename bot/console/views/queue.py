@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from bot import context
 from bot.console.forms import QueueFilterForm
-from bot.console.paging import Page
+from bot.console.paging import Page, requested_page
 from bot.console.work import actor, casework, now
 from cases.worklists import ROLE_VI, STATE_VI, STATES, Filters, awaiting_approval, unit_queue
 from routing.taxonomy import DOMAIN_INTENTS, domain_name
@@ -39,19 +39,17 @@ def filter_form() -> QueueFilterForm:
 
 
 def page() -> tuple[str, int]:
-    """The queue page (also the home page of officers and heads)."""
+    """The queue page (also the home page of officers and heads). A filter that is no choice
+    of its list is refused (400, with its message) and the plain queue shown under it."""
     form = filter_form()
-    staff = current_user.sees_all
+    staff, size = current_user.sees_all, context.settings().config.console.page_size
+    filters, unit = Filters(per_page=size), None if staff else current_user.unit_code
     valid = form.validate()
-    unit = (form.unit.data or None) if staff else current_user.unit_code
-    if not valid:
-        unit = current_user.unit_code if not staff else None
-    filters = Filters(state=form.state.data or None, role=form.role.data or None, domain=form.domain.data or None,
-                      search=(form.q.data or "").strip() or None,
-                      per_page=context.settings().config.console.page_size) if valid else \
-        Filters(per_page=context.settings().config.console.page_size)
-    at, cw = now(), casework()
-    number = _number()
+    if valid:
+        filters = Filters(state=form.state.data or None, role=form.role.data or None,
+                          domain=form.domain.data or None, search=(form.q.data or "").strip() or None, per_page=size)
+        unit = (form.unit.data or None) if staff else unit  # an officer's own unit, whatever the URL says
+    at, cw, number = now(), casework(), requested_page()
     with context.db().session() as s:
         result = unit_queue(s, cw.calendar, unit, at, replace(filters, page=number))
         if not result.rows and result.total and number > result.pages:  # past the end: the last page
@@ -59,15 +57,10 @@ def page() -> tuple[str, int]:
             result = unit_queue(s, cw.calendar, unit, at, replace(filters, page=number))
         approvals = awaiting_approval(s, cw, actor(), at) if _approver() else None
         heading = _heading(s, unit, at)
-    listing = Page(result.rows, number, result.per_page, result.total)
-    return render_template("console/queue.html", form=form, page=listing, approvals=approvals, unit=unit,
-                           staff=staff, heading=heading, filtered=any((filters.state, filters.role, filters.domain,
-                                                                       filters.search))), 200 if valid else 400
-
-
-def _number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < len(value) < 7 and int(value) > 0 else 1
+    filtered = any((filters.state, filters.role, filters.domain, filters.search))
+    return render_template("console/queue.html", form=form, page=Page(result.rows, number, size, result.total),
+                           approvals=approvals, unit=unit, staff=staff, heading=heading,
+                           filtered=filtered), 200 if valid else 400
 
 
 def _approver() -> bool:

@@ -19,7 +19,7 @@ from bot import context
 from bot.console.access import roles
 from bot.console.audit import audit
 from bot.console.forms import AssignForm, SearchForm
-from bot.console.paging import Page
+from bot.console.paging import Page, requested_page
 from bot.console.scope import load_inquiry
 from bot.console.work import casework, is_htmx, now
 from cases import CaseError, Conflict, NotAllowed
@@ -56,7 +56,7 @@ def page(failed=None):
     form = SearchForm(request.args)
     q = (form.q.data or "").strip() if form.validate() else ""
     size = context.settings().config.console.page_size
-    number = _number()
+    number = requested_page()
     cw, at = casework(), now()
     office = cw.directory.standing_office
     with context.db().session() as s:
@@ -68,11 +68,6 @@ def page(failed=None):
     return render_template("console/triage.html", form=form, q=q, page=Page(result.rows, number, size, result.total),
                            runners=runners, owner=owner, choices=_choices(AssignForm(formdata=None)),
                            office=office, failed=failed or {})
-
-
-def _number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < len(value) < 7 and int(value) > 0 else 1
 
 
 @bp.get("/triage")
