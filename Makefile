@@ -10,6 +10,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
 	if $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 
+# `make run PORT=5100` when 5000 is taken: the web process listens there and every link says so
+PORT ?= 5000
+BASE_URL := http://127.0.0.1:$(PORT)
+
 .PHONY: run test venv train bench clean
 
 venv: $(STAMP)
@@ -29,16 +33,16 @@ run: $(STAMP)
 	flask nlu train
 	@echo ""
 	@echo "  DDCI triage bot (embedded: SQLite in instance/, web + worker + scheduler + mail sink)"
-	@echo "  Console:  http://127.0.0.1:5000/          (officers, unit heads, standing office, admins)"
-	@echo "  Sandbox:  http://127.0.0.1:5000/sandbox"
-	@echo "  Health:   http://127.0.0.1:5000/healthz"
-	@echo "  Webhook:  http://127.0.0.1:5000/webhooks/messenger"
+	@echo "  Console:  $(BASE_URL)/          (officers, unit heads, standing office, admins)"
+	@echo "  Sandbox:  $(BASE_URL)/sandbox"
+	@echo "  Health:   $(BASE_URL)/healthz"
+	@echo "  Webhook:  $(BASE_URL)/webhooks/messenger"
 	@echo ""
-	@flask users demo
+	@DDCI_BASE_URL=$(BASE_URL) flask users demo
 	@echo ""
 	@echo "  Ctrl-C stops everything."
 	@echo ""
-	honcho start -f Procfile
+	DDCI_BASE_URL=$(BASE_URL) honcho start -f Procfile -p $(PORT)
 
 # the browser tests need Chromium: installed when missing (as root), or a clear message
 test: $(STAMP)

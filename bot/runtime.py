@@ -193,7 +193,8 @@ def report_service(settings: Settings, db: Database, clock: Callable[[], datetim
     return ReportService(db=db, calendar=calendar(settings), notifier=notifier(settings), clock=clock,
                          units=[UnitInfo(u.code, u.name, u.head_email) for u in config.units],
                          pages=[PageInfo(p.id, p.name, p.unit) for p in config.pages], recipients=recipients,
-                         unit_extracts=r.unit_extracts, schedule=schedule, min_posts=r.min_posts_per_week)
+                         unit_extracts=r.unit_extracts, schedule=schedule, min_posts=r.min_posts_per_week,
+                         archive=settings.instance_path / "reports")
 
 
 def reminder_service(settings: Settings, db: Database, clock: Callable[[], datetime], *,

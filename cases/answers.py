@@ -39,6 +39,7 @@ from cases.approval import Actor, ApprovalRules, DraftFacts, same_person
 from cases.errors import CaseError, Conflict, NotAllowed
 from cases.outbox import Address, Reply, screen
 from store import OPEN_INQUIRY_STATUSES, Conversation, Draft, DraftEvent, Inquiry, Outbox
+from store import audit
 
 # draft statuses, and the ones still in the work (at most one per inquiry)
 IN_WORK = ("draft", "submitted")
@@ -170,13 +171,15 @@ class Answers:
             self._screen(inquiry, text)
             lead = self._lead(s, inquiry)
             if actor.role == "admin" or actor.unit != lead.unit_code:
-                raise NotAllowed(f"only {lead.unit_code} drafts the answer to {inquiry.code}", "not_lead_unit")
+                raise NotAllowed(f"only {lead.unit_code} drafts the answer to {inquiry.code}", "not_lead_unit",
+                                 "chỉ cán bộ của đơn vị chủ trì soạn trả lời")
             latest = self._latest(s, inquiry.id)
             if latest is not None and latest.status in IN_FLIGHT:
-                raise CaseError(f"{inquiry.code} already has draft #{latest.id} ({STATUS_VI[latest.status]})")
+                raise CaseError(f"{inquiry.code} already has draft #{latest.id} ({STATUS_VI[latest.status]})",
+                                f"Phản ánh đã có dự thảo #{latest.id} ({STATUS_VI[latest.status]}).")
             language = language or inquiry.language
             if language not in LANGUAGES:
-                raise CaseError(f"unknown language {language!r} (vi or en)")
+                raise CaseError(f"unknown language {language!r} (vi or en)", "Ngôn ngữ trả lời phải là tiếng Việt hoặc tiếng Anh.")
             now = self.clock()
             d = Draft(inquiry_id=inquiry.id, unit_code=lead.unit_code, author=_email(actor.email),
                       author_role=actor.role,
@@ -197,7 +200,8 @@ class Answers:
             d, inquiry = self._get(s, draft_id)
             self._author_only(d, actor, "edit")
             if d.status != "draft":
-                raise CaseError(f"draft #{d.id} is {d.status}: only a draft being written can be edited")
+                raise CaseError(f"draft #{d.id} is {d.status}: only a draft being written can be edited",
+                                f"Dự thảo #{d.id} {STATUS_VI.get(d.status, d.status)}: chỉ sửa được khi đang soạn.")
             self._screen(inquiry, text)
             d.text, d.updated_at = text, self.clock()
             self._event(s, d, actor.email, "edited", text=text)
@@ -214,7 +218,8 @@ class Answers:
             if s.execute(update(Draft).where(Draft.id == d.id, Draft.status == "draft")
                          .values(status="submitted", submitted_at=now, updated_at=now)
                          .execution_options(synchronize_session=False)).rowcount != 1:
-                raise Conflict(f"draft #{d.id} is no longer being written")
+                raise Conflict(f"draft #{d.id} is no longer being written",
+                               f"Dự thảo #{d.id} không còn ở trạng thái đang soạn.")
             s.refresh(d)
             self._event(s, d, actor.email, "submitted")
             if self.rules.sends_on_submit(self.facts(d, inquiry)):
@@ -231,7 +236,8 @@ class Answers:
             if s.execute(update(Draft).where(Draft.id == d.id, Draft.status.in_(IN_WORK))
                          .values(status="withdrawn", updated_at=now)
                          .execution_options(synchronize_session=False)).rowcount != 1:
-                raise Conflict(f"draft #{d.id} is {d.status}: it can no longer be withdrawn")
+                raise Conflict(f"draft #{d.id} is {d.status}: it can no longer be withdrawn",
+                               f"Dự thảo #{d.id} {STATUS_VI.get(d.status, d.status)}: không rút lại được nữa.")
             s.refresh(d)
             self._event(s, d, actor.email, "withdrawn")
             return DraftView.of(d, inquiry)
@@ -252,7 +258,7 @@ class Answers:
         writes a new draft, which follows this one."""
         reason = (reason or "").strip()
         if not reason:
-            raise CaseError("a return needs a reason")
+            raise CaseError("a return needs a reason", "Cần nêu lý do trả lại dự thảo.")
         with self.cases._work(session) as s:
             d, inquiry = self._get(s, draft_id)
             self._allowed(d, inquiry, actor)
@@ -261,7 +267,7 @@ class Answers:
                          .values(status="returned", decided_by=_email(actor.email), decided_at=now,
                                  return_reason=reason, updated_at=now)
                          .execution_options(synchronize_session=False)).rowcount != 1:
-                raise Conflict(f"draft #{d.id} was approved or returned by someone else first")
+                raise Conflict(f"draft #{d.id} was approved or returned by someone else first", _decided_vi(d.id))
             s.refresh(d)
             self._event(s, d, actor.email, "returned", note=reason)
             return DraftView.of(d, inquiry)
@@ -274,7 +280,7 @@ class Answers:
         if s.execute(update(Draft).where(Draft.id == d.id, Draft.status == "submitted")
                      .values(status="approved", decided_by=_email(by), decided_at=now, updated_at=now)
                      .execution_options(synchronize_session=False)).rowcount != 1:
-            raise Conflict(f"draft #{d.id} was approved or returned by someone else first")
+            raise Conflict(f"draft #{d.id} was approved or returned by someone else first", _decided_vi(d.id))
         s.refresh(d)
         unit = self.cases.directory.get(d.unit_code)
         name = unit.display(d.language) if unit else d.unit_code
@@ -299,8 +305,11 @@ class Answers:
         self._event(s, d, "delivery", "sent", at=at)
         inquiry = s.get(Inquiry, d.inquiry_id)
         self.cases.add_message(s, inquiry, direction="out", source="officer", text=d.text, at=at)
-        if inquiry.status in OPEN_INQUIRY_STATUSES:  # not already answered another way meanwhile
+        stopped = inquiry.status in OPEN_INQUIRY_STATUSES  # not already answered another way meanwhile
+        if stopped:
             self.cases.stop_clock(s, inquiry, at=at, by=d.author, text=d.text, via="approved")
+        audit.record(s, at=at, action=audit.ANSWER_SENT, actor="worker", object_type="inquiry", object_id=inquiry.code,
+                     details={"draft": d.id, "author": d.author, "approved_by": d.decided_by, "clock_stopped": stopped})
         return True
 
     def undelivered(self, s, row: Outbox, reason: str) -> None:
@@ -309,6 +318,9 @@ class Answers:
         if d is not None and d.status == "approved":
             d.status, d.updated_at = "undeliverable", self.clock()
             self._event(s, d, "delivery", "undeliverable", note=reason)
+            inquiry = s.get(Inquiry, d.inquiry_id)
+            audit.record(s, at=self.clock(), action=audit.ANSWER_UNDELIVERABLE, actor="worker", object_type="inquiry",
+                         object_id=inquiry.code, details={"draft": d.id, "reason": reason})
 
     def supersede(self, s, inquiry: Inquiry, *, by: str, note: str) -> None:
         """Drafts still in the work are moot (answered another way, or another unit's now)."""
@@ -324,18 +336,20 @@ class Answers:
         window closed): the clock stops at `at` (default now; not in the future, not before the
         inquiry arrived). Returns what the console writes in its audit log."""
         if how not in HOW_VI:
-            raise CaseError(f"unknown way {how!r}: one of {', '.join(HOW_VI)}")
+            raise CaseError(f"unknown way {how!r}: one of {', '.join(HOW_VI)}", "Cách trả lời không hợp lệ.")
         text = _clean(text)
         now = self.clock()
         at = at or now
         if at.tzinfo is None:
-            raise CaseError("the time of the answer needs a time zone")
+            raise CaseError("the time of the answer needs a time zone", "Thời điểm trả lời cần có múi giờ.")
         with self.cases._work(session) as s:
             inquiry = self.cases.find(s, code)
             if inquiry.status not in OPEN_INQUIRY_STATUSES:
-                raise CaseError(f"{inquiry.code} is already {inquiry.status}")
+                raise CaseError(f"{inquiry.code} is already {inquiry.status}", f"Phản ánh {inquiry.code} đã được "
+                                f"trả lời hoặc đã đóng.")
             if at > now or at < inquiry.received_at:
-                raise CaseError("the answer's time must be between the inquiry's receipt and now")
+                raise CaseError("the answer's time must be between the inquiry's receipt and now",
+                                "Thời điểm trả lời phải sau khi nhận phản ánh và không muộn hơn hiện tại.")
             self.cases.add_message(s, inquiry, direction="out", source="recorded", text=text, at=at)
             self.cases.stop_clock(s, inquiry, at=at, by=_email(by), text=text, via="recorded", how=how)
             return Recorded(inquiry.code, _email(by), how, at, text)
@@ -362,28 +376,34 @@ class Answers:
         verdict = self.rules.can_approve(actor.email, actor.role, actor.unit, self.facts(d, inquiry))
         if not verdict:
             if verdict.code == "not_submitted":
-                raise Conflict(f"draft #{d.id} is {d.status}, not awaiting approval")
+                raise Conflict(f"draft #{d.id} is {d.status}, not awaiting approval",
+                               f"Dự thảo #{d.id} {STATUS_VI.get(d.status, d.status)}, không còn chờ duyệt.")
             raise NotAllowed(f"{actor.email} may not approve draft #{d.id}: {verdict.reason}", verdict.code,
                              verdict.reason)
 
     @staticmethod
     def _author_only(d: Draft, actor: Actor, what: str) -> None:
         if not same_person(actor.email, d.author):
-            raise NotAllowed(f"only the author ({d.author}) may {what} draft #{d.id}", "not_author")
+            raise NotAllowed(f"only the author ({d.author}) may {what} draft #{d.id}", "not_author",
+                             "chỉ người soạn dự thảo được làm việc này")
 
     def _still_answerable(self, s, d: Draft, inquiry: Inquiry) -> None:
         """The inquiry must still wait for this unit's answer; otherwise the draft is moot."""
         lead = queries.lead(s, inquiry)
         if inquiry.status not in OPEN_INQUIRY_STATUSES or lead is None or lead.unit_code != d.unit_code:
             raise CaseError(f"{inquiry.code} no longer waits for {d.unit_code}'s answer "
-                            f"({inquiry.status}, now with {lead.unit_code if lead else '-'})")
+                            f"({inquiry.status}, now with {lead.unit_code if lead else '-'})",
+                            f"Phản ánh {inquiry.code} không còn chờ đơn vị này trả lời (đã trả lời hoặc đã chuyển "
+                            f"đơn vị khác).")
 
     def _lead(self, s, inquiry: Inquiry):
         if inquiry.status not in OPEN_INQUIRY_STATUSES:
-            raise CaseError(f"{inquiry.code} is already {inquiry.status}")
+            raise CaseError(f"{inquiry.code} is already {inquiry.status}",
+                            f"Phản ánh {inquiry.code} đã được trả lời hoặc đã đóng.")
         lead = queries.lead(s, inquiry)
         if lead is None or lead.role != "lead":
-            raise CaseError(f"{inquiry.code} has no lead unit yet (assign it first)")
+            raise CaseError(f"{inquiry.code} has no lead unit yet (assign it first)",
+                            f"Phản ánh {inquiry.code} chưa có đơn vị chủ trì (cần giao trước).")
         return lead
 
     @staticmethod
@@ -395,7 +415,7 @@ class Answers:
     def _get(s, draft_id: int) -> tuple[Draft, Inquiry]:
         d = s.get(Draft, draft_id)
         if d is None:
-            raise CaseError(f"no draft #{draft_id}")
+            raise CaseError(f"no draft #{draft_id}", f"Không có dự thảo #{draft_id}.")
         return d, s.get(Inquiry, d.inquiry_id)
 
     def _event(self, s, d: Draft, by: str, action: str, *, text: Optional[str] = None, note: Optional[str] = None,
@@ -411,7 +431,12 @@ def _email(value: str) -> str:
 def _clean(text: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise CaseError("the answer is empty")
+        raise CaseError("the answer is empty", "Nội dung trả lời đang để trống.")
     if len(text) > MAX_TEXT:
-        raise CaseError(f"the answer is longer than {MAX_TEXT} characters")
+        raise CaseError(f"the answer is longer than {MAX_TEXT} characters",
+                        f"Nội dung dài quá {MAX_TEXT} ký tự.")
     return text
+
+
+def _decided_vi(draft_id: int) -> str:
+    return f"Dự thảo #{draft_id} đã được người khác duyệt hoặc trả lại trước bạn; không có gì thay đổi."

@@ -121,7 +121,7 @@ def case_file(s, cases, code: str, *, plan: ReminderPlan = ReminderPlan(), now: 
         inquiry=inquiry, link=cases.link(inquiry.code), business_name=conv.display_name if conv else None, phone=conv.phone if conv else None,
         email=conv.email if conv else None, page_name=directory.page_name(inquiry.page_id),
         unit_names={c: directory.name(c) for c in {inquiry.unit_code, *(a.unit_code for a in assignments)} if c},
-        assignments=assignments, changes=changes, thread=_thread(s, inquiry),
+        assignments=assignments, changes=changes, thread=thread(s, inquiry),
         notices=_notices(s, inquiry, assignments, calendar, plan, now, grace),
         outbox=tuple(s.execute(select(Outbox).where(Outbox.inquiry_id == inquiry.id).order_by(Outbox.id)).scalars()),
         drafts=tuple(DraftRecord(DraftView.of(d, inquiry), tuple(events.get(d.id, ()))) for d in drafts),
@@ -134,7 +134,7 @@ def case_file(s, cases, code: str, *, plan: ReminderPlan = ReminderPlan(), now: 
     )
 
 
-def _thread(s, inquiry: Inquiry) -> list[Said]:
+def thread(s, inquiry: Inquiry) -> list[Said]:
     """What the business and the page said (inquiry_messages) and what the bot sent (outbox
     rows written by the bot; a person's answer sent through the bot is on the thread already)."""
     said = [Said(m.created_at, m.direction, m.source, m.text, tuple(m.attachments or ()))

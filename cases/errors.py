@@ -1,4 +1,8 @@
-"""The lifecycle's named errors (shared by cases.lifecycle and cases.answers)."""
+"""The lifecycle's named errors (shared by cases.lifecycle and cases.answers).
+
+Every error carries two texts: the message (English, for logs and the CLI, like the other
+commands) and `reason`, the same in Vietnamese for the person in the console who pressed the
+button (everything an officer reads is Vietnamese)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -7,14 +11,18 @@ from typing import Optional
 class CaseError(Exception):
     """The operation does not apply (unknown code or unit, closed inquiry, ...)."""
 
+    def __init__(self, message: str, reason: Optional[str] = None):
+        super().__init__(message)
+        self.reason = reason or message
+
 
 class NotAllowed(CaseError):
     """The rules forbid this person the action (four eyes, not an approver, not the author).
     `code` names the rule for callers that log or test it."""
 
     def __init__(self, message: str, code: str = "not_allowed", reason: Optional[str] = None):
-        super().__init__(message)
-        self.code, self.reason = code, reason or message
+        super().__init__(message, reason)
+        self.code = code
 
 
 class Conflict(CaseError):

@@ -54,6 +54,7 @@ from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy, due_at
 from scheduler.notifications.delivery import inquiry_url, queue_notification
 from scheduler.notifications.render import format_local
+from store import audit
 from store import (OPEN_INQUIRY_STATUSES, Assignment, CaseNote, Database, DeadlineChange, Inquiry, InquiryMessage,
                    Notification, Outbox)
 
@@ -116,6 +117,10 @@ class Reminded:
     unit: str
     by: str
     queued: bool  # False: the same reminder was already queued at this instant
+
+
+def _closed_vi(inquiry: Inquiry) -> str:
+    return f"Phản ánh {inquiry.code} đã được trả lời hoặc đã đóng."
 
 
 class Casework:
@@ -275,13 +280,13 @@ class Casework:
     def find(self, s, code: str) -> Inquiry:
         inquiry = queries.by_code(s, code)
         if inquiry is None:
-            raise CaseError(f"no inquiry with code {code}")
+            raise CaseError(f"no inquiry with code {code}", f"Không có phản ánh mã {code}.")
         return inquiry
 
     def _unit(self, code: str):
         unit = self.directory.get(code)
         if unit is None:
-            raise CaseError(f"unknown unit {code}")
+            raise CaseError(f"unknown unit {code}", f"Không có đơn vị mã {code}.")
         return unit
 
     def assign(self, code: str, unit_code: str, *, by: str, reason: str, domain: Optional[str] = None,
@@ -295,18 +300,21 @@ class Casework:
         a domain corrects the domain only: no new assignment, the deadline stays."""
         unit = self._unit(unit_code)
         if domain is not None and domain not in DOMAIN_INTENTS:
-            raise CaseError(f"unknown domain {domain!r} (one of: {', '.join(DOMAIN_INTENTS)})")
+            raise CaseError(f"unknown domain {domain!r} (one of: {', '.join(DOMAIN_INTENTS)})",
+                            f"Lĩnh vực {domain!r} không có trong danh mục.")
         now = self.clock()
         with self._work(session) as s:
             inquiry = self.find(s, code)
             if inquiry.status in ("answered", "closed"):
-                raise CaseError(f"{inquiry.code} is already {inquiry.status}")
+                raise CaseError(f"{inquiry.code} is already {inquiry.status}", _closed_vi(inquiry))
             current = queries.lead(s, inquiry)
             same_unit = current is not None and current.role == "lead" and current.unit_code == unit.code
             if same_unit and domain is None:
-                raise CaseError(f"{inquiry.code} is already with {unit.code}")
+                raise CaseError(f"{inquiry.code} is already with {unit.code}",
+                                f"Phản ánh {inquiry.code} đã do {unit.name} chủ trì.")
             if same_unit and domain == (inquiry.corrected_intent or inquiry.intent):
-                raise CaseError(f"{inquiry.code} is already with {unit.code} in domain {domain}")
+                raise CaseError(f"{inquiry.code} is already with {unit.code} in domain {domain}",
+                                f"Phản ánh {inquiry.code} đã do {unit.name} chủ trì, đúng lĩnh vực này.")
             trace = dict(inquiry.routing_trace or {})
             lines = list(trace.get("trace", []))
             if domain is not None:
@@ -339,10 +347,12 @@ class Casework:
             inquiry = self.find(s, code)
             lead = queries.lead(s, inquiry)
             if lead is None or lead.role != "lead":
-                raise CaseError(f"{inquiry.code} has no open lead assignment (assign it first)")
+                raise CaseError(f"{inquiry.code} has no open lead assignment (assign it first)",
+                                f"Phản ánh {inquiry.code} chưa có đơn vị chủ trì đang xử lý (cần giao trước).")
             days = self.policy.days_for("lead", complex_case=True)
             if lead.working_days >= days:
-                raise CaseError(f"{inquiry.code} already has {lead.working_days} working days")
+                raise CaseError(f"{inquiry.code} already has {lead.working_days} working days",
+                                f"Phản ánh {inquiry.code} đã có {lead.working_days} ngày làm việc.")
             old = lead.due_at
             lead.working_days, lead.updated_at = days, now
             lead.due_at = self.due("lead", lead.assigned_at, complex_case=True)
@@ -358,7 +368,7 @@ class Casework:
         with self._work(session) as s:
             inquiry = self.find(s, code)
             if inquiry.status in ("answered", "closed"):
-                raise CaseError(f"{inquiry.code} is already {inquiry.status}")
+                raise CaseError(f"{inquiry.code} is already {inquiry.status}", _closed_vi(inquiry))
             created = []
             for unit in units:
                 a = self._assignment(s, inquiry, unit.code, "coordinate", now)
@@ -381,7 +391,8 @@ class Casework:
                     return mine
             lead = queries.lead(s, inquiry)
             if lead is None or lead.role != "lead" or (unit_code is not None and lead.unit_code != unit_code):
-                raise CaseError(f"{inquiry.code} has no open assignment for {unit_code or 'its lead unit'}")
+                raise CaseError(f"{inquiry.code} has no open assignment for {unit_code or 'its lead unit'}",
+                                f"Phản ánh {inquiry.code} không có việc đang mở của đơn vị này.")
             self.stop_clock(s, inquiry, at=self.clock(), by=by, text=None, via="recorded", how="other")
             return lead
 
@@ -390,12 +401,13 @@ class Casework:
         it closes that unit's coordination assignment (its 2-day clock stops)."""
         text = (text or "").strip()
         if not text:
-            raise CaseError("the input is empty")
+            raise CaseError("the input is empty", "Ý kiến đang để trống.")
         with self._work(session) as s:
             inquiry = self.find(s, code)
             duty = self._open_duty(s, inquiry, unit_code)
             if duty.role != "coordinate":
-                raise CaseError(f"{unit_code} is not asked to coordinate on {inquiry.code}")
+                raise CaseError(f"{unit_code} is not asked to coordinate on {inquiry.code}",
+                                f"Đơn vị không được đề nghị phối hợp về phản ánh {inquiry.code}.")
             return self._close_input(s, inquiry, duty, by=by, text=text)
 
     def _open_duty(self, s, inquiry: Inquiry, unit_code: str) -> Assignment:
@@ -403,7 +415,8 @@ class Casework:
             Assignment.inquiry_id == inquiry.id, Assignment.status == "open", Assignment.unit_code == unit_code)
             .order_by(Assignment.id)).scalars().first()
         if duty is None:
-            raise CaseError(f"{inquiry.code} has no open assignment for {unit_code}")
+            raise CaseError(f"{inquiry.code} has no open assignment for {unit_code}",
+                            f"Phản ánh {inquiry.code} không có việc đang mở của đơn vị {unit_code}.")
         return duty
 
     def _close_input(self, s, inquiry: Inquiry, duty: Assignment, *, by: str, text: Optional[str]) -> CaseNote:
@@ -435,23 +448,26 @@ class Casework:
         self.add_message(s, inquiry, direction="out", source=source, text=text, attachments=attachments,
                          at=at, event_id=event_id)
         self.stop_clock(s, inquiry, at=at, by=by, text=text, via="page")
+        audit.record(s, at=at, action=audit.ANSWER_PAGE, actor="worker", object_type="inquiry", object_id=inquiry.code,
+                     details={"by": by, "source": source})
 
     def send_back(self, code: str, *, by: str, reason: str, session=None) -> Assignment:
         """The lead unit says the inquiry is not its own: back to the standing office's triage
         queue (`triage_days` to assign it again); the business is told once it is reassigned."""
         reason = (reason or "").strip()
         if not reason:
-            raise CaseError("sending an inquiry back needs a reason")
+            raise CaseError("sending an inquiry back needs a reason", "Cần nêu lý do trả phản ánh về Ban Xúc tiến.")
         now = self.clock()
         with self._work(session) as s:
             inquiry = self.find(s, code)
             lead = queries.lead(s, inquiry)
             if lead is None or lead.role != "lead" or inquiry.status not in OPEN_INQUIRY_STATUSES:
-                raise CaseError(f"{inquiry.code} has no open lead assignment to send back")
+                raise CaseError(f"{inquiry.code} has no open lead assignment to send back",
+                                f"Phản ánh {inquiry.code} không có đơn vị chủ trì đang xử lý để trả về.")
             lead.status, lead.updated_at = "returned", now
             self.answers.supersede(s, inquiry, by=by, note=f"trả về Ban Xúc tiến: {reason}")
             triage = self._assignment(s, inquiry, self.directory.standing_office, "triage", now)
-            self._audit(s, triage, lead.due_at, by, f"{lead.unit_code} trả lại: {reason}")
+            self._audit(s, triage, lead.due_at, by, f"{self.directory.name(lead.unit_code)} trả lại: {reason}")
             inquiry.unit_code, inquiry.status, inquiry.due_at = triage.unit_code, "triage", triage.due_at
             inquiry.updated_at = now
             trace = dict(inquiry.routing_trace or {})
@@ -460,21 +476,26 @@ class Casework:
             self._notify(s, inquiry, triage, "triage")
             return triage
 
-    def remind(self, code: str, *, by: str, unit_code: Optional[str] = None, session=None) -> Reminded:
+    def remind(self, code: str, *, by: str, unit_code: Optional[str] = None, reason: Optional[str] = None,
+               session=None) -> Reminded:
         """The standing office's "remind": a reminder notice to the unit (its lead unit by
-        default) queued now, whatever the reminder timeline says; once per unit and instant."""
+        default) queued now, whatever the reminder timeline says; once per unit and instant.
+        `reason` (the console asks for one) is said in the notice under its headline."""
         now = self.clock()
+        reason = (reason or "").strip()
         with self._work(session) as s:
             inquiry = self.find(s, code)
             duty = self._open_duty(s, inquiry, unit_code) if unit_code else queries.lead(s, inquiry)
             if duty is None:
-                raise CaseError(f"{inquiry.code} has no open assignment to remind")
+                raise CaseError(f"{inquiry.code} has no open assignment to remind",
+                                f"Phản ánh {inquiry.code} không có việc đang mở để nhắc.")
             unit = self.directory[duty.unit_code]
             queued = queue_notification(
                 s, kind="office_reminder", key=f"office_reminder:{duty.id}:{now.isoformat()}", inquiry=inquiry,
                 assignment=duty, unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
                 policy=self.policy, now=now, page_name=self.directory.page_name(inquiry.page_id),
-                fanouts=self.fanouts, link=self.link(inquiry.code))
+                fanouts=self.fanouts, link=self.link(inquiry.code),
+                note=f"Cơ quan thường trực đề nghị đơn vị khẩn trương xử lý. Lý do: {reason}" if reason else None)
             return Reminded(inquiry.code, duty.unit_code, by, queued)
 
     def edit_text(self, s, inquiry: Inquiry, text: str, *, at: datetime, source: str,

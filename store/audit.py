@@ -37,6 +37,24 @@ USER_UPDATE = "user.update"
 USER_DISABLE = "user.disable"
 USER_ENABLE = "user.enable"
 USER_RESET = "user.reset"  # new one-time link, old password and sessions end
+# the lifecycle, by people in the console (object: the inquiry's code)
+DRAFT_CREATE = "draft.create"
+DRAFT_EDIT = "draft.edit"
+DRAFT_SUBMIT = "draft.submit"
+DRAFT_WITHDRAW = "draft.withdraw"
+DRAFT_APPROVE = "draft.approve"
+DRAFT_RETURN = "draft.return"
+ANSWER_RECORD = "answer.record"  # an answer given another way (phone, e-mail, ...)
+INPUT_GIVE = "input.give"  # a coordinating unit's input
+INQUIRY_ASSIGN = "inquiry.assign"  # assign, reassign, correct the domain
+INQUIRY_COORDINATE = "inquiry.coordinate"
+INQUIRY_COMPLEX = "inquiry.complex"
+INQUIRY_REMIND = "inquiry.remind"
+INQUIRY_SEND_BACK = "inquiry.send_back"
+# ... and by the worker (actor "worker")
+ANSWER_SENT = "answer.sent"  # an approved answer reached the business: the clock stopped
+ANSWER_UNDELIVERABLE = "answer.undeliverable"  # the channel could not deliver an approved answer
+ANSWER_PAGE = "answer.page"  # answered on the channel's page itself, without approval
 
 _MAX = {"actor": 255, "address": 64, "action": 64, "object_type": 32, "object_id": 255}
 

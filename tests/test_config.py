@@ -123,3 +123,14 @@ def test_flask_command_with_a_bad_config_prints_the_reason_not_a_traceback(tmp_p
     assert f"Error: {bad}: invalid configuration" in result.stderr
     assert "standing_office: field required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_base_url_follows_make_runs_port():
+    """`make run PORT=5100` sets DDCI_BASE_URL: the console's links and the sandbox's Graph
+    stand-in follow it; anything but an http(s) URL is refused with the variable's name."""
+    s = load_settings({"config_path": REPO / "config.yml"},
+                      environ={"DDCI_ENV": "development", "DDCI_BASE_URL": "http://127.0.0.1:5100/"})
+    assert s.config.app.base_url == "http://127.0.0.1:5100"
+    assert s.graph_api_url == "http://127.0.0.1:5100/sandbox/graph"
+    with pytest.raises(ConfigError, match="DDCI_BASE_URL"):
+        load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_BASE_URL": "127.0.0.1:5100"})

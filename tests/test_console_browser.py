@@ -64,8 +64,11 @@ def test_log_in_from_a_deep_link_change_the_password_and_log_out(live, browser, 
     wait(browser, lambda d: d.current_url == f"{base}/inquiries/{code}")
     assert f"Phản ánh {code}" in browser.find_element(By.TAG_NAME, "h1").text
     assert "<b>nhà xưởng</b>" in browser.find_element(By.ID, "inquiry-text").text  # shown as text
-    # the thread is an htmx fragment: htmx loaded from our own server under the CSP
-    thread = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#thread-messages li"))
+    # "Tải lại" fetches the thread as an htmx fragment: htmx loaded from our own server under the CSP
+    before = browser.find_element(By.ID, "thread-messages")
+    browser.find_element(By.ID, "thread-refresh").click()
+    wait(browser, lambda d: d.find_element(By.ID, "thread-messages").id != before.id)  # swapped in
+    thread = browser.find_elements(By.CSS_SELECTOR, "#thread-messages li")
     assert "<b>nhà xưởng</b>" in thread[0].text
     browser.save_screenshot(str(tmp_path / "inquiry.png"))
 

@@ -13,6 +13,8 @@ and, if it takes a new URL argument, a sample value in `samples` (the `world` fi
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 from werkzeug.routing import Rule
 
@@ -35,6 +37,9 @@ STAFF = expect(302, 403, 403, 403, 200, 200)  # the standing office and admins
 ADMIN = expect(302, 403, 403, 403, 403, 200)
 # routes taking an inquiry code are walked with unit A's inquiry: unit B gets 404
 UNIT_A_INQUIRY = expect(302, 200, 200, 404, 200, 200)
+# actions on unit A's inquiry with an empty form: those who may get 422 (incomplete), others 403
+TRIAGE_ACTION = expect(302, 403, 403, 404, 422, 403)  # the standing office's
+LEAD_UNIT_ACTION = expect(302, 422, 422, 404, 403, 403)  # the lead unit's
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # the console
@@ -47,9 +52,30 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("console.auth.open_link", "GET"): everyone(404),  # a token that was never issued
     ("console.auth.set_password", "GET"): everyone(404),  # no link opened in this session
     ("console.auth.set_password", "POST"): everyone(404),
+    ("console.home.index", "GET"): LOGGED_IN,  # each role's own first page, rendered in place
+    ("console.queue.index", "GET"): LOGGED_IN,
+    ("console.triage.index", "GET"): STAFF,
+    ("console.triage.assign", "POST"): TRIAGE_ACTION,
+    ("console.overview.index", "GET"): LOGGED_IN,
+    ("console.overview.report", "GET"): STAFF,  # the sample: last week's workbook, built on first request
     ("console.inquiries.index", "GET"): LOGGED_IN,
     ("console.inquiries.show", "GET"): UNIT_A_INQUIRY,
     ("console.inquiries.thread", "GET"): UNIT_A_INQUIRY,
+    # the inquiry's actions, posted with an empty form (the sample draft is withdrawn): 422 an
+    # incomplete form, 403 not theirs to do, 409 the draft is no longer in that state
+    ("console.actions.draft", "POST"): expect(302, 422, 422, 404, 422, 403),
+    ("console.actions.edit", "POST"): expect(302, 422, 422, 404, 422, 422),
+    ("console.actions.submit", "POST"): expect(302, 409, 403, 404, 403, 403),  # the author only
+    ("console.actions.withdraw", "POST"): expect(302, 409, 403, 404, 403, 403),
+    ("console.actions.approve", "POST"): expect(302, 409, 409, 404, 409, 409),  # nothing awaits approval
+    ("console.actions.return_draft", "POST"): expect(302, 422, 422, 404, 422, 422),
+    ("console.actions.record", "POST"): LEAD_UNIT_ACTION,
+    ("console.actions.give_input", "POST"): expect(302, 403, 403, 404, 403, 403),  # nobody coordinates
+    ("console.actions.mark_complex", "POST"): expect(302, 422, 422, 404, 422, 403),
+    ("console.actions.send_back", "POST"): LEAD_UNIT_ACTION,
+    ("console.actions.assign", "POST"): TRIAGE_ACTION,
+    ("console.actions.coordinate", "POST"): TRIAGE_ACTION,
+    ("console.actions.remind", "POST"): TRIAGE_ACTION,
     ("console.audit.index", "GET"): STAFF,
     ("console.admin.users", "GET"): ADMIN,
     ("console.admin.users", "POST"): ADMIN,  # the empty form again, with its errors
@@ -119,10 +145,31 @@ def world(make_app, tmp_path):
     victim = add_user(app, VICTIM)
     mine = open_inquiry(app, "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng", "xay_dung")
     theirs = open_inquiry(app, "Hỏi về hoàn thuế giá trị gia tăng", "thue", sender="900000000000002")
+    draft = withdrawn_draft(app, mine, PEOPLE["officer_a"])
     samples = {"filename": "console.css", "code": mine, "user_id": victim, "token": "never-issued",
-               "version": "v21.0", "comment_id": "123_456", "page_id": "100000000000001", "psid": "900000000000001",
+               "version": "v21.0", "comment_id": "123_456", "draft_id": draft, "kind": "weekly",
+               "label": "2026-W47", "fmt": "xlsx", "page_id": "371024009436368", "psid": "900000000000001",
                "object_id": "123_456", **nlu_samples(app)}
-    return app, samples, theirs
+    their_draft = withdrawn_draft(app, theirs, PEOPLE["officer_b"])
+    return app, samples, {"code": theirs, "draft_id": their_draft}
+
+
+def withdrawn_draft(app, code: str, author: Person) -> int:
+    """A draft of `code` by `author`, withdrawn: every draft action on it is refused the same
+    way whoever posts, so the walk changes nothing."""
+    from bot import context, runtime
+    from cases import Actor
+
+    with app.app_context():
+        answers = runtime.casework(context.settings(), context.db(), context.clock()).answers
+        who = Actor(author.email, author.role, author.unit)
+        d = answers.draft(code, actor=who, text="Dự thảo mẫu cho lượt đi qua các trang.")
+        return answers.withdraw(d.id, actor=who).id
+
+
+def without_token(html: str) -> str:
+    """The page without its CSRF tokens (itsdangerous' value.timestamp.signature)."""
+    return re.sub(r'"[\w-]+\.[\w-]+\.[\w-]+"', '""', html)
 
 
 def methods(rule: Rule) -> list[str]:
@@ -187,7 +234,7 @@ def test_every_route_with_an_inquiry_code_hides_other_units_inquiries(world):
     assert {r.endpoint for r in rules} >= {"console.inquiries.show", "console.inquiries.thread"}
     for rule in rules:
         for method in methods(rule):
-            other = rule.build({**samples, "code": theirs})[1]
+            other = rule.build({**samples, **theirs})[1]
             absent = rule.build({**samples, "code": "QN-2026-999999"})[1]
             for who in ("officer_a", "head_a"):
                 assert walker.request(who, method, other).status_code == 404, (rule.endpoint, method, who)
@@ -195,9 +242,13 @@ def test_every_route_with_an_inquiry_code_hides_other_units_inquiries(world):
                 assert walker.request(who, method, other).status_code != 404, (rule.endpoint, method, who)
             for who in ("officer_a", "office", "admin"):
                 assert walker.request(who, method, absent).status_code == 404, (rule.endpoint, method, who)
-            # the two 404s are the same page
-            assert walker.request("officer_a", method, other).get_data() == \
-                walker.request("officer_a", method, absent).get_data()
+            if "draft_id" in rule.arguments:  # a draft of another inquiry, under one the person sees
+                mixed = rule.build({**samples, "draft_id": theirs["draft_id"]})[1]
+                for who in ("officer_a", "office", "admin"):
+                    assert walker.request(who, method, mixed).status_code == 404, (rule.endpoint, method, who)
+            # the two 404s are the same page (but for the CSRF token, signed with the time)
+            assert without_token(walker.request("officer_a", method, other).get_data(as_text=True)) == \
+                without_token(walker.request("officer_a", method, absent).get_data(as_text=True))
 
 
 def test_routes_with_a_user_id_answer_404_for_an_account_that_does_not_exist(world):

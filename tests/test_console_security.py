@@ -189,7 +189,7 @@ def test_every_post_without_a_csrf_token_gets_400(make_app, people):
     assert {r.endpoint for r in routes} >= {"console.auth.login", "console.auth.logout", "console.admin.users",
                                             "console.admin.disable_user"}
     for rule in routes:
-        url = rule.build({"user_id": people["officer_b"], "code": "QN-2026-000001", "token": "x", "model": "x"})[1]
+        url = rule.build({"user_id": people["officer_b"], "code": "QN-2026-000001", "token": "x", "draft_id": 1, "model": "x"})[1]
         response = client.post(url, data={"email": "x@y.example", "password": "p"})
         assert response.status_code == 400, rule.rule
         assert "Biểu mẫu đã hết hạn hoặc không hợp lệ" in text(response)

@@ -81,7 +81,8 @@ def test_the_triage_notice_gives_the_standing_office_one_day_to_assign(make_app,
     assert "Hạn phân loại, giao đơn vị: 17:00 ngày 30/11/2026" in text
     assert "giao phản ánh cho đơn vị có thẩm quyền trong 1 ngày làm việc" in text
     assert "Đơn vị chủ trì" not in text and LEAD_SENTENCE not in text and "3 ngày làm việc" not in text
-    assert "Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền (có thể sửa lĩnh vực) trong trang quản lý: http" in text
+    assert ("Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền (có thể sửa lĩnh vực) trong trang quản lý: "
+            "http://127.0.0.1:5000/inquiries/QN-2026-") in text
 
 
 def test_the_numbers_of_days_are_the_policys(make_app, trained_model, smtp, clock):

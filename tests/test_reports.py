@@ -8,7 +8,7 @@ is a day off (Ngày Văn hóa Việt Nam); office hours 07:30-11:30 and 13:30-17
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -274,3 +274,21 @@ def test_report_cli_writes_files_and_sends(seeded, app, smtp, clock, tmp_path):
     assert runner.invoke(args=["report", "weekly"]).exit_code == 2
     bad = runner.invoke(args=["report", "weekly", "--week", "2026-W60", "--out", str(out)])
     assert bad.exit_code == 2 and "no ISO week 60" in bad.output
+
+
+def test_the_sent_report_is_archived_for_the_console_and_an_older_one_on_first_use(seeded, reports, smtp, clock):
+    """The scheduler writes the report it sends (HTML, chart, workbook) where the console serves
+    it from, so no web request builds it; before the cut-off a report counts as of now, rounded
+    down to 5 minutes (at most one build per 5 minutes)."""
+    period = reports.period("weekly", "2026-W48")
+    assert reports.send(period, now=CUTOFF) == 5
+    stem = f"ddci-weekly-2026-W48-{CUTOFF.astimezone(timezone.utc):%Y%m%dT%H%MZ}"
+    assert sorted(p.name for p in reports.archive.iterdir()) == [f"{stem}.html", f"{stem}.png", f"{stem}.xlsx"]
+    html = (reports.archive / f"{stem}.html").read_text(encoding="utf-8")
+    assert 'src="2026-W48.png"' in html and "Báo cáo tuần" in html
+    (reports.archive / f"{stem}.xlsx").write_bytes(b"the scheduler's")  # the console reads this file ...
+    files = reports.archived(period, vn(2026, 12, 10, 9, 0))
+    assert files["xlsx"].read_bytes() == b"the scheduler's"  # ... and does not build it again
+    early = reports.archived(period, vn(2026, 12, 2, 10, 7))  # Wednesday: before the cut-off
+    assert early["html"].name == "ddci-weekly-2026-W48-20261202T0305Z.html"  # 10:05 local, in UTC
+    assert reports.archived(period, vn(2026, 12, 2, 10, 9)) == early

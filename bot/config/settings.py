@@ -126,6 +126,11 @@ def load_settings(
     overrides = dict(overrides or {})
     path = Path(overrides.pop("config_path", None) or env.get("DDCI_CONFIG") or DEFAULT_CONFIG_PATH)
     config = load_config_file(path)
+    base_url = overrides.pop("base_url", None) or env.get("DDCI_BASE_URL")
+    if base_url:  # where this instance is reached (`make run PORT=5100` sets it): links, the sandbox stand-in
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"DDCI_BASE_URL: an http(s) URL is required, not {base_url!r}")
+        config = config.copy(update={"app": config.app.copy(update={"base_url": base_url.rstrip("/")})})
     environment = overrides.pop("environment", None) or env.get("DDCI_ENV", "production")
     if environment not in ("development", "production", "test"):
         raise ConfigError(f"DDCI_ENV: must be development, production or test, not {environment!r}")

@@ -27,7 +27,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.config import Settings
 from bot.console import access, formatting, tuning_texts
-from bot.console.views import admin, audit, auth, inquiries, nlu_inbox, nlu_models
+from bot.console.views import (actions, admin, audit, auth, home, inquiries, nlu_inbox, nlu_models, overview,
+                               queue, triage)
 
 HTMX = "htmx-2.0.11.min.js"  # vendored from npm htmx.org 2.0.11 (0BSD), see static/README.md
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -40,7 +41,8 @@ def _blueprint() -> Blueprint:
     console = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                         static_url_path="/static")
     console.before_request(access.guard)
-    for child in (auth.bp, inquiries.bp, admin.bp, audit.bp, nlu_inbox.bp, nlu_models.bp):
+    for child in (auth.bp, home.bp, queue.bp, triage.bp, inquiries.bp, actions.bp, overview.bp, admin.bp, audit.bp,
+                  nlu_inbox.bp, nlu_models.bp):
         console.register_blueprint(child)
 
     @console.after_request
@@ -61,7 +63,7 @@ def _blueprint() -> Blueprint:
 def _error(code: int, message: str):
     def handler(exc):
         if request.headers.get("HX-Request") == "true":
-            return message, code
+            return access.htmx_message(message, code)
         return render_template("console/error.html", code=code, message=message), code
 
     return handler

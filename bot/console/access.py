@@ -13,7 +13,8 @@ from functools import wraps
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (Response, current_app, flash, redirect, render_template, render_template_string, request, session,
+                   url_for)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from bot import context
@@ -85,12 +86,19 @@ def _unauthorized() -> Response:
 def safe_next(target: Optional[str]) -> str:
     """`target` when it is a path of this site, else the home page: after login nobody is
     sent to another host (`//evil.example`, `https://…`, `/\\evil.example`)."""
-    home = url_for("console.inquiries.index")
+    home = url_for("console.home.index")
     if not target or not target.startswith("/") or target.startswith("//"):
         return home
     if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return home  # browsers read "/\\host" as "//host"; control characters split headers
     return target
+
+
+def htmx_message(message: str, status: int) -> Response:
+    """An error for an htmx request: shown in the page's message area (#messages), not swapped
+    into the part the request meant to replace."""
+    html = render_template_string('<p class="flash error" role="alert">{{ message }}</p>', message=message)
+    return Response(html, status, {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
 
 
 def public(view: Callable) -> Callable:
@@ -106,8 +114,10 @@ def roles(*allowed: str) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if current_user.role not in allowed:
-                return render_template("console/error.html", code=403,
-                                       message="Trang này không dành cho vai trò của bạn."), 403
+                message = "Trang này không dành cho vai trò của bạn."
+                if _is_htmx():
+                    return htmx_message(message, 403)
+                return render_template("console/error.html", code=403, message=message), 403
             return view(*args, **kwargs)
 
         wrapped.roles = allowed

@@ -6,7 +6,7 @@ Messages are Vietnamese, given on each validator (WTForms' own are English).
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from bot.console.accounts import EMAIL, ROLE_NAMES, ROLES
@@ -68,3 +68,109 @@ class AuditFilterForm(_GetForm):
     address = StringField("Địa chỉ IP", validators=[Optional(), Length(max=64)])
     date_from = StringField("Từ ngày (dd/mm/yyyy)", validators=[Optional(), Length(max=10)])
     date_to = StringField("Đến ngày (dd/mm/yyyy)", validators=[Optional(), Length(max=10)])
+
+
+# ---- the inquiry's actions (bot/console/views/actions.py) ------------------------------------
+class _Vietnamese:
+    """WTForms' own messages (it ships no Vietnamese catalogue) for the few validators used."""
+
+    MESSAGES = {"Not a valid choice.": "Lựa chọn không hợp lệ.",
+                "'%(value)s' is not a valid choice for this field.": "“%(value)s” không phải lựa chọn hợp lệ.",
+                "'%(value)s' are not valid choices for this field.": "“%(value)s” không phải lựa chọn hợp lệ.",
+                "Invalid Choice(s): one or more data inputs could not be coerced.": "Lựa chọn không hợp lệ.",
+                "Invalid Choice: could not coerce.": "Lựa chọn không hợp lệ.",
+                "Choices cannot be None.": "Lựa chọn không hợp lệ."}
+
+    def gettext(self, text: str) -> str:
+        return self.MESSAGES.get(text, text)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.gettext(singular if n == 1 else plural)
+
+
+class ConsoleForm(FlaskForm):
+    class Meta:
+        def get_translations(self, form):
+            return _Vietnamese()
+
+
+TEXT_MAX = 8000  # cases.answers.MAX_TEXT: a longer answer is a letter, sent another way
+REASON_MAX = 2000
+LANGUAGES = [("vi", "Tiếng Việt"), ("en", "Tiếng Anh")]
+HOW = [("phone", "Điện thoại"), ("email", "Email"), ("in_person", "Trực tiếp"), ("letter", "Văn bản"),
+       ("other", "Cách khác")]
+
+
+def _text(label: str, what: str = "nội dung") -> TextAreaField:
+    return TextAreaField(label, validators=[DataRequired(f"Vui lòng nhập {what}."),
+                                            Length(max=TEXT_MAX, message=f"Tối đa {TEXT_MAX} ký tự.")])
+
+
+def _reason(label: str = "Lý do") -> TextAreaField:
+    return TextAreaField(label, validators=[DataRequired("Vui lòng nêu lý do."),
+                                            Length(max=REASON_MAX, message=f"Tối đa {REASON_MAX} ký tự.")])
+
+
+class DraftForm(ConsoleForm):
+    text = _text("Nội dung trả lời", "nội dung trả lời")
+    language = SelectField("Ngôn ngữ", choices=LANGUAGES, validators=[DataRequired(REQUIRED)])
+
+
+class EditForm(ConsoleForm):
+    text = _text("Nội dung trả lời", "nội dung trả lời")
+
+
+class ReturnForm(ConsoleForm):
+    reason = _reason("Lý do trả lại")
+
+
+class ReasonForm(ConsoleForm):
+    reason = _reason()
+
+
+class InputForm(ConsoleForm):
+    text = _text("Ý kiến của đơn vị phối hợp", "ý kiến")
+
+
+class RecordForm(ConsoleForm):
+    """An answer given another way: who gave it, how, when (local date and time), what."""
+
+    by = StringField("Người trả lời", validators=[DataRequired("Vui lòng nhập người trả lời."), Length(max=128)])
+    how = SelectField("Cách trả lời", choices=HOW, validators=[DataRequired(REQUIRED)])
+    day = StringField("Ngày (dd/mm/yyyy)", validators=[DataRequired("Vui lòng nhập ngày."), Length(max=10)])
+    time = StringField("Giờ (HH:MM)", validators=[DataRequired("Vui lòng nhập giờ."), Length(max=5)])
+    text = _text("Nội dung đã trả lời (tóm tắt)")
+
+
+class AssignForm(ConsoleForm):
+    unit = SelectField("Đơn vị chủ trì", validators=[DataRequired(REQUIRED)])
+    domain = SelectField("Lĩnh vực", validators=[Optional()])
+    reason = _reason()
+
+
+class CoordinateForm(ConsoleForm):
+    units = SelectMultipleField("Đơn vị phối hợp", validators=[DataRequired("Chọn ít nhất một đơn vị.")])
+    reason = _reason()
+
+
+class RemindForm(ConsoleForm):
+    unit = SelectField("Nhắc đơn vị", validators=[DataRequired(REQUIRED)])
+    reason = _reason()
+
+
+class QueueFilterForm(ConsoleForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    state = SelectField("Tình trạng", validators=[Optional()])
+    role = SelectField("Vai trò", validators=[Optional()])
+    domain = SelectField("Lĩnh vực", validators=[Optional()])
+    unit = SelectField("Đơn vị", validators=[Optional()])
+    q = StringField("Tìm theo mã hoặc nội dung", validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")])
+
+
+# the forms of the inquiry page, by the key that is also their prefix (field names "draft-text",
+# "return-reason", ...: several forms on one page need distinct ids)
+CASE_FORMS = {"draft": DraftForm, "edit": EditForm, "return": ReturnForm, "record": RecordForm, "input": InputForm,
+              "complex": ReasonForm, "send_back": ReasonForm, "assign": AssignForm, "coordinate": CoordinateForm,
+              "remind": RemindForm}

@@ -29,7 +29,21 @@ ACTION_NAMES = {
     "nlu.inbox.discard": "NLU: loại bỏ tin", "nlu.train.request": "NLU: yêu cầu huấn luyện",
     "nlu.activate": "NLU: kích hoạt mô hình", "nlu.activate.override": "NLU: kích hoạt mô hình vượt cổng đánh giá",
     "nlu.rollback": "NLU: quay lại mô hình trước",
+    log.DRAFT_CREATE: "Soạn dự thảo trả lời", log.DRAFT_EDIT: "Sửa dự thảo", log.DRAFT_SUBMIT: "Trình duyệt dự thảo",
+    log.DRAFT_WITHDRAW: "Rút dự thảo", log.DRAFT_APPROVE: "Duyệt trả lời", log.DRAFT_RETURN: "Trả lại dự thảo",
+    log.ANSWER_SENT: "Đã gửi trả lời cho doanh nghiệp", log.ANSWER_UNDELIVERABLE: "Không gửi được trả lời",
+    log.ANSWER_PAGE: "Trả lời trên trang (không qua phê duyệt)", log.ANSWER_RECORD: "Ghi nhận trả lời bằng cách khác",
+    log.INPUT_GIVE: "Gửi ý kiến phối hợp", log.INQUIRY_ASSIGN: "Giao / giao lại / sửa lĩnh vực",
+    log.INQUIRY_COORDINATE: "Đề nghị phối hợp", log.INQUIRY_COMPLEX: "Vụ việc phức tạp",
+    log.INQUIRY_REMIND: "Nhắc đơn vị", log.INQUIRY_SEND_BACK: "Trả về Ban Xúc tiến",
 }
+DETAIL_NAMES = {"draft": "dự thảo", "author": "người soạn", "language": "ngôn ngữ", "outbox": "tin gửi", "reason": "lý do",
+                "unit": "đơn vị", "units": "các đơn vị", "previous": "đơn vị trước", "domain": "lĩnh vực sửa thành",
+                "classifier": "bộ phân loại", "due_at": "hạn", "by": "người trả lời", "how": "cách", "at": "lúc",
+                "status": "trạng thái", "queued": "đã xếp gửi", "approved_by": "người duyệt",
+                "clock_stopped": "dừng thời hạn", "working_days": "ngày làm việc", "note": "ý kiến",
+                "triage_due_at": "hạn phân loại", "follows": "tiếp theo dự thảo", "on_submit": "gửi ngay khi trình",
+                "unit_code": "đơn vị", "role": "vai trò", "reason_code": "lý do", "source": "nguồn"}
 
 
 @bp.get("/audit")
@@ -59,4 +73,5 @@ def index():
     with context.db().session() as s:
         page = paginate(s, query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
                         context.settings().config.console.page_size)
-    return render_template("console/audit.html", form=form, page=page, errors=errors, action_names=ACTION_NAMES)
+    return render_template("console/audit.html", form=form, page=page, errors=errors, action_names=ACTION_NAMES,
+                           detail_names=DETAIL_NAMES)

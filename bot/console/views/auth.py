@@ -110,7 +110,7 @@ def change_password():
         if error is None:
             start_session(user)  # this session goes on; every other one of the account ended
             flash("Đã đổi mật khẩu. Các phiên đăng nhập khác của tài khoản đã kết thúc.", "success")
-            return redirect(url_for("console.inquiries.index"))
+            return redirect(url_for("console.home.index"))
         return render_template("console/password_change.html", form=form, error=error), 200
     return render_template("console/password_change.html", form=form)
 
