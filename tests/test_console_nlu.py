@@ -454,7 +454,7 @@ def test_activation_refused_by_the_gate_then_overridden_with_a_reason_audited_th
     assert details["gate_refusals"][0].startswith("Macro-F1 (Toàn bộ) giảm 0,500")
     log = text(admin.get("/audit?action=nlu.activate.override"))
     assert "NLU: kích hoạt mô hình vượt cổng đánh giá" in log and "Thử nghiệm có chủ đích" in log
-    assert "gate_refusals: Macro-F1 (Toàn bộ) giảm 0,500 (1,000 → 0,500); chỉ được giảm tối đa 0,005.; Macro-F1" in log
+    assert "cổng đánh giá từ chối: Macro-F1 (Toàn bộ) giảm 0,500 (1,000 → 0,500); chỉ được giảm tối đa 0,005.; Macro-F1" in log
 
     assert f"Quay lại mô hình trước ({a})" in listing
     rolled = admin.post("/nlu/rollback", data={"csrf_token": page_token(admin, "/nlu/models")})

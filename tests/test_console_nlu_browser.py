@@ -107,8 +107,10 @@ def train(driver, base, worker, app, name: str) -> str:
 
     driver.get(f"{base}/nlu/training")
     driver.find_element(By.ID, "train").click()
-    section = wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "section.job"))
-    assert "Đang chờ worker nhận" in section.text and section.get_attribute("hx-trigger") == "every 2s"
+    # read the section in one step: its polling swaps it out every 2 s (a stale element is looked up again)
+    queued = wait(driver, lambda d: (lambda e: (e.text, e.get_attribute("hx-trigger")))(
+        d.find_element(By.CSS_SELECTOR, "section.job")))
+    assert "Đang chờ worker nhận" in queued[0] and queued[1] == "every 2s"
     shot(driver, f"{name}-queued")
     with app.app_context():
         job = worker.training.run_pending()  # what the worker's loop runs in its training thread

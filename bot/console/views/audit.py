@@ -43,7 +43,10 @@ DETAIL_NAMES = {"draft": "dự thảo", "author": "người soạn", "language":
                 "status": "trạng thái", "queued": "đã xếp gửi", "approved_by": "người duyệt",
                 "clock_stopped": "dừng thời hạn", "working_days": "ngày làm việc", "note": "ý kiến",
                 "triage_due_at": "hạn phân loại", "follows": "tiếp theo dự thảo", "on_submit": "gửi ngay khi trình",
-                "unit_code": "đơn vị", "role": "vai trò", "reason_code": "lý do", "source": "nguồn"}
+                "unit_code": "đơn vị", "role": "vai trò", "reason_code": "lý do", "source": "nguồn",
+                "where": "sai ở", "purpose": "mục đích", "ids": "tin", "label": "nhãn", "labels": "các nhãn",
+                "not_applied": "tin không áp dụng", "version": "mô hình", "previous_version": "mô hình trước",
+                "override_reason": "lý do vượt cổng", "gate_refusals": "cổng đánh giá từ chối"}
 
 
 @bp.get("/audit")
