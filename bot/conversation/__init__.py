@@ -31,11 +31,13 @@ from bot.channels.base import (AnsweredElsewhere, Edited, InboundMessage, Noted,
                                Withdrawn)
 from bot.conversation import contacts, texts
 from bot.conversation.comments import PublicComments
-from bot.conversation.contacts import contact_only, contacts_in, tracking_codes
+from bot.conversation.contacts import contact_only, contacts_in
 from bot.conversation.edits import MessageEdits
+from bot.conversation.menu import MenuAndStatus
 from bot.conversation.names import Names
 from bot.conversation.followup import FollowupChoices, new_matter
 from bot.conversation.phrasing import Phrasing, classify_past_courtesy, default_phrasing
+from bot.conversation.signals import Signals
 from bot.officers import linked_officer, try_link
 from bot.outcome import Outcome, Ticket
 from cases import Address, Casework, Intake, Reply, replies
@@ -45,13 +47,13 @@ from cases.screening import Written, note_vi
 from nlu.classifier import Classification
 from nlu.normalize import detect_language, normalize
 from routing.taxonomy import CONVERSATION_INTENTS
-from store import OPEN_INQUIRY_STATUSES, Conversation as ConversationState, Database, FollowupChoice, PagePost
+from store import Conversation as ConversationState, Database, FollowupChoice
 from tuning.records import record as record_classification
 
 __all__ = ["Conversation", "contacts"]
 
 
-class Conversation(PublicComments):
+class Conversation(PublicComments, MenuAndStatus, Signals):
     def __init__(self, *, db: Database, casework: Casework, classify: Callable[[str], Classification],
                  followup_minutes: int, ask_contact: bool, public_comment_reply: bool,
                  channel_titles: Mapping[str, str], clock: Callable[[], datetime], followup_choice_minutes: int = 10,
@@ -263,61 +265,6 @@ class Conversation(PublicComments):
         worker's loop calls this on every pass)."""
         return self.choices.expire(self.db)
 
-    def _small_talk(self, s, t: Ticket, m: InboundMessage, intent: str, lang: str, text: str) -> Outcome:
-        if intent == "tra_cuu":
-            self._say(s, t, m, Reply(self._status(s, m, lang, text)))
-        else:
-            self._say(s, t, m, Reply(texts.SMALL_TALK[intent][lang]))
-        return t.finish(s, "done", f"conversation: {intent}")
-
-    def _status(self, s, m: InboundMessage, lang: str, text: str) -> str:
-        """The sender's inquiries by tracking code, or all their open ones ("my inquiries")."""
-        codes = tracking_codes(text)
-        rows = [{"code": i.code, "status": i.status, "unit": self.cases.directory.name(i.unit_code, lang),
-                 "due": i.due_at} for i in queries.of_sender(s, m.page_id, m.sender_id, codes)]
-        if not rows and not codes:
-            return replies.no_open_inquiry(lang)
-        return replies.status_lines(lang, rows)
-
-    def _action(self, t: Ticket, m: InboundMessage, payload: str, lang: Optional[str], *,
-                by: str) -> Optional[Outcome]:
-        """A button (or its label typed): the menu, Get Started, a follow-up's choice. None
-        when `payload` is none of ours (or a typed choice label with no choice pending)."""
-        choice = texts.parse_choice(payload)
-        if choice is not None:
-            return self._choose(t, m, choice[0], choice[1], by)
-        with self.db.session() as s:
-            said = lang  # a label's own language is the person's: remembered for what follows
-            lang = self._language(s, m, lang)
-        return self._menu(t, m, payload, lang, remember=said)
-
-    def _choose(self, t: Ticket, m: InboundMessage, kind: str, choice_id: Optional[int], by: str) -> Optional[Outcome]:
-        with self.db.session() as s:
-            choice = self.choices.find(s, m.page_id, m.sender_id, choice_id)
-            if choice is None:
-                return None
-            self._touch(s, m.page_id, m.sender_id, m.sent_at)
-            detail = self.choices.resolve(s, choice, kind, by, key=t.key("choice-again"))
-            return t.finish(s, "done", detail)
-
-    def _menu(self, t: Ticket, m: InboundMessage, payload: str, lang: str,
-              remember: Optional[str] = None) -> Optional[Outcome]:
-        policy = self.cases.policy
-        with self.db.session() as s:
-            if payload in texts.GET_STARTED_PAYLOADS:
-                reply = Reply(texts.welcome(lang, policy.days_for("lead")), texts.menu_choices(lang))
-            elif payload == texts.MENU_SUBMIT:
-                reply = Reply(texts.PROMPT_SUBMIT[lang])
-            elif payload == texts.MENU_STATUS:
-                reply = Reply(self._status(s, m, lang, ""))
-            elif payload == texts.MENU_HELP:
-                reply = Reply(texts.help_text(lang, policy.days_for("lead"), policy.days_for("lead", complex_case=True)))
-            else:
-                return None
-            self._touch(s, m.page_id, m.sender_id, m.sent_at, remember)
-            self._say(s, t, m, reply)
-            return t.finish(s, "done", f"menu: {payload}")
-
     def _attachments(self, t: Ticket, m: InboundMessage) -> Outcome:
         if m.sticker:
             with self.db.session() as s:
@@ -354,52 +301,3 @@ class Conversation(PublicComments):
                                        revision=m.revision)
                 return t.finish(s, "done", f"standby: recorded on {inquiry.code}, no reply")
             return t.finish(s, "ignored", "standby: another app owns the thread")
-
-    # ---- everything else -------------------------------------------------------------------
-    def _answered_elsewhere(self, t: Ticket, a: AnsweredElsewhere) -> Outcome:
-        with self.db.session() as s:
-            if a.business_id is not None:
-                inquiry = queries.open_inquiry(s, a.page_id, a.business_id, a.source)
-                if inquiry is None:
-                    return t.finish(s, "ignored", "a person wrote from the page inbox; no open inquiry")
-                where = "from the page inbox"
-            else:
-                inquiry = queries.by_comment(s, a.comment_id)
-                if inquiry is None or inquiry.status not in OPEN_INQUIRY_STATUSES:
-                    return t.finish(s, "ignored", "the page's own comment")
-                where = "under the comment"
-            self.cases.record_answer(s, inquiry, by=a.by, text=a.text, at=a.sent_at, source=a.thread_source,
-                                     attachments=a.attachments, event_id=t.event_id)
-            return t.finish(s, "done", f"{inquiry.code} answered {where}")
-
-    def _seen(self, t: Ticket, seen: Seen) -> Outcome:
-        with self.db.session() as s:
-            conv = self._state(s, seen.page_id, seen.sender_id)
-            setattr(conv, f"{'delivered' if seen.what == 'delivery' else 'read'}_watermark", seen.until)
-            return t.finish(s, "ignored", f"{seen.what}: recorded")
-
-    def _thread_owner(self, t: Ticket, owner: ThreadOwner) -> Outcome:
-        with self.db.session() as s:
-            if owner.sender_id:
-                self._state(s, owner.page_id, owner.sender_id).thread_owner_app_id = owner.owner
-            return t.finish(s, "done", owner.detail)
-
-    def _page_posted(self, t: Ticket, p: PagePosted) -> Outcome:
-        with self.db.session() as s:
-            post = s.query(PagePost).filter_by(post_id=p.post_id).first() if p.post_id else None
-            if p.removed:
-                if post is None:
-                    return t.finish(s, "ignored", "removal of a post we did not count")
-                post.removed_at = post.removed_at or p.at
-                return t.finish(s, "done", "page post removed")
-            year, week, _ = self.cases.calendar.local_date(p.at).isocalendar()
-            if post is None:
-                s.add(PagePost(page_id=p.page_id, post_id=p.post_id, iso_week=f"{year}-W{week:02d}", created_at=p.at))
-            return t.finish(s, "done", f"page post counted in {year}-W{week:02d}")
-
-    def _noted(self, t: Ticket, n: Noted) -> Outcome:
-        with self.db.session() as s:
-            if n.opens_window and n.page_id and n.sender_id:
-                self._touch(s, n.page_id, n.sender_id, n.at or t.received_at)
-            return t.finish(s, "ignored", n.detail)
-
