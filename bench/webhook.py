@@ -231,6 +231,7 @@ def start_ours(tmp: Path, graph_url: str, args, stack: contextlib.ExitStack) -> 
     env = dict(os.environ, DDCI_ENV="production", DDCI_CONFIG=str(write_our_config(tmp)),
                DATABASE_URL=f"sqlite:///{db_path}", FB_APP_SECRET=APP_SECRET, FB_VERIFY_TOKEN=VERIFY_TOKEN,
                GRAPH_API_URL=graph_url, BENCH_PAGE_TOKEN=PAGE_TOKEN, DDCI_INSTANCE=str(tmp),
+               DDCI_SECRET_KEY="bench-session-key-" + "0" * 32,  # production refuses to start without one
                SQLALCHEMY_SILENCE_UBER_WARNING="1", PYTHONUNBUFFERED="1", FLASK_APP="bot:cli_app")
     env.pop("FLASK_DEBUG", None)
     subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], env=env, cwd=REPO, check=True,
