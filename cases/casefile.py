@@ -44,6 +44,8 @@ class Said:
     text: Optional[str]
     attachments: tuple[dict, ...] = ()
     status: Optional[str] = None  # a bot reply's delivery status (sent, pending, undeliverable, ...)
+    # what the business wrote before it edited this message, oldest first: (when, text)
+    earlier: tuple[tuple[datetime, Optional[str]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,12 @@ def case_file(s, cases, code: str, *, plan: ReminderPlan = ReminderPlan(), now: 
 def thread(s, inquiry: Inquiry) -> list[Said]:
     """What the business and the page said (inquiry_messages) and what the bot sent (outbox
     rows written by the bot; a person's answer sent through the bot is on the thread already)."""
-    said = [Said(m.created_at, m.direction, m.source, m.text, tuple(m.attachments or ()))
-            for m in s.execute(select(InquiryMessage).where(InquiryMessage.inquiry_id == inquiry.id)
-                               .order_by(InquiryMessage.created_at, InquiryMessage.id)).scalars()]
+    rows = list(s.execute(select(InquiryMessage).where(InquiryMessage.inquiry_id == inquiry.id)
+                          .order_by(InquiryMessage.created_at, InquiryMessage.id)).scalars())
+    kept = queries.versions(s, [m.id for m in rows if m.direction == "in"])  # issue 15: edits keep history
+    said = [Said(m.created_at, m.direction, m.source, m.text, tuple(m.attachments or ()),
+                 earlier=tuple((v.written_at, v.text) for v in kept.get(m.id, []) if v.revision != m.revision))
+            for m in rows]
     said += [Said(o.sent_at or o.created_at, "out", "bot", Reply.from_json(o.message).text, (), o.status)
              for o in s.execute(select(Outbox).where(Outbox.inquiry_id == inquiry.id, Outbox.author == "bot")
                                 .order_by(Outbox.id)).scalars()]

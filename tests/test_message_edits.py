@@ -1,7 +1,8 @@
 """A business edits a message it sent (issue 15, Messenger's `message_edits`): parsing and
 deduplication, the history of the message, rerouting before anyone started, a new thread
 message once a unit has started, edits out of order, an edit of a message we never received,
-crash safety, `flask inquiries show --versions` and `flask messenger setup`.
+crash safety, `flask inquiries show --versions`, the console thread with the earlier versions and
+`flask messenger setup`.
 
 Everything runs on the real app (Flask, the database, the trained Rasa model, the Graph API
 stand-in and the SMTP server of conftest), with bodies made from the captured fixtures
@@ -500,3 +501,33 @@ def test_the_sandbox_graph_stand_in_takes_the_subscription(make_app):
                           .order_by(SandboxGraphCall.id)).scalars().all()
         assert [(c.page_id, "message_edits" in c.body["subscribed_fields"]) for c in calls] == [
             (FIXTURE_PAGE, True), (SECOND_PAGE, True)]
+
+
+def test_the_console_thread_shows_the_current_text_and_the_earlier_versions(bot, app, clock):
+    """The inquiry page (and its thread fragment) show what the business wrote last, and on
+    request (a <details>) what it wrote before, with times; business text stays text."""
+    from tests.console import PEOPLE, add_user, login
+
+    bot.say(BUILD, "m_build")
+    written = clock()
+    clock.advance(minutes=3)
+    bot.edit("m_build", "<b>" + BUILD_TOO + "</b>", 1)
+    edited = clock()
+    clock.advance(minutes=2)
+    bot.edit("m_build", BUILD_TOO + " ạ", 2)
+    code = bot.inquiry().code
+    add_user(app, PEOPLE["office"])
+    browser = app.test_client()
+    assert login(browser, PEOPLE["office"]).status_code == 302
+    for path in (f"/inquiries/{code}", f"/inquiries/{code}/thread"):
+        html = browser.get(path).get_data(as_text=True)
+        thread = html[html.index('id="thread-messages"'):]
+        current = thread[:thread.index('<details class="versions">')]
+        assert BUILD_TOO + " ạ" in current and BUILD not in current
+        versions = html[html.index('<details class="versions">'):]
+        versions = versions[:versions.index("</details>")]
+        assert "đã sửa tin này 2 lần" in versions
+        assert versions.index(BUILD) < versions.index("&lt;b&gt;" + BUILD_TOO)  # oldest first, escaped
+        assert local(written).strftime("%d/%m/%Y %H:%M") + " · bản gốc" in versions
+        assert local(edited).strftime("%d/%m/%Y %H:%M") in versions
+        assert BUILD_TOO + " ạ" not in versions  # the current text is not an "earlier" one
