@@ -120,3 +120,23 @@ def test_channels_are_read_only_inside_their_folder():
                    and not module.startswith(".".join(target.split(".")[:3]))
                    and module not in ("bot.channels", "bot.runtime"))
     assert wrong == []
+
+
+LIFECYCLE_ROWS = ("Assignment", "DeadlineChange", "Outbox")
+
+
+def test_only_the_lifecycle_creates_assignments_deadline_changes_and_outbox_rows():
+    """The redesign's promise (issue 10): cases/lifecycle.py and cases/outbox.py are the only
+    places that construct these rows; the worker, the console, the CLI and the scheduler call
+    them. A constructor call (`Outbox(...)`) anywhere else is a second lifecycle."""
+    allowed = {"cases.lifecycle", "cases.outbox"}
+    wrong = []
+    for module, path in MODULES.items():
+        if module in allowed or module.startswith("store."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                if name in LIFECYCLE_ROWS:
+                    wrong.append(f"{module}:{node.lineno} {name}(...)")
+    assert wrong == []
