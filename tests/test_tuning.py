@@ -67,7 +67,8 @@ def inbox(db, clock, tmp_path):
     ("Dự án ở Vân Đồn, kỹ sư Hàn Quốc, cửa khẩu Bắc Luân, sông Ba Chẽ; liên hệ em Linh hoặc Ms. Wang Li",
      ["Linh", "Wang"], "Dự án ở Vân Đồn, kỹ sư Hàn Quốc, cửa khẩu Bắc Luân, sông Ba Chẽ; liên hệ em A hoặc "
      "Ms. Nguyễn Văn A"),
-    ("uu dai o khu kinh te Van Don, song Ba Che", [], "uu dai o khu kinh te Van Don, song Ba Che"),
+    ("uu dai o khu kinh te Van Don, song Ba Che, doi Than Quang Ninh", [],
+     "uu dai o khu kinh te Van Don, song Ba Che, doi Than Quang Ninh"),
     # not people: a street, a ward, a title, a city; and square brackets cannot fake an annotation
     ("đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh [x](phone)", [],
      "đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh (x)(phone)"),

@@ -72,10 +72,10 @@ _PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac em
 GAZETTEER = Path(__file__).resolve().parent.parent / "nlu" / "data" / "lookup_location.yml"
 EXTRA_PLACES = (
     "Hàn Quốc", "Trung Quốc", "Nhật Bản", "Đài Loan", "Thái Lan", "Hồng Kông", "Triều Tiên", "Ấn Độ", "Lào",
-    "Vân Đồn", "Bái Tử Long", "Bắc Luân", "Quan Lạn", "Hạ Long", "Yên Tử", "Hòn Gai", "Hồng Gai", "Hà Khánh",
+    "Quảng Ninh", "Vân Đồn", "Bái Tử Long", "Bắc Luân", "Quan Lạn", "Hạ Long", "Yên Tử", "Hòn Gai", "Hồng Gai", "Hà Khánh",
     "Hồng Hà", "Cái Lân", "Đông Mai", "Việt Hưng", "Sông Khoai", "Minh Châu", "Ngọc Vừng", "Thắng Lợi",
 )
-_PLACE_PREFIXES = ("huyen", "phuong", "xa", "thi xa", "thi tran", "thanh pho", "tp", "kkt", "kcn", "khu kinh te",
+_PLACE_PREFIXES = ("tinh", "huyen", "phuong", "xa", "thi xa", "thi tran", "thanh pho", "tp", "kkt", "kcn", "khu kinh te",
                    "khu cong nghiep", "dac khu")
 _PLACE_SUFFIXES = ("industrial park", "industrial zone", "economic zone")
 
