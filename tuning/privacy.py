@@ -23,7 +23,7 @@ project's location gazetteer (nlu/data/lookup_location.yml, every Quảng Ninh l
 zone and industrial park, with or without its "Huyện"/"Phường"/"KKT" prefix) and EXTRA_PLACES
 (countries and landmarks whose first word is a family name or a pronoun: "Hàn Quốc", "Vân Đồn",
 "Bái Tử Long", "Bắc Luân"); without this the simulated traffic (nlu/traffic/) lost "Vân Đồn",
-"Ba Chẽ" and "Hàn Quốc" to "Nguyễn Văn A" in 16 of 618 accepted examples. "em" and the English
+"Ba Chẽ" and "Hàn Quốc" to "Nguyễn Văn A" in 16 of its first 618 examples. "em" and the English
 titles Mr, Mrs, Ms, Miss, Dr count as pronouns of address ("liên hệ em Linh", "contact Ms. Wang
 Li").
 Limits: a lower-case name without a cue is not found ("nguyen van an gui hs" stays); a
