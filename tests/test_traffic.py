@@ -4,7 +4,6 @@ accepted labels (nlu/data/traffic.yml) free of the traffic's personal data. No m
 """
 from __future__ import annotations
 
-
 from bench.nlu_loop import STYLES, leaks, personal_data, read_traffic, traffic_names
 from nlu.evaluate import read_examples
 from tests.conftest import REPO
