@@ -162,6 +162,8 @@ def table(title: str, before: dict, after: dict) -> list[str]:
 
 # ---- the loop --------------------------------------------------------------------------------
 def run(args) -> tuple[int, dict]:
+    from sqlalchemy import func, select
+
     from bot.conversation.phrasing import classify_past_courtesy, default_phrasing
     from nlu.classifier import RasaClassifier
     from nlu.training import train
@@ -320,7 +322,7 @@ def run(args) -> tuple[int, dict]:
         print("\n".join(lines), flush=True)
         status = 1 if found_leaks else 0
         with db.session() as s:
-            report["records"] = s.query(ClassificationRecord).count()
+            report["records"] = s.execute(select(func.count()).select_from(ClassificationRecord)).scalar()
         return status, report
     finally:
         db.dispose()
