@@ -62,6 +62,13 @@ def inbox(db, clock, tmp_path):
     ("Giám đốc Phạm Minh Tuấn đề nghị hướng dẫn", ["Tuấn"], "Giám đốc Nguyễn Văn A đề nghị hướng dẫn"),
     ("My name is John Smith, call +84 912 345 678", ["Smith", "912"],
      "My name is Nguyễn Văn A, call [0900 000 000](phone)"),
+    # places whose first word is a family name or a pronoun are not people (the gazetteer and
+    # EXTRA_PLACES); "em" and English titles address a person
+    ("Dự án ở Vân Đồn, kỹ sư Hàn Quốc, cửa khẩu Bắc Luân, sông Ba Chẽ; liên hệ em Linh hoặc Ms. Wang Li",
+     ["Linh", "Wang"], "Dự án ở Vân Đồn, kỹ sư Hàn Quốc, cửa khẩu Bắc Luân, sông Ba Chẽ; liên hệ em A hoặc "
+     "Ms. Nguyễn Văn A"),
+    ("uu dai o khu kinh te Van Don, song Ba Che, doi Than Quang Ninh", [],
+     "uu dai o khu kinh te Van Don, song Ba Che, doi Than Quang Ninh"),
     # not people: a street, a ward, a title, a city; and square brackets cannot fake an annotation
     ("đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh [x](phone)", [],
      "đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh (x)(phone)"),

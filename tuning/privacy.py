@@ -18,6 +18,14 @@ place word comes just before it ("đường Lê Lợi", "phường Hoàng Quế"
 family name ("ten em la nguyen van an"). After a pronoun of address (anh, chị, ông, bà, cô,
 chú, bác) 1-3 capitalised syllables are a name unless the first is a title (Chủ tịch, Giám
 đốc, Sở...).
+Places are not people: a span that covers a known place is never a name. Known places are the
+project's location gazetteer (nlu/data/lookup_location.yml, every Quảng Ninh locality, economic
+zone and industrial park, with or without its "Huyện"/"Phường"/"KKT" prefix) and EXTRA_PLACES
+(countries and landmarks whose first word is a family name or a pronoun: "Hàn Quốc", "Vân Đồn",
+"Bái Tử Long", "Bắc Luân"); without this the simulated traffic (nlu/traffic/) lost "Vân Đồn",
+"Ba Chẽ" and "Hàn Quốc" to "Nguyễn Văn A" in 16 of its first 618 examples. "em" and the English
+titles Mr, Mrs, Ms, Miss, Dr count as pronouns of address ("liên hệ em Linh", "contact Ms. Wang
+Li").
 Limits: a lower-case name without a cue is not found ("nguyen van an gui hs" stays); a
 family name that is also common in place names (Hà, Hồ, Cao, Mai, Lương, Lâm, Quang) counts
 only after a cue; ALL-CAPS names are not found (ALL-CAPS messages are common and would be
@@ -26,8 +34,10 @@ masked wholesale); a place outside the list of place words that starts with a fa
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from nlu.entities import resolve
@@ -58,7 +68,16 @@ _WORD = re.compile(r"[^\W\d_]+")
 _CUE = re.compile(r"(?i)(?<![^\W_])(tên(?: (?:em|tôi|mình|anh|chị|của (?:em|tôi|mình)))? là|họ và tên|họ tên|"
                   r"ten(?: (?:em|toi|minh|anh|chi))? la|ho va ten|ho ten|my name is|người đại diện(?: là)?|"
                   r"nguoi dai dien(?: la)?|giám đốc(?: là)?|giam doc(?: la)?)(?:\s*[:,])?(?=\s)")
-_PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac".split())  # compared lower-cased, not folded
+_PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac em mr mrs ms miss dr".split())  # lower-cased, not folded
+GAZETTEER = Path(__file__).resolve().parent.parent / "nlu" / "data" / "lookup_location.yml"
+EXTRA_PLACES = (
+    "Hàn Quốc", "Trung Quốc", "Nhật Bản", "Đài Loan", "Thái Lan", "Hồng Kông", "Triều Tiên", "Ấn Độ", "Lào",
+    "Quảng Ninh", "Vân Đồn", "Bái Tử Long", "Bắc Luân", "Quan Lạn", "Hạ Long", "Yên Tử", "Hòn Gai", "Hồng Gai", "Hà Khánh",
+    "Hồng Hà", "Cái Lân", "Đông Mai", "Việt Hưng", "Sông Khoai", "Minh Châu", "Ngọc Vừng", "Thắng Lợi",
+)
+_PLACE_PREFIXES = ("tinh", "huyen", "phuong", "xa", "thi xa", "thi tran", "thanh pho", "tp", "kkt", "kcn", "khu kinh te",
+                   "khu cong nghiep", "dac khu")
+_PLACE_SUFFIXES = ("industrial park", "industrial zone", "economic zone")
 
 
 @dataclass(frozen=True)
@@ -116,12 +135,49 @@ def _runs(text: str, words: list[re.Match], i: int, longest: int, test) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=1)
+def known_places() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Folded place names of two words or more, by first word (see the module's docstring)."""
+    names = list(EXTRA_PLACES)
+    if GAZETTEER.exists():
+        names += [line.strip()[2:] for line in GAZETTEER.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("    - ")]
+    out: dict[str, set[tuple[str, ...]]] = {}
+    for name in names:
+        folded = " ".join(_folded(w) for w in _WORD.findall(name))
+        for suffix in _PLACE_SUFFIXES:
+            folded = folded[:-len(suffix)].strip() if folded.endswith(" " + suffix) else folded
+        for prefix in _PLACE_PREFIXES:
+            folded = folded[len(prefix):].strip() if folded.startswith(prefix + " ") else folded
+        parts = tuple(folded.split())
+        if len(parts) >= 2:
+            out.setdefault(parts[0], set()).add(parts)
+    return {first: tuple(sorted(v, key=len, reverse=True)) for first, v in out.items()}
+
+
+def _places(text: str, words: list[re.Match]) -> set[int]:
+    """Indexes of the words that belong to a known place in `text`."""
+    folded = [_folded(w.group(0)) for w in words]
+    places, covered = known_places(), set()
+    for i, first in enumerate(folded):
+        for parts in places.get(first, ()):
+            n = len(parts)
+            if tuple(folded[i:i + n]) == parts and all(
+                    not text[words[k - 1].end():words[k].start()].strip(" \t") for k in range(i + 1, i + n)):
+                covered.update(range(i, i + n))
+                break
+    return covered
+
+
 def _names(text: str) -> list[tuple[int, int, str]]:
     words = list(_WORD.finditer(text))
     spans: list[tuple[int, int, str]] = []
+    places = _places(text, words)
 
     def add(i: int, n: int) -> None:
         start, end = words[i].start(), words[i + n - 1].end()
+        if places.intersection(range(i, i + n)):
+            return  # a place, not a person
         if not any(start < e and s < end for s, e, _ in spans):
             spans.append((start, end, FULL_NAME if n > 1 else GIVEN_NAME))
 
