@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Optional
 from bot.channels.base import Channel
 from bot.conversation import Conversation
 from bot.delivery import OutboxDelivery
+import telemetry
 from bot.outcome import Outcome, Ticket
 from cases import AlreadyOpened
 from scheduler.notifications.delivery import NotificationDelivery
@@ -56,6 +57,7 @@ class Worker:
                 row.error = f"{type(exc).__name__}: {exc}"  # ErrorText scrubs secrets, then cuts
                 row.lease_until = None
                 row.status = "failed" if row.attempts >= self.max_attempts else "pending"
+                telemetry.EVENTS.labels(outcome="failed" if row.status == "failed" else "error").inc()
             return Outcome("error", str(exc))
 
     def handle(self, ticket: Ticket, event: InboxEvent) -> Outcome:

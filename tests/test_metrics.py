@@ -1,0 +1,242 @@
+"""/metrics (issue 14): scraped after real messages flow, from several processes at once, and
+refused to whoever may not read it.
+
+Real parts: the app, the database, the Rasa model, the Graph API stand-in and the SMTP server on
+loopback, child processes writing into a real multiprocess directory; the driven clock. The
+event-time metrics are process-wide counters that other tests also move, so each test reads
+what changed between two scrapes.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+
+from bot.channels.messenger.sendapi import SendError
+from store import Inquiry
+from tests.conftest import FIXTURE_PAGE, REPO, load_fixture, signed_post, with_text
+from tests.test_pipeline import DUE, QUESTION
+
+PUBLIC = {"REMOTE_ADDR": "203.0.113.7"}  # TEST-NET-3: somewhere on the internet
+TOKEN = "metrics-token-for-tests-0123456789"
+
+
+def scrape(client, **kwargs) -> dict:
+    """{(sample name, frozenset(labels)): value} of one scrape."""
+    response = client.get("/metrics", **kwargs)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.get_data(as_text=True)) for s in family.samples}
+
+
+def value(samples: dict, metric: str, **labels) -> float:
+    return samples.get((metric, frozenset(labels.items())), 0.0)
+
+
+def delta(after: dict, before: dict, metric: str, **labels) -> float:
+    return value(after, metric, **labels) - value(before, metric, **labels)
+
+
+def test_a_message_through_inbox_worker_and_acknowledgement_shows_in_the_metrics(app, client, worker, graph, smtp,
+                                                                                    clock):
+    from bot import context
+    from nlu.training import read_active
+
+    before = scrape(client)
+    assert signed_post(client, with_text(load_fixture("text_message.json"), QUESTION)).status_code == 200
+    clock.advance(seconds=2)
+    waiting = scrape(client)
+    assert value(waiting, "ddci_inbox_backlog", status="pending") == 1
+    assert value(waiting, "ddci_inbox_oldest_age_seconds") == 2.0
+    assert value(waiting, "ddci_database_up") == 1
+
+    clock.advance(seconds=1)  # the worker takes it 3 s after the business wrote
+    worker.classifier.refresh()
+    worker.heartbeat()
+    worker.run_once()
+    after = scrape(client)
+    with app.app_context(), context.db().session() as s:
+        inquiry = s.execute(select(Inquiry)).scalar_one()
+
+    assert value(after, "ddci_inbox_backlog", status="pending") == 0
+    assert value(after, "ddci_inbox_oldest_age_seconds") == 0
+    assert delta(after, before, "ddci_events_total", outcome="done") == 1
+    # the acknowledgement: 3 s from the message to the Send API's success
+    assert delta(after, before, "ddci_ack_latency_seconds_count") == 1
+    assert delta(after, before, "ddci_ack_latency_seconds_sum") == pytest.approx(3.0)
+    assert delta(after, before, "ddci_ack_latency_seconds_bucket", le="3.0") == 1
+    assert delta(after, before, "ddci_ack_latency_seconds_bucket", le="2.0") == 0
+    sent = [c for c in graph.calls if c.ok]
+    assert len(sent) == 2  # the acknowledgement and the contact question
+    assert delta(after, before, "ddci_send_api_calls_total", channel="messenger", page=FIXTURE_PAGE,
+                 status="200", kind="ok") == len(sent)
+    assert len(smtp.messages) == 1
+    assert delta(after, before, "ddci_notifications_total", channel="email", outcome="sent") == 1
+    assert inquiry.status == "assigned"
+    assert delta(after, before, "ddci_classification_confidence_count", route="assigned") == 1
+    assert delta(after, before, "ddci_classification_confidence_count", route="triage") == 0
+    assert delta(after, before, "ddci_classification_confidence_sum", route="assigned") == pytest.approx(
+        inquiry.confidence)
+
+    assert value(after, "ddci_assignments_open", unit="SO_XD", unit_name="Sở Xây dựng") == 1
+    assert value(after, "ddci_assignments_overdue", unit="SO_XD", unit_name="Sở Xây dựng") == 0
+    assert ("ddci_assignments_open", frozenset({"unit": "BXT", "unit_name": "Ban Xúc tiến và Hỗ trợ đầu tư tỉnh Quảng Ninh"}.items())
+            ) in after  # every configured unit, at zero too
+    with app.app_context():
+        version = read_active(context.settings().model_dir)["version"]
+    active = [dict(labels)["version"] for (name, labels) in after if name == "ddci_nlu_active_model_info"]
+    loaded = [dict(labels)["version"] for (name, labels) in after if name == "ddci_nlu_worker_model_info"]
+    assert active == loaded == [version]
+    assert value(after, "ddci_heartbeat_age_seconds", process="worker") == 0
+    assert value(after, "ddci_health_status", status="ok") == 1
+
+    clock.set(DUE + timedelta(minutes=1))  # past the Sở Xây dựng's deadline, still unanswered
+    late = scrape(client)
+    assert value(late, "ddci_assignments_overdue", unit="SO_XD", unit_name="Sở Xây dựng") == 1
+    assert value(late, "ddci_assignments_open", unit="SO_XD", unit_name="Sở Xây dựng") == 1
+
+
+def test_the_scheduler_lease_holder(app, client, clock):
+    from bot import context
+    from scheduler.lease import SchedulerLease
+
+    assert not any(name == "ddci_scheduler_lease_holder" for name, _ in scrape(client))
+    with app.app_context():
+        lease = SchedulerLease(context.db(), holder="host-a:4242:cafe0001")
+        assert lease.acquire(clock())
+    held = scrape(client)
+    assert value(held, "ddci_scheduler_lease_holder", name="scheduler", holder="host-a:4242:cafe0001") == 1
+    assert value(held, "ddci_scheduler_lease_seconds_left", name="scheduler") == 60
+    clock.advance(seconds=90)  # the holder died: nobody runs the jobs
+    lapsed = scrape(client)
+    assert not any(name == "ddci_scheduler_lease_holder" for name, _ in lapsed)
+    assert value(lapsed, "ddci_scheduler_lease_seconds_left", name="scheduler") == -30
+
+
+def test_send_api_failures_are_counted_by_status_and_kind(app, client, worker, graph, clock):
+    before = scrape(client)
+    graph.fail_next(1, status=500)  # the acknowledgement fails once, then goes
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    worker.run_once()
+    clock.advance(minutes=10)
+    worker.run_once()
+    after = scrape(client)
+    labels = {"channel": "messenger", "page": FIXTURE_PAGE}
+    assert delta(after, before, "ddci_send_api_calls_total", status="500", kind="temporary", **labels) == 1
+    assert delta(after, before, "ddci_send_api_calls_total", status="200", kind="ok", **labels) == 2
+    # the acknowledgement's wait runs until its success, 10 minutes later
+    assert delta(after, before, "ddci_ack_latency_seconds_count") == 1
+    assert delta(after, before, "ddci_ack_latency_seconds_sum") == pytest.approx(600.0)
+
+
+def test_a_call_without_an_answer_is_counted_as_network():
+    import telemetry
+
+    labels = {"channel": "messenger", "page": "p1", "status": "network", "kind": "temporary"}
+    before = telemetry.SEND_API_CALLS.labels(**labels)._value.get()
+    telemetry.send_api_call("messenger", "p1", SendError("network error: ConnectionError", kind="temporary"))
+    assert telemetry.SEND_API_CALLS.labels(**labels)._value.get() == before + 1
+
+
+# ---- several processes, one scrape -------------------------------------------------------------
+WRITER = """
+import sys, telemetry
+n = int(sys.argv[1])
+telemetry.EVENTS.labels(outcome="done").inc(n)
+telemetry.ACK_LATENCY.observe(n)
+telemetry.send_api_call("messenger", "p1", None)
+"""
+
+
+def test_counters_of_several_processes_are_summed_in_one_scrape(make_app, tmp_path):
+    directory = tmp_path / "prometheus"  # telemetry creates it: a missing directory is no crash
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(directory), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    for n in (3, 4):  # a worker and another worker (or the scheduler): two processes, two pids
+        subprocess.run([sys.executable, "-c", WRITER, str(n)], env=env, cwd=REPO, check=True, timeout=60)
+    assert len(list(directory.glob("counter_*.db"))) == 2
+
+    app = make_app({"DDCI_METRICS_DIR": str(directory)})
+    samples = scrape(app.test_client())
+    assert value(samples, "ddci_events_total", outcome="done") == 7
+    assert value(samples, "ddci_ack_latency_seconds_count") == 2
+    assert value(samples, "ddci_ack_latency_seconds_sum") == 7
+    assert value(samples, "ddci_ack_latency_seconds_bucket", le="3.0") == 1
+    assert value(samples, "ddci_send_api_calls_total", channel="messenger", page="p1", status="200", kind="ok") == 2
+    assert value(samples, "ddci_database_up") == 1  # the database's state in the same scrape
+
+
+def test_gunicorn_config_marks_dead_workers(tmp_path, monkeypatch):
+    """ops/gunicorn.conf.py: a dead gunicorn worker's live gauges leave the directory (the
+    prometheus-client's multiprocess rule); counters stay, summed."""
+    import runpy
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "gauge_livesum_4242.db").write_bytes(b"")
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+    hooks = runpy.run_path(str(REPO / "ops" / "gunicorn.conf.py"))
+
+    class DeadWorker:
+        pid = 4242
+
+    hooks["child_exit"](None, DeadWorker())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db"]
+
+
+# ---- who may read it ---------------------------------------------------------------------------
+def test_metrics_are_refused_to_the_internet(make_app):
+    client = make_app().test_client()
+    response = client.get("/metrics", environ_base=PUBLIC)
+    assert response.status_code == 403 and "ddci_" not in response.get_data(as_text=True)
+    # through a reverse proxy that was not declared, loopback is not taken for local
+    response = client.get("/metrics", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert response.status_code == 403 and "trusted_proxies" in response.get_data(as_text=True)
+    assert client.get("/metrics").status_code == 200  # loopback, directly
+
+
+def test_metrics_for_configured_networks(make_app):
+    client = make_app(metrics={"allow_networks": ["203.0.113.0/24"]}).test_client()
+    assert client.get("/metrics", environ_base=PUBLIC).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 403
+
+
+def test_metrics_with_a_bearer_token(make_app):
+    client = make_app({"metrics_token": TOKEN}).test_client()
+    ok = client.get("/metrics", environ_base=PUBLIC, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and "ddci_inbox_backlog" in ok.get_data(as_text=True)
+    wrong = client.get("/metrics", environ_base=PUBLIC, headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "ddci_" not in wrong.get_data(as_text=True)
+    assert client.get("/metrics", environ_base=PUBLIC).status_code == 403
+
+
+def test_a_bad_network_stops_the_start_with_its_key(make_app):
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"metrics\.allow_networks.*not an IP network"):
+        make_app(metrics={"allow_networks": ["10.0.0.0/33"]})
+
+
+def test_no_business_text_in_the_metrics(app, client, worker):
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    worker.run_once()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "xây dựng nhà xưởng" not in text and "8130382090340794" not in text  # no text, no PSID
+
+
+# ---- the dashboard -----------------------------------------------------------------------------
+def test_the_grafana_dashboard_reads_metrics_that_exist(app, client, worker):
+    dashboard = json.loads((REPO / "ops" / "grafana" / "ddci.json").read_text(encoding="utf-8"))
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    assert len(exprs) >= 10
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    worker.run_once()
+    text = client.get("/metrics").get_data(as_text=True)
+    exposed = {family.name for family in text_string_to_metric_families(text)}  # with or without samples
+    used = {re.sub(r"_(bucket|count|sum|total)$", "", name) for e in exprs for name in re.findall(r"ddci_\w+", e)}
+    assert used and used <= exposed, used - exposed
