@@ -9,12 +9,15 @@ what changed between two scrapes.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -169,6 +172,55 @@ def test_counters_of_several_processes_are_summed_in_one_scrape(make_app, tmp_pa
     assert value(samples, "ddci_ack_latency_seconds_bucket", le="3.0") == 1
     assert value(samples, "ddci_send_api_calls_total", channel="messenger", page="p1", status="200", kind="ok") == 2
     assert value(samples, "ddci_database_up") == 1  # the database's state in the same scrape
+
+
+def test_under_gunicorn_every_worker_serves_the_whole_sum(tmp_path, db_url, smtp, graph):
+    """The production shape: gunicorn with two workers and ops/gunicorn.conf.py, another
+    process writing counters; whichever gunicorn worker answers, the scrape is the same sum,
+    with the state of the database the webhook wrote into."""
+    from store import Database
+    from tests.conftest import TEST_SECRET, TEST_VERIFY, free_port, write_config
+
+    database = Database(db_url)
+    database.upgrade()
+    database.dispose()
+    directory = tmp_path / "prometheus"
+    port = free_port()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory), "DDCI_ENV": "test",
+           "DDCI_CONFIG": str(write_config(tmp_path, smtp.port)), "DATABASE_URL": db_url,
+           "GRAPH_API_URL": graph.url, "FB_APP_SECRET": TEST_SECRET, "FB_VERIFY_TOKEN": TEST_VERIFY,
+           "DDCI_INSTANCE": str(tmp_path), "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-c", WRITER, "5"], env=env, cwd=REPO, check=True, timeout=60)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "ops/gunicorn.conf.py", "--workers", "2",
+                               "--bind", f"127.0.0.1:{port}", "bot:create_app()"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        log = []
+        for line in server.stderr:  # blocks until gunicorn says it listens (or exits)
+            log.append(line)
+            if "Listening at" in line:
+                break
+        assert server.poll() is None, "".join(log)
+        threading.Thread(target=lambda: log.extend(server.stderr), daemon=True).start()  # keep the pipe drained
+        base = f"http://127.0.0.1:{port}"
+        raw = json.dumps(with_text(load_fixture("text_message.json"), QUESTION), ensure_ascii=False).encode()
+        from bot.channels.messenger.signature import sign
+
+        # the master listens before its workers are up: the connection waits in the backlog
+        posted = requests.post(f"{base}/webhooks/messenger", data=raw, timeout=60, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": sign(TEST_SECRET, raw)})
+        assert posted.status_code == 200
+        for _ in range(8):
+            response = requests.get(f"{base}/metrics", timeout=60)
+            assert response.status_code == 200
+            samples = {(s.name, frozenset(s.labels.items())): s.value
+                       for f in text_string_to_metric_families(response.text) for s in f.samples}
+            assert value(samples, "ddci_events_total", outcome="done") == 5
+            assert value(samples, "ddci_ack_latency_seconds_count") == 1
+            assert value(samples, "ddci_inbox_backlog", status="pending") == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def test_gunicorn_config_marks_dead_workers(tmp_path, monkeypatch):
