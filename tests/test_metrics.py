@@ -105,6 +105,45 @@ def test_a_message_through_inbox_worker_and_acknowledgement_shows_in_the_metrics
     assert value(late, "ddci_assignments_open", unit="SO_XD", unit_name="Sở Xây dựng") == 1
 
 
+def test_an_unsure_classification_counts_as_sent_to_triage(make_app, trained_model, graph, clock):
+    from bot import context, runtime
+
+    app = make_app(nlu__threshold=0.9999)  # nothing is sure enough: the standing office triages
+    client = app.test_client()
+    before = scrape(client)
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    with app.app_context():
+        runtime.worker(context.settings(), context.db(), clock).run_once()
+    after = scrape(client)
+    assert delta(after, before, "ddci_classification_confidence_count", route="triage") == 1
+    assert delta(after, before, "ddci_classification_confidence_count", route="assigned") == 0
+    triage = {"unit": "BXT", "unit_name": "Ban Xúc tiến và Hỗ trợ đầu tư tỉnh Quảng Ninh"}
+    assert value(after, "ddci_assignments_open", **triage) == 1
+    assert value(after, "ddci_assignments_open", unit="SO_XD", unit_name="Sở Xây dựng") == 0
+
+
+def test_events_that_fail_or_are_parked_are_counted_by_outcome(make_app, graph, clock):
+    """The Rasa server is down (connection refused): each attempt is an error until the last
+    one gives up (app.max_event_attempts: 5); an event of a page not configured is parked."""
+    from bot import context, runtime
+    from store.inbox import append_events
+
+    app = make_app(nlu__server_url=graph.refused_url())
+    client = app.test_client()
+    before = scrape(client)
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    with app.app_context():
+        with context.db().session() as s:
+            append_events(s, [{"channel": "messenger", "dedup_key": "elsewhere:1", "object": "page", "page_id": "999",
+                               "kind": "message", "sender_id": "1", "payload": {"event": {}}}], clock())
+        runtime.worker(context.settings(), context.db(), clock).run_once()
+    after = scrape(client)
+    assert delta(after, before, "ddci_events_total", outcome="error") == 4
+    assert delta(after, before, "ddci_events_total", outcome="failed") == 1
+    assert delta(after, before, "ddci_events_total", outcome="parked") == 1
+    assert delta(after, before, "ddci_events_total", outcome="done") == 0
+
+
 def test_the_scheduler_lease_holder(app, client, clock):
     from bot import context
     from scheduler.lease import SchedulerLease
