@@ -177,6 +177,23 @@ def test_send_api_failures_are_counted_by_status_and_kind(app, client, worker, g
     assert delta(after, before, "ddci_ack_latency_seconds_sum") == pytest.approx(600.0)
 
 
+def test_an_expired_token_shows_in_the_calls_and_the_health_status(app, client, worker, graph, clock):
+    """Facebook refuses the page's token (code 190): the call is counted as a credentials
+    failure, /healthz says "failing" and the metric says the same."""
+    before = scrape(client)
+    graph.expire_token("token-ddci")
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
+    worker.run_once()
+    after = scrape(client)
+    assert delta(after, before, "ddci_send_api_calls_total", channel="messenger", page=FIXTURE_PAGE, status="400",
+                 kind="credentials") == 1  # the circuit opens at once: one call, the rest wait
+    assert delta(after, before, "ddci_ack_latency_seconds_count") == 0  # not acknowledged yet
+    assert client.get("/healthz").get_json()["status"] == "failing"
+    assert value(after, "ddci_health_status", status="failing") == 1
+    assert value(after, "ddci_health_status", status="ok") == 0
+    assert value(after, "ddci_queue_pending", queue="outbox") == 2  # the acknowledgement and the contact question
+
+
 def test_a_call_without_an_answer_is_counted_as_network():
     import telemetry
 
