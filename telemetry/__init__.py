@@ -54,6 +54,15 @@ CLASSIFICATION_CONFIDENCE = Histogram(
     "(assigned: to a unit at once; triage: to the standing office).", ["route"], buckets=CONFIDENCE_BUCKETS)
 
 
+def where() -> str:
+    """Where this process's metrics go, for its start-up line: an operator who started a worker
+    without the directory learns at once that nobody scrapes what it records."""
+    if _dir:
+        return f"metrics: written into {_dir}, summed by the web process's /metrics"
+    return (f"metrics: {MULTIPROC_ENV} is not set: this process's counters are not scraped "
+            f"(README \"Metrics\"; make run / make production set it)")
+
+
 def send_api_call(channel: str, page: Optional[str], failure: Optional[BaseException]) -> None:
     """One call to a channel's send API ended: `failure` is the channel's DeliveryFailure, or
     None for a success (its HTTP status and kind are read from it)."""

@@ -348,3 +348,23 @@ def test_the_grafana_dashboard_reads_metrics_that_exist(app, client, worker):
     exposed = {family.name for family in text_string_to_metric_families(text)}  # with or without samples
     used = {re.sub(r"_(bucket|count|sum|total)$", "", name) for e in exprs for name in re.findall(r"ddci_\w+", e)}
     assert used and used <= exposed, used - exposed
+
+
+@pytest.mark.parametrize("address, headers, token, networks, proxies, expected", [
+    ("127.0.0.1", {}, None, [], 0, None),
+    ("::1", {}, None, [], 0, None),
+    ("::ffff:127.0.0.1", {}, None, [], 0, None),  # loopback through a dual-stack socket
+    ("10.1.2.3", {}, None, ["10.0.0.0/8"], 0, None),
+    ("10.1.2.3", {}, None, ["192.168.0.0/16"], 0, 403),
+    ("127.0.0.1", {"Forwarded": "for=198.51.100.9"}, None, [], 0, 403),  # nginx on this machine
+    ("127.0.0.1", {"X-Forwarded-For": "198.51.100.9"}, None, [], 1, None),  # declared: ProxyFix already read it
+    ("198.51.100.9", {"Authorization": f"Bearer {TOKEN}"}, TOKEN, [], 0, None),
+    ("127.0.0.1", {"Authorization": "Bearer nope"}, TOKEN, [], 0, 401),  # a wrong token is wrong from anywhere
+    ("198.51.100.9", {"Authorization": f"Basic {TOKEN}"}, TOKEN, [], 0, 401),
+    ("not an address", {}, None, [], 0, 403),
+])
+def test_who_may_read_the_metrics(address, headers, token, networks, proxies, expected):
+    from bot.metrics import refusal
+
+    result = refusal(address, headers, token=token, networks=networks, trusted_proxies=proxies)
+    assert (result[0] if result else None) == expected
