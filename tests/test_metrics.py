@@ -368,3 +368,15 @@ def test_who_may_read_the_metrics(address, headers, token, networks, proxies, ex
 
     result = refusal(address, headers, token=token, networks=networks, trusted_proxies=proxies)
     assert (result[0] if result else None) == expected
+
+
+def test_an_unreachable_database_still_gives_the_counters(make_app):
+    """The scrape says the database is down (200: the counters of what happened still come;
+    an alert on ddci_database_up tells the rest)."""
+    app = make_app()
+    app.extensions["ddci_db"].dispose()
+    app.extensions["ddci_db"].__init__("postgresql+psycopg2://nobody@127.0.0.1:1/none")
+    samples = scrape(app.test_client())
+    assert value(samples, "ddci_database_up") == 0
+    assert not any(name == "ddci_inbox_backlog" for name, _ in samples)
+    assert ("ddci_ack_latency_seconds_count", frozenset()) in samples  # what happened is still there
