@@ -172,6 +172,8 @@ def refusal(remote_addr: Optional[str], headers: Mapping[str, str], *, token: Op
         address = ipaddress.ip_address((remote_addr or "").split("%")[0])
     except ValueError:
         return 403, "metrics: unknown client address"
+    if address.version == 6 and address.ipv4_mapped:  # a dual-stack socket: ::ffff:127.0.0.1
+        address = address.ipv4_mapped
     if trusted_proxies == 0 and any(h in headers for h in PROXY_HEADERS):
         return 403, ("metrics: this request came through a reverse proxy that is not declared (app.trusted_proxies): "
                      "scrape the web process directly, or use METRICS_TOKEN")

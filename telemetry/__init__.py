@@ -36,6 +36,12 @@ from prometheus_client import Counter, Histogram  # noqa: E402  (after the direc
 ACK_LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
 CONFIDENCE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 10)) + (0.95, 1.0)
 
+WEBHOOK_EVENTS = Counter(
+    "ddci_webhook_events", "Events a channel's webhook received, by channel and result (stored; duplicate: "
+    "already stored, a redelivery; shapeless: an item that is no event, skipped).", ["channel", "result"])
+WEBHOOK_FORGED = Counter(
+    "ddci_webhook_forged", "Webhook requests refused for a missing or wrong signature (403), by channel.",
+    ["channel"])
 EVENTS = Counter(
     "ddci_events", "Inbox events the worker finished, by outcome (done, ignored, parked; error: "
     "failed and left for a retry; failed: gave up after the last attempt).", ["outcome"])
@@ -61,6 +67,13 @@ def where() -> str:
         return f"metrics: written into {_dir}, summed by the web process's /metrics"
     return (f"metrics: {MULTIPROC_ENV} is not set: this process's counters are not scraped "
             f"(README \"Metrics\"; make run / make production set it)")
+
+
+def webhook_received(channel: str, stored: int, duplicates: int, shapeless: int) -> None:
+    """One webhook request was stored: its events by result."""
+    for result, n in (("stored", stored), ("duplicate", duplicates), ("shapeless", shapeless)):
+        if n:
+            WEBHOOK_EVENTS.labels(channel=channel, result=result).inc(n)
 
 
 def send_api_call(channel: str, page: Optional[str], failure: Optional[BaseException]) -> None:

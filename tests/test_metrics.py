@@ -58,6 +58,12 @@ def test_a_message_through_inbox_worker_and_acknowledgement_shows_in_the_metrics
     assert value(waiting, "ddci_inbox_backlog", status="pending") == 1
     assert value(waiting, "ddci_inbox_oldest_age_seconds") == 2.0
     assert value(waiting, "ddci_database_up") == 1
+    assert delta(waiting, before, "ddci_webhook_events_total", channel="messenger", result="stored") == 1
+    signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))  # Facebook delivers it again
+    assert signed_post(client, load_fixture("text_message.json"), secret="not-our-secret").status_code == 403
+    again = scrape(client)
+    assert delta(again, waiting, "ddci_webhook_events_total", channel="messenger", result="duplicate") == 1
+    assert delta(again, waiting, "ddci_webhook_forged_total", channel="messenger") == 1
 
     clock.advance(seconds=1)  # the worker takes it 3 s after the business wrote
     worker.classifier.refresh()
@@ -274,6 +280,8 @@ def test_under_gunicorn_every_worker_serves_the_whole_sum(tmp_path, db_url, smtp
             assert value(samples, "ddci_events_total", outcome="done") == 5
             assert value(samples, "ddci_ack_latency_seconds_count") == 1
             assert value(samples, "ddci_inbox_backlog", status="pending") == 1
+            # counted by the gunicorn worker that took the POST, summed by whichever answers
+            assert value(samples, "ddci_webhook_events_total", channel="messenger", result="stored") == 1
     finally:
         server.terminate()
         server.wait(timeout=60)
