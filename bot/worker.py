@@ -14,10 +14,10 @@ import threading
 from datetime import datetime
 from typing import Callable, Mapping, Optional
 
+import telemetry
 from bot.channels.base import Channel
 from bot.conversation import Conversation
 from bot.delivery import OutboxDelivery
-import telemetry
 from bot.outcome import Outcome, Ticket
 from cases import AlreadyOpened
 from scheduler.notifications.delivery import NotificationDelivery

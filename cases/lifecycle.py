@@ -203,8 +203,8 @@ class Casework:
         for extra in coordinating:
             self._notify(s, inquiry, extra, "coordinate")
         text = self._acknowledgement(inquiry, lead)
-        self.reply(s, inquiry.id, f"{ACK_KEY_PREFIX}{intake.event_id}", Reply(text, lang=intake.language, received=received),
-                   address=self.address(inquiry))
+        self.reply(s, inquiry.id, f"{ACK_KEY_PREFIX}{intake.event_id}",
+                   Reply(text, lang=intake.language, received=received), address=self.address(inquiry))
         if result.confidence is not None:  # the share sent to triage is this histogram's count by route
             telemetry.CLASSIFICATION_CONFIDENCE.labels(route="triage" if decision.is_triage else "assigned").observe(
                 result.confidence)
