@@ -13,8 +13,11 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 # `make run PORT=5100` when 5000 is taken: the web process listens there and every link says so
 PORT ?= 5000
 BASE_URL := http://127.0.0.1:$(PORT)
+# prometheus-client's multiprocess directory: every process of the group writes its counters
+# there and the web process's /metrics sums them (README "Metrics"). Emptied before each start.
+METRICS_DIR ?= $(abspath instance/metrics)
 
-.PHONY: run test venv train bench clean
+.PHONY: run production test venv train bench clean metrics-dir
 
 venv: $(STAMP)
 
@@ -36,13 +39,26 @@ run: $(STAMP)
 	@echo "  Console:  $(BASE_URL)/          (officers, unit heads, standing office, admins)"
 	@echo "  Sandbox:  $(BASE_URL)/sandbox"
 	@echo "  Health:   $(BASE_URL)/healthz"
+	@echo "  Metrics:  $(BASE_URL)/metrics   (Prometheus; from this machine)"
 	@echo "  Webhook:  $(BASE_URL)/webhooks/messenger"
 	@echo ""
 	@DDCI_BASE_URL=$(BASE_URL) flask users demo
 	@echo ""
 	@echo "  Ctrl-C stops everything."
 	@echo ""
-	DDCI_BASE_URL=$(BASE_URL) honcho start -f Procfile -p $(PORT)
+	@$(MAKE) --no-print-directory metrics-dir
+	DDCI_BASE_URL=$(BASE_URL) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile -p $(PORT)
+
+# The production shape on one machine (Procfile.production: gunicorn, a worker, the scheduler);
+# the environment holds DDCI_ENV=production, DATABASE_URL and the secrets (README "Connecting a real page").
+production: $(STAMP)
+	flask db upgrade
+	@$(MAKE) --no-print-directory metrics-dir
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile.production
+
+# prometheus-client: the directory must be emptied before the processes start, never while they run
+metrics-dir:
+	@mkdir -p $(METRICS_DIR) && rm -f $(METRICS_DIR)/*.db
 
 # the browser tests need Chromium: installed when missing (as root), or a clear message
 test: $(STAMP)

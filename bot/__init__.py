@@ -43,7 +43,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         hops = settings.config.app.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from bot import cli, console, health
+    from bot import cli, console, health, metrics
     from bot.channels import CHANNELS
 
     before = set(app.blueprints)
@@ -51,6 +51,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         plugin.init_app(app, settings)
     channel_blueprints = set(app.blueprints) - before  # called by their platforms: signed, no CSRF token
     health.init_app(app)
+    metrics.init_app(app)
     console.init_app(app, settings, exempt_blueprints=sorted(channel_blueprints))
     cli.init_app(app)
     app.config.update(flask_overrides)  # what a test passes in wins over what the subsystems set

@@ -41,6 +41,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from sqlalchemy import func, select, update
 
+import telemetry
 from bot.channels.base import Channel, DeliveryFailure, Outgoing, Plan
 from cases import Casework, Reply
 from cases.outbox import as_sent
@@ -122,6 +123,7 @@ class OutboxDelivery:
             provider_id = channel.sender.send(out, plan)
         except DeliveryFailure as exc:
             failure = exc
+        telemetry.send_api_call(out.channel, out.page_id, failure)
         with self.db.session() as s:
             row = s.get(Outbox, row_id)
             later = self.clock()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+import telemetry
 from store import Database, InboxEvent
 
 
@@ -36,6 +37,7 @@ class Ticket:
         row = s.get(InboxEvent, self.event_id)
         row.status, row.outcome = status, detail[:255]
         row.processed_at, row.lease_until, row.error = self.clock(), None, None
+        telemetry.EVENTS.labels(outcome=status).inc()
         return Outcome(status, detail)
 
     def close(self, status: str, detail: str) -> Outcome:

@@ -14,6 +14,7 @@ import threading
 from datetime import datetime
 from typing import Callable, Mapping, Optional
 
+import telemetry
 from bot.channels.base import Channel
 from bot.conversation import Conversation
 from bot.delivery import OutboxDelivery
@@ -56,6 +57,7 @@ class Worker:
                 row.error = f"{type(exc).__name__}: {exc}"  # ErrorText scrubs secrets, then cuts
                 row.lease_until = None
                 row.status = "failed" if row.attempts >= self.max_attempts else "pending"
+                telemetry.EVENTS.labels(outcome="failed" if row.status == "failed" else "error").inc()
             return Outcome("error", str(exc))
 
     def handle(self, ticket: Ticket, event: InboxEvent) -> Outcome:

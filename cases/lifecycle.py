@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+import telemetry
 from cases import queries, replies, screening
 from cases.answers import Answers, WindowFor
 from cases.approval import ApprovalRules
@@ -59,6 +60,8 @@ from store import (OPEN_INQUIRY_STATUSES, Assignment, CaseNote, Database, Deadli
                    Notification, Outbox)
 
 __all__ = ["AlreadyOpened", "CaseError", "Casework", "Intake", "Opened", "Reminded"]
+# the acknowledgement of the message (inbox event) that opened an inquiry: "ack:<event id>"
+ACK_KEY_PREFIX = "ack:"
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,11 @@ class Casework:
         for extra in coordinating:
             self._notify(s, inquiry, extra, "coordinate")
         text = self._acknowledgement(inquiry, lead)
-        self.reply(s, inquiry.id, f"ack:{intake.event_id}", Reply(text, lang=intake.language, received=received),
-                   address=self.address(inquiry))
+        self.reply(s, inquiry.id, f"{ACK_KEY_PREFIX}{intake.event_id}",
+                   Reply(text, lang=intake.language, received=received), address=self.address(inquiry))
+        if result.confidence is not None:  # the share sent to triage is this histogram's count by route
+            telemetry.CLASSIFICATION_CONFIDENCE.labels(route="triage" if decision.is_triage else "assigned").observe(
+                result.confidence)
         return Opened(inquiry.id, inquiry.code, decision.unit, decision.role, lead.due_at,
                       tuple(decision.coordinators), text)
 
@@ -607,8 +613,23 @@ class Casework:
 
     def delivered(self, s, row: Outbox, at: datetime) -> bool:
         """The delivery loop sent `row` at `at` (in its transaction): an approved answer stops
-        the clock now (cases.answers)."""
+        the clock now (cases.answers); an acknowledgement's wait is measured (telemetry)."""
+        if row.idempotency_key.startswith(ACK_KEY_PREFIX):
+            self._acknowledged(s, row, at)
         return self.answers.delivered(s, row, at)
+
+    @staticmethod
+    def _acknowledged(s, row: Outbox, at: datetime) -> None:
+        """How long the business waited for its tracking code: from the time its message says
+        it was written (the channel's own timestamp, kept on the thread's first message) to
+        the send's success."""
+        event_id = row.idempotency_key[len(ACK_KEY_PREFIX):]
+        if not event_id.isdigit():
+            return
+        written = s.execute(select(InquiryMessage.created_at).where(
+            InquiryMessage.event_id == int(event_id), InquiryMessage.direction == "in")).scalar()
+        if written is not None:
+            telemetry.ACK_LATENCY.observe(max(0.0, (at - written).total_seconds()))
 
     def not_delivered(self, s, row: Outbox, *, contact: Sequence[str], channel_title: str,
                       until: Optional[datetime] = None, error: Optional[str] = None) -> None:

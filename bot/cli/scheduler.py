@@ -5,6 +5,7 @@ import logging
 
 import click
 
+import telemetry
 from bot import context, runtime
 from bot.cli.process import stop_event
 
@@ -28,6 +29,7 @@ def scheduler_command(sync_seconds: float) -> None:
     stop = stop_event()
     service.start()
     click.echo(f"scheduler {service.lease.holder} started; Ctrl-C to stop", err=True)
+    click.echo(telemetry.where(), err=True)
     was_active = None
     try:
         while not stop.is_set():

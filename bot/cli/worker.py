@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+import telemetry
 from bot import context, runtime
 from bot.cli.process import stop_event
 
@@ -19,6 +20,7 @@ def worker_command(once: bool) -> None:
         return
     version = w.classifier.refresh() if hasattr(w.classifier, "refresh") else None
     click.echo(f"worker started (model {version or 'none yet'}); Ctrl-C to stop", err=True)
+    click.echo(telemetry.where(), err=True)
     w.run_forever(stop_event(), settings.config.app.worker_poll_seconds)
 
 

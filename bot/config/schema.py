@@ -5,6 +5,7 @@ formats the errors); nothing runs half-configured.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time
 from typing import Any, Optional
@@ -189,6 +190,21 @@ class AppModel(_Model):
     trusted_proxies: int = Field(0, ge=0, le=5)
 
 
+class MetricsModel(_Model):
+    """Who may read /metrics (bot/metrics.py): loopback always, these networks too, and anyone
+    with METRICS_TOKEN as a bearer token. Unit names and counts only, no business's text: still
+    not for the internet."""
+
+    allow_networks: list[str] = []  # e.g. ["10.0.0.0/8"]: where Prometheus scrapes from
+
+    @validator("allow_networks", each_item=True)
+    def _network(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_network(v, strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP network (e.g. 10.0.0.0/8 or 192.168.1.5): {v!r}") from None
+
+
 class ConsoleModel(_Model):
     """The officers' console (bot/console): sessions, login throttling, one-time password links."""
 
@@ -216,6 +232,7 @@ class ConfigModel(_Model):
     webhook: WebhookModel = WebhookModel()
     conversation: ConversationModel = ConversationModel()
     console: ConsoleModel = ConsoleModel()
+    metrics: MetricsModel = MetricsModel()
     smtp: SmtpModel
     calendar: dict[str, Any]
     # Who is told at once when a page's token expires, and when a channel (Facebook, the mail

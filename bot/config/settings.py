@@ -41,6 +41,8 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     smtp_username: Optional[str] = None
     smtp_password: Optional[str] = None
+    # a bearer token that lets Prometheus read /metrics from outside metrics.allow_networks
+    metrics_token: Optional[str] = None
     instance_path: Path = field(default=REPO_ROOT / "instance")
 
     @property
@@ -178,12 +180,13 @@ def load_settings(
         smtp_username=env.get(smtp.username_env) if smtp.username_env else None,
         smtp_password=env.get(smtp.password_env) if smtp.password_env else None,
         instance_path=instance,
+        metrics_token=overrides.pop("metrics_token", None) or env.get("METRICS_TOKEN") or None,
     )
     if overrides:
         raise ConfigError(f"unknown setting override(s): {', '.join(sorted(overrides))}")
     from store.redaction import register
 
-    register(app_secret, verify_token, secret_key, settings.smtp_password, *tokens.values())
+    register(app_secret, verify_token, secret_key, settings.smtp_password, settings.metrics_token, *tokens.values())
     return settings
 
 

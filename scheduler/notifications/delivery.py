@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
+import telemetry
 from routing.taxonomy import DOMAIN_INTENTS, domain_name
 from scheduler.calendar import WorkingCalendar
 from scheduler.deadlines import DeadlinePolicy
@@ -199,6 +200,7 @@ class NotificationDelivery:
             target.send(*job)
         except DeliveryError as exc:
             error = exc
+        telemetry.notification_attempt(target.channel, error)
         with self.db.session() as s:
             row = s.get(Notification, row_id)
             row.attempts += 1

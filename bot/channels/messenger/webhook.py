@@ -15,6 +15,7 @@ import logging
 
 from flask import Blueprint, Flask, jsonify, request
 
+import telemetry
 from bot import context
 from bot.channels.messenger.events import MalformedPayload, parse_body
 from bot.channels.messenger.signature import ForgedRequest, verify
@@ -49,6 +50,7 @@ def receive():
         verify(settings.app_secret, body, request.headers.get("X-Hub-Signature-256"))
     except ForgedRequest as exc:
         log.warning("webhook: rejected unsigned or forged request from %s: %s", request.remote_addr, exc)
+        telemetry.WEBHOOK_FORGED.labels(channel="messenger").inc()
         return jsonify(error="invalid signature"), 403
     try:
         payload = json.loads(body.decode("utf-8"))
@@ -64,6 +66,7 @@ def receive():
     rows = [dict(e.__dict__, channel="messenger") for e in events]
     with context.db().session() as session:
         stored, duplicates = append_events(session, rows, context.clock()())
+    telemetry.webhook_received("messenger", stored, duplicates, rejected)
     if rejected:
         log.warning("webhook: %d shapeless item(s) skipped", rejected)
     return jsonify(status="ok", stored=stored, duplicates=duplicates, rejected=rejected), 200

@@ -1,0 +1,93 @@
+"""The metrics recorded where things happen (counters and histograms), for Prometheus.
+
+A leaf: it imports nothing of ours, so bot/, cases/ and scheduler/ may all record into it
+with a one-line call. State that lives in the database (inbox backlog, open and overdue
+assignments, the scheduler's lease, the active model) is NOT here: the web process computes
+it at scrape time from the database (bot/metrics.py), so it is right whichever process
+wrote the rows.
+
+Several processes, one scrape: with PROMETHEUS_MULTIPROC_DIR set (make run, Procfile.
+production), prometheus-client keeps every value in a memory-mapped file of that directory,
+one file per process; the web process's /metrics sums them (MultiProcessCollector). So the
+gunicorn workers, `flask worker` (one or several) and `flask scheduler` on one machine are
+one scrape target, behind one access rule. The directory must be emptied before the group
+starts (the Makefile does it) and gunicorn marks its dead children (ops/gunicorn.conf.py).
+Only counters and histograms are defined here: they add up across processes without a
+multiprocess mode to choose. Without the variable (tests, a lone `flask run`) the values live
+in the process that records them.
+
+Labels never carry a business's text or id: pages, channels, units, outcomes and statuses
+only (a fixed, small set each).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_dir = os.environ.get(MULTIPROC_ENV)
+if _dir:  # prometheus-client opens its files there at the first value: a missing directory would crash it then
+    os.makedirs(_dir, exist_ok=True)
+
+from prometheus_client import Counter, Histogram  # noqa: E402  (after the directory exists)
+
+# How long a business waits, from its message's own timestamp to the Send API's success for the
+# acknowledgement. Issue 14's targets: p95 <= 1 s steady, <= 5 s in a burst of 400.
+ACK_LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+CONFIDENCE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 10)) + (0.95, 1.0)
+
+WEBHOOK_EVENTS = Counter(
+    "ddci_webhook_events", "Events a channel's webhook received, by channel and result (stored; duplicate: "
+    "already stored, a redelivery; shapeless: an item that is no event, skipped).", ["channel", "result"])
+WEBHOOK_FORGED = Counter(
+    "ddci_webhook_forged", "Webhook requests refused for a missing or wrong signature (403), by channel.",
+    ["channel"])
+EVENTS = Counter(
+    "ddci_events", "Inbox events the worker finished, by outcome (done, ignored, parked; error: "
+    "failed and left for a retry; failed: gave up after the last attempt).", ["outcome"])
+ACK_LATENCY = Histogram(
+    "ddci_ack_latency_seconds", "From a business's message (its own timestamp) to the Send API's "
+    "success for its acknowledgement.", buckets=ACK_LATENCY_BUCKETS)
+SEND_API_CALLS = Counter(
+    "ddci_send_api_calls", "Calls to a channel's send API (Facebook's Send API), by channel, page, HTTP "
+    "status (network: no answer) and kind (ok, temporary, rate_limit, credentials, permanent).",
+    ["channel", "page", "status", "kind"])
+NOTIFICATIONS = Counter(
+    "ddci_notifications", "Attempts to deliver an officer's or admin's notice, by channel and outcome "
+    "(sent; retry: a temporary failure; failed: refused for good).", ["channel", "outcome"])
+CLASSIFICATION_CONFIDENCE = Histogram(
+    "ddci_classification_confidence", "The classifier's confidence for each inquiry opened, by route "
+    "(assigned: to a unit at once; triage: to the standing office).", ["route"], buckets=CONFIDENCE_BUCKETS)
+
+
+def where() -> str:
+    """Where this process's metrics go, for its start-up line: an operator who started a worker
+    without the directory learns at once that nobody scrapes what it records."""
+    if _dir:
+        return f"metrics: written into {_dir}, summed by the web process's /metrics"
+    return (f"metrics: {MULTIPROC_ENV} is not set: this process's counters are not scraped "
+            f"(README \"Metrics\"; make run / make production set it)")
+
+
+def webhook_received(channel: str, stored: int, duplicates: int, shapeless: int) -> None:
+    """One webhook request was stored: its events by result."""
+    for result, n in (("stored", stored), ("duplicate", duplicates), ("shapeless", shapeless)):
+        if n:
+            WEBHOOK_EVENTS.labels(channel=channel, result=result).inc(n)
+
+
+def send_api_call(channel: str, page: Optional[str], failure: Optional[BaseException]) -> None:
+    """One call to a channel's send API ended: `failure` is the channel's DeliveryFailure, or
+    None for a success (its HTTP status and kind are read from it)."""
+    if failure is None:
+        status, kind = "200", "ok"
+    else:
+        code = getattr(failure, "status", None)
+        status, kind = (str(code) if code else "network"), str(getattr(failure, "kind", None) or "temporary")
+    SEND_API_CALLS.labels(channel=channel, page=page or "-", status=status, kind=kind).inc()
+
+
+def notification_attempt(channel: str, error: Optional[BaseException]) -> None:
+    """One attempt to deliver a notice ended: `error` is the notifier's DeliveryError or None."""
+    outcome = "sent" if error is None else ("failed" if getattr(error, "permanent", False) else "retry")
+    NOTIFICATIONS.labels(channel=channel, outcome=outcome).inc()
