@@ -69,6 +69,15 @@ class OutboxDelivery:
             self.deliver(row_id)
         return len(ids)
 
+    def claim(self, limit: int) -> list[tuple[int, str]]:
+        """Lease due rows to this sender: (id, page) pairs, for bot.sending's per-page bound."""
+        with self.db.session() as s:
+            ids = claim_due(s, Outbox, self.clock(), lease_seconds=CLAIM_LEASE_SECONDS, limit=limit)
+            if not ids:
+                return []
+            pages = dict(s.execute(select(Outbox.id, Outbox.page_id).where(Outbox.id.in_(ids))).all())
+        return [(row_id, pages.get(row_id) or "-") for row_id in ids]
+
     def restarted(self) -> int:
         """This process has just started, perhaps with renewed tokens in its environment: pages
         waiting for new credentials probe at this process's first pass instead of at their next

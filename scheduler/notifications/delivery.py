@@ -172,6 +172,16 @@ class NotificationDelivery:
             self.deliver(row_id)
         return len(ids)
 
+    def claim(self, limit: int) -> list[tuple[int, str]]:
+        """Lease due rows to this sender: (id, channel) pairs, for the worker's per-channel bound."""
+        with self.db.session() as s:
+            ids = claim_due(s, Notification, self.clock(), lease_seconds=CLAIM_LEASE_SECONDS, limit=limit)
+            if not ids:
+                return []
+            channels = dict(s.execute(select(Notification.id, Notification.channel)
+                                      .where(Notification.id.in_(ids))).all())
+        return [(row_id, channels.get(row_id) or "-") for row_id in ids]
+
     def deliver(self, row_id: int) -> None:
         now = self.clock()
         with self.db.session() as s:
