@@ -17,6 +17,12 @@ What does not change (bot/delivery.py, scheduler/notifications/delivery.py do th
   circuit's probe) while the other pages go on: the back-off is per page;
 - an outage opens the circuit after a few failures: the rest of the batch costs no call.
 
+A scope whose last call failed (or whose rows waited behind its circuit) is probed first: the
+batch's first row of that scope goes alone, and the others follow only when it is through.
+Otherwise the rows sent beside the probe would find the circuit's probe in flight and wait
+for the probe's lease (a minute) although the provider is back; and a dead page costs one
+call per batch, not `per_scope`. A healthy scope starts `per_scope` calls at once.
+
 A batch is sent to the end before the next is claimed. The claim's lease (60 s) must outlast
 the batch even when the provider takes the client's whole timeout (10 s) for every call:
 `batch = per_scope * BATCH_ROUNDS` rows of one scope take at most BATCH_ROUNDS timeouts.
@@ -41,7 +47,7 @@ class Lane:
 
     name: str
     claim: Callable[[int], list[tuple[int, str]]]
-    deliver: Callable[[int], None]
+    deliver: Callable[[int], Optional[bool]]  # True: went; False: failed or held back; None: no call due
 
 
 class Sending:
@@ -54,6 +60,7 @@ class Sending:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._wake = {lane.name: threading.Event() for lane in self.lanes}
         self._threads: list[threading.Thread] = []
+        self._failing: set[tuple[str, str]] = set()  # (lane, scope) whose last call failed
 
     # ---- one batch ---------------------------------------------------------------------------
     def pump(self, lane: Lane) -> int:
@@ -65,29 +72,41 @@ class Sending:
         queues: dict[str, deque[int]] = defaultdict(deque)
         for row_id, scope in claimed:
             queues[scope].append(row_id)
+        for scope, queue in queues.items():  # failing scopes first send their probe, one call each
+            while (lane.name, scope) in self._failing and queue:
+                if self._deliver(lane, scope, queue.popleft()) is False:
+                    break  # still failing: the rest wait behind the circuit (no calls are made for them)
         pool = self._executor()
-        futures = [pool.submit(self._drain, lane, queue)
-                   for queue in queues.values() for _ in range(min(self.per_scope, len(queue)))]
+        futures = [pool.submit(self._drain, lane, scope, queue)
+                   for scope, queue in queues.items() for _ in range(min(self.per_scope, len(queue)))]
         for future in futures:
             future.result()
         return len(claimed)
+
+    def _deliver(self, lane: Lane, scope: str, row_id: int) -> Optional[bool]:
+        try:
+            went = lane.deliver(row_id)
+        except Exception:  # one boundary per row: the row's lease runs out and it is tried again
+            log.exception("%s row %s could not be delivered", lane.name, row_id)
+            went = False
+        if went is True:
+            self._failing.discard((lane.name, scope))
+        elif went is False:
+            self._failing.add((lane.name, scope))
+        return went
 
     def pump_all(self) -> int:
         """One batch of every lane (what a single pass of the worker does)."""
         return sum(self.pump(lane) for lane in self.lanes)
 
-    @staticmethod
-    def _drain(lane: Lane, queue: deque[int]) -> None:
+    def _drain(self, lane: Lane, scope: str, queue: deque[int]) -> None:
         """One of the scope's `per_scope` senders: take the scope's next row until none is left."""
         while True:
             try:
                 row_id = queue.popleft()  # deque.popleft is atomic: no row is taken twice
             except IndexError:
                 return
-            try:
-                lane.deliver(row_id)
-            except Exception:  # one boundary per row: the row's lease runs out and it is tried again
-                log.exception("%s row %s could not be delivered", lane.name, row_id)
+            self._deliver(lane, scope, row_id)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
