@@ -158,3 +158,71 @@ def test_a_ten_minute_outage_loses_nothing_doubles_nothing_does_not_spin_and_dra
     assert len(network) <= circuits.THRESHOLD + 4 + (recovered - t0).total_seconds() / 10 + 1, len(network)
     assert failed_calls <= len(network)
     assert len(rows(app, Inquiry)) == 30
+
+
+# ---- several workers on PostgreSQL: SKIP LOCKED ----------------------------------------------
+def _on_postgresql(app) -> bool:
+    from bot import context
+
+    with app.app_context():
+        return not context.db().is_sqlite
+
+
+def test_a_claim_skips_the_events_another_worker_is_claiming(make_app, clock):
+    """PostgreSQL: while one worker's claim is still open (its rows locked), a second worker's
+    claim takes the next events at once, neither waiting nor taking the same ones. (SQLite
+    has one writer at a time: the second claim waits for the first, as before.)"""
+    import pytest
+
+    from bot import context
+    from store.inbox import claim_batch
+
+    app = make_app()
+    if not _on_postgresql(app):
+        pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's (TEST_DATABASE_URL)")
+    client = app.test_client()
+    write(client, 10)
+    with app.app_context():
+        db = context.db()
+        with db.session() as first:
+            mine = [e.id for e in claim_batch(first, clock(), 120, 4)]
+            with db.session() as second:
+                second.execute(__import__("sqlalchemy").text("SET LOCAL lock_timeout = '2s'"))  # never wait
+                theirs = [e.id for e in claim_batch(second, clock(), 120, 4)]
+        assert len(mine) == len(theirs) == 4 and not set(mine) & set(theirs)
+        with db.session() as third:
+            rest = [e.id for e in claim_batch(third, clock(), 120, 10)]
+    assert len(rest) == 2 and not set(rest) & (set(mine) | set(theirs))
+    assert [e.attempts for e in rows(app, InboxEvent)] == [1] * 10
+
+
+def test_two_workers_never_handle_an_event_twice(make_app, trained_model, graph, clock):
+    """Two workers (threads with their own sessions, as two processes would be) work one
+    inbox of 40 events at once: each event is handled once, one inquiry and one
+    acknowledgement each."""
+    from bot import context, runtime
+
+    app, client, w1 = start(make_app, clock)
+    with app.app_context():
+        w2 = runtime.worker(context.settings(), context.db(), clock, w1.classifier)
+    senders = write(client, 40)
+    done = {w1: 0, w2: 0}
+    errors = []
+
+    def work(w):
+        try:
+            while w.process_next() is not None:
+                done[w] += 1
+        except Exception as exc:  # reported below; a thread's exception would otherwise vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in (w1, w2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and done[w1] + done[w2] == 40 and done[w1] > 0 and done[w2] > 0
+    events = rows(app, InboxEvent)
+    assert [(e.status, e.attempts) for e in events] == [("done", 1)] * 40  # claimed once each
+    assert sorted(i.sender_id for i in rows(app, Inquiry)) == sorted(senders)
+    assert sorted(r.recipient["id"] for r in rows(app, Outbox)) == sorted(senders)
