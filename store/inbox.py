@@ -68,12 +68,16 @@ def claim_batch(session: Session, now: datetime, lease_seconds: int, limit: int)
         session.execute(update(InboxEvent).where(InboxEvent.id.in_(ids)).values(**lease)
                         .execution_options(synchronize_session=False))
     else:
-        candidates = session.execute(
-            select(InboxEvent.id).where(claimable).order_by(InboxEvent.id).limit(limit)
-        ).scalars().all()
-        ids = [candidate for candidate in candidates if session.execute(
-            update(InboxEvent).where(InboxEvent.id == candidate, claimable).values(**lease)
-            .execution_options(synchronize_session=False)).rowcount == 1]
+        ids = []
+        for _ in range(5):  # another worker won every candidate: look again rather than report "empty"
+            candidates = session.execute(
+                select(InboxEvent.id).where(claimable).order_by(InboxEvent.id).limit(limit)
+            ).scalars().all()
+            ids = [candidate for candidate in candidates if session.execute(
+                update(InboxEvent).where(InboxEvent.id == candidate, claimable).values(**lease)
+                .execution_options(synchronize_session=False)).rowcount == 1]
+            if ids or not candidates:
+                break
     if not ids:
         return []
     rows = session.execute(select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id)
@@ -82,12 +86,6 @@ def claim_batch(session: Session, now: datetime, lease_seconds: int, limit: int)
 
 
 def claim_next(session: Session, now: datetime, lease_seconds: int) -> Optional[InboxEvent]:
-    """Lease the oldest pending (or abandoned) event to the caller, or None (claim_batch of one;
-    a lost race on SQLite is retried a few times)."""
-    for _ in range(5):
-        claimed = claim_batch(session, now, lease_seconds, 1)
-        if claimed:
-            return claimed[0]
-        if session.execute(select(InboxEvent.id).where(_claimable(now)).limit(1)).scalar() is None:
-            return None
-    return None
+    """Lease the oldest pending (or abandoned) event to the caller, or None (claim_batch of one)."""
+    claimed = claim_batch(session, now, lease_seconds, 1)
+    return claimed[0] if claimed else None
