@@ -482,6 +482,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if argv[:1] == ["_graph"]:
         serve_graph(int(argv[1]), float(argv[2]))
         return 0
+    # SIGTERM (and Ctrl-C) unwind the with-blocks: every process the run started is stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return run(parse(argv))
 
 

@@ -108,6 +108,10 @@ class Sending:
                 return
             self._deliver(lane, scope, row_id)
 
+    def executor(self) -> ThreadPoolExecutor:
+        """The senders' thread pool (the worker also runs its batch's name lookups on it)."""
+        return self._executor()
+
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="send")
