@@ -226,3 +226,15 @@ def test_two_workers_never_handle_an_event_twice(make_app, trained_model, graph,
     assert [(e.status, e.attempts) for e in events] == [("done", 1)] * 40  # claimed once each
     assert sorted(i.sender_id for i in rows(app, Inquiry)) == sorted(senders)
     assert sorted(r.recipient["id"] for r in rows(app, Outbox)) == sorted(senders)
+
+
+def test_the_batchs_senders_are_named_before_its_first_event_is_handled(make_app, trained_model, graph, clock):
+    """One User Profile call per sender, made for the whole claimed batch at once (in
+    parallel), not one round trip inside each event's turn."""
+    app, client, worker = start(make_app, clock)
+    senders = write(client, 5)
+    graph.profiles.update({s: {"name": f"Công ty {i}"} for i, s in enumerate(senders)})
+    assert worker.process_next() is not None
+    assert sorted(c.path.rsplit("/", 1)[-1] for c in graph.lookups) == sorted(senders)  # all five already
+    assert handle_all(worker) == 4
+    assert len(graph.lookups) == 5  # none asked twice
