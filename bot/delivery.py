@@ -70,6 +70,15 @@ class OutboxDelivery:
             self.deliver(row_id)
         return len(ids)
 
+    def claim(self, limit: int) -> list[tuple[int, str]]:
+        """Lease due rows to this sender: (id, page) pairs, for bot.sending's per-page bound."""
+        with self.db.session() as s:
+            ids = claim_due(s, Outbox, self.clock(), lease_seconds=CLAIM_LEASE_SECONDS, limit=limit)
+            if not ids:
+                return []
+            pages = dict(s.execute(select(Outbox.id, Outbox.page_id).where(Outbox.id.in_(ids))).all())
+        return [(row_id, pages.get(row_id) or "-") for row_id in ids]
+
     def restarted(self) -> int:
         """This process has just started, perhaps with renewed tokens in its environment: pages
         waiting for new credentials probe at this process's first pass instead of at their next
@@ -86,7 +95,11 @@ class OutboxDelivery:
                     .values(next_attempt_at=now).execution_options(synchronize_session=False)).rowcount
         return woken
 
-    def deliver(self, row_id: int) -> None:
+    def deliver(self, row_id: int) -> Optional[bool]:
+        """Send one row. True: the provider took a call (sent, or refused this message for
+        good: it is up); False: the call failed or the page's circuit kept the row back; None:
+        no call was due (held, undeliverable, already done). bot.sending reads it to probe a
+        failing page with one call before it sends the rest of a batch."""
         now = self.clock()
         with self.db.session() as s:
             row = s.get(Outbox, row_id)
@@ -115,7 +128,7 @@ class OutboxDelivery:
                     self._give_up(s, row, until, channel.title)
                 else:
                     row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
-                return
+                return False
             out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now))
         failure: Optional[DeliveryFailure] = None
         provider_id = None
@@ -133,7 +146,7 @@ class OutboxDelivery:
                 row.provider_message_id, row.sent_at = provider_id, later
                 circuits.succeeded(s, key, later)
                 self.casework.delivered(s, row, later)  # an approved answer stops the clock now
-                return
+                return True
             attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
             attempt.http_status, attempt.error_code = failure.status, failure.code
             log.warning("outbox %s attempt %s (%s): %s", row.id, row.attempts, failure.kind, failure)
@@ -141,7 +154,7 @@ class OutboxDelivery:
                 circuits.succeeded(s, key, later)
                 row.status, attempt.outcome = "failed", "failed"
                 self._tell_unit(s, row, channel.title, error=str(failure))
-                return
+                return True
             change = circuits.failed(s, key, later, failure.kind, str(failure))
             if later >= until:
                 self._give_up(s, row, until, channel.title)
@@ -152,6 +165,7 @@ class OutboxDelivery:
                 row.next_attempt_at = min(later + retry_delay(row.attempts), until)
             if change.alert:
                 self._alert(s, key, change, channel.title, str(failure), later)
+            return False
 
     @staticmethod
     def _deadline(row: Outbox, plan: Plan) -> datetime:

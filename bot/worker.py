@@ -6,45 +6,69 @@ Crash safety: classification happens outside any transaction; everything an even
 in ONE transaction that also marks the event done (bot/outcome.py), and an inquiry is unique
 per event. A worker killed at any point leaves either nothing (the event's lease runs out and
 it is processed again) or everything (the senders deliver what is pending).
+
+Sending runs beside the event loop (bot/sending.py): in `run_forever` the outbox and the
+notifications are delivered by threads of their own, woken after each event, so an
+acknowledgement leaves as soon as its inquiry is committed, while the inbox is still being
+worked. `run_once` (tests, `flask worker --once`) still drains the inbox first and then
+delivers, one call at a time, so a test can script the Graph stand-in's answers in order.
+
+Events are claimed in batches (store.inbox.claim_batch: `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so several workers take different events at once) and handled one by one, each in
+its own unit of work; a batch is at most CLAIM_BATCH events, so the lease (120 s) outlasts it.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections import deque
 from datetime import datetime
 from typing import Callable, Mapping, Optional
 
 import telemetry
-from bot.channels.base import Channel
+from bot.channels.base import Channel, InboundMessage
 from bot.conversation import Conversation
 from bot.delivery import OutboxDelivery
 from bot.outcome import Outcome, Ticket
+from bot.sending import Lane, Sending
 from cases import AlreadyOpened
 from scheduler.notifications.delivery import NotificationDelivery
 from store import Database, Heartbeat, InboxEvent
-from store.inbox import claim_next
+from store.inbox import claim_batch
 
 log = logging.getLogger(__name__)
+CLAIM_BATCH = 16  # events leased at once: a few seconds of work at most, well inside the lease
 
 
 class Worker:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], conversation: Conversation,
                  delivery: OutboxDelivery, notifications: NotificationDelivery, classifier,
                  is_page: Callable[[Optional[str]], bool], clock: Callable[[], datetime], lease_seconds: int,
-                 max_attempts: int, training=None):
+                 max_attempts: int, training=None, per_page_in_flight: int = 4, nice: int = 0):
         self.db, self.channels, self.conversation, self.delivery = db, channels, conversation, delivery
         self.notifications, self.notifier = notifications, notifications.notifier
         self.classifier, self.is_page, self.clock = classifier, is_page, clock
         self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
         self.training = training  # tuning.jobs.TrainingRunner: the admins' retraining, in a thread
+        self.nice = nice  # how much lower than the web process this one runs (run_forever)
+        self.sending = Sending([Lane("outbox", delivery.claim, delivery.deliver),
+                                Lane("notifications", notifications.claim, notifications.deliver)],
+                               per_scope=per_page_in_flight)
+        self._claimed: deque[InboxEvent] = deque()  # leased to this worker, not handled yet
 
     def process_next(self) -> Optional[Outcome]:
-        """Claim and handle one inbox event; None when the inbox is empty."""
-        with self.db.session() as s:
-            event = claim_next(s, self.clock(), self.lease_seconds)
-            if event is None:
-                return None
-            s.expunge(event)
+        """Handle one inbox event (claimed with up to CLAIM_BATCH others); None when the inbox is empty."""
+        if not self._claimed:
+            with self.db.session() as s:
+                events = claim_batch(s, self.clock(), self.lease_seconds, CLAIM_BATCH)
+                for event in events:
+                    s.expunge(event)
+            self._claimed.extend(events)
+            self._learn_names(events)
+        if not self._claimed:
+            return None
+        event = self._claimed.popleft()
         ticket = Ticket(self.db, event, self.clock)
         try:
             return self.handle(ticket, event)
@@ -59,6 +83,30 @@ class Worker:
                 row.status = "failed" if row.attempts >= self.max_attempts else "pending"
                 telemetry.EVENTS.labels(outcome="failed" if row.status == "failed" else "error").inc()
             return Outcome("error", str(exc))
+
+    def _learn_names(self, events) -> None:
+        """Ask the channels for the batch's senders' names at once (on the senders' thread
+        pool, one lookup per sender), before the events are handled (bot/conversation/names.py caches them): one User
+        Profile call is a network round trip (50 ms or more), and made event by event in the
+        loop it was a quarter of a burst's time. No transaction is open; a failure only means
+        the event's own turn asks again."""
+        messages: dict = {}
+        for event in events:
+            channel = self.channels.get(event.channel)
+            try:
+                inbound = channel.read(event) if channel is not None and self.is_page(event.page_id) else None
+            except Exception:  # the event's own unit of work reports it
+                continue
+            if isinstance(inbound, InboundMessage) and not inbound.public:
+                messages.setdefault((inbound.page_id, inbound.sender_id), inbound)
+        if len(messages) < 2:
+            return  # nothing to gain: the event's turn asks
+        futures = [self.sending.executor().submit(self.conversation.names.learn, m) for m in messages.values()]
+        for future in futures:
+            try:
+                future.result()
+            except Exception:
+                log.warning("name lookup failed; the event's turn asks again", exc_info=True)
 
     def handle(self, ticket: Ticket, event: InboxEvent) -> Outcome:
         if not self.is_page(event.page_id):
@@ -83,7 +131,7 @@ class Worker:
 
     def run_once(self) -> int:
         """One pass: drain the inbox, open the follow-ups whose choice went unanswered, then
-        deliver what is due. Returns the work done."""
+        deliver what is due (one call at a time). Returns the work done."""
         done = 0
         while self.process_next() is not None:
             done += 1
@@ -92,19 +140,40 @@ class Worker:
         done += self.deliver_notifications()
         return done
 
+    def work_inbox(self) -> int:
+        """Drain the inbox, waking the senders after every event (run_forever's pass)."""
+        done = 0
+        while self.process_next() is not None:
+            done += 1
+            self.sending.wake()
+        expired = self.conversation.expire_choices()
+        if expired:
+            self.sending.wake()
+        return done + expired
+
     def started(self) -> None:
         """A worker process starts (perhaps with renewed page tokens in its environment): pages
         whose messages wait for new credentials are probed at the first pass."""
         self.delivery.restarted()
 
     def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
+        """The event loop in this thread, the senders in theirs (bot/sending.py). The process
+        first lowers its CPU priority by `nice` (README "Scaling"): on a machine it shares with
+        the web process, a busy worker must not make the webhook slow to answer Facebook."""
+        if self.nice:
+            os.nice(self.nice)
         self.started()
+        self.sending.start(stop, poll_seconds)
         refresh = getattr(self.classifier, "refresh", None)
-        while not stop.is_set():
-            if refresh:
-                refresh()  # picks up a newly activated model without a restart
-            if self.training is not None:
-                self.training.poll()  # a queued retraining starts in the background; messages go on
-            self.heartbeat()
-            if self.run_once() == 0:
-                stop.wait(poll_seconds)
+        try:
+            while not stop.is_set():
+                if refresh:
+                    refresh()  # picks up a newly activated model without a restart
+                if self.training is not None:
+                    self.training.poll()  # a queued retraining starts in the background; messages go on
+                self.heartbeat()
+                if self.work_inbox() == 0:
+                    stop.wait(poll_seconds)
+        finally:
+            stop.set()
+            self.sending.join(timeout=30)

@@ -44,7 +44,7 @@ from cases.answers import Answers, WindowFor
 from cases.approval import ApprovalRules
 from cases.errors import AlreadyOpened, CaseError, ContentBlocked  # noqa: F401 (the package's names)
 from cases.moderation import Rules, Verdict, default_rules
-from cases.outbox import Address, Reply, queue_action, queue_reply
+from cases.outbox import Address, Reply, join_reply, queue_action, queue_reply
 from cases.screening import Written
 from nlu.classifier import Classification
 from routing.gazetteer import Gazetteer
@@ -232,11 +232,15 @@ class Casework:
         return inquiry.comment_id is not None
 
     def reply(self, s, inquiry_id: Optional[int], key: str, reply: Reply, *, address: Address,
-              author: str = "bot") -> Outbox:
-        """Queue a message to a business (the only way one is sent), screened by the filter."""
-
-        """Queue a message to a business (the only way one is sent). A reply about an inquiry
-        is in the inquiry's language and answers its message, unless the caller said otherwise."""
+              author: str = "bot", join: Optional[str] = None) -> Outbox:
+        """Queue a message to a business (the only way one is sent), screened by the filter. A
+        reply about an inquiry is in the inquiry's language and answers its message, unless the
+        caller said otherwise. `join`: the key of a bot message queued in this transaction to
+        the same person; the reply is said in that message when it can be (cases.outbox.join_reply)."""
+        if join is not None:
+            joined = join_reply(s, key=join, address=address, reply=reply, rules=self.content_rules)
+            if joined is not None:
+                return joined
         if (reply.lang is None or reply.received is None) and inquiry_id is not None:
             inquiry = s.get(Inquiry, inquiry_id)
             if inquiry is not None:

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 ACTIONS = ("hide_comment",)  # what `queue_action` may ask a channel to do
 # A bot message sent this long after it was queued says when the business's message came in.
 LATE_AFTER = timedelta(minutes=15)
+QUEUED = "cases.outbox.queued"  # Session.info: the replies queued by this session (join_reply)
+# A joined message stays well under Messenger's 2000 characters, with room for the line that
+# a late delivery puts first (as_sent).
+MAX_JOINED_CHARS = 1800
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,29 @@ def queue_reply(s, *, key: str, address: Address, reply: Reply, now: datetime, i
     elif verdict.flagged:
         log.info("reply %s sent with a flag: %s", key, verdict.reason_en)
     s.add(row)
+    s.info.setdefault(QUEUED, {})[key] = row
+    return row
+
+
+def join_reply(s, *, key: str, address: Address, reply: Reply, rules: Optional[Rules] = None) -> Optional[Outbox]:
+    """Say `reply` in the bot's message queued under `key` in this same transaction, as one
+    message (one Send API call instead of two: the acknowledgement and the question for a
+    phone number or e-mail go out together). Returns the row, or None when it cannot be one
+    message (the row was queued in an earlier transaction and may be on its way, it goes
+    elsewhere, in public, with choices, blocked, or too long for a channel): the caller then
+    queues `reply` as a message of its own."""
+    row = s.info.get(QUEUED, {}).get(key)
+    if row is None or address.public or reply.choices or row.status != "pending" or row.attempts \
+            or row.author != "bot" or row.kind != "message" or row.channel != address.channel \
+            or row.page_id != address.page_id or dict(row.recipient or {}) != dict(address.to):
+        return None
+    first = Reply.from_json(row.message)
+    joined = replace(first, text=f"{first.text}\n{reply.text}")
+    if first.choices or len(joined.text) > MAX_JOINED_CHARS:
+        return None
+    if screen(joined, public=False, author="bot", rules=rules).action("outgoing") == "block":
+        return None
+    row.message = joined.to_json()
     return row
 
 

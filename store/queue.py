@@ -17,20 +17,26 @@ RETRY_JITTER = 0.2
 def claim_due(session: Session, model, now: datetime, lease_seconds: int, limit: int) -> list[int]:
     """Ids of pending rows due now, each pushed `lease_seconds` ahead so no one else takes it.
 
-    If the claimer dies, the row simply becomes due again when the lease runs out.
+    If the claimer dies, the row simply becomes due again when the lease runs out. PostgreSQL
+    claims with `FOR UPDATE SKIP LOCKED` (several senders take different rows at once); SQLite
+    with a conditional UPDATE per row (one writer at a time anyway).
     """
-    ids = session.execute(
-        select(model.id)
-        .where(model.status == "pending", model.next_attempt_at <= now)
-        .order_by(model.next_attempt_at, model.id)
-        .limit(limit)
-    ).scalars().all()
+    due = (model.status == "pending", model.next_attempt_at <= now)
+    lease = now + timedelta(seconds=lease_seconds)
+    pick = select(model.id).where(*due).order_by(model.next_attempt_at, model.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows another sender is claiming right now are skipped, not waited for (and not won twice).
+        ids = session.execute(pick.with_for_update(skip_locked=True)).scalars().all()
+        if ids:
+            session.execute(update(model).where(model.id.in_(ids)).values(next_attempt_at=lease)
+                            .execution_options(synchronize_session=False))
+        return list(ids)
     won = []
-    for row_id in ids:
+    for row_id in session.execute(pick).scalars().all():
         count = session.execute(
             update(model)
-            .where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
-            .values(next_attempt_at=now + timedelta(seconds=lease_seconds))
+            .where(model.id == row_id, *due)
+            .values(next_attempt_at=lease)
             .execution_options(synchronize_session=False)
         ).rowcount
         if count == 1:

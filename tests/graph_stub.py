@@ -13,12 +13,20 @@ page), "timeout" (the request is read, the answer never comes before the client 
 subcode 463); `expire_token` makes one page token invalid until the test renews it, `block`
 makes every message to one person fail (code 2, as Facebook answers for a blocked page), and
 `refused_url` is a loopback address where nothing listens (connection refused).
+
+For the worker's concurrent sending (bot/sending.py): `latency` makes every POST take that
+long (graph.facebook.com answers a send in about 50 ms), `max_in_flight` records the most
+calls in flight at once per page token (and `max_in_flight_total` across tokens),
+`rate_limit_token` answers code 613 to one page's calls only, and `wait_for_calls` lets a test
+wait for calls made by another thread (a condition variable, not a sleep).
 """
 from __future__ import annotations
 
 import json
 import threading
 import socket
+import time
+from collections import Counter
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +83,12 @@ class GraphStub:
         self.profiles: dict[str, dict] = {}
         self.profile_script: deque[tuple[int, dict]] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self.latency = 0.0
+        self.in_flight: Counter = Counter()
+        self.max_in_flight: Counter = Counter()
+        self.max_in_flight_total = 0
+        self.rate_limited: set[str] = set()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,12 +107,21 @@ class GraphStub:
                     call = Call("POST", url.path, parse_qs(url.query), body, dict(self.headers))
                     stub.calls.append(call)
                     status, answer = stub._answer(call, body)
+                    stub.in_flight[call.token] += 1
+                    stub.max_in_flight[call.token] = max(stub.max_in_flight[call.token], stub.in_flight[call.token])
+                    stub.max_in_flight_total = max(stub.max_in_flight_total, sum(stub.in_flight.values()))
+                if stub.latency:
+                    time.sleep(stub.latency)  # the stand-in's own answer time, as Facebook's
+                with stub._lock:
+                    stub.in_flight[call.token] -= 1
                 if status is None:  # "timeout": hold the request past the client's timeout
                     status, answer = 504, {"error": {"message": "gateway timeout", "code": 2}}
                     call.status = status
                     stub._release.wait(10)
                 call.status = status
                 self._write(status, answer)
+                with stub._arrived:
+                    stub._arrived.notify_all()
 
             def do_GET(self):
                 url = urlparse(self.path)
@@ -148,6 +171,8 @@ class GraphStub:
         if self.script:
             return self.script.popleft()
         n = len(self.calls)
+        if call.token in self.rate_limited:
+            return RATE_LIMITS[0]
         if self.mode == "5xx":
             return FIVE_XX[n % len(FIVE_XX)]
         if self.mode == "rate_limit":
@@ -195,6 +220,15 @@ class GraphStub:
     def hidden_comments(self) -> list[Call]:
         """Calls that hid a comment (Graph API POST /{version}/{comment-id}, is_hidden=true)."""
         return [c for c in self.calls if c.body.get("is_hidden") is True]
+
+    def rate_limit_token(self, token: str) -> None:
+        """Calls with this page token are refused with code 613 (the page's rate limit)."""
+        self.rate_limited.add(token)
+
+    def wait_for_calls(self, n: int, timeout: float = 30.0) -> bool:
+        """Wait until `n` POSTs have been answered (made by another thread); False on timeout."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: sum(1 for c in self.calls if c.status) >= n, timeout)
 
     def messages_to(self, psid: str) -> list[Call]:
         return [c for c in self.calls if (c.body.get("recipient") or {}).get("id") == psid]

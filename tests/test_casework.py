@@ -324,7 +324,7 @@ def test_show_json_for_scripts(app, client, worker, clock):
     shown = json.loads(app.test_cli_runner().invoke(args=["inquiries", "show", code, "--json"]).output)
     assert shown["received_at"] == "2026-11-27T10:00:00+07:00" and shown["due_at"] == "2026-12-02T17:00:00+07:00"
     assert shown["due_provisional"] is False and shown["page"]["name"] == "DDCI Quảng Ninh (test)"
-    assert [m["direction"] for m in shown["thread"]] == ["in", "out", "out"]
+    assert [m["direction"] for m in shown["thread"]] == ["in", "out"]  # the acknowledgement asks for contacts
     assert [(n["state"], n["kind"]) for n in shown["notices"]][:3] == [
         ("sent", "assigned"), ("planned", "reminder"), ("planned", "reminder")]
     assert shown["notices"][1]["at"] == "2026-12-01T11:15:00+07:00"

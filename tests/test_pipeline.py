@@ -45,8 +45,10 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert inquiry.routing_trace["rule"] == "domain"
     assert any(e["entity"] == "location" and e["value"] == "Cẩm Phả" for e in inquiry.entities)
 
-    ack, ask = graph.messages_to(SENDER)
-    assert "số điện thoại hoặc email" in ask.text  # asked once, as no contact was given
+    [ack] = graph.messages_to(SENDER)  # one call: the acknowledgement asks for a phone or e-mail in it
+    first, ask = ack.text.rsplit("\n", 1)
+    assert ask == "Để đơn vị có thể liên hệ khi cần, Quý doanh nghiệp vui lòng để lại số điện thoại hoặc email."
+    assert first.endswith("Quý doanh nghiệp có thể gửi mã tra cứu để xem tình trạng xử lý.")
     assert ack.path == "/v21.0/me/messages" and ack.token == "token-ddci"
     assert "access_token" not in ack.query  # never in the URL (it would reach error texts)
     assert ack.query["appsecret_proof"] == [appsecret_proof(TEST_SECRET, "token-ddci")]
@@ -60,7 +62,7 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert QUESTION in mail["text"] and "17:00 ngày 02/12/2026" in mail["text"]
     assert mail["msg"].get_body(preferencelist=("html",)) is not None
 
-    assert [o.status for o in rows(app, Outbox)] == ["sent", "sent"]
+    assert [o.status for o in rows(app, Outbox)] == ["sent"]
     assert [n.status for n in rows(app, Notification)] == ["sent"]
     assert [e.status for e in rows(app, InboxEvent)] == ["done"]
 
@@ -89,7 +91,7 @@ def test_duplicate_delivery_makes_one_inquiry_and_one_acknowledgement(app, clien
     signed_post(client, body)  # Facebook redelivers after we already handled it
     worker.run_once()
     assert len(rows(app, Inquiry)) == 1
-    assert len(graph.messages_to(SENDER)) == 2  # acknowledgement + the one contact request
+    assert len(graph.messages_to(SENDER)) == 1  # the acknowledgement, with the one contact request in it
     assert len(smtp.messages) == 1
 
 
@@ -113,8 +115,10 @@ def test_english_question_is_answered_in_english(app, client, worker, graph):
     text = "How do we apply for a work permit for our Korean engineer in Ha Long?"
     signed_post(client, with_text(load_fixture("text_message.json"), text))
     worker.run_once()
-    ack, ask = graph.messages_to(SENDER)
-    assert "Tracking code: QN-2026-" in ack.text and "phone number or e-mail" in ask.text
+    [ack] = graph.messages_to(SENDER)
+    assert "Tracking code: QN-2026-" in ack.text
+    assert ack.text.endswith("\nSend us the tracking code at any time to check its status.\n"
+                             "So that the unit can reach you if needed, please leave a phone number or e-mail address.")
 
 
 def test_greeting_gets_a_polite_answer_and_no_inquiry(app, client, worker, graph):
@@ -158,16 +162,16 @@ def test_permanent_send_error_is_not_retried_and_the_unit_is_told(app, client, w
     refuses this message for good: no retry, and the unit is told to use the phone or e-mail.
     (An expired token, code 190, is no longer permanent: the page's messages wait for a new
     one, tests/test_outage.py.)"""
-    graph.fail_next(2, status=400, error={"message": "(#551) This person isn't available right now.",
+    graph.fail_next(1, status=400, error={"message": "(#551) This person isn't available right now.",
                                           "code": 551, "error_subcode": 1545041})
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.run_once()
     clock.advance(hours=2)
     worker.run_once()
-    assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("failed", 1), ("failed", 1)]
-    assert len(graph.calls) == 2
+    assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("failed", 1)]
+    assert len(graph.calls) == 1
     told = [n for n in rows(app, Notification) if n.kind == "undeliverable"]
-    assert len(told) == 2 and all("Messenger từ chối tin nhắn" in n.body_text for n in told)
+    assert len(told) == 1 and all("Messenger từ chối tin nhắn" in n.body_text for n in told)
     assert told[0].recipients == ["motcua@soxd.quangninh.example"]
 
 
@@ -210,7 +214,7 @@ def test_worker_crash_before_commit_loses_nothing(app, client, worker, graph, cl
     assert rows(app, Inquiry) == []  # still leased to the dead worker
     clock.advance(seconds=121)
     worker.run_once()
-    assert len(rows(app, Inquiry)) == 1 and len(graph.messages_to(SENDER)) == 2
+    assert len(rows(app, Inquiry)) == 1 and len(graph.messages_to(SENDER)) == 1
     assert rows(app, InboxEvent)[0].attempts == 2
 
 
@@ -270,11 +274,11 @@ def test_no_transaction_is_open_while_the_send_api_answers(app, client, worker, 
     sender.client = Probe()
     signed_post(client, with_text(load_fixture("text_message.json"), QUESTION))
     worker.process_next()
-    assert worker.deliver_outbox() == 2  # the acknowledgement and the question for a phone or e-mail
-    assert seen == [True, True]
-    assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("sent", 1), ("sent", 1)]
+    assert worker.deliver_outbox() == 1  # the acknowledgement (with the question for a phone or e-mail)
+    assert seen == [True]
+    assert [(r.status, r.attempts) for r in rows(app, Outbox)] == [("sent", 1)]
     from store import OutboxAttempt
 
     assert [(a.outbox_id, a.attempt, a.outcome) for a in rows(app, OutboxAttempt)] == [
         (r.id, 1, "sent") for r in rows(app, Outbox)]
-    assert len(rows(app, InboxEvent)) == 3
+    assert len(rows(app, InboxEvent)) == 2  # one more written during the one call

@@ -184,6 +184,12 @@ class AppModel(_Model):
     worker_poll_seconds: float = Field(0.5, gt=0)
     event_lease_seconds: int = Field(120, ge=5)
     max_event_attempts: int = Field(5, ge=1)
+    # Send API calls in flight at once per page (and notices per channel) while the worker sends
+    # (bot/sending.py); Facebook's rate-limit answers pause the page whatever the number.
+    send_in_flight_per_page: int = Field(4, ge=1, le=32)
+    # How much the worker lowers its own CPU priority (os.nice) so that the web process answers
+    # Facebook at once while a burst is worked (README "Scaling"); 0 leaves it as it is.
+    worker_nice: int = Field(10, ge=0, le=19)
     # Reverse proxies in front of the web process (nginx: 1). Their X-Forwarded-For/-Proto/-Host
     # are trusted that many hops deep, so the audit log and the login throttle see the client's
     # address, not the proxy's. 0: no proxy, the socket's address is the client.

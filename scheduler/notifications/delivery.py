@@ -173,7 +173,19 @@ class NotificationDelivery:
             self.deliver(row_id)
         return len(ids)
 
-    def deliver(self, row_id: int) -> None:
+    def claim(self, limit: int) -> list[tuple[int, str]]:
+        """Lease due rows to this sender: (id, channel) pairs, for the worker's per-channel bound."""
+        with self.db.session() as s:
+            ids = claim_due(s, Notification, self.clock(), lease_seconds=CLAIM_LEASE_SECONDS, limit=limit)
+            if not ids:
+                return []
+            channels = dict(s.execute(select(Notification.id, Notification.channel)
+                                      .where(Notification.id.in_(ids))).all())
+        return [(row_id, channels.get(row_id) or "-") for row_id in ids]
+
+    def deliver(self, row_id: int) -> Optional[bool]:
+        """Send one row: True when it went (or was refused for good), False when it failed or
+        waits behind an open circuit, None when nothing was due (as bot.delivery)."""
         now = self.clock()
         with self.db.session() as s:
             row = s.get(Notification, row_id)
@@ -193,7 +205,7 @@ class NotificationDelivery:
                     row.last_error = f"not delivered within {self._hours} h: {row.last_error or 'channel down'}"
                 else:
                     row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
-                return
+                return False
             job = (list(row.recipients), row.subject, row.body_text, row.body_html)
         error: Optional[DeliveryError] = None
         try:  # no transaction is open here
@@ -208,12 +220,12 @@ class NotificationDelivery:
             if error is None:
                 row.status, row.sent_at, row.last_error = "sent", later, None
                 circuits.succeeded(s, key, later)
-                return
+                return True
             row.last_error = str(error)
             log.warning("notification %s attempt %s failed: %s", row.id, row.attempts, error)
             if error.permanent:
                 row.status = "failed"
-                return
+                return True
             change = circuits.failed(s, key, later, "temporary", str(error))
             if later >= until:
                 row.status = "failed"
@@ -224,6 +236,7 @@ class NotificationDelivery:
                 row.next_attempt_at = min(later + retry_delay(row.attempts), until)
             if change.alert:
                 self._alert(s, key, change, str(error), later)
+            return False
 
     def _alert(self, s, key: Key, change: circuits.Failed, error: str, now: datetime) -> None:
         """A unit's notices have failed for an hour: tell the unit through its other channels

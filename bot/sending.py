@@ -1,0 +1,156 @@
+"""Sending while the inbox is still being worked: the worker's delivery queues (the outbox to
+businesses, the notifications to officers) each run in a thread of their own, and a batch of
+due rows is sent by a small thread pool with at most `per_scope` calls in flight per scope (a
+page of the outbox, a notification channel).
+
+Why: the worker used to drain the whole inbox before it sent anything, one call at a time, so
+in a burst of 400 messages the first acknowledgement waited for the last event to be
+classified (issue 14: 68 s until the last acknowledgement). Now an acknowledgement leaves as
+soon as its inquiry is committed: the event loop `wake`s the outbox's thread after every event.
+
+What does not change (bot/delivery.py, scheduler/notifications/delivery.py do the sending):
+- no transaction is open during a network call, each row is claimed with a lease, and a crash
+  (kill -9) between the call and the record sends the row again when the lease runs out
+  (at-least-once);
+- Facebook's rate-limit answers (codes 4/17/32/613, HTTP 429) open the page's circuit at once
+  (store.circuits): the page's other rows of the batch are not sent (they wait behind the
+  circuit's probe) while the other pages go on: the back-off is per page;
+- an outage opens the circuit after a few failures: the rest of the batch costs no call.
+
+A scope whose last call failed (or whose rows waited behind its circuit) is probed first: the
+batch's first row of that scope goes alone, and the others follow only when it is through.
+Otherwise the rows sent beside the probe would find the circuit's probe in flight and wait
+for the probe's lease (a minute) although the provider is back; and a dead page costs one
+call per batch, not `per_scope`. A healthy scope starts `per_scope` calls at once.
+
+A batch is sent to the end before the next is claimed. The claim's lease (60 s) must outlast
+the batch even when the provider takes the client's whole timeout (10 s) for every call:
+`batch = per_scope * BATCH_ROUNDS` rows of one scope take at most BATCH_ROUNDS timeouts.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+log = logging.getLogger(__name__)
+BATCH_ROUNDS = 5  # rows per scope per batch = per_scope * BATCH_ROUNDS (5 timeouts of 10 s < the 60 s lease)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One delivery queue: `claim(limit)` leases due rows and returns (id, scope) pairs;
+    `deliver(id)` sends one row and records the outcome (never raises for a provider's error)."""
+
+    name: str
+    claim: Callable[[int], list[tuple[int, str]]]
+    deliver: Callable[[int], Optional[bool]]  # True: went; False: failed or held back; None: no call due
+
+
+class Sending:
+    def __init__(self, lanes: Sequence[Lane], *, per_scope: int = 4, pool_size: int = 16):
+        if per_scope < 1:
+            raise ValueError("per_scope must be at least 1")
+        self.lanes, self.per_scope = tuple(lanes), per_scope
+        self.batch = per_scope * BATCH_ROUNDS
+        self.pool_size = max(pool_size, per_scope)
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._wake = {lane.name: threading.Event() for lane in self.lanes}
+        self._threads: list[threading.Thread] = []
+        self._failing: set[tuple[str, str]] = set()  # (lane, scope) whose last call failed
+
+    # ---- one batch ---------------------------------------------------------------------------
+    def pump(self, lane: Lane) -> int:
+        """Claim one batch of `lane` and send it, at most `per_scope` calls in flight per
+        scope; returns when every row of the batch is done (how many were claimed)."""
+        claimed = lane.claim(self.batch * 4)  # several scopes may share a batch
+        if not claimed:
+            return 0
+        queues: dict[str, deque[int]] = defaultdict(deque)
+        for row_id, scope in claimed:
+            queues[scope].append(row_id)
+        for scope, queue in queues.items():  # failing scopes first send their probe, one call each
+            while (lane.name, scope) in self._failing and queue:
+                if self._deliver(lane, scope, queue.popleft()) is False:
+                    break  # still failing: the rest wait behind the circuit (no calls are made for them)
+        pool = self._executor()
+        futures = [pool.submit(self._drain, lane, scope, queue)
+                   for scope, queue in queues.items() for _ in range(min(self.per_scope, len(queue)))]
+        for future in futures:
+            future.result()
+        return len(claimed)
+
+    def _deliver(self, lane: Lane, scope: str, row_id: int) -> Optional[bool]:
+        try:
+            went = lane.deliver(row_id)
+        except Exception:  # one boundary per row: the row's lease runs out and it is tried again
+            log.exception("%s row %s could not be delivered", lane.name, row_id)
+            went = False
+        if went is True:
+            self._failing.discard((lane.name, scope))
+        elif went is False:
+            self._failing.add((lane.name, scope))
+        return went
+
+    def pump_all(self) -> int:
+        """One batch of every lane (what a single pass of the worker does)."""
+        return sum(self.pump(lane) for lane in self.lanes)
+
+    def _drain(self, lane: Lane, scope: str, queue: deque[int]) -> None:
+        """One of the scope's `per_scope` senders: take the scope's next row until none is left."""
+        while True:
+            try:
+                row_id = queue.popleft()  # deque.popleft is atomic: no row is taken twice
+            except IndexError:
+                return
+            self._deliver(lane, scope, row_id)
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The senders' thread pool (the worker also runs its batch's name lookups on it)."""
+        return self._executor()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="send")
+        return self._pool
+
+    # ---- in the background -------------------------------------------------------------------
+    def wake(self, lane: Optional[str] = None) -> None:
+        """Something was queued: the lane's thread claims at once instead of at its next poll."""
+        for name, event in self._wake.items():
+            if lane is None or name == lane:
+                event.set()
+
+    def start(self, stop: threading.Event, poll_seconds: float) -> None:
+        """One thread per lane: send batches while rows are due, else wait for a wake or the poll."""
+        for lane in self.lanes:
+            thread = threading.Thread(target=self._loop, args=(lane, stop, poll_seconds),
+                                      name=f"send-{lane.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self, lane: Lane, stop: threading.Event, poll_seconds: float) -> None:
+        wake = self._wake[lane.name]
+        while not stop.is_set():
+            wake.clear()  # before the claim: a wake during the batch is not lost
+            try:
+                sent = self.pump(lane)
+            except Exception:  # the database went away for a moment: wait a poll, try again
+                log.exception("%s: claiming failed", lane.name)
+                sent = 0
+            if sent == 0:
+                wake.wait(poll_seconds)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Wait for the lanes' threads to finish their batch after `stop` (a clean shutdown)."""
+        for lane in self.lanes:
+            self._wake[lane.name].set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
