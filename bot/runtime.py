@@ -175,7 +175,7 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
                   is_page=lambda page_id: page_id is not None and settings.page(page_id) is not None,
                   clock=clock, lease_seconds=app.event_lease_seconds, max_attempts=app.max_event_attempts,
                   training=training_runner(settings, db, clock),
-                  per_page_in_flight=app.send_in_flight_per_page, nice=app.worker_nice)
+                  per_page_in_flight=app.send_in_flight_per_page)
 
 
 def reminder_plan(settings: Settings) -> ReminderPlan:

@@ -24,13 +24,17 @@ for the probe's lease (a minute) although the provider is back; and a dead page 
 call per batch, not `per_scope`. A healthy scope starts `per_scope` calls at once.
 
 A batch is sent to the end before the next is claimed. The claim's lease (60 s) must outlast
-the batch even when the provider takes the client's whole timeout (10 s) for every call:
-`batch = per_scope * BATCH_ROUNDS` rows of one scope take at most BATCH_ROUNDS timeouts.
+the batch even when the provider takes the client's whole timeout for every call: a call is
+started only within the lane's `budget` seconds of the claim (the lease less the longest call:
+50 s for the Send API's 10 s timeout, 40 s for SMTP's 20 s); the rows not started by then are
+left to their lease and claimed again, by this worker or another, so a slow provider makes a
+row wait, never go twice (two processes sending the same row after its lease ran out).
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +52,7 @@ class Lane:
     name: str
     claim: Callable[[int], list[tuple[int, str]]]
     deliver: Callable[[int], Optional[bool]]  # True: went; False: failed or held back; None: no call due
+    budget: float = 40.0  # seconds after the claim within which a call may start (lease less the longest call)
 
 
 class Sending:
@@ -57,7 +62,10 @@ class Sending:
         self.lanes, self.per_scope = tuple(lanes), per_scope
         self.batch = per_scope * BATCH_ROUNDS
         self.pool_size = max(pool_size, per_scope)
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool: Optional[ThreadPoolExecutor] = None  # the drains
+        self._lookups: Optional[ThreadPoolExecutor] = None  # the worker's name lookups: never queued behind a drain
+        self._pools_lock = threading.Lock()
+        self._stopping = threading.Event()  # join(): drains stop taking rows (theirs come due after the lease)
         self._wake = {lane.name: threading.Event() for lane in self.lanes}
         self._threads: list[threading.Thread] = []
         self._failing: set[tuple[str, str]] = set()  # (lane, scope) whose last call failed
@@ -69,19 +77,26 @@ class Sending:
         claimed = lane.claim(self.batch * 4)  # several scopes may share a batch
         if not claimed:
             return 0
+        until = time.monotonic() + lane.budget  # no call starts after this: the claim's lease runs out
         queues: dict[str, deque[int]] = defaultdict(deque)
         for row_id, scope in claimed:
             queues[scope].append(row_id)
         for scope, queue in queues.items():  # failing scopes first send their probe, one call each
-            while (lane.name, scope) in self._failing and queue:
+            while (lane.name, scope) in self._failing and queue and self._may_start(until):
                 if self._deliver(lane, scope, queue.popleft()) is False:
                     break  # still failing: the rest wait behind the circuit (no calls are made for them)
         pool = self._executor()
-        futures = [pool.submit(self._drain, lane, scope, queue)
+        futures = [pool.submit(self._drain, lane, scope, queue, until)
                    for scope, queue in queues.items() for _ in range(min(self.per_scope, len(queue)))]
         for future in futures:
             future.result()
+        left = sum(len(q) for q in queues.values())
+        if left:
+            log.info("%s: %s row(s) of the batch left to their lease (time budget or shutdown)", lane.name, left)
         return len(claimed)
+
+    def _may_start(self, until: float) -> bool:
+        return not self._stopping.is_set() and time.monotonic() < until
 
     def _deliver(self, lane: Lane, scope: str, row_id: int) -> Optional[bool]:
         try:
@@ -99,9 +114,10 @@ class Sending:
         """One batch of every lane (what a single pass of the worker does)."""
         return sum(self.pump(lane) for lane in self.lanes)
 
-    def _drain(self, lane: Lane, scope: str, queue: deque[int]) -> None:
-        """One of the scope's `per_scope` senders: take the scope's next row until none is left."""
-        while True:
+    def _drain(self, lane: Lane, scope: str, queue: deque[int], until: float) -> None:
+        """One of the scope's `per_scope` senders: take the scope's next row until none is left
+        (or the batch's time is up, or the worker stops: those rows stay in `queue`)."""
+        while self._may_start(until):
             try:
                 row_id = queue.popleft()  # deque.popleft is atomic: no row is taken twice
             except IndexError:
@@ -109,13 +125,18 @@ class Sending:
             self._deliver(lane, scope, row_id)
 
     def executor(self) -> ThreadPoolExecutor:
-        """The senders' thread pool (the worker also runs its batch's name lookups on it)."""
-        return self._executor()
+        """A pool for the worker's name lookups: its own, so a lookup never waits behind the
+        drains of a slow provider while the worker holds a batch of leased events."""
+        with self._pools_lock:
+            if self._lookups is None:
+                self._lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lookup")
+            return self._lookups
 
     def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="send")
-        return self._pool
+        with self._pools_lock:  # the lanes' threads start together: one pool, not one each
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="send")
+            return self._pool
 
     # ---- in the background -------------------------------------------------------------------
     def wake(self, lane: Optional[str] = None) -> None:
@@ -146,11 +167,15 @@ class Sending:
 
     def join(self, timeout: Optional[float] = None) -> None:
         """Wait for the lanes' threads to finish their batch after `stop` (a clean shutdown)."""
+        self._stopping.set()  # the drains finish the call in hand and take no other row
         for lane in self.lanes:
             self._wake[lane.name].set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._pools_lock:
+            pools, self._pool, self._lookups = (self._pool, self._lookups), None, None
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._stopping.clear()

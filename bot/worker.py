@@ -20,7 +20,6 @@ its own unit of work; a batch is at most CLAIM_BATCH events, so the lease (120 s
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from datetime import datetime
@@ -29,15 +28,16 @@ from typing import Callable, Mapping, Optional
 import telemetry
 from bot.channels.base import Channel, InboundMessage
 from bot.conversation import Conversation
-from bot.delivery import OutboxDelivery
+from bot.delivery import CLAIM_LEASE_SECONDS as OUTBOX_LEASE, OutboxDelivery
 from bot.outcome import Outcome, Ticket
 from bot.sending import Lane, Sending
 from cases import AlreadyOpened
-from scheduler.notifications.delivery import NotificationDelivery
+from scheduler.notifications.delivery import CLAIM_LEASE_SECONDS as NOTICE_LEASE, NotificationDelivery
 from store import Database, Heartbeat, InboxEvent
 from store.inbox import claim_batch
 
 log = logging.getLogger(__name__)
+LOOKUP_WAIT_SECONDS = 15  # the batch's names; the events' leases (120 s) must not run out waiting
 CLAIM_BATCH = 16  # events leased at once: a few seconds of work at most, well inside the lease
 
 
@@ -45,15 +45,17 @@ class Worker:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], conversation: Conversation,
                  delivery: OutboxDelivery, notifications: NotificationDelivery, classifier,
                  is_page: Callable[[Optional[str]], bool], clock: Callable[[], datetime], lease_seconds: int,
-                 max_attempts: int, training=None, per_page_in_flight: int = 4, nice: int = 0):
+                 max_attempts: int, training=None, per_page_in_flight: int = 4):
         self.db, self.channels, self.conversation, self.delivery = db, channels, conversation, delivery
         self.notifications, self.notifier = notifications, notifications.notifier
         self.classifier, self.is_page, self.clock = classifier, is_page, clock
         self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
         self.training = training  # tuning.jobs.TrainingRunner: the admins' retraining, in a thread
-        self.nice = nice  # how much lower than the web process this one runs (run_forever)
-        self.sending = Sending([Lane("outbox", delivery.claim, delivery.deliver),
-                                Lane("notifications", notifications.claim, notifications.deliver)],
+        # a call may start while the claim's lease outlasts the longest call (+5 s): the Send API
+        # client's timeout is 10 s, SMTP's 20 s (bot/sending.py)
+        self.sending = Sending([Lane("outbox", delivery.claim, delivery.deliver, budget=OUTBOX_LEASE - 10 - 5),
+                                Lane("notifications", notifications.claim, notifications.deliver,
+                                     budget=NOTICE_LEASE - 20 - 5)],
                                per_scope=per_page_in_flight)
         self._claimed: deque[InboxEvent] = deque()  # leased to this worker, not handled yet
 
@@ -66,6 +68,9 @@ class Worker:
                     s.expunge(event)
             self._claimed.extend(events)
             self._learn_names(events)
+        while self._claimed and self._lapsed(self._claimed[0]):
+            gone = self._claimed.popleft()  # waited past its lease: another worker may have it now
+            log.info("event %s left: its lease ran out before its turn; it is claimed again", gone.id)
         if not self._claimed:
             return None
         event = self._claimed.popleft()
@@ -78,11 +83,16 @@ class Worker:
             log.exception("event %s (%s) failed on attempt %s", event.id, event.kind, event.attempts)
             with self.db.session() as s:
                 row = s.get(InboxEvent, event.id)
+                if row.status != "processing" or row.lease_until != event.lease_until:
+                    return Outcome("error", str(exc))  # no longer ours: another worker's outcome stands
                 row.error = f"{type(exc).__name__}: {exc}"  # ErrorText scrubs secrets, then cuts
                 row.lease_until = None
                 row.status = "failed" if row.attempts >= self.max_attempts else "pending"
                 telemetry.EVENTS.labels(outcome="failed" if row.status == "failed" else "error").inc()
             return Outcome("error", str(exc))
+
+    def _lapsed(self, event: InboxEvent) -> bool:
+        return event.lease_until is not None and event.lease_until <= self.clock()
 
     def _learn_names(self, events) -> None:
         """Ask the channels for the batch's senders' names at once (on the senders' thread
@@ -104,9 +114,9 @@ class Worker:
         futures = [self.sending.executor().submit(self.conversation.names.learn, m) for m in messages.values()]
         for future in futures:
             try:
-                future.result()
+                future.result(timeout=LOOKUP_WAIT_SECONDS)  # the batch's leases run meanwhile
             except Exception:
-                log.warning("name lookup failed; the event's turn asks again", exc_info=True)
+                log.warning("name lookup failed or was slow; the event's turn asks again", exc_info=True)
 
     def handle(self, ticket: Ticket, event: InboxEvent) -> Outcome:
         if not self.is_page(event.page_id):
@@ -157,11 +167,9 @@ class Worker:
         self.delivery.restarted()
 
     def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
-        """The event loop in this thread, the senders in theirs (bot/sending.py). The process
-        first lowers its CPU priority by `nice` (README "Scaling"): on a machine it shares with
-        the web process, a busy worker must not make the webhook slow to answer Facebook."""
-        if self.nice:
-            os.nice(self.nice)
+        """The event loop in this thread, the senders in theirs (bot/sending.py). `flask worker`
+        has lowered the process's CPU priority before the model loaded (app.worker_nice, README
+        "Scaling")."""
         self.started()
         self.sending.start(stop, poll_seconds)
         refresh = getattr(self.classifier, "refresh", None)

@@ -238,3 +238,57 @@ def test_the_batchs_senders_are_named_before_its_first_event_is_handled(make_app
     assert sorted(c.path.rsplit("/", 1)[-1] for c in graph.lookups) == sorted(senders)  # all five already
     assert handle_all(worker) == 4
     assert len(graph.lookups) == 5  # none asked twice
+
+
+# ---- a batch never outlives its claim's lease ----------------------------------------------
+def test_rows_not_started_within_the_batchs_time_wait_for_their_lease_and_go_once(make_app, trained_model, graph,
+                                                                                   clock):
+    """A slow provider must not make two processes send the same row: a call starts only
+    within the lane's budget after the claim (the lease less the longest call); the rest are
+    left to their lease and claimed again, here after it ran out, and each goes once."""
+    from dataclasses import replace
+
+    app, client, worker = start(make_app, clock)
+    senders = write(client, 3)
+    assert handle_all(worker) == 3
+    lanes = worker.sending.lanes
+    assert {lane.name: lane.budget for lane in lanes} == {"outbox": 45, "notifications": 35}
+    worker.sending.lanes = tuple(replace(lane, budget=0) for lane in lanes)  # the batch's time is up at once
+    assert worker.sending.pump_all() > 0  # claimed ...
+    assert graph.calls == []  # ... but nothing started
+    assert {r.status for r in rows(app, Outbox)} == {"pending"}
+    worker.sending.lanes = lanes
+    assert worker.sending.pump_all() == 0  # still leased: not claimed again before the lease ends
+    clock.advance(seconds=61)
+    worker.sending.pump_all()
+    assert sorted(c.body["recipient"]["id"] for c in graph.calls) == sorted(senders)  # each once
+    assert {r.status for r in rows(app, Outbox)} == {"sent"}
+
+
+def test_a_name_lookup_does_not_wait_behind_the_drains():
+    """The worker's name lookups have a pool of their own (a slow provider's drains would hold
+    every thread of the senders' pool while the worker holds a batch of leased events)."""
+    from bot.sending import Sending
+
+    sending = Sending([], per_scope=2)
+    assert sending.executor() is not sending._executor()
+    assert sending.executor() is sending.executor()
+    sending.join()
+
+
+def test_an_event_whose_lease_ran_out_while_it_waited_in_the_batch_is_left_to_its_new_owner(
+        make_app, trained_model, graph, clock):
+    """Events are claimed in batches; one that waits past its lease (a slow batch) may already
+    be another worker's: this worker drops it instead of handling it a second time."""
+    app, client, first = start(make_app, clock)
+    from bot import context, runtime
+
+    with app.app_context():
+        second = runtime.worker(context.settings(), context.db(), clock)
+    write(client, 2)
+    assert first.process_next() is not None  # claims both, handles the first
+    clock.advance(seconds=first.lease_seconds + 1)
+    assert second.process_next() is not None  # the second's lease ran out: the other worker takes it
+    assert first.process_next() is None  # not handled again here
+    assert [e.status for e in rows(app, InboxEvent)] == ["done", "done"]
+    assert len(rows(app, Inquiry)) == 2

@@ -1,6 +1,8 @@
 """`flask worker` and, in development, `flask devmail`."""
 from __future__ import annotations
 
+import os
+
 import click
 
 import telemetry
@@ -13,6 +15,10 @@ from bot.cli.process import stop_event
 def worker_command(once: bool) -> None:
     """Take inbox events, classify, route, acknowledge and notify."""
     settings = context.settings()
+    if not once and settings.config.app.worker_nice:
+        # before the model loads: on Linux a thread keeps the priority it was created with, so
+        # the classifier's threads (created at load) must be born after this
+        os.nice(settings.config.app.worker_nice)
     w = runtime.worker(settings, context.db(), context.clock())
     if once:
         w.started()  # a page waiting for a renewed token is probed at once
