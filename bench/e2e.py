@@ -466,9 +466,11 @@ def run(args: argparse.Namespace) -> int:
                       f"{fmt(one.last_ack_s)} / {fmt(two.last_ack_s)} | {one.last_ack_s / two.last_ack_s:.2f}x "
                       f"(2 vs 1) | >= 1.7x |",
                       f"| PostgreSQL p95 message -> acknowledgement: 1 / 2 workers | | {fmt(one.p95_s)} / "
-                      f"{fmt(two.p95_s)} | | |"]
+                      f"{fmt(two.p95_s)} | | |",
+                      f"| PostgreSQL webhook p99 while the workers drain: 1 / 2 workers | | "
+                      f"{fmt(one.webhook_p99_ms, 'ms')} / {fmt(two.webhook_p99_ms, 'ms')} | | <= 20 ms |"]
             ok &= two.acked == two.sent and two.doubled == 0
-            print("\n".join(lines[-2:]), flush=True)
+            print("\n".join(lines[-3:]), flush=True)
         if "nice" in only:
             log("burst of 400, ours, the worker at the web's priority (worker_nice 0) and below it (10)")
             same = burst(REPO, tmp / "nice-0", app={"worker_nice": 0})

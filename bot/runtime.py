@@ -17,7 +17,7 @@ from bot.officers import MessengerOfficers
 from bot.worker import Worker
 from cases import Address, Casework
 from cases.approval import ApprovalRules, UnitApproval
-from nlu.classifier import MAX_CLASSIFY_CHARS
+from nlu.classifier import MAX_CLASSIFY_CHARS, Batched
 from routing.gazetteer import Gazetteer
 from routing.rules import RoutingTable
 from routing.units import Directory, Page, Unit, UnitMatcher
@@ -160,8 +160,9 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
     channels = build_all(settings, db, clock)
     cases = casework(settings, db, clock, channels)
     talk = settings.config.conversation
+    batched = Batched(model, MAX_CLASSIFY_CHARS)  # the worker classifies a claimed batch's texts at once
     conversation = Conversation(
-        db=db, casework=cases, classify=lambda text: model.classify(text[:MAX_CLASSIFY_CHARS]),
+        db=db, casework=cases, classify=batched.classify, prime=batched.prime,
         followup_minutes=talk.followup_minutes, followup_choice_minutes=talk.followup_choice_minutes,
         ask_contact=talk.ask_contact, public_comment_reply=talk.public_comment_reply,
         channel_titles={name: c.title for name, c in channels.items()},

@@ -216,3 +216,66 @@ def test_remote_mode_gives_the_same_results_as_in_process(make_app, trained_mode
         assert [name for name, _ in r["ranking"]] == [name for name, _ in l["ranking"]]
         assert [c for _, c in r["ranking"]] == pytest.approx([c for _, c in l["ranking"]], abs=1e-6)
     assert remote.version == read_active(trained_model)["version"] == local.version
+    together = remote.classify_many(texts)  # several requests in flight at once, same answers in order
+    assert [c.as_dict() for c in together] == [remote.classify(text).as_dict() for text in texts]
+
+
+BATCH_TEXTS = [
+    "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả, sđt 0912 345 678",
+    "cho em hoi thu tuc hoan thue GTGT, MST 5701234567",
+    "How do we apply for a work permit for our Korean engineer in Ha Long?",
+    "ad ơi mã QN-2026-000123 xử lý chưa ạ 😊",
+    "Xin chào ad ạ",
+    "👍",  # no words: not given to Rasa, in a batch as alone
+    "/thue hỏi hoàn thuế",  # a leading slash is dropped, in a batch as alone
+    "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả, sđt 0912 345 678",  # twice in one batch
+] + [f"Hồ sơ đăng ký doanh nghiệp số {i} cần những giấy tờ gì?" for i in range(20)]  # more than GRAPH_BATCH
+
+
+def test_classifying_many_texts_at_once_gives_what_one_by_one_gives(trained_model):
+    """classify_many runs Rasa's graph once for up to GRAPH_BATCH texts (issue 14): the
+    intent, confidence, ranking, entities and abstention of every text are exactly those of
+    classify(), in order, across chunk boundaries, for texts without words too."""
+    from nlu.classifier import GRAPH_BATCH, ArchiveClassifier, RasaClassifier
+    from nlu.training import read_active
+
+    assert len(BATCH_TEXTS) > GRAPH_BATCH
+    local = RasaClassifier(trained_model, threshold=0.52, min_margin=0.37)
+    one_by_one = [local.classify(text).as_dict() for text in BATCH_TEXTS]
+    assert [c.as_dict() for c in local.classify_many(BATCH_TEXTS)] == one_by_one
+    assert one_by_one[5]["intent"] is None and one_by_one[6]["intent"] != "thue hỏi hoàn thuế"
+    archive = ArchiveClassifier(trained_model / read_active(trained_model)["model"], threshold=0.52, min_margin=0.37)
+    try:
+        assert [c.as_dict() for c in archive.classify_many(BATCH_TEXTS)] == one_by_one
+    finally:
+        archive.close()
+
+
+def test_a_primed_batch_answers_from_one_call_and_other_texts_are_classified_alone(trained_model):
+    from nlu.classifier import Batched, RasaClassifier
+
+    model = RasaClassifier(trained_model, threshold=0.52, min_margin=0.37)
+    calls: list = []
+
+    class Counting:  # the real classifier, with its calls written down
+        version = None
+
+        def classify(self, text):
+            calls.append(("one", text))
+            return model.classify(text)
+
+        def classify_many(self, texts):
+            calls.append(("many", tuple(texts)))
+            return model.classify_many(texts)
+
+    batched = Batched(Counting(), limit=60)
+    assert batched.prime(BATCH_TEXTS[:5] + [BATCH_TEXTS[0], ""]) == 5  # duplicates and empties dropped
+    assert calls == [("many", tuple(t[:60] for t in BATCH_TEXTS[:5]))]
+    assert batched.classify(BATCH_TEXTS[2]).as_dict() == model.classify(BATCH_TEXTS[2][:60]).as_dict()
+    assert len(calls) == 1  # answered from the batch
+    batched.classify(BATCH_TEXTS[9])
+    assert calls[-1] == ("one", BATCH_TEXTS[9][:60])  # not primed: alone
+    batched.prime([BATCH_TEXTS[9]])
+    calls.clear()
+    batched.classify(BATCH_TEXTS[2])  # the earlier batch is forgotten at the next prime
+    assert calls == [("one", BATCH_TEXTS[2][:60])]

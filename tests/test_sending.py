@@ -240,6 +240,43 @@ def test_the_batchs_senders_are_named_before_its_first_event_is_handled(make_app
     assert len(graph.lookups) == 5  # none asked twice
 
 
+def test_a_claimed_batch_is_classified_in_one_model_call(make_app, trained_model, graph, clock):
+    """The texts of the events claimed together go to the model at once (a greeting in
+    front of a question adds what follows it), and every event's turn is answered from that
+    call: the same inquiries as one by one."""
+    from bot.worker import CLAIM_BATCH
+    from nlu.classifier import RasaClassifier
+
+    model = RasaClassifier(trained_model, threshold=0.52, min_margin=0.37)
+    calls: list = []
+
+    class Counting:  # the real classifier, with its calls written down
+        threshold, min_margin = model.threshold, model.min_margin
+
+        @property
+        def version(self):
+            return model.version
+
+        def classify(self, text):
+            calls.append(("one", text))
+            return model.classify(text)
+
+        def classify_many(self, texts):
+            calls.append(("many", len(texts)))
+            return model.classify_many(texts)
+
+    app, client, worker = start(make_app, clock, Counting())
+    write(client, 5)
+    body = with_text(load_fixture("text_message.json"), "Chào ad, " + QUESTION, mid="m_greet", sender="7999")
+    assert signed_post(client, body).status_code == 200
+    assert 6 <= CLAIM_BATCH
+    assert handle_all(worker) == 6
+    assert calls == [("many", 2)]  # QUESTION (five senders, and after the greeting) and "Chào ad, QUESTION"
+    inquiries = rows(app, Inquiry)
+    assert len(inquiries) == 6 and {i.intent for i in inquiries} == {model.classify(QUESTION).intent}
+    assert {i.confidence for i in inquiries} == {model.classify(QUESTION).confidence}
+
+
 # ---- a batch never outlives its claim's lease ----------------------------------------------
 def test_rows_not_started_within_the_batchs_time_wait_for_their_lease_and_go_once(make_app, trained_model, graph,
                                                                                    clock):

@@ -58,8 +58,9 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                  followup_minutes: int, ask_contact: bool, public_comment_reply: bool,
                  channel_titles: Mapping[str, str], clock: Callable[[], datetime], followup_choice_minutes: int = 10,
                  page_names: Optional[Mapping[str, str]] = None, phrasing: Optional[Phrasing] = None,
-                 names: Optional[Names] = None):
+                 names: Optional[Names] = None, prime: Optional[Callable[[list[str]], int]] = None):
         self.db, self.cases, self.classify, self.clock = db, casework, classify, clock
+        self.prime = prime  # classifies texts ahead, together (nlu.classifier.Batched.prime)
         self.names = names or Names(db, {}, clock)  # who the sender is, for the officers (names.py)
         self.followup = timedelta(minutes=followup_minutes)
         self.ask_contact, self.public_comment_reply = ask_contact, public_comment_reply
@@ -77,6 +78,24 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
 
     def handle(self, ticket: Ticket, inbound) -> Outcome:
         return self.handlers[type(inbound)](ticket, inbound)
+
+    def prepare(self, inbound: list) -> int:
+        """Classify ahead, in one model call, the texts these messages will be classified by
+        when they are handled (the whole text, and what follows a courtesy in front of it):
+        the worker calls this for the batch of events it has just claimed. Nothing is
+        written; a text not classified ahead is classified when its turn comes. Returns how
+        many texts were classified."""
+        if self.prime is None:
+            return 0
+        wanted: list[str] = []
+        for m in inbound:
+            if not isinstance(m, InboundMessage) or m.held or not m.text or not normalize(m.text):
+                continue
+            wanted.append(m.text)
+            opening = self.phrasing.split(m.text)
+            if opening.has_content:
+                wanted.append(opening.rest)
+        return self.prime(wanted) if wanted else 0
 
     # ---- helpers ---------------------------------------------------------------------------
     def _touch(self, s, page_id: str, sender_id: str, at: datetime, lang: Optional[str] = None) -> ConversationState:
