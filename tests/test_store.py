@@ -63,3 +63,73 @@ def test_in_memory_sqlite_keeps_sqlalchemys_own_pool():
         assert not isinstance(db.engine.pool, QueuePool)
         assert db.ping()
         db.dispose()
+
+
+# ---- SQLite's writers take turns (store.db.WriterQueue) ------------------------------------------
+def _queue_is_free(path) -> bool:
+    """Whether nobody holds the writers' file lock (asked without waiting, from a third file)."""
+    import fcntl
+    import os
+
+    fd = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing the file gives back a lock taken here
+    return True
+
+
+def test_a_sqlite_writer_holds_the_queue_from_its_first_write_to_the_end_of_its_transaction(tmp_path):
+    """Reads never take it; a write takes it until commit or rollback, and a second process
+    (another Database on the same file) waits for it in the kernel, then writes."""
+    import threading
+
+    from sqlalchemy import select
+
+    from store import Database, Heartbeat
+    from store.db import utcnow
+
+    path = tmp_path / "queue.sqlite3"
+    web, worker = Database(f"sqlite:///{path}"), Database(f"sqlite:///{path}")
+    try:
+        web.upgrade()
+        assert _queue_is_free(path)
+        with worker.session() as s:
+            s.execute(select(Heartbeat)).all()
+            assert _queue_is_free(path)  # a read
+            s.add(Heartbeat(name="worker", beat_at=utcnow(), info={}))
+            s.flush()
+            assert not _queue_is_free(path)  # the first write took it
+            done = threading.Event()
+
+            def webhook():
+                with web.session() as w:
+                    w.add(Heartbeat(name="web", beat_at=utcnow(), info={}))
+                done.set()
+
+            waiting = threading.Thread(target=webhook)
+            waiting.start()
+            assert not done.is_set() and not _queue_is_free(path)
+        waiting.join(timeout=30)  # the commit let the web's write through
+        assert done.is_set() and _queue_is_free(path)
+        with web.session() as s:
+            assert sorted(h.name for h in s.execute(select(Heartbeat)).scalars()) == ["web", "worker"]
+        try:
+            with worker.session() as s:
+                s.add(Heartbeat(name="scheduler", beat_at=utcnow(), info={}))
+                s.flush()
+                assert not _queue_is_free(path)
+                raise RuntimeError("the unit of work fails")
+        except RuntimeError:
+            pass
+        assert _queue_is_free(path)  # given back on rollback too
+        with worker.session() as s:  # and taken again by the next write
+            s.merge(Heartbeat(name="worker", beat_at=utcnow(), info={"again": True}))
+            s.flush()
+            assert not _queue_is_free(path)
+        assert _queue_is_free(path)
+    finally:
+        web.dispose()
+        worker.dispose()
