@@ -54,8 +54,11 @@ class WriterQueue:
 
     A thread that already holds the file lock through one connection does not take it again
     through another (SQLite's busy timeout rules there, as without the queue). A connection
-    of an engine without the queue (a migration, another program) is not held up by it; it
-    only meets SQLite's own locking.
+    of an engine without the queue (a migration, APScheduler's job store, another program) is
+    not held up by it; it only meets SQLite's own locking. The wait has no time limit, and
+    needs none: a writer that holds the file lock also holds SQLite's write lock, so code that
+    waited, while writing, for another writer would already fail today after SQLite's 30 s
+    busy timeout; no unit of work does that (none makes a network call inside a transaction).
     """
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
