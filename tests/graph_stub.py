@@ -82,6 +82,7 @@ class GraphStub:
         self.lookups: list[Call] = []
         self.profiles: dict[str, dict] = {}
         self.profile_script: deque[tuple[int, dict]] = deque()
+        self.profile_holds: dict[str, threading.Event] = {}  # psid -> its lookup answers when set
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self.latency = 0.0
@@ -126,6 +127,9 @@ class GraphStub:
             def do_GET(self):
                 url = urlparse(self.path)
                 psid = url.path.rstrip("/").rsplit("/", 1)[-1]
+                hold = stub.profile_holds.get(psid)
+                if hold is not None:  # a slow lookup, answered when the test lets it go (or the stub stops)
+                    hold.wait(30)
                 with stub._lock:
                     stub.lookups.append(Call("GET", url.path, parse_qs(url.query), {}, dict(self.headers)))
                     if stub.profile_script:
@@ -163,6 +167,8 @@ class GraphStub:
 
     def stop(self) -> None:
         self._release.set()
+        for hold in list(self.profile_holds.values()):
+            hold.set()
         self.server.shutdown()
         self.server.server_close()
 

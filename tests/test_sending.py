@@ -228,16 +228,35 @@ def test_two_workers_never_handle_an_event_twice(make_app, trained_model, graph,
     assert sorted(r.recipient["id"] for r in rows(app, Outbox)) == sorted(senders)
 
 
-def test_the_batchs_senders_are_named_before_its_first_event_is_handled(make_app, trained_model, graph, clock):
-    """One User Profile call per sender, made for the whole claimed batch at once (in
-    parallel), not one round trip inside each event's turn."""
+def test_each_event_waits_for_its_own_senders_name_not_for_the_whole_batchs(make_app, trained_model, graph, clock):
+    """One User Profile call per sender, all started when the batch is claimed (in parallel),
+    none asked twice; an event waits for its own sender's lookup only: the first is handled
+    while the last sender's lookup is still held by the stand-in (waiting for the whole batch
+    would have waited it out: the client gives up after 3 s and the refusal is recorded before
+    the first event), and the last one, once answered, names its business before its turn."""
+    from store import Conversation
+
     app, client, worker = start(make_app, clock)
+    write(client, 1, prefix="warm")
+    assert handle_all(worker) == 1  # the model is loaded: the batch below is handled in milliseconds
+    graph.lookups.clear()
     senders = write(client, 5)
     graph.profiles.update({s: {"name": f"Công ty {i}"} for i, s in enumerate(senders)})
-    assert worker.process_next() is not None
-    assert sorted(c.path.rsplit("/", 1)[-1] for c in graph.lookups) == sorted(senders)  # all five already
+    slow = graph.profile_holds[senders[-1]] = threading.Event()
+
+    def asked() -> dict:
+        with app.app_context():
+            from bot import context
+            with context.db().session() as s:
+                return {c.sender_id: c.display_name for c in s.execute(
+                    select(Conversation).where(Conversation.sender_id.in_(senders))).scalars() if c.display_name_at}
+
+    assert worker.process_next().status == "done"
+    assert len(rows(app, Inquiry)) == 2 and senders[-1] not in asked()  # handled; the last lookup still held
+    slow.set()
     assert handle_all(worker) == 4
-    assert len(graph.lookups) == 5  # none asked twice
+    assert sorted(c.path.rsplit("/", 1)[-1] for c in graph.lookups) == sorted(senders)  # none asked twice
+    assert asked() == {s: f"Công ty {i}" for i, s in enumerate(senders)}
 
 
 def test_a_claimed_batch_is_classified_in_one_model_call(make_app, trained_model, graph, clock):
