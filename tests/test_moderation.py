@@ -233,6 +233,19 @@ def test_an_exception_cancels_only_the_hit_it_overlaps(rules):
     assert hits[0].span[0] == text.rindex("óc chó")
 
 
+def test_a_text_checked_again_gets_the_remembered_verdict_and_the_same_answer(rules):
+    """A reply is screened twice on its way to the outbox; the second check is the first's
+    verdict, for the same text and audience only, and equal to a fresh rule set's answer."""
+    text = "Đồ ngu, hướng dẫn sai hết. Gọi 0912 345 678"
+    first = rules.check(text, public=True)
+    assert rules.check(text, public=True) is first
+    private = rules.check(text, public=False)
+    assert private is not first and private.public is False
+    fresh = load_rules()
+    assert fresh.check(text, public=True) == first and fresh.check(text, public=False) == private
+    assert first.blocked and {h.category for h in first.hits} > {h.category for h in private.hits}
+
+
 # ---------------------------------------------------------------- accents: required / optional
 
 def _one_rule(**rule):
