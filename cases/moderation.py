@@ -266,8 +266,9 @@ class Rules:
         marked `public_only`.
 
         The last CHECK_MEMO verdicts are remembered (the rules never change and a Verdict is
-        frozen): a reply is screened when its parts are joined and again when it is queued,
-        and the two checks were about a tenth of the worker's time for an event (issue 14)."""
+        frozen): the bot's fixed texts (the question for a phone number or e-mail added to
+        every first acknowledgement) are screened again and again, and the three checks of a
+        new inquiry were about a tenth of the worker's time for it (issue 14)."""
         if not text:
             return Verdict(hits=(), public=public)
         return self._memo(text, public)

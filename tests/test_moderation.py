@@ -234,8 +234,8 @@ def test_an_exception_cancels_only_the_hit_it_overlaps(rules):
 
 
 def test_a_text_checked_again_gets_the_remembered_verdict_and_the_same_answer(rules):
-    """A reply is screened twice on its way to the outbox; the second check is the first's
-    verdict, for the same text and audience only, and equal to a fresh rule set's answer."""
+    """The bot's fixed texts are screened with every acknowledgement; a second check is the
+    first's verdict, for the same text and audience only, and equal to a fresh rule set's answer."""
     text = "Đồ ngu, hướng dẫn sai hết. Gọi 0912 345 678"
     first = rules.check(text, public=True)
     assert rules.check(text, public=True) is first
