@@ -91,10 +91,15 @@ def behind(at: datetime, attempts: int) -> datetime:
 
 
 def admit(s: Session, key: Key, now: datetime) -> Gate:
-    """Ask before sending. Reads only, unless the circuit is open and the probe is ours to take."""
+    """Ask before sending. Reads only, unless the circuit is open, its probe is due and may be
+    ours to take: a row that waits behind a probe still to come writes nothing (on SQLite a
+    write, even of no row, waits its turn for the database's one write lock: during a mail
+    outage in a burst, every notice's admission queued there behind the worker's inquiries)."""
     row = s.execute(select(DeliveryCircuit).where(*key.where())).scalar_one_or_none()
     if row is None or row.state != "open":
         return Gate(True)
+    if row.probe_at is not None and row.probe_at > now:
+        return Gate(False, until=row.probe_at)
     won = s.execute(update(DeliveryCircuit)
                     .where(*key.where(), DeliveryCircuit.state == "open", DeliveryCircuit.probe_at <= now)
                     .values(probe_at=now + PROBE_LEASE, updated_at=now)

@@ -444,3 +444,36 @@ def test_a_late_reply_names_when_the_message_it_answers_was_received():
     reply = Reply.from_json(Reply("Thank you", lang="en", received=received).to_json())
     sent = as_sent(reply, author="bot", queued_at=received + timedelta(minutes=20), now=received + timedelta(hours=5))
     assert sent.text == "We received your message at 09:40 on 27/11/2026 (Vietnam time).\nThank you"
+
+
+def test_a_row_waiting_for_an_open_circuits_probe_writes_nothing_and_one_caller_wins_the_probe(db, clock):
+    """While the probe is still to come, asking writes nothing (on SQLite every write waits for
+    the one write lock, behind the worker's units of work); when it is due, one caller wins it
+    and the others wait for its outcome."""
+    from sqlalchemy import event
+
+    key = circuits.Key("notifications", "email", "SXD")
+    with db.session() as s:
+        for _ in range(circuits.THRESHOLD):
+            failed = circuits.failed(s, key, clock.now, "temporary", "SMTP down")
+    assert failed.state == "open" and failed.probe_at > clock.now
+    writes = []
+
+    def record(_conn, _cursor, statement, *_):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.session() as s:
+            gate = circuits.admit(s, key, clock.now)
+        assert (gate.go, gate.until, writes) == (False, failed.probe_at, [])
+        clock.set(failed.probe_at)
+        with db.session() as s:
+            first = circuits.admit(s, key, clock.now)
+        with db.session() as s:
+            second = circuits.admit(s, key, clock.now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert first == circuits.Gate(True, probe=True) and len(writes) == 1
+    assert not second.go and second.until == clock.now + circuits.PROBE_LEASE
