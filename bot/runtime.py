@@ -14,7 +14,8 @@ from bot.conversation import Conversation
 from bot.conversation.names import Names, lookups_of
 from bot.delivery import OutboxDelivery
 from bot.officers import MessengerOfficers
-from bot.worker import Worker
+from bot.sending import Sending
+from bot.worker import Worker, lanes
 from cases import Address, Casework
 from cases.approval import ApprovalRules, UnitApproval
 from nlu.classifier import MAX_CLASSIFY_CHARS, Batched
@@ -177,6 +178,16 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
                   clock=clock, lease_seconds=app.event_lease_seconds, max_attempts=app.max_event_attempts,
                   training=training_runner(settings, db, clock),
                   per_page_in_flight=app.send_in_flight_per_page)
+
+
+def sender(settings: Settings, db: Database, clock: Callable[[], datetime]) -> Sending:
+    """What `flask sender` runs: the worker's delivery lanes without the worker (no model)."""
+    channels = build_all(settings, db, clock)
+    cases = casework(settings, db, clock, channels)
+    delivery = OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock, admins=admins(settings),
+                              page_names={p.id: p.name for p in settings.config.pages})
+    return Sending(lanes(delivery, notification_delivery(settings, db, clock)),
+                   per_scope=settings.config.app.send_in_flight_per_page)
 
 
 def reminder_plan(settings: Settings) -> ReminderPlan:

@@ -42,6 +42,14 @@ LOOKUP_WAIT_SECONDS = 15  # the batch's names; the events' leases (120 s) must n
 CLAIM_BATCH = 16  # events leased at once: a few seconds of work at most, well inside the lease
 
 
+def lanes(delivery: OutboxDelivery, notifications: NotificationDelivery) -> list[Lane]:
+    """The worker's delivery queues for bot.sending, in its threads or in `flask sender`: a
+    call may start while the claim's lease outlasts the longest call (+5 s): the Send API
+    client's timeout is 10 s, SMTP's 20 s."""
+    return [Lane("outbox", delivery.claim, delivery.deliver, budget=OUTBOX_LEASE - 10 - 5),
+            Lane("notifications", notifications.claim, notifications.deliver, budget=NOTICE_LEASE - 20 - 5)]
+
+
 class Worker:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], conversation: Conversation,
                  delivery: OutboxDelivery, notifications: NotificationDelivery, classifier,
@@ -52,12 +60,8 @@ class Worker:
         self.classifier, self.is_page, self.clock = classifier, is_page, clock
         self.lease_seconds, self.max_attempts = lease_seconds, max_attempts
         self.training = training  # tuning.jobs.TrainingRunner: the admins' retraining, in a thread
-        # a call may start while the claim's lease outlasts the longest call (+5 s): the Send API
-        # client's timeout is 10 s, SMTP's 20 s (bot/sending.py)
-        self.sending = Sending([Lane("outbox", delivery.claim, delivery.deliver, budget=OUTBOX_LEASE - 10 - 5),
-                                Lane("notifications", notifications.claim, notifications.deliver,
-                                     budget=NOTICE_LEASE - 20 - 5)],
-                               per_scope=per_page_in_flight)
+        self.sending = Sending(lanes(delivery, notifications), per_scope=per_page_in_flight)
+        self._wake = self.sending.wake  # run_forever: the threads' wake, or the sender process's
         self._claimed: deque[InboxEvent] = deque()  # leased to this worker, not handled yet
         self._names: dict = {}  # event id -> its sender's name lookup, started for the batch
         self._names_until = 0.0  # monotonic time until which the batch's events wait for their lookups
@@ -184,10 +188,10 @@ class Worker:
         done = 0
         while self.process_next() is not None:
             done += 1
-            self.sending.wake()
+            self._wake()
         expired = self.conversation.expire_choices()
         if expired:
-            self.sending.wake()
+            self._wake()
         return done + expired
 
     def started(self) -> None:
@@ -195,12 +199,17 @@ class Worker:
         whose messages wait for new credentials are probed at the first pass."""
         self.delivery.restarted()
 
-    def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
-        """The event loop in this thread, the senders in theirs (bot/sending.py). `flask worker`
-        has lowered the process's CPU priority before the model loaded (app.worker_nice, README
-        "Scaling")."""
+    def run_forever(self, stop: threading.Event, poll_seconds: float, sender=None) -> None:
+        """The event loop in this thread; the senders in threads of their own (bot/sending.py),
+        or in `sender`, a child process (bot/sender.SenderProcess: woken after every event,
+        started again if it dies, stopped with the loop). `flask worker` has lowered the
+        process's CPU priority before the model loaded (app.worker_nice, README "Scaling")."""
         self.started()
-        self.sending.start(stop, poll_seconds)
+        if sender is None:
+            self.sending.start(stop, poll_seconds)
+        else:
+            sender.start()
+            self._wake = sender.wake
         refresh = getattr(self.classifier, "refresh", None)
         try:
             while not stop.is_set():
@@ -208,9 +217,14 @@ class Worker:
                     refresh()  # picks up a newly activated model without a restart
                 if self.training is not None:
                     self.training.poll()  # a queued retraining starts in the background; messages go on
+                if sender is not None:
+                    sender.check()
                 self.heartbeat()
                 if self.work_inbox() == 0:
                     stop.wait(poll_seconds)
         finally:
             stop.set()
+            if sender is not None:
+                sender.stop(timeout=30)
+                self._wake = self.sending.wake
             self.sending.join(timeout=30)

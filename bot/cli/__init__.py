@@ -14,10 +14,10 @@ from bot.cli.officers import officers_cli
 from bot.cli.reports import report_cli
 from bot.cli.scheduler import scheduler_command
 from bot.cli.users import users_cli
-from bot.cli.worker import devmail_command, worker_command
+from bot.cli.worker import devmail_command, sender_command, worker_command
 
 
 def init_app(app: Flask) -> None:
-    for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, scheduler_command,
+    for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, sender_command, scheduler_command,
                     devmail_command, routing_cli, report_cli, officers_cli, users_cli):
         app.cli.add_command(command)

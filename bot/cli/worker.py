@@ -8,6 +8,8 @@ import click
 import telemetry
 from bot import context, runtime
 from bot.cli.process import stop_event
+from bot.sender import SenderProcess, serve
+from store.db import utcnow
 
 
 @click.command("worker")
@@ -27,7 +29,19 @@ def worker_command(once: bool) -> None:
     version = w.classifier.refresh() if hasattr(w.classifier, "refresh") else None
     click.echo(f"worker started (model {version or 'none yet'}); Ctrl-C to stop", err=True)
     click.echo(telemetry.where(), err=True)
-    w.run_forever(stop_event(), settings.config.app.worker_poll_seconds)
+    # The sending in a child process (bot/sender.py) needs the real clock: a clock driven by a
+    # test lives in this process only.
+    child = SenderProcess() if settings.config.app.sender_process and context.clock() is utcnow else None
+    w.run_forever(stop_event(), settings.config.app.worker_poll_seconds, sender=child)
+
+
+@click.command("sender")
+def sender_command() -> None:
+    """The worker's sending (outbox, notifications); started by `flask worker`, which wakes it
+    through the standard input; it stops at end of file."""
+    settings = context.settings()
+    sending = runtime.sender(settings, context.db(), context.clock())
+    serve(sending, stop_event(), settings.config.app.worker_poll_seconds)
 
 
 @click.command("devmail")

@@ -190,6 +190,10 @@ class AppModel(_Model):
     # How much the worker lowers its own CPU priority (os.nice) so that the web process answers
     # Facebook at once while a burst is worked (README "Scaling"); 0 leaves it as it is.
     worker_nice: int = Field(10, ge=0, le=19)
+    # `flask worker` sends the outbox and the notifications from a child process of its own
+    # (`flask sender`, bot/sender.py), so sending uses another core than classifying and the
+    # lifecycle (README "Scaling"); false: threads inside the worker process.
+    sender_process: bool = True
     # Reverse proxies in front of the web process (nginx: 1). Their X-Forwarded-For/-Proto/-Host
     # are trusted that many hops deep, so the audit log and the login throttle see the client's
     # address, not the proxy's. 0: no proxy, the socket's address is the client.
