@@ -16,7 +16,7 @@ from sqlalchemy import select as sql_select
 
 from bot.sender import SenderProcess
 from store import Inquiry, Outbox, utcnow
-from tests.conftest import (FIXTURE_PAGE, REPO, TEST_SECRET, TEST_VERIFY, load_fixture, signed_post, with_text,
+from tests.conftest import (REPO, TEST_SECRET, TEST_VERIFY, load_fixture, signed_post, with_text,
                             write_config)
 
 QUESTION = "Xin hỏi thủ tục cấp giấy phép xây dựng nhà ở tại Cẩm Phả cần những giấy tờ gì?"
