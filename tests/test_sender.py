@@ -106,11 +106,14 @@ def test_the_child_does_not_outlive_a_worker_killed_with_sigkill(tmp_path, db_ur
     child = int(parent.stdout.readline())
     parent.kill()  # SIGKILL: no clean-up runs in the worker
     parent.wait(30)
-    fd, until = parent.stdout.fileno(), time.monotonic() + 60
-    while True:  # the child holds the pipe's write end until it exits: end of file = gone
-        ready, _, _ = select.select([fd], [], [], max(0.0, until - time.monotonic()))
-        assert ready, f"sender {child} still running 60 s after its worker was killed"
-        if os.read(fd, 4096) == b"":
-            break
-    parent.stdin.close()
-    parent.stdout.close()
+    fd, until, gone = parent.stdout.fileno(), time.monotonic() + 60, False
+    try:
+        while not gone:  # the child holds the pipe's write end until it exits: end of file = gone
+            ready, _, _ = select.select([fd], [], [], max(0.0, until - time.monotonic()))
+            assert ready, f"sender {child} still running 60 s after its worker was killed"
+            gone = os.read(fd, 4096) == b""
+    finally:
+        if not gone:
+            os.kill(child, signal.SIGKILL)  # a failed test leaves no process behind
+        parent.stdin.close()
+        parent.stdout.close()
