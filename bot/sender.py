@@ -28,27 +28,32 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Optional, Sequence
 
 log = logging.getLogger(__name__)
 FLASK_APP = "bot:cli_app"
+RESTART_AFTER = 10.0  # seconds: a child that dies sooner after its start waits this long to be started again
 
 
 class SenderProcess:
     """The worker's handle on its `flask sender` child."""
 
-    def __init__(self, argv: Optional[Sequence[str]] = None, env: Optional[dict] = None):
+    def __init__(self, argv: Optional[Sequence[str]] = None, env: Optional[dict] = None,
+                 restart_after: float = RESTART_AFTER):
         self.argv = list(argv or [sys.executable, "-m", "flask", "--app", os.environ.get("FLASK_APP", FLASK_APP),
                                   "sender"])
-        self.env = env
+        self.env, self.restart_after = env, restart_after
         self.proc: Optional[subprocess.Popen] = None
         self.restarts = 0
+        self._started_at = 0.0
 
     @property
     def pid(self) -> Optional[int]:
         return self.proc.pid if self.proc is not None else None
 
     def start(self) -> None:
+        self._started_at = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, env=self.env, close_fds=True)
         os.set_blocking(self.proc.stdin.fileno(), False)
         log.info("sender process %s started", self.proc.pid)
@@ -65,9 +70,13 @@ class SenderProcess:
             pass  # the child is gone: check() starts it again
 
     def check(self) -> bool:
-        """Start the child again if it died; True if it was running."""
+        """Start the child again if it died; True if it was running. A child that keeps dying
+        (a broken configuration) is started at most once per `restart_after` seconds, not on
+        every pass of the loop."""
         if self.proc is not None and self.proc.poll() is None:
             return True
+        if time.monotonic() - self._started_at < self.restart_after:
+            return False
         code = self.proc.returncode if self.proc is not None else None
         log.error("sender process %s exited (code %s); starting it again", self.pid, code)
         self._close_stdin()

@@ -72,9 +72,22 @@ def test_the_worker_sends_from_its_child_process_and_stops_it_with_its_loop(make
     assert sorted(code for code in codes if any(code in c.text for c in graph.delivered())) == sorted(codes)
 
 
+def test_a_child_that_keeps_dying_is_not_started_on_every_pass():
+    broken = [sys.executable, "-c", "raise SystemExit(3)"]  # e.g. a configuration it cannot load
+    patient = SenderProcess(argv=broken, restart_after=3600)
+    patient.start()
+    assert patient.proc.wait(30) == 3
+    assert patient.check() is False and patient.restarts == 0  # died at once: not before an hour
+    eager = SenderProcess(argv=broken, restart_after=0)
+    eager.start()
+    eager.proc.wait(30)
+    assert eager.check() is False and eager.restarts == 1
+    assert eager.proc.wait(30) == 3
+
+
 def test_a_dead_child_is_started_again(tmp_path, db_url, smtp, graph, make_app):
     make_app()  # the schema
-    sender = SenderProcess(env=child_env(tmp_path, db_url, smtp, graph))
+    sender = SenderProcess(env=child_env(tmp_path, db_url, smtp, graph), restart_after=0)
     sender.start()
     try:
         first = sender.pid
