@@ -33,6 +33,8 @@ from typing import Optional, Sequence
 
 log = logging.getLogger(__name__)
 FLASK_APP = "bot:cli_app"
+# the child's lanes finish the calls in hand (an SMTP exchange may take several 20 s steps)
+STOP_WAIT = 90.0
 RESTART_AFTER = 10.0  # seconds: a child that dies sooner after its start waits this long to be started again
 
 
@@ -40,9 +42,10 @@ class SenderProcess:
     """The worker's handle on its `flask sender` child."""
 
     def __init__(self, argv: Optional[Sequence[str]] = None, env: Optional[dict] = None,
-                 restart_after: float = RESTART_AFTER):
-        self.argv = list(argv or [sys.executable, "-m", "flask", "--app", os.environ.get("FLASK_APP", FLASK_APP),
-                                  "sender"])
+                 restart_after: float = RESTART_AFTER, app: Optional[str] = None):
+        """`app`: the worker's own `--app` (else FLASK_APP, else bot:cli_app)."""
+        self.argv = list(argv or [sys.executable, "-m", "flask", "--app",
+                                  app or os.environ.get("FLASK_APP", FLASK_APP), "sender"])
         self.env, self.restart_after = env, restart_after
         self.proc: Optional[subprocess.Popen] = None
         self.restarts = 0
@@ -66,8 +69,8 @@ class SenderProcess:
             os.write(self.proc.stdin.fileno(), b".")
         except BlockingIOError:
             pass  # the pipe is full of wakes the child has not read yet: it is awake
-        except (BrokenPipeError, OSError):
-            pass  # the child is gone: check() starts it again
+        except OSError:  # the child is gone (EPIPE): start it again now, not after the burst
+            self.check()
 
     def check(self) -> bool:
         """Start the child again if it died; True if it was running. A child that keeps dying
@@ -81,10 +84,13 @@ class SenderProcess:
         log.error("sender process %s exited (code %s); starting it again", self.pid, code)
         self._close_stdin()
         self.restarts += 1
-        self.start()
+        try:
+            self.start()
+        except OSError:  # no memory or file descriptors for now: the next check tries again
+            log.exception("sender process could not be started; trying again in %s s", self.restart_after)
         return False
 
-    def stop(self, timeout: float = 30) -> Optional[int]:
+    def stop(self, timeout: float = STOP_WAIT) -> Optional[int]:
         """End of file on the child's input: it finishes the calls in hand and exits; killed
         if it has not within `timeout`. Returns its exit code."""
         if self.proc is None:

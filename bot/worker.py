@@ -225,6 +225,6 @@ class Worker:
         finally:
             stop.set()
             if sender is not None:
-                sender.stop(timeout=30)
+                sender.stop()
                 self._wake = self.sending.wake
             self.sending.join(timeout=30)

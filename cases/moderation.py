@@ -266,9 +266,8 @@ class Rules:
         marked `public_only`.
 
         The last CHECK_MEMO verdicts are remembered (the rules never change and a Verdict is
-        frozen): the bot's fixed texts (the question for a phone number or e-mail added to
-        every first acknowledgement) are screened again and again, and the three checks of a
-        new inquiry were about a tenth of the worker's time for it (issue 14)."""
+        frozen): the bot's fixed texts (menus, answers to a greeting, the notices' set
+        phrases) are screened again and again with every reply that carries them."""
         if not text:
             return Verdict(hits=(), public=public)
         return self._memo(text, public)

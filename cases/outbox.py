@@ -154,9 +154,8 @@ def join_reply(s, *, key: str, address: Address, reply: Reply, rules: Optional[R
     joined = replace(first, text=f"{first.text}\n{reply.text}")
     if first.choices or len(joined.text) > MAX_JOINED_CHARS:
         return None
-    # The first text was screened when it was queued; the part added is screened on its own
-    # (usually a fixed question of the bot's, whose verdict the rules remember).
-    if screen(reply, public=False, author="bot", rules=rules).action("outgoing") == "block":
+    # The whole joined text: a phrase may run across the line between the two parts.
+    if screen(joined, public=False, author="bot", rules=rules).action("outgoing") == "block":
         return None
     row.message = joined.to_json()
     return row

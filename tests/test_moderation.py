@@ -246,6 +246,25 @@ def test_a_text_checked_again_gets_the_remembered_verdict_and_the_same_answer(ru
     assert first.blocked and {h.category for h in first.hits} > {h.category for h in private.hits}
 
 
+def test_a_reply_joined_to_the_acknowledgement_is_screened_as_one_text(db):
+    """Two parts that pass alone may make a blocked phrase across the line between them:
+    then they are not joined (each goes as its own screened message)."""
+    from datetime import datetime, timezone
+
+    from cases.outbox import Address, Reply, join_reply, queue_reply
+
+    rules = load_rules()
+    first, second = "Cam on. dit", "me xin vui long"
+    assert not rules.check(first, public=False).blocked and not rules.check(second, public=False).blocked
+    assert rules.check(f"{first}\n{second}", public=False).blocked
+    to = Address("messenger", "371024009436368", {"id": "7000001"})
+    with db.session() as s:
+        queue_reply(s, key="ack:1", address=to, reply=Reply(first), now=datetime(2026, 12, 3, tzinfo=timezone.utc),
+                    rules=rules)
+        assert join_reply(s, key="ack:1", address=to, reply=Reply(second), rules=rules) is None
+        assert join_reply(s, key="ack:1", address=to, reply=Reply("Xin cảm ơn."), rules=rules) is not None
+
+
 # ---------------------------------------------------------------- accents: required / optional
 
 def _one_rule(**rule):

@@ -83,6 +83,8 @@ def test_a_child_that_keeps_dying_is_not_started_on_every_pass():
     eager.proc.wait(30)
     assert eager.check() is False and eager.restarts == 1
     assert eager.proc.wait(30) == 3
+    eager.wake()  # a wake that finds the child gone starts it again at once (not after the burst)
+    assert eager.restarts == 2 and eager.proc.wait(30) == 3
 
 
 def test_a_dead_child_is_started_again(tmp_path, db_url, smtp, graph, make_app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 import click
+from flask.cli import ScriptInfo
 
 import telemetry
 from bot import context, runtime
@@ -31,7 +32,9 @@ def worker_command(once: bool) -> None:
     click.echo(telemetry.where(), err=True)
     # The sending in a child process (bot/sender.py) needs the real clock: a clock driven by a
     # test lives in this process only.
-    child = SenderProcess() if settings.config.app.sender_process and context.clock() is utcnow else None
+    info = click.get_current_context().find_object(ScriptInfo)  # `flask --app X worker`: the child loads X too
+    child = SenderProcess(app=info.app_import_path if info is not None else None) \
+        if settings.config.app.sender_process and context.clock() is utcnow else None
     w.run_forever(stop_event(), settings.config.app.worker_poll_seconds, sender=child)
 
 
