@@ -5,7 +5,7 @@ bounded; none sleeps."""
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -122,12 +122,15 @@ def test_the_child_does_not_outlive_a_worker_killed_with_sigkill(tmp_path, db_ur
     parent.kill()  # SIGKILL: no clean-up runs in the worker
     parent.wait(30)
     fd, until, gone = parent.stdout.fileno(), time.monotonic() + 60, False
+    watch = selectors.DefaultSelector()  # epoll: select() cannot take a descriptor above 1023 (a long suite)
+    watch.register(fd, selectors.EVENT_READ)
     try:
         while not gone:  # the child holds the pipe's write end until it exits: end of file = gone
-            ready, _, _ = select.select([fd], [], [], max(0.0, until - time.monotonic()))
+            ready = watch.select(max(0.0, until - time.monotonic()))
             assert ready, f"sender {child} still running 60 s after its worker was killed"
             gone = os.read(fd, 4096) == b""
     finally:
+        watch.close()
         if not gone:
             os.kill(child, signal.SIGKILL)  # a failed test leaves no process behind
         parent.stdin.close()
