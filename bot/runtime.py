@@ -170,8 +170,7 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
         page_names={p.id: p.name for p in settings.config.pages}, clock=clock,
         names=Names(db, lookups_of(channels), clock))
     app = settings.config.app
-    delivery = OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock, admins=admins(settings),
-                              page_names={p.id: p.name for p in settings.config.pages})
+    delivery = outbox_delivery(settings, db, clock, channels, cases)
     return Worker(db=db, channels=channels, conversation=conversation, delivery=delivery,
                   notifications=notification_delivery(settings, db, clock), classifier=model,
                   is_page=lambda page_id: page_id is not None and settings.page(page_id) is not None,
@@ -180,12 +179,17 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
                   per_page_in_flight=app.send_in_flight_per_page)
 
 
+def outbox_delivery(settings: Settings, db: Database, clock: Callable[[], datetime],
+                    channels: Mapping[str, Channel], cases: Casework) -> OutboxDelivery:
+    return OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock, admins=admins(settings),
+                          page_names={p.id: p.name for p in settings.config.pages})
+
+
 def sender(settings: Settings, db: Database, clock: Callable[[], datetime]) -> Sending:
     """What `flask sender` runs: the worker's delivery lanes without the worker (no model)."""
     channels = build_all(settings, db, clock)
     cases = casework(settings, db, clock, channels)
-    delivery = OutboxDelivery(db=db, channels=channels, casework=cases, clock=clock, admins=admins(settings),
-                              page_names={p.id: p.name for p in settings.config.pages})
+    delivery = outbox_delivery(settings, db, clock, channels, cases)
     return Sending(lanes(delivery, notification_delivery(settings, db, clock)),
                    per_scope=settings.config.app.send_in_flight_per_page)
 

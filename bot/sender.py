@@ -111,12 +111,11 @@ class SenderProcess:
                 pass
 
 
-def serve(sending, stop: threading.Event, poll_seconds: float, wakes=None, join_timeout: float = 30) -> None:
-    """The child's life: the lanes in their threads, woken by each byte read from `wakes`
-    (the standard input); ends at end of file (the worker is gone) or when `stop` is set
+def serve(sending, stop: threading.Event, poll_seconds: float) -> None:
+    """The child's life: the lanes in their threads, woken by each byte read from the
+    standard input; ends at end of file (the worker is gone) or when `stop` is set
     (SIGTERM, Ctrl-C)."""
-    stream = wakes if wakes is not None else sys.stdin.buffer
-    fd = stream.fileno()
+    fd = sys.stdin.buffer.fileno()
 
     def read() -> None:
         try:
@@ -134,4 +133,4 @@ def serve(sending, stop: threading.Event, poll_seconds: float, wakes=None, join_
     try:
         stop.wait()
     finally:
-        sending.join(timeout=join_timeout)
+        sending.join(timeout=30)
