@@ -129,7 +129,8 @@ class OutboxDelivery:
                 else:
                     row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
                 return False
-            out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now))
+            out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now),
+                          timeout=circuits.PROBE_TIMEOUT if gate.fast else None)
         failure: Optional[DeliveryFailure] = None
         provider_id = None
         try:  # no transaction is open here
@@ -155,7 +156,7 @@ class OutboxDelivery:
                 row.status, attempt.outcome = "failed", "failed"
                 self._tell_unit(s, row, channel.title, error=str(failure))
                 return True
-            change = circuits.failed(s, key, later, failure.kind, str(failure))
+            change = circuits.failed(s, key, later, failure.kind, str(failure), probe=gate.probe)
             if later >= until:
                 self._give_up(s, row, until, channel.title)
                 attempt.outcome = "failed"

@@ -56,12 +56,13 @@ class Lane:
 
 
 class Sending:
-    def __init__(self, lanes: Sequence[Lane], *, per_scope: int = 4, pool_size: int = 16):
+    def __init__(self, lanes: Sequence[Lane], *, per_scope: int = 8, pool_size: int = 16):
         if per_scope < 1:
             raise ValueError("per_scope must be at least 1")
         self.lanes, self.per_scope = tuple(lanes), per_scope
         self.batch = per_scope * BATCH_ROUNDS
-        self.pool_size = max(pool_size, per_scope)
+        # two lanes, each with a few scopes at `per_scope` calls: a drain seldom waits for a thread
+        self.pool_size = max(pool_size, 4 * per_scope)
         self._pool: Optional[ThreadPoolExecutor] = None  # the drains
         self._lookups: Optional[ThreadPoolExecutor] = None  # the worker's name lookups: never queued behind a drain
         self._pools_lock = threading.Lock()

@@ -54,7 +54,7 @@ class Worker:
     def __init__(self, *, db: Database, channels: Mapping[str, Channel], conversation: Conversation,
                  delivery: OutboxDelivery, notifications: NotificationDelivery, classifier,
                  is_page: Callable[[Optional[str]], bool], clock: Callable[[], datetime], lease_seconds: int,
-                 max_attempts: int, training=None, per_page_in_flight: int = 4):
+                 max_attempts: int, training=None, per_page_in_flight: int = 8):
         self.db, self.channels, self.conversation, self.delivery = db, channels, conversation, delivery
         self.notifications, self.notifier = notifications, notifications.notifier
         self.classifier, self.is_page, self.clock = classifier, is_page, clock

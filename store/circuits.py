@@ -9,7 +9,8 @@ a unit of the notifications), so that a dead provider costs one probe, not a sto
   renewed). While open, one caller at a time wins the probe (a conditional UPDATE: atomic on
   SQLite and PostgreSQL) when `probe_at` comes; the others wait until then. A failed probe
   moves `probe_at` by the capped retry delay (store.queue.retry_delay: 5 min at most; at
-  most PROBE_FAST during the first FAST_FOR of a streak of temporary failures); a
+  most PROBE_FAST during the first FAST_FOR of a streak of temporary failures, when the
+  outbox's probe also gets a shorter timeout, PROBE_TIMEOUT); a
   successful one closes the circuit and what is due drains at full speed.
 - alert: a streak of failures is reported once (`alerted_at`) after ALERT_AFTER, and expired
   credentials at once when they start failing. Who is told, and how (once per streak and
@@ -39,11 +40,22 @@ PROBE_LEASE = timedelta(seconds=60)  # a probe's holder has this long before ano
 ALERT_AFTER = timedelta(hours=1)  # a streak this long is reported (credentials: at once)
 RATE_LIMIT_PAUSE = timedelta(seconds=60)  # the least wait after a rate limit
 # Early in a streak of temporary failures (5xx, timeouts, connection refused), probe at least
-# every PROBE_FAST: most outages are short, and a page that comes back after ten minutes
-# drains within seconds instead of at a probe up to 5 minutes away (issue 14: drained <= 15 s
-# after recovery). One call per 10 s per page is no load; after FAST_FOR the waits grow to the
-# regular cap, so a day-long outage costs one probe per 5 minutes.
-PROBE_FAST = timedelta(seconds=10)
+# every PROBE_FAST, and give such a probe PROBE_TIMEOUT seconds to answer (the caller's
+# business: Gate.fast says the probe is one of these). Most outages are short, and a page that
+# comes back after ten minutes drains within seconds instead of at a probe up to 5 minutes away
+# (issue 14: drained <= 15 s after recovery). The timeout matters as much as the interval: a
+# provider that holds requests unanswered would hold each probe for the client's whole timeout
+# (10 s for the Send API), and the recovery would be noticed up to 10 + PROBE_FAST seconds
+# late. Measured (bench/e2e.py outage, the stand-in holding requests when it recovers): the
+# first acknowledgement 12-15 s after the recovery with 10 s / 10 s, 2-6 s with 3 s / 3 s.
+# A healthy Send API answers in well under a second; one probe per 3 s per page is no load
+# (Facebook allows a page 300 Send API calls per second). A unit's mail keeps 10 s: the
+# notices' circuits are one per unit, all on the province's one mail server, and a notice
+# has no business waiting at the other end. After FAST_FOR the waits grow to the regular cap
+# and probes get the client's whole timeout (a provider slow but up is let through then), so
+# a day-long outage costs one probe per 5 minutes.
+PROBE_FAST = {"outbox": timedelta(seconds=3), "notifications": timedelta(seconds=10)}
+PROBE_TIMEOUT = 3.0  # seconds
 FAST_FOR = timedelta(minutes=15)
 KINDS = ("temporary", "rate_limit", "credentials")  # failures that count; "permanent" does not
 
@@ -67,6 +79,7 @@ class Gate:
     go: bool
     probe: bool = False
     until: Optional[datetime] = None
+    fast: bool = False  # the probe early in a streak of temporary failures: PROBE_TIMEOUT for its call
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,8 @@ def admit(s: Session, key: Key, now: datetime) -> Gate:
                     .values(probe_at=now + PROBE_LEASE, updated_at=now)
                     .execution_options(synchronize_session=False)).rowcount
     if won == 1:
-        return Gate(True, probe=True)
+        fast = row.reason == "temporary" and row.failing_since is not None and now - row.failing_since < FAST_FOR
+        return Gate(True, probe=True, fast=fast)
     s.refresh(row)
     if row.state != "open":  # another caller's probe closed it meanwhile
         return Gate(True)
@@ -121,26 +135,38 @@ def succeeded(s: Session, key: Key, now: datetime) -> bool:
                      .execution_options(synchronize_session=False)).rowcount == 1
 
 
-def failed(s: Session, key: Key, now: datetime, kind: str, error: str) -> Failed:
-    """Count a failure of `kind` (one of KINDS); open the circuit when it must, and say when to probe."""
+def failed(s: Session, key: Key, now: datetime, kind: str, error: str, probe: bool = False) -> Failed:
+    """Count a failure of `kind` (one of KINDS); open the circuit when it must, and say when to probe.
+
+    `probe`: the call was the open circuit's probe (Gate.probe). A call that fails on an open
+    circuit without being its probe was already in flight when the circuit opened (several
+    calls per page go at once, bot/sending.py): the same outage, not one more failed probe. It
+    does not count, so the wait does not grow with the number of calls in flight (eight 613s
+    answered at once are one rate limit: a minute's pause, not the 5-minute cap); it only
+    lengthens the wait when its own kind asks for more (a rate limit, expired credentials)."""
     if kind not in KINDS:
         raise ValueError(f"not a failure that counts: {kind!r}")
     _ensure(s, key, now)
     row = s.execute(select(DeliveryCircuit).where(*key.where()).with_for_update()
                     .execution_options(populate_existing=True)).scalar_one()
     previous = row.reason
-    row.failures += 1
+    row.last_error, row.updated_at = error, now
     row.failing_since = row.failing_since or now
-    row.reason, row.last_error, row.updated_at = kind, error, now
-    if row.state == "open" or kind != "temporary" or row.failures >= THRESHOLD:
-        wait = retry_delay(row.failures)
-        if kind == "temporary" and now - row.failing_since < FAST_FOR:
-            wait = min(wait, PROBE_FAST)
-        if kind == "rate_limit":
-            wait = max(wait, RATE_LIMIT_PAUSE)
-        elif kind == "credentials":
-            wait = max(wait, timedelta(seconds=RETRY_CAP_SECONDS))  # nothing changes until someone renews them
-        row.state, row.probe_at = "open", now + wait
+    least = _least_wait(kind)
+    if row.state == "open" and not probe:  # in flight when it opened
+        if least is not None:
+            row.reason = kind
+            row.probe_at = max(row.probe_at or now, now + least)
+    else:
+        row.failures += 1
+        row.reason = kind
+        if row.state == "open" or kind != "temporary" or row.failures >= THRESHOLD:
+            wait = retry_delay(row.failures)
+            if kind == "temporary" and now - row.failing_since < FAST_FOR:
+                wait = min(wait, PROBE_FAST.get(key.queue, PROBE_FAST["notifications"]))
+            if least is not None:
+                wait = max(wait, least)
+            row.state, row.probe_at = "open", now + wait
     # Credentials that stop working are reported when they do (even inside a streak already
     # reported as an outage); anything else once per streak, after ALERT_AFTER. The row is
     # locked (PostgreSQL) or the write lock held (SQLite): one caller gets `alert`.
@@ -149,6 +175,16 @@ def failed(s: Session, key: Key, now: datetime, kind: str, error: str) -> Failed
     if alert:
         row.alerted_at = now
     return Failed(row.state, kind, row.failures, row.failing_since, row.probe_at, alert)
+
+
+def _least_wait(kind: str) -> Optional[timedelta]:
+    """The least wait a failure of `kind` asks for, whatever the streak: the provider asked us
+    to slow down for the whole page, or nothing changes until someone renews the credentials."""
+    if kind == "rate_limit":
+        return RATE_LIMIT_PAUSE
+    if kind == "credentials":
+        return timedelta(seconds=RETRY_CAP_SECONDS)
+    return None
 
 
 def restarted(s: Session, queue: str, now: datetime) -> list[Key]:

@@ -475,5 +475,83 @@ def test_a_row_waiting_for_an_open_circuits_probe_writes_nothing_and_one_caller_
             second = circuits.admit(s, key, clock.now)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    assert first == circuits.Gate(True, probe=True) and len(writes) == 1
+    assert first == circuits.Gate(True, probe=True, fast=True) and len(writes) == 1
     assert not second.go and second.until == clock.now + circuits.PROBE_LEASE
+
+
+def test_early_in_a_streak_the_outbox_probes_every_3_s_and_a_units_mail_every_10_s(db, clock):
+    """A page that comes back after a short outage is noticed within seconds (issue 14: the
+    burst drained <= 15 s after the recovery); the mail server, one for every unit's circuit,
+    is probed less often. After FAST_FOR both wait for the regular capped delay."""
+    waits = {}
+    for queue, scope in (("outbox", FIXTURE_PAGE), ("notifications", "SXD")):
+        key = circuits.Key(queue, "x", scope)
+        with db.session() as s:
+            for _ in range(circuits.THRESHOLD):
+                failed = circuits.failed(s, key, clock.now, "temporary", "down")
+        waits[queue] = failed.probe_at - clock.now
+        later = clock.now + circuits.FAST_FOR
+        with db.session() as s:
+            settled = circuits.failed(s, key, later, "temporary", "still down", probe=True)
+        assert timedelta(seconds=60) < settled.probe_at - later <= CAP  # 5 s doubling, 6th failure, jittered
+    assert waits == {"outbox": timedelta(seconds=3), "notifications": timedelta(seconds=10)}
+
+
+def test_the_early_probe_of_a_page_gets_a_short_timeout_and_a_later_one_the_clients_own(
+        monkeypatch, make_app, trained_model, graph, smtp, clock):
+    """A Graph API that holds requests unanswered would hold each probe for the client's whole
+    timeout (10 s), and a recovery would be noticed that much later: early in a streak the
+    probe gets circuits.PROBE_TIMEOUT (here 0.3 s against the client's 20 s; the stand-in lets
+    a held request go after 10 s with a 504, so without the short timeout the attempt records
+    HTTP 504, not a read timeout). Past FAST_FOR the probe waits as long as any call."""
+    monkeypatch.setattr(circuits, "PROBE_TIMEOUT", 0.3)
+    app, client, worker = start(make_app, clock)
+    set_client([worker], url=graph.url, timeout=20.0)
+    key = circuits.Key("outbox", "messenger", FIXTURE_PAGE)
+    with app.app_context():
+        from bot import context
+
+        with context.db().session() as s:
+            for _ in range(circuits.THRESHOLD):
+                opened = circuits.failed(s, key, clock.now, "temporary", "HTTP 500")
+    graph.outage("timeout")
+    write(client, A, QUESTION, "m_probe_early")
+    worker.run_once()  # the acknowledgement waits behind the circuit's probe: no call
+    assert graph.calls == []
+    clock.set(opened.probe_at)
+    worker.run_once()  # the probe
+    [probe] = [a for a in rows(app, OutboxAttempt) if a.outcome == "retry"]
+    assert "read timeout=0.3" in probe.error, probe.error
+
+    set_client([worker], url=graph.url, timeout=0.5)  # the client's own timeout, told apart from 0.3
+    clock.set(opened.failing_since + circuits.FAST_FOR + timedelta(minutes=1))
+    worker.run_once()
+    attempts = [a for a in rows(app, OutboxAttempt) if a.outcome == "retry"]
+    assert len(attempts) == 2 and "read timeout=0.5" in attempts[1].error, attempts[-1].error
+    assert len(graph.calls) == 2
+
+
+def test_calls_in_flight_when_a_circuit_opens_do_not_lengthen_the_wait(db, clock):
+    """Eight calls go at once per page: when the first 613 opens the page's circuit for a
+    minute, the other seven answers of the same moment are the same rate limit, not seven
+    failed probes (they would have pushed the probe to the 5-minute cap). A call in flight
+    may still ask for a longer wait of its own kind (expired credentials); the probe's own
+    failure counts as before."""
+    key = circuits.Key("outbox", "messenger", FIXTURE_PAGE)
+    with db.session() as s:
+        first = circuits.failed(s, key, clock.now, "rate_limit", "code 613")
+        for _ in range(7):
+            same = circuits.failed(s, key, clock.now, "rate_limit", "code 613")
+    assert first.probe_at == same.probe_at == clock.now + circuits.RATE_LIMIT_PAUSE
+    assert same.failures == 1
+
+    clock.set(first.probe_at)
+    with db.session() as s:
+        assert circuits.admit(s, key, clock.now).probe
+        probed = circuits.failed(s, key, clock.now, "rate_limit", "code 613", probe=True)
+    assert probed.failures == 2 and probed.probe_at == clock.now + circuits.RATE_LIMIT_PAUSE
+
+    with db.session() as s:  # a call in flight finds the token expired: the page waits for a new one
+        expired = circuits.failed(s, key, clock.now, "credentials", "code 190")
+    assert expired.reason == "credentials" and expired.alert and expired.failures == 2
+    assert expired.probe_at == clock.now + CAP

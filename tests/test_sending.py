@@ -99,7 +99,8 @@ def test_a_rate_limit_pauses_that_page_only(make_app, trained_model, graph, cloc
     worker.sending.pump_all()
     worker.sending.pump_all()
     limited = [c for c in graph.calls if c.token == "token-ddci"]
-    assert 1 <= len(limited) <= 4  # the calls already in flight when the first 613 came back, no more
+    # the calls already in flight when the first 613 came back (at most the page's bound), no more
+    assert 1 <= len(limited) <= worker.sending.per_scope == 8
     assert {r.status for r in rows(app, Outbox, Outbox.page_id == SECOND_PAGE)} == {"sent"}
     waiting = rows(app, Outbox, Outbox.page_id == FIXTURE_PAGE)
     assert {r.status for r in waiting} == {"pending"}
@@ -150,12 +151,13 @@ def test_a_ten_minute_outage_loses_nothing_doubles_nothing_does_not_spin_and_dra
     assert all(r.sent_at <= recovered + timedelta(seconds=15) for r in rows(app, Outbox))
     delivered = [c.body["recipient"]["id"] for c in graph.calls if c.ok]
     assert sorted(delivered) == sorted(senders)  # none lost, none doubled
-    # no spinning: the circuit opened after the first failures; then one probe per 10 s at most
-    # (the refused calls never reach the stand-in: counted from the attempts)
+    # no spinning: the circuit opened after the first failures; then one probe per PROBE_FAST
+    # (3 s) at most (the refused calls never reach the stand-in: counted from the attempts)
     from store import OutboxAttempt
 
     network = [a for a in rows(app, OutboxAttempt) if a.outcome == "retry" and a.at < recovered]
-    assert len(network) <= circuits.THRESHOLD + 4 + (recovered - t0).total_seconds() / 10 + 1, len(network)
+    fast = circuits.PROBE_FAST["outbox"].total_seconds()
+    assert len(network) <= circuits.THRESHOLD + 4 + (recovered - t0).total_seconds() / fast + 1, len(network)
     assert failed_calls <= len(network)
     assert len(rows(app, Inquiry)) == 30
 
@@ -348,3 +350,4 @@ def test_an_event_whose_lease_ran_out_while_it_waited_in_the_batch_is_left_to_it
     assert first.process_next() is None  # not handled again here
     assert [e.status for e in rows(app, InboxEvent)] == ["done", "done"]
     assert len(rows(app, Inquiry)) == 2
+

@@ -153,6 +153,9 @@ class Outgoing:
     inquiry_id: Optional[int]
     # message | comment_reply | hide_comment (act on what the person wrote at `to`: no text)
     kind: str = "message"
+    # at most this many seconds for the call, when the delivery sets it (the probe of a provider
+    # that has just been failing: store.circuits.PROBE_TIMEOUT); None: the channel's own timeout
+    timeout: Optional[float] = None
 
 
 @dataclass(frozen=True)

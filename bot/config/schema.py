@@ -186,7 +186,7 @@ class AppModel(_Model):
     max_event_attempts: int = Field(5, ge=1)
     # Send API calls in flight at once per page (and notices per channel) while the worker sends
     # (bot/sending.py); Facebook's rate-limit answers pause the page whatever the number.
-    send_in_flight_per_page: int = Field(4, ge=1, le=32)
+    send_in_flight_per_page: int = Field(8, ge=1, le=32)
     # How much the worker lowers its own CPU priority (os.nice) so that the web process answers
     # Facebook at once while a burst is worked (README "Scaling"); 0 leaves it as it is.
     worker_nice: int = Field(10, ge=0, le=19)

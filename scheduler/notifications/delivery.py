@@ -226,7 +226,7 @@ class NotificationDelivery:
             if error.permanent:
                 row.status = "failed"
                 return True
-            change = circuits.failed(s, key, later, "temporary", str(error))
+            change = circuits.failed(s, key, later, "temporary", str(error), probe=gate.probe)
             if later >= until:
                 row.status = "failed"
                 row.last_error = f"not delivered within {self._hours} h: {error}"

@@ -104,7 +104,9 @@ class SendApiClient:
         if self.app_secret:
             query["appsecret_proof"] = appsecret_proof(self.app_secret, access_token)
         try:
-            response = self._http.request(method, url, params=query, json=body, timeout=timeout or self.timeout,
+            # a call's own timeout shortens the client's, never lengthens it
+            limit = self.timeout if timeout is None else min(timeout, self.timeout)
+            response = self._http.request(method, url, params=query, json=body, timeout=limit,
                                           headers={"Authorization": f"Bearer {access_token}"})
         except requests.RequestException as exc:
             # The exception's text repeats the URL (with the proof, never the token): scrubbed.
@@ -124,16 +126,18 @@ class SendApiClient:
                         code=code, subcode=subcode, status=response.status_code)
 
     def send_message(self, access_token: Optional[str], recipient: dict, message: dict, *,
-                     messaging_type: str = "RESPONSE", tag: Optional[str] = None) -> str:
+                     messaging_type: str = "RESPONSE", tag: Optional[str] = None,
+                     timeout: Optional[float] = None) -> str:
         body: dict[str, Any] = {"recipient": recipient, "messaging_type": messaging_type, "message": message}
         if tag:
             body["tag"] = tag
-        data = self._request("POST", "me/messages", access_token, body=body)
+        data = self._request("POST", "me/messages", access_token, body=body, timeout=timeout)
         return str(data.get("message_id") or "")
 
-    def reply_to_comment(self, access_token: Optional[str], comment_id: str, text: str) -> str:
+    def reply_to_comment(self, access_token: Optional[str], comment_id: str, text: str, *,
+                         timeout: Optional[float] = None) -> str:
         """A public reply under a comment (Graph API /{comment-id}/comments)."""
-        data = self._request("POST", f"{comment_id}/comments", access_token, body={"message": text})
+        data = self._request("POST", f"{comment_id}/comments", access_token, body={"message": text}, timeout=timeout)
         return str(data.get("id") or "")
 
     def user_profile(self, access_token: Optional[str], psid: str, *, timeout: Optional[float] = None) -> dict[str, Any]:
@@ -144,11 +148,12 @@ class SendApiClient:
         return self._request("GET", psid, access_token, params={"fields": "name,first_name,last_name"},
                              timeout=timeout)
 
-    def hide_comment(self, access_token: Optional[str], comment_id: str, hidden: bool = True) -> str:
+    def hide_comment(self, access_token: Optional[str], comment_id: str, hidden: bool = True, *,
+                     timeout: Optional[float] = None) -> str:
         """Hide (or show again) a comment under one of the page's posts (Graph API
         POST /{comment-id} with is_hidden). Facebook answers {"success": true}; the comment's
         id is returned as the provider's id."""
-        data = self._request("POST", comment_id, access_token, body={"is_hidden": hidden})
+        data = self._request("POST", comment_id, access_token, body={"is_hidden": hidden}, timeout=timeout)
         if data.get("success") is False:
             raise SendError(f"Graph API did not {'hide' if hidden else 'show'} comment {comment_id}",
                             permanent=False)

@@ -68,8 +68,10 @@ class MessengerSender:
     def send(self, out: Outgoing, plan: Plan) -> str:
         token = self.tokens.get(out.page_id)
         if out.kind == "hide_comment":
-            return self.client.hide_comment(token, out.to["comment_id"])
+            return self.client.hide_comment(token, out.to["comment_id"], timeout=out.timeout)
         if out.public:
-            return self.client.reply_to_comment(token, out.to["comment_id"], out.reply.text[:MAX_TEXT])
+            return self.client.reply_to_comment(token, out.to["comment_id"], out.reply.text[:MAX_TEXT],
+                                                timeout=out.timeout)
         return self.client.send_message(token, dict(out.to), render(out),
-                                        messaging_type=plan.messaging_type or "RESPONSE", tag=plan.tag)
+                                        messaging_type=plan.messaging_type or "RESPONSE", tag=plan.tag,
+                                        timeout=out.timeout)
