@@ -137,12 +137,18 @@ def engine_options(url: str) -> dict:
     would give it a NullPool, which opens a connection for every session, runs the pragmas
     again and checkpoints the WAL when it closes the last one (bench/README.md). In-memory
     SQLite keeps SQLAlchemy's own choice (one connection per thread, or the caller's
-    StaticPool); other backends keep their QueuePool."""
-    kwargs: dict = {"pool_pre_ping": True}
+    StaticPool); other backends keep their QueuePool.
+
+    Only a server's connections are pinged before use (a restarted PostgreSQL or a dropped
+    network connection): a SQLite connection is a file handle and cannot go stale, and the
+    ping was a `SELECT 1` at every checkout (a worker checks out several per event)."""
+    kwargs: dict = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         if _sqlite_file(url) is not None:
             kwargs.update(poolclass=QueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=10)
+    else:
+        kwargs["pool_pre_ping"] = True
     return kwargs
 
 

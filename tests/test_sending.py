@@ -351,3 +351,45 @@ def test_an_event_whose_lease_ran_out_while_it_waited_in_the_batch_is_left_to_it
     assert [e.status for e in rows(app, InboxEvent)] == ["done", "done"]
     assert len(rows(app, Inquiry)) == 2
 
+
+# ---- what one message costs the database -------------------------------------------------------
+def test_an_ordinary_message_is_one_write_transaction_and_no_pings(make_app, trained_model, graph, clock):
+    """On SQLite every write transaction waits its turn for the one write lock and syncs the log
+    to disk: a business's question costs the claim of its batch and ONE unit of work (the
+    window, the inquiry, its acknowledgement, the notices, the event's outcome), and no
+    `SELECT 1` pings a connection that cannot go stale (a SQLite file)."""
+    from sqlalchemy import event
+
+    from bot import context
+
+    app, client, worker = start(make_app, clock)
+    write(client, 1)
+    with app.app_context():
+        engine = context.db().engine
+    if engine.dialect.name != "sqlite":
+        import pytest
+
+        pytest.skip("SQLite's write lock and its pings")
+    wrote: list[bool] = []
+    current = {"writes": False}
+    statements: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_):
+        statements.append(statement)
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            current["writes"] = True
+
+    def on_commit(_conn):
+        wrote.append(current["writes"])
+        current["writes"] = False
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        assert worker.process_next().status == "done"
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+    assert wrote.count(True) == 2, wrote  # the claim, the unit of work
+    assert not any(s.strip().upper() == "SELECT 1" for s in statements)
+    assert len(rows(app, Inquiry)) == 1 and len(rows(app, Outbox)) >= 1

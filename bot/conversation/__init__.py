@@ -113,6 +113,7 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
             conv = ConversationState(page_id=page_id, sender_id=sender_id, updated_at=self.clock())
             s.add(conv)
         conv.updated_at = self.clock()
+        self.names.apply(conv)  # the sender's name looked up before this unit of work (names.py)
         return conv
 
     def _say(self, s, t: Ticket, m: InboundMessage, reply: Reply, *, purpose: str = "reply",
@@ -193,16 +194,23 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
         return self._text(t, m, m.text)
 
     def _text(self, t: Ticket, m: InboundMessage, text: str) -> Outcome:
+        """A text: an officer's, contact details asked for, or a business's message to classify.
+
+        The first transaction only reads unless it settles the event (an officer, contact
+        details): the window and the contact details of an ordinary message are written with
+        its outcome, in the one transaction after the classification (made outside any
+        transaction). One write per event, not two: on SQLite every write transaction waits its
+        turn for the database's one write lock and syncs the log to disk (issue 14)."""
         phone, email = contacts_in(text)
         with self.db.session() as s:
             done = self._officer(s, t, m, text)
             if done is not None:
                 return done
             lang = detect_language(text, default=self._language(s, m, None, default="vi"))
-            conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
-            if phone or email:
+            known = s.get(ConversationState, (m.page_id, m.sender_id))
+            if (phone or email) and known is not None and known.contact_asked_at and contact_only(text):
+                conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
                 conv.phone, conv.email = phone or conv.phone, email or conv.email
-            if (phone or email) and conv.contact_asked_at and contact_only(text):
                 open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
                 if open_:
                     self.cases.add_message(s, open_, direction="in", source=m.source, text=text, at=m.sent_at,
@@ -212,6 +220,9 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
         result = self._classify(text)
         verdict, written, note = self._screen(t, m, text)  # private: never hidden, flagged for the officer
         with self.db.session() as s:
+            conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
+            if phone or email:
+                conv.phone, conv.email = phone or conv.phone, email or conv.email
             if result.intent in CONVERSATION_INTENTS and not result.needs_review:
                 self._classified(s, t, m, result, lang, "small_talk", routed=True)
                 if note:

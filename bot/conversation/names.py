@@ -9,14 +9,23 @@ the conversation (`Conversation.display_name`, `display_name_at`).
 - What was written in public carries its author's name in the event itself (a comment's
   `from.name`): that is kept, with no call.
 - The name is cleaned before it is kept (NFC; control and format characters, which could
-  forge lines in a plain-text e-mail, are dropped; at most MAX_CHARS), and written in a short
-  transaction of its own: it is a cache, losing it costs one lookup.
+  forge lines in a plain-text e-mail, are dropped; at most MAX_CHARS). A looked-up name is
+  held in memory until the message's own unit of work writes it on the conversation
+  (`apply`, called wherever the unit of work touches the conversation): one write per
+  message, not two (on SQLite every write transaction waits for the one write lock and syncs
+  the log; in a burst of businesses writing for the first time that was one more transaction
+  per message, issue 14). It is a cache: a unit of work that fails, or never touches the
+  conversation (a linked officer's message), loses it, and that costs one lookup. At most
+  MAX_HELD names wait in memory. A commenter's name, which comes with the event, is written
+  in a short transaction of its own.
 Notices without a name say "Người dùng Messenger" (scheduler/notifications/delivery.py).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import unicodedata
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Optional
 
@@ -29,6 +38,7 @@ log = logging.getLogger(__name__)
 REFRESH = timedelta(days=30)  # people rarely rename themselves; a month-old name is still good
 RETRY = timedelta(days=1)  # after a refusal or an outage, ask again the next day at the earliest
 MAX_CHARS = 200
+MAX_HELD = 4096  # looked-up names waiting for their message's unit of work
 
 NameLookup = Callable[[str, str], Optional[str]]
 
@@ -53,6 +63,8 @@ def lookups_of(channels: Mapping[str, object]) -> dict[str, NameLookup]:
 class Names:
     def __init__(self, db: Database, lookups: Mapping[str, NameLookup], clock: Callable[[], datetime]):
         self.db, self.lookups, self.clock = db, dict(lookups), clock
+        self._held: OrderedDict[tuple[str, str], tuple[Optional[str], datetime]] = OrderedDict()
+        self._lock = threading.Lock()  # the worker looks names up on several threads
 
     def learn(self, m: InboundMessage) -> None:
         """Know the sender's name before the message is handled (see the module docstring)."""
@@ -67,12 +79,30 @@ class Names:
         lookup = self.lookups.get(m.channel)
         if lookup is None:
             return
+        key = (m.page_id, m.sender_id)
+        with self._lock:
+            if key in self._held:  # asked already (for an earlier message of the batch): not written yet
+                return
         with self.db.session() as s:
-            conv = s.get(ConversationState, (m.page_id, m.sender_id))
+            conv = s.get(ConversationState, key)
             known, asked = (conv.display_name, conv.display_name_at) if conv is not None else (None, None)
         if asked is not None and now - asked < (REFRESH if known else RETRY):
             return
-        self._keep(m.page_id, m.sender_id, clean_name(lookup(m.page_id, m.sender_id)), now)  # no transaction open
+        name = clean_name(lookup(m.page_id, m.sender_id))  # no transaction open
+        with self._lock:
+            self._held[key] = (name, now)
+            while len(self._held) > MAX_HELD:
+                self._held.popitem(last=False)
+
+    def apply(self, conv: ConversationState) -> None:
+        """In the message's unit of work: write the name looked up for this conversation, if
+        one waits (a refusal keeps the name known before, and records when it was asked)."""
+        with self._lock:
+            held = self._held.pop((conv.page_id, conv.sender_id), None)
+        if held is not None:
+            name, at = held
+            conv.display_name = name or conv.display_name
+            conv.display_name_at = at
 
     def _keep(self, page_id: str, sender_id: str, name: Optional[str], at: datetime) -> None:
         """Remember the name (a refusal keeps the name known before) and when it was asked for."""
