@@ -104,7 +104,27 @@ def serve_graph(port: int, delay: float) -> None:
             if self.path.startswith("/_mode"):
                 state["mode"] = self.path.split("m=", 1)[1]
                 return self._answer(200, {"mode": state["mode"]})
+            if self.path.split("?", 1)[0].endswith("/me"):  # the page itself: an outage's probe, as down as the rest
+                if self._outage(state["mode"]):
+                    return
+                return self._answer(200, {"id": "page"})
             self._answer(200, {"id": "0", "name": "Bench User"})
+
+        def _outage(self, mode: str) -> bool:
+            """Answer as the outage mode wants (True), or leave the call to the caller (False)."""
+            if mode == "close":  # as a refused connection: nothing answered
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return True
+            if mode == "hang":  # past the client's timeout (10 s)
+                time.sleep(12)
+                self._answer(504, {"error": {"message": "timeout", "code": 2}})
+                return True
+            if mode == "5xx":
+                time.sleep(delay)
+                self._answer(500, {"error": {"message": "An unexpected error has occurred.", "code": 2}})
+                return True
+            return False
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")

@@ -21,7 +21,9 @@ A scope whose last call failed (or whose rows waited behind its circuit) is prob
 batch's first row of that scope goes alone, and the others follow only when it is through.
 Otherwise the rows sent beside the probe would find the circuit's probe in flight and wait
 for the probe's lease (a minute) although the provider is back; and a dead page costs one
-call per batch, not `per_scope`. A healthy scope starts `per_scope` calls at once.
+call per batch, not `per_scope`. A healthy scope starts `per_scope` calls at once. When the
+probe fails, the scope's other rows of the batch are rescheduled behind the circuit together
+(`Lane.hold_back`: one transaction, not one per row at every probe).
 
 A batch is sent to the end before the next is claimed. The claim's lease (60 s) must outlast
 the batch even when the provider takes the client's whole timeout for every call: a call is
@@ -53,6 +55,8 @@ class Lane:
     claim: Callable[[int], list[tuple[int, str]]]
     deliver: Callable[[int], Optional[bool]]  # True: went; False: failed or held back; None: no call due
     budget: float = 40.0  # seconds after the claim within which a call may start (lease less the longest call)
+    # the rows of a scope whose probe has just failed, rescheduled together (None: row by row through deliver)
+    hold_back: Optional[Callable[[list[int]], int]] = None
 
 
 class Sending:
@@ -85,7 +89,10 @@ class Sending:
         for scope, queue in queues.items():  # failing scopes first send their probe, one call each
             while (lane.name, scope) in self._failing and queue and self._may_start(until):
                 if self._deliver(lane, scope, queue.popleft()) is False:
-                    break  # still failing: the rest wait behind the circuit (no calls are made for them)
+                    # still failing: the rest wait behind the circuit (no calls are made for them)
+                    if lane.hold_back is not None and queue:
+                        self._hold_back(lane, queue)
+                    break
         pool = self._executor()
         futures = [pool.submit(self._drain, lane, scope, queue, until)
                    for scope, queue in queues.items() for _ in range(min(self.per_scope, len(queue)))]
@@ -95,6 +102,16 @@ class Sending:
         if left:
             log.info("%s: %s row(s) of the batch left to their lease (time budget or shutdown)", lane.name, left)
         return len(claimed)
+
+    def _hold_back(self, lane: Lane, queue: deque[int]) -> None:
+        """Reschedule a failing scope's remaining rows in one go; on an error they go through
+        `deliver` one by one as before (each finds the circuit open and waits behind it)."""
+        try:
+            lane.hold_back(list(queue))
+        except Exception:
+            log.exception("%s: holding back %s row(s) at once failed; row by row instead", lane.name, len(queue))
+            return
+        queue.clear()
 
     def _may_start(self, until: float) -> bool:
         return not self._stopping.is_set() and time.monotonic() < until

@@ -46,7 +46,7 @@ def lanes(delivery: OutboxDelivery, notifications: NotificationDelivery) -> list
     """The worker's delivery queues for bot.sending, in its threads or in `flask sender`: a
     call may start while the claim's lease outlasts the longest call (+5 s): the Send API
     client's timeout is 10 s, SMTP's 20 s."""
-    return [Lane("outbox", delivery.claim, delivery.deliver, budget=OUTBOX_LEASE - 10 - 5),
+    return [Lane("outbox", delivery.claim, delivery.deliver, budget=OUTBOX_LEASE - 10 - 5, hold_back=delivery.hold_back),
             Lane("notifications", notifications.claim, notifications.deliver, budget=NOTICE_LEASE - 20 - 5)]
 
 

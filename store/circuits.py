@@ -10,7 +10,8 @@ a unit of the notifications), so that a dead provider costs one probe, not a sto
   SQLite and PostgreSQL) when `probe_at` comes; the others wait until then. A failed probe
   moves `probe_at` by the capped retry delay (store.queue.retry_delay: 5 min at most; at
   most PROBE_FAST during the first FAST_FOR of a streak of temporary failures, when the
-  outbox's probe also gets a shorter timeout, PROBE_TIMEOUT); a
+  outbox's probe first checks the provider with a call that has no side effects, answered
+  within PROBE_TIMEOUT); a
   successful one closes the circuit and what is due drains at full speed.
 - alert: a streak of failures is reported once (`alerted_at`) after ALERT_AFTER, and expired
   credentials at once when they start failing. Who is told, and how (once per streak and
@@ -40,20 +41,21 @@ PROBE_LEASE = timedelta(seconds=60)  # a probe's holder has this long before ano
 ALERT_AFTER = timedelta(hours=1)  # a streak this long is reported (credentials: at once)
 RATE_LIMIT_PAUSE = timedelta(seconds=60)  # the least wait after a rate limit
 # Early in a streak of temporary failures (5xx, timeouts, connection refused), probe at least
-# every PROBE_FAST, and give such a probe PROBE_TIMEOUT seconds to answer (the caller's
-# business: Gate.fast says the probe is one of these). Most outages are short, and a page that
-# comes back after ten minutes drains within seconds instead of at a probe up to 5 minutes away
-# (issue 14: drained <= 15 s after recovery). The timeout matters as much as the interval: a
-# provider that holds requests unanswered would hold each probe for the client's whole timeout
-# (10 s for the Send API), and the recovery would be noticed up to 10 + PROBE_FAST seconds
-# late. Measured (bench/e2e.py outage, the stand-in holding requests when it recovers): the
-# first acknowledgement 12-15 s after the recovery with 10 s / 10 s, 2-6 s with 3 s / 3 s.
-# A healthy Send API answers in well under a second; one probe per 3 s per page is no load
-# (Facebook allows a page 300 Send API calls per second). A unit's mail keeps 10 s: the
-# notices' circuits are one per unit, all on the province's one mail server, and a notice
-# has no business waiting at the other end. After FAST_FOR the waits grow to the regular cap
-# and probes get the client's whole timeout (a provider slow but up is let through then), so
-# a day-long outage costs one probe per 5 minutes.
+# every PROBE_FAST; Gate.fast tells the caller its probe is one of these, and the outbox then
+# first asks the channel whether it is up with a call that has no side effects, given
+# PROBE_TIMEOUT seconds (bot/delivery.py `_check`), before the row goes with the client's
+# whole timeout. Most outages are short, and a page that comes back after ten minutes drains
+# within seconds instead of at a probe up to 5 minutes away (issue 14: drained <= 15 s after
+# recovery). The timeout matters as much as the interval: a provider that holds requests
+# unanswered would hold each probe for the client's whole timeout (10 s for the Send API),
+# and the recovery would be noticed up to 10 + PROBE_FAST seconds late; and it must not be
+# the timeout of a message (one abandoned after 3 s may still arrive, and would be sent again
+# at the next probe). Measured (bench/e2e.py outage, the stand-in holding requests when it
+# recovers): the first acknowledgement 12-15 s after the recovery with 10 s / 10 s, 4-5 s
+# with 3 s / 3 s. One check per 3 s per page is no load. A unit's mail keeps 10 s: the
+# notices' circuits are one per unit, all on the province's one mail server. After FAST_FOR
+# the waits grow to the regular cap and the row itself is the probe, so a day-long outage
+# costs one call per 5 minutes.
 PROBE_FAST = {"outbox": timedelta(seconds=3), "notifications": timedelta(seconds=10)}
 PROBE_TIMEOUT = 3.0  # seconds
 FAST_FOR = timedelta(minutes=15)
@@ -79,7 +81,7 @@ class Gate:
     go: bool
     probe: bool = False
     until: Optional[datetime] = None
-    fast: bool = False  # the probe early in a streak of temporary failures: PROBE_TIMEOUT for its call
+    fast: bool = False  # the probe early in a streak of temporary failures (a quick check first)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,14 @@ def admit(s: Session, key: Key, now: datetime) -> Gate:
     if row.state != "open":  # another caller's probe closed it meanwhile
         return Gate(True)
     return Gate(False, until=row.probe_at)
+
+
+def next_probe(s: Session, key: Key) -> Optional[datetime]:
+    """When the open circuit's next probe may go; None when the circuit is not open. Reads only."""
+    row = s.execute(select(DeliveryCircuit.state, DeliveryCircuit.probe_at).where(*key.where())).one_or_none()
+    if row is None or row.state != "open":
+        return None
+    return row.probe_at
 
 
 def succeeded(s: Session, key: Key, now: datetime) -> bool:

@@ -80,6 +80,7 @@ class GraphStub:
         self.blocked: set[str] = set()
         self._release = threading.Event()  # lets "timeout" answers go when the stub stops
         self.lookups: list[Call] = []
+        self.checks: list[Call] = []  # GET /me: the outbox's probes early in an outage
         self.profiles: dict[str, dict] = {}
         self.profile_script: deque[tuple[int, dict]] = deque()
         self.profile_holds: dict[str, threading.Event] = {}  # psid -> its lookup answers when set
@@ -127,6 +128,16 @@ class GraphStub:
             def do_GET(self):
                 url = urlparse(self.path)
                 psid = url.path.rstrip("/").rsplit("/", 1)[-1]
+                if psid == "me":  # the page itself: an outage's probe (SendApiClient.check_page)
+                    with stub._lock:
+                        call = Call("GET", url.path, parse_qs(url.query), {}, dict(self.headers))
+                        stub.checks.append(call)
+                        status, answer = stub._check_answer(call)
+                    if status is None:  # "timeout"
+                        status, answer = 504, {"error": {"message": "gateway timeout", "code": 2}}
+                        stub._release.wait(10)
+                    call.status = status
+                    return self._write(status, answer)
                 hold = stub.profile_holds.get(psid)
                 if hold is not None:  # a slow lookup, answered when the test lets it go (or the stub stops)
                     hold.wait(30)
@@ -171,6 +182,18 @@ class GraphStub:
             hold.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def _check_answer(self, call: Call) -> tuple[Optional[int], object]:
+        """GET /me answers as a message would in the outage mode (no script: that is for messages)."""
+        if call.token in self.rate_limited or self.mode == "rate_limit":
+            return RATE_LIMITS[0]
+        if self.mode == "5xx":
+            return FIVE_XX[0]
+        if self.mode == "timeout":
+            return None, None
+        if self.mode == "expired_token" or call.token in self.expired:
+            return EXPIRED
+        return 200, {"id": "page"}
 
     def _answer(self, call: Call, body: dict) -> tuple[Optional[int], object]:
         """The scripted answer, else the outage mode's, else an expired token's, else success."""

@@ -7,6 +7,8 @@ is named by the webhook itself. When the channel gives no name: "Người dùng 
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -176,3 +178,33 @@ def test_the_sandbox_stand_in_answers_profile_lookups(make_app):
     forged = client.get(f"/sandbox/graph/v21.0/{SENDER}?appsecret_proof=00",
                         headers={"Authorization": f"Bearer {token}"})
     assert forged.status_code == 400
+
+
+def test_a_held_name_is_written_by_its_message_only_while_fresh_and_never_over_a_newer_one(app, worker, graph,
+                                                                                           clock):
+    """The name looked up before a message's unit of work waits in memory for it (names.py): a
+    name never written (its message went another way) is asked again after HELD_FOR, and one
+    older than what another worker has written meanwhile is not written."""
+    from bot import context
+    from bot.channels.base import InboundMessage
+    from bot.conversation.names import HELD_FOR
+
+    names = worker.conversation.names
+    m = InboundMessage(channel="messenger", source="messenger", page_id=FIXTURE_PAGE, sender_id=SENDER,
+                       sent_at=clock.now, text="x")
+    graph.profiles[SENDER] = {"name": "Nguyễn Văn An"}
+    names.learn(m)
+    names.learn(m)  # held: not asked twice
+    assert len(graph.lookups) == 1
+    clock.advance(seconds=HELD_FOR.total_seconds() + 1)
+    names.learn(m)  # never written: asked again
+    assert len(graph.lookups) == 2
+
+    with app.app_context(), context.db().session() as s:  # another worker wrote a newer answer meanwhile
+        s.add(Conversation(page_id=FIXTURE_PAGE, sender_id=SENDER, updated_at=clock.now,
+                           display_name="Trần Thị Bình", display_name_at=clock.now + timedelta(seconds=1)))
+    with app.app_context(), context.db().session() as s:
+        names.apply(s.get(Conversation, (FIXTURE_PAGE, SENDER)))
+    assert conversation(app).display_name == "Trần Thị Bình"
+    names.learn(m)  # and that answer is the cache now: no lookup for 30 days
+    assert len(graph.lookups) == 2

@@ -497,38 +497,68 @@ def test_early_in_a_streak_the_outbox_probes_every_3_s_and_a_units_mail_every_10
     assert waits == {"outbox": timedelta(seconds=3), "notifications": timedelta(seconds=10)}
 
 
-def test_the_early_probe_of_a_page_gets_a_short_timeout_and_a_later_one_the_clients_own(
+def _open_page_circuit(app, clock):
+    """Five temporary failures of the fixture page's outbox: its circuit opens, early in its streak."""
+    from bot import context
+
+    with app.app_context(), context.db().session() as s:
+        for _ in range(circuits.THRESHOLD):
+            opened = circuits.failed(s, circuits.Key("outbox", "messenger", FIXTURE_PAGE), clock.now, "temporary",
+                                     "HTTP 500")
+    return opened
+
+
+def test_the_early_probe_checks_the_page_quickly_without_sending_and_a_later_one_sends_the_row(
         monkeypatch, make_app, trained_model, graph, smtp, clock):
     """A Graph API that holds requests unanswered would hold each probe for the client's whole
-    timeout (10 s), and a recovery would be noticed that much later: early in a streak the
-    probe gets circuits.PROBE_TIMEOUT (here 0.3 s against the client's 20 s; the stand-in lets
-    a held request go after 10 s with a 504, so without the short timeout the attempt records
-    HTTP 504, not a read timeout). Past FAST_FOR the probe waits as long as any call."""
+    timeout (10 s), and a recovery would be noticed that much later. Early in a streak the
+    probe is a GET of the page (no side effects) given circuits.PROBE_TIMEOUT (here 0.3 s,
+    against the client's 20 s; the stand-in lets a held request go after 10 s with a 504, so
+    without the short timeout the attempt records HTTP 504, not a read timeout); the message
+    is not sent. Past FAST_FOR the row itself is the probe, with the client's own timeout."""
     monkeypatch.setattr(circuits, "PROBE_TIMEOUT", 0.3)
     app, client, worker = start(make_app, clock)
     set_client([worker], url=graph.url, timeout=20.0)
-    key = circuits.Key("outbox", "messenger", FIXTURE_PAGE)
-    with app.app_context():
-        from bot import context
-
-        with context.db().session() as s:
-            for _ in range(circuits.THRESHOLD):
-                opened = circuits.failed(s, key, clock.now, "temporary", "HTTP 500")
+    opened = _open_page_circuit(app, clock)
     graph.outage("timeout")
     write(client, A, QUESTION, "m_probe_early")
     worker.run_once()  # the acknowledgement waits behind the circuit's probe: no call
-    assert graph.calls == []
+    assert graph.calls == [] and graph.checks == []
     clock.set(opened.probe_at)
     worker.run_once()  # the probe
     [probe] = [a for a in rows(app, OutboxAttempt) if a.outcome == "retry"]
-    assert "read timeout=0.3" in probe.error, probe.error
+    assert "probe, no message sent" in probe.error and "read timeout=0.3" in probe.error, probe.error
+    assert len(graph.checks) == 1 and graph.calls == []
 
     set_client([worker], url=graph.url, timeout=0.5)  # the client's own timeout, told apart from 0.3
     clock.set(opened.failing_since + circuits.FAST_FOR + timedelta(minutes=1))
     worker.run_once()
     attempts = [a for a in rows(app, OutboxAttempt) if a.outcome == "retry"]
     assert len(attempts) == 2 and "read timeout=0.5" in attempts[1].error, attempts[-1].error
-    assert len(graph.calls) == 2
+    assert len(graph.calls) == 1 and len(graph.checks) == 1  # the row itself went, no check
+
+
+def test_a_page_that_comes_back_slowly_gets_each_message_once(monkeypatch, make_app, trained_model, graph, smtp,
+                                                              clock):
+    """Facebook back but slow (a message answered in 0.6 s, more than the probe's 0.3 s): the
+    quick check finds the page up and the message goes with the client's whole timeout, once.
+    (A message sent as the probe with the short timeout was abandoned while Facebook took it,
+    and sent again at every probe: 19 copies in 2 minutes.)"""
+    monkeypatch.setattr(circuits, "PROBE_TIMEOUT", 0.3)
+    app, client, worker = start(make_app, clock)
+    set_client([worker], url=graph.url, timeout=20.0)
+    opened = _open_page_circuit(app, clock)
+    write(client, A, QUESTION, "m_probe_slow")
+    worker.run_once()
+    graph.latency = 0.6
+    clock.set(opened.probe_at)
+    for _ in range(40):  # 2 minutes, a pass every 3 s
+        worker.run_once()
+        clock.advance(seconds=3)
+    assert len(graph.checks) == 1
+    assert [c.body["recipient"]["id"] for c in graph.calls] == [A] and graph.calls[0].ok
+    assert [r.status for r in rows(app, Outbox)] == ["sent"]
+    assert rows(app, DeliveryCircuit)[0].state == "closed"
 
 
 def test_calls_in_flight_when_a_circuit_opens_do_not_lengthen_the_wait(db, clock):

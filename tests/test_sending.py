@@ -162,6 +162,62 @@ def test_a_ten_minute_outage_loses_nothing_doubles_nothing_does_not_spin_and_dra
     assert len(rows(app, Inquiry)) == 30
 
 
+def test_rows_behind_a_failed_probe_wait_in_one_write_not_one_each(make_app, trained_model, graph, clock):
+    """During an outage's first minutes the page is probed every 3 s: the rest of the batch
+    behind the failed probe is rescheduled in one transaction (bot/delivery.py hold_back),
+    not one write per row at every probe (20 rows: 4 write transactions, was 23)."""
+    from sqlalchemy import event
+
+    from bot import context
+    from store import OutboxAttempt
+
+    app, client, worker = start(make_app, clock)
+    write(client, 20)
+    assert handle_all(worker) == 20
+    graph.outage("5xx")
+    for _ in range(3):  # the circuit opens after 5 failures; then the rows wait behind its probe
+        worker.sending.pump_all()
+        clock.advance(seconds=circuits.PROBE_FAST["outbox"].total_seconds())
+    with app.app_context():
+        engine = context.db().engine
+        with context.db().session() as s:
+            probe_at = circuits.next_probe(s, circuits.Key("outbox", "messenger", FIXTURE_PAGE))
+    assert probe_at is not None
+    clock.set(max([probe_at] + [r.next_attempt_at for r in rows(app, Outbox)]))  # the probe and every row due
+    wrote, current = [], {"writes": False}
+
+    def on_execute(_conn, _cursor, statement, *_):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            current["writes"] = True
+
+    def on_commit(_conn):
+        wrote.append(current["writes"])
+        current["writes"] = False
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        assert worker.sending.pump(worker.sending.lanes[0]) == 20
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+    # the claim, the probe's admission, its outcome, the rest held back together
+    assert wrote.count(True) == 4, wrote
+    with app.app_context(), context.db().session() as s:
+        now_probe = circuits.next_probe(s, circuits.Key("outbox", "messenger", FIXTURE_PAGE))
+    waiting = rows(app, Outbox)
+    assert {r.status for r in waiting} == {"pending"}
+    assert all(now_probe <= r.next_attempt_at <= now_probe + timedelta(seconds=1) for r in waiting)
+    graph.outage(None)
+    clock.set(now_probe + timedelta(seconds=1))
+    for _ in range(3):
+        worker.sending.pump_all()
+    assert {r.status for r in rows(app, Outbox)} == {"sent"}
+    assert sorted(c.body["recipient"]["id"] for c in graph.calls if c.ok) == sorted(
+        {c.body["recipient"]["id"] for c in graph.calls})  # each once
+    assert len(rows(app, OutboxAttempt)) > 0
+
+
 # ---- several workers on PostgreSQL: SKIP LOCKED ----------------------------------------------
 def _on_postgresql(app) -> bool:
     from bot import context
@@ -353,7 +409,8 @@ def test_an_event_whose_lease_ran_out_while_it_waited_in_the_batch_is_left_to_it
 
 
 # ---- what one message costs the database -------------------------------------------------------
-def test_an_ordinary_message_is_one_write_transaction_and_no_pings(make_app, trained_model, graph, clock):
+def test_an_ordinary_message_is_one_write_transaction_and_no_pings(monkeypatch, make_app, trained_model, graph,
+                                                                   clock):
     """On SQLite every write transaction waits its turn for the one write lock and syncs the log
     to disk: a business's question costs the claim of its batch and ONE unit of work (the
     window, the inquiry, its acknowledgement, the notices, the event's outcome), and no
@@ -383,6 +440,9 @@ def test_an_ordinary_message_is_one_write_transaction_and_no_pings(make_app, tra
         wrote.append(current["writes"])
         current["writes"] = False
 
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine, "commit", on_commit)
     try:
@@ -391,5 +451,5 @@ def test_an_ordinary_message_is_one_write_transaction_and_no_pings(make_app, tra
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine, "commit", on_commit)
     assert wrote.count(True) == 2, wrote  # the claim, the unit of work
-    assert not any(s.strip().upper() == "SELECT 1" for s in statements)
+    assert pings == [] and not any(s.strip().upper() == "SELECT 1" for s in statements)
     assert len(rows(app, Inquiry)) == 1 and len(rows(app, Outbox)) >= 1

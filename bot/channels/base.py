@@ -153,9 +153,6 @@ class Outgoing:
     inquiry_id: Optional[int]
     # message | comment_reply | hide_comment (act on what the person wrote at `to`: no text)
     kind: str = "message"
-    # at most this many seconds for the call, when the delivery sets it (the probe of a provider
-    # that has just been failing: store.circuits.PROBE_TIMEOUT); None: the channel's own timeout
-    timeout: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +207,13 @@ class Sender(Protocol):
 
     def send(self, out: Outgoing, plan: Plan) -> str:
         """Deliver (no transaction is open); return the provider's id or raise DeliveryFailure."""
+
+    # Optional: `check(page_id, timeout)`: is the provider up for this page? A call without
+    # side effects, answered within `timeout` seconds or raising DeliveryFailure. The delivery
+    # asks it before it sends the probe of a circuit early in an outage (store/circuits.py):
+    # a message abandoned after a short timeout may still have been delivered, and sending it
+    # again at every probe would give the business copies while the provider is slow to
+    # recover. A sender without it probes with the row itself, with its own timeout.
 
 
 class Channel(Protocol):

@@ -16,7 +16,8 @@ the conversation (`Conversation.display_name`, `display_name_at`).
   the log; in a burst of businesses writing for the first time that was one more transaction
   per message, issue 14). It is a cache: a unit of work that fails, or never touches the
   conversation (a linked officer's message), loses it, and that costs one lookup. At most
-  MAX_HELD names wait in memory. A commenter's name, which comes with the event, is written
+  MAX_HELD names wait in memory, each for HELD_FOR at most; one older than the conversation's
+  own is not written. A commenter's name, which comes with the event, is written
   in a short transaction of its own.
 Notices without a name say "Người dùng Messenger" (scheduler/notifications/delivery.py).
 """
@@ -39,6 +40,7 @@ REFRESH = timedelta(days=30)  # people rarely rename themselves; a month-old nam
 RETRY = timedelta(days=1)  # after a refusal or an outage, ask again the next day at the earliest
 MAX_CHARS = 200
 MAX_HELD = 4096  # looked-up names waiting for their message's unit of work
+HELD_FOR = timedelta(minutes=10)  # a held name not written by then is dropped (looked up again if needed)
 
 NameLookup = Callable[[str, str], Optional[str]]
 
@@ -81,8 +83,10 @@ class Names:
             return
         key = (m.page_id, m.sender_id)
         with self._lock:
-            if key in self._held:  # asked already (for an earlier message of the batch): not written yet
+            held = self._held.get(key)
+            if held is not None and now - held[1] < HELD_FOR:  # asked already, for this batch: not written yet
                 return
+            self._held.pop(key, None)  # never written (its message went elsewhere): ask again
         with self.db.session() as s:
             conv = s.get(ConversationState, key)
             known, asked = (conv.display_name, conv.display_name_at) if conv is not None else (None, None)
@@ -99,10 +103,13 @@ class Names:
         one waits (a refusal keeps the name known before, and records when it was asked)."""
         with self._lock:
             held = self._held.pop((conv.page_id, conv.sender_id), None)
-        if held is not None:
-            name, at = held
-            conv.display_name = name or conv.display_name
-            conv.display_name_at = at
+        if held is None:
+            return
+        name, at = held
+        if self.clock() - at >= HELD_FOR or (conv.display_name_at is not None and conv.display_name_at >= at):
+            return  # stale, or another worker has written a newer answer meanwhile
+        conv.display_name = name or conv.display_name
+        conv.display_name_at = at
 
     def _keep(self, page_id: str, sender_id: str, name: Optional[str], at: datetime) -> None:
         """Remember the name (a refusal keeps the name known before) and when it was asked for."""

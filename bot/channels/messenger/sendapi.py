@@ -126,19 +126,22 @@ class SendApiClient:
                         code=code, subcode=subcode, status=response.status_code)
 
     def send_message(self, access_token: Optional[str], recipient: dict, message: dict, *,
-                     messaging_type: str = "RESPONSE", tag: Optional[str] = None,
-                     timeout: Optional[float] = None) -> str:
+                     messaging_type: str = "RESPONSE", tag: Optional[str] = None) -> str:
         body: dict[str, Any] = {"recipient": recipient, "messaging_type": messaging_type, "message": message}
         if tag:
             body["tag"] = tag
-        data = self._request("POST", "me/messages", access_token, body=body, timeout=timeout)
+        data = self._request("POST", "me/messages", access_token, body=body)
         return str(data.get("message_id") or "")
 
-    def reply_to_comment(self, access_token: Optional[str], comment_id: str, text: str, *,
-                         timeout: Optional[float] = None) -> str:
+    def reply_to_comment(self, access_token: Optional[str], comment_id: str, text: str) -> str:
         """A public reply under a comment (Graph API /{comment-id}/comments)."""
-        data = self._request("POST", f"{comment_id}/comments", access_token, body={"message": text}, timeout=timeout)
+        data = self._request("POST", f"{comment_id}/comments", access_token, body={"message": text})
         return str(data.get("id") or "")
+
+    def check_page(self, access_token: Optional[str], *, timeout: Optional[float] = None) -> dict[str, Any]:
+        """The page itself (GET /me with the page's token, field id): a call with no side
+        effects, to learn whether the Graph API answers for this page (an outage's probe)."""
+        return self._request("GET", "me", access_token, params={"fields": "id"}, timeout=timeout)
 
     def user_profile(self, access_token: Optional[str], psid: str, *, timeout: Optional[float] = None) -> dict[str, Any]:
         """The person's public profile fields (User Profile API, GET /{PSID}); the token
@@ -148,12 +151,11 @@ class SendApiClient:
         return self._request("GET", psid, access_token, params={"fields": "name,first_name,last_name"},
                              timeout=timeout)
 
-    def hide_comment(self, access_token: Optional[str], comment_id: str, hidden: bool = True, *,
-                     timeout: Optional[float] = None) -> str:
+    def hide_comment(self, access_token: Optional[str], comment_id: str, hidden: bool = True) -> str:
         """Hide (or show again) a comment under one of the page's posts (Graph API
         POST /{comment-id} with is_hidden). Facebook answers {"success": true}; the comment's
         id is returned as the provider's id."""
-        data = self._request("POST", comment_id, access_token, body={"is_hidden": hidden}, timeout=timeout)
+        data = self._request("POST", comment_id, access_token, body={"is_hidden": hidden})
         if data.get("success") is False:
             raise SendError(f"Graph API did not {'hide' if hidden else 'show'} comment {comment_id}",
                             permanent=False)

@@ -68,10 +68,13 @@ class MessengerSender:
     def send(self, out: Outgoing, plan: Plan) -> str:
         token = self.tokens.get(out.page_id)
         if out.kind == "hide_comment":
-            return self.client.hide_comment(token, out.to["comment_id"], timeout=out.timeout)
+            return self.client.hide_comment(token, out.to["comment_id"])
         if out.public:
-            return self.client.reply_to_comment(token, out.to["comment_id"], out.reply.text[:MAX_TEXT],
-                                                timeout=out.timeout)
+            return self.client.reply_to_comment(token, out.to["comment_id"], out.reply.text[:MAX_TEXT])
         return self.client.send_message(token, dict(out.to), render(out),
-                                        messaging_type=plan.messaging_type or "RESPONSE", tag=plan.tag,
-                                        timeout=out.timeout)
+                                        messaging_type=plan.messaging_type or "RESPONSE", tag=plan.tag)
+
+    def check(self, page_id: str, timeout: float) -> None:
+        """Is the Graph API up for this page? `GET /me` with the page's token: no side effects
+        (bot.channels.base.Sender). Raises SendError (a DeliveryFailure)."""
+        self.client.check_page(self.tokens.get(page_id), timeout=timeout)
