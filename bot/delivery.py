@@ -84,9 +84,10 @@ class OutboxDelivery:
         row waits for the circuit's next probe, in ONE transaction instead of one for each row
         (during an outage's first minutes the probe comes every 3 s, and a backlog of 400 rows
         rewritten one transaction each at every probe kept SQLite's write lock busy). A row
-        whose page's circuit has closed meanwhile is due at once. A row whose window closes
-        while it waits is given up at its next claim (deliver), at most one probe interval
-        late. Returns how many rows were rescheduled."""
+        whose page's circuit has closed meanwhile is due at once. As in `deliver`, a row never
+        waits past its window, and one whose window has closed is given up (the unit is told):
+        rows held back at every probe never reach `deliver` while newer rows, tried fewer
+        times, go first as the probes. Returns how many rows were rescheduled."""
         now = self.clock()
         moved = 0
         with self.db.session() as s:
@@ -97,8 +98,20 @@ class OutboxDelivery:
                 if key not in circuits_at:
                     circuits_at[key] = circuits.next_probe(s, key)
                 probe_at = circuits_at[key]
-                row.next_attempt_at = now if probe_at is None else circuits.behind(max(probe_at, now), row.attempts)
+                channel = self.channels.get(row.channel)
                 moved += 1
+                if probe_at is None or probe_at <= now or channel is None:
+                    row.next_attempt_at = now  # the circuit is through (or no channel): deliver decides now
+                    continue
+                plan = channel.sender.plan(s, self._outgoing(row), now)  # reads only
+                if plan.action != "send":
+                    row.next_attempt_at = now  # held, or never deliverable: deliver records it
+                    continue
+                until = self._deadline(row, plan)
+                if now >= until:  # its window has closed while it waited: the unit is told now
+                    self._give_up(s, row, until, channel.title)
+                else:
+                    row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), until)
         return moved
 
     def restarted(self) -> int:
@@ -131,9 +144,7 @@ class OutboxDelivery:
             if channel is None:
                 self._attempt(s, row, now, "failed", "failed", f"channel {row.channel!r} is not configured")
                 return
-            out = Outgoing(id=row.id, channel=row.channel, page_id=row.page_id, to=row.recipient,
-                           reply=Reply.from_json(row.message), public=row.kind == "comment_reply",
-                           author=row.author, inquiry_id=row.inquiry_id, kind=row.kind)
+            out = self._outgoing(row)
             plan = channel.sender.plan(s, out, now)
             if plan.action == "hold":
                 self._attempt(s, row, now, "held", "held", plan.reason)
@@ -192,6 +203,12 @@ class OutboxDelivery:
             return False
 
     @staticmethod
+    def _outgoing(row: Outbox) -> Outgoing:
+        return Outgoing(id=row.id, channel=row.channel, page_id=row.page_id, to=row.recipient,
+                        reply=Reply.from_json(row.message), public=row.kind == "comment_reply",
+                        author=row.author, inquiry_id=row.inquiry_id, kind=row.kind)
+
+    @staticmethod
     def _check(channel: Channel, page_id: str) -> Optional[DeliveryFailure]:
         """Early in an outage the circuit's probe first asks the channel, without side effects and
         within circuits.PROBE_TIMEOUT, whether the provider is up (Sender.check), and sends the
@@ -205,10 +222,12 @@ class OutboxDelivery:
         try:
             check(page_id, circuits.PROBE_TIMEOUT)
         except DeliveryFailure as exc:
+            telemetry.send_api_check(channel.name, page_id, exc)
             if exc.kind == "permanent":  # the provider answered (this check is refused): it is up
                 return None
             return DeliveryFailure(f"probe, no message sent: {exc}", kind=exc.kind, code=exc.code,
                                    subcode=exc.subcode, status=exc.status)
+        telemetry.send_api_check(channel.name, page_id, None)
         return None
 
     @staticmethod

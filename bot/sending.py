@@ -27,8 +27,9 @@ probe fails, the scope's other rows of the batch are rescheduled behind the circ
 
 A batch is sent to the end before the next is claimed. The claim's lease (60 s) must outlast
 the batch even when the provider takes the client's whole timeout for every call: a call is
-started only within the lane's `budget` seconds of the claim (the lease less the longest call:
-50 s for the Send API's 10 s timeout, 40 s for SMTP's 20 s); the rows not started by then are
+started only within the lane's `budget` seconds of the claim (the lease less the longest call
+and 5 s: 42 s for the Send API's 10 s timeout after an outage's 3 s check, 35 s for SMTP's
+20 s; bot/worker.py `lanes`); the rows not started by then are
 left to their lease and claimed again, by this worker or another, so a slow provider makes a
 row wait, never go twice (two processes sending the same row after its lease ran out).
 """
@@ -90,8 +91,8 @@ class Sending:
             while (lane.name, scope) in self._failing and queue and self._may_start(until):
                 if self._deliver(lane, scope, queue.popleft()) is False:
                     # still failing: the rest wait behind the circuit (no calls are made for them)
-                    if lane.hold_back is not None and queue:
-                        self._hold_back(lane, queue)
+                    if lane.hold_back is not None and queue and self._may_start(until):
+                        self._hold_back(lane, queue)  # within the budget: the claim's lease is still ours
                     break
         pool = self._executor()
         futures = [pool.submit(self._drain, lane, scope, queue, until)

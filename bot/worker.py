@@ -34,7 +34,7 @@ from bot.outcome import Outcome, Ticket
 from bot.sending import Lane, Sending
 from cases import AlreadyOpened
 from scheduler.notifications.delivery import CLAIM_LEASE_SECONDS as NOTICE_LEASE, NotificationDelivery
-from store import Database, Heartbeat, InboxEvent
+from store import Database, Heartbeat, InboxEvent, circuits
 from store.inbox import claim_batch
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,9 @@ CLAIM_BATCH = 16  # events leased at once: a few seconds of work at most, well i
 def lanes(delivery: OutboxDelivery, notifications: NotificationDelivery) -> list[Lane]:
     """The worker's delivery queues for bot.sending, in its threads or in `flask sender`: a
     call may start while the claim's lease outlasts the longest call (+5 s): the Send API
-    client's timeout is 10 s, SMTP's 20 s."""
-    return [Lane("outbox", delivery.claim, delivery.deliver, budget=OUTBOX_LEASE - 10 - 5, hold_back=delivery.hold_back),
+    client's timeout is 10 s (after an outage's quick check of the page, PROBE_TIMEOUT), SMTP's 20 s."""
+    outbox_budget = OUTBOX_LEASE - 10 - circuits.PROBE_TIMEOUT - 5
+    return [Lane("outbox", delivery.claim, delivery.deliver, budget=outbox_budget, hold_back=delivery.hold_back),
             Lane("notifications", notifications.claim, notifications.deliver, budget=NOTICE_LEASE - 20 - 5)]
 
 

@@ -115,12 +115,16 @@ def admit(s: Session, key: Key, now: datetime) -> Gate:
         return Gate(True)
     if row.probe_at is not None and row.probe_at > now:
         return Gate(False, until=row.probe_at)
+    fast = row.reason == "temporary" and row.failing_since is not None and now - row.failing_since < FAST_FOR
+    # Early in a streak another caller may probe PROBE_FAST later even while this probe is in
+    # flight (its first step, the outbox's check, has no side effects, and another probe sends
+    # another row): the rows of other workers behind it wait seconds, not the whole lease.
+    lease = PROBE_FAST.get(key.queue, PROBE_FAST["notifications"]) if fast else PROBE_LEASE
     won = s.execute(update(DeliveryCircuit)
                     .where(*key.where(), DeliveryCircuit.state == "open", DeliveryCircuit.probe_at <= now)
-                    .values(probe_at=now + PROBE_LEASE, updated_at=now)
+                    .values(probe_at=now + lease, updated_at=now)
                     .execution_options(synchronize_session=False)).rowcount
     if won == 1:
-        fast = row.reason == "temporary" and row.failing_since is not None and now - row.failing_since < FAST_FOR
         return Gate(True, probe=True, fast=fast)
     s.refresh(row)
     if row.state != "open":  # another caller's probe closed it meanwhile

@@ -52,6 +52,10 @@ SEND_API_CALLS = Counter(
     "ddci_send_api_calls", "Calls to a channel's send API (Facebook's Send API), by channel, page, HTTP "
     "status (network: no answer) and kind (ok, temporary, rate_limit, credentials, permanent).",
     ["channel", "page", "status", "kind"])
+SEND_API_CHECKS = Counter(
+    "ddci_send_api_checks", "Quick checks of a page (Graph API GET /me) that probe its open circuit early in "
+    "an outage, by channel, page and outcome (up, or the failure's kind); no message is sent by a check.",
+    ["channel", "page", "outcome"])
 NOTIFICATIONS = Counter(
     "ddci_notifications", "Attempts to deliver an officer's or admin's notice, by channel and outcome "
     "(sent; retry: a temporary failure; failed: refused for good).", ["channel", "outcome"])
@@ -85,6 +89,12 @@ def send_api_call(channel: str, page: Optional[str], failure: Optional[BaseExcep
         code = getattr(failure, "status", None)
         status, kind = (str(code) if code else "network"), str(getattr(failure, "kind", None) or "temporary")
     SEND_API_CALLS.labels(channel=channel, page=page or "-", status=status, kind=kind).inc()
+
+
+def send_api_check(channel: str, page: Optional[str], failure: Optional[BaseException]) -> None:
+    """A quick check of a page ended (bot.delivery): None when the provider answered."""
+    outcome = "up" if failure is None else str(getattr(failure, "kind", None) or "temporary")
+    SEND_API_CHECKS.labels(channel=channel, page=page or "-", outcome=outcome).inc()
 
 
 def notification_attempt(channel: str, error: Optional[BaseException]) -> None:

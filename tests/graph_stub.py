@@ -81,6 +81,7 @@ class GraphStub:
         self._release = threading.Event()  # lets "timeout" answers go when the stub stops
         self.lookups: list[Call] = []
         self.checks: list[Call] = []  # GET /me: the outbox's probes early in an outage
+        self.check_script: deque[tuple[int, dict]] = deque()  # answers for the next checks, before the mode's
         self.profiles: dict[str, dict] = {}
         self.profile_script: deque[tuple[int, dict]] = deque()
         self.profile_holds: dict[str, threading.Event] = {}  # psid -> its lookup answers when set
@@ -184,7 +185,10 @@ class GraphStub:
         self.server.server_close()
 
     def _check_answer(self, call: Call) -> tuple[Optional[int], object]:
-        """GET /me answers as a message would in the outage mode (no script: that is for messages)."""
+        """GET /me answers as a message would in the outage mode (`script` is for messages;
+        `check_script` for checks)."""
+        if self.check_script:
+            return self.check_script.popleft()
         if call.token in self.rate_limited or self.mode == "rate_limit":
             return RATE_LIMITS[0]
         if self.mode == "5xx":

@@ -476,7 +476,8 @@ def test_a_row_waiting_for_an_open_circuits_probe_writes_nothing_and_one_caller_
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert first == circuits.Gate(True, probe=True, fast=True) and len(writes) == 1
-    assert not second.go and second.until == clock.now + circuits.PROBE_LEASE
+    # early in a streak a probe in flight holds the others back for PROBE_FAST, not the whole PROBE_LEASE
+    assert not second.go and second.until == clock.now + circuits.PROBE_FAST["notifications"]
 
 
 def test_early_in_a_streak_the_outbox_probes_every_3_s_and_a_units_mail_every_10_s(db, clock):
@@ -559,6 +560,69 @@ def test_a_page_that_comes_back_slowly_gets_each_message_once(monkeypatch, make_
     assert [c.body["recipient"]["id"] for c in graph.calls] == [A] and graph.calls[0].ok
     assert [r.status for r in rows(app, Outbox)] == ["sent"]
     assert rows(app, DeliveryCircuit)[0].state == "closed"
+
+
+def test_a_check_the_graph_api_refuses_for_good_means_it_is_up_and_the_message_goes(
+        make_app, trained_model, graph, smtp, clock):
+    """The quick check of the page answered with an error of this request (code 100: the
+    Graph API is up, it only refuses the check): the waiting message goes, and it is not
+    marked failed for good."""
+    app, client, worker = start(make_app, clock)
+    opened = _open_page_circuit(app, clock)
+    write(client, A, QUESTION, "m_check_refused")
+    worker.run_once()
+    graph.check_script.append((400, {"error": {"message": "Unsupported get request.", "type": "GraphMethodException",
+                                               "code": 100}}))
+    clock.set(opened.probe_at)
+    worker.run_once()
+    assert len(graph.checks) == 1 and graph.checks[0].status == 400
+    assert [c.body["recipient"]["id"] for c in graph.calls if c.ok] == [A]
+    assert [r.status for r in rows(app, Outbox)] == ["sent"]
+
+
+def test_rows_held_back_behind_a_probe_never_wait_past_their_window(make_app, trained_model, graph, smtp, clock):
+    """The rest of a batch behind a failed probe is rescheduled together (bot/delivery.py
+    hold_back) the way `deliver` would: a row whose window closes before the next probe is due
+    at its window's end, not later, and one whose window has closed is given up and the unit
+    told. (Held back at every probe, a row tried once never reached `deliver` while new rows,
+    tried less, went first as the probes: a review found all 20 rows of a page whose token
+    had expired still pending 2 hours after their window closed.)"""
+    from bot import context
+    from store import Conversation
+
+    app, client, worker = start(make_app, clock)
+    write(client, A, QUESTION, "m_window_1")
+    worker.run_once()  # the acknowledgement goes
+    graph.outage("expired_token")
+    key = circuits.Key("outbox", "messenger", FIXTURE_PAGE)
+    with app.app_context(), context.db().session() as s:
+        opened = circuits.failed(s, key, clock.now, "credentials", "code 190")
+    assert opened.state == "open" and opened.probe_at == clock.now + CAP
+    write(client, A, "Cho em hỏi thêm: hồ sơ nộp trực tuyến được không?", "m_window_2")
+    worker.process_next()  # a reply waits in the outbox
+    [waiting] = [r for r in rows(app, Outbox) if r.status == "pending"]
+    [conv] = rows(app, Conversation, Conversation.sender_id == A)
+    until = policy.window_end(last_user_message_at=conv.last_user_message_at, author="bot", human_agent_page=False)
+
+    clock.set(until - timedelta(minutes=3))
+    with app.app_context(), context.db().session() as s:
+        later = circuits.failed(s, key, clock.now, "credentials", "code 190", probe=True)
+    assert later.probe_at > until
+    assert worker.delivery.hold_back([waiting.id]) == 1
+    [row] = rows(app, Outbox, Outbox.id == waiting.id)
+    assert row.status == "pending" and row.next_attempt_at == until
+
+    notices_before = len(rows(app, Notification))
+    clock.set(until + timedelta(minutes=1))
+    with app.app_context(), context.db().session() as s:
+        circuits.failed(s, key, clock.now, "credentials", "code 190", probe=True)
+    assert worker.delivery.hold_back([waiting.id]) == 1
+    [row] = rows(app, Outbox, Outbox.id == waiting.id)
+    assert row.status == "pending" and row.next_attempt_at == clock.now  # due at once: deliver settles it
+    worker.deliver_outbox()
+    [row] = rows(app, Outbox, Outbox.id == waiting.id)
+    assert row.status == "undeliverable" and graph.calls[-1].body["recipient"]["id"] == A and len(graph.calls) == 1
+    assert len(rows(app, Notification)) > notices_before  # the unit is told to phone or e-mail
 
 
 def test_calls_in_flight_when_a_circuit_opens_do_not_lengthen_the_wait(db, clock):
