@@ -23,8 +23,9 @@ Scenarios:
   then holds requests past the client's timeout; 0 lost, 0 doubled, and how long after the
   recovery the last acknowledgement arrived. The outage is COMPRESSED to `--outage-seconds`
   (default 90 s, not 10 minutes): within the first 15 minutes of a streak the circuit probes
-  every 3 s, each probe given 3 s to answer (store.circuits.PROBE_FAST, PROBE_TIMEOUT), so a
-  longer outage only adds probes.
+  every 3 s, each probe a quick check of the page (GET /me, 3 s) before the waiting message
+  goes (store.circuits.PROBE_FAST, PROBE_TIMEOUT; bot/delivery.py `_check`), so a longer
+  outage only adds probes. The stand-in answers GET /me in the same outage mode.
 
 The baseline is the code before issue 14 (BASELINE_COMMIT) run the same way, in the same run.
 Rasa's own Facebook channel is not run here: bench/webhook.py measures it (2.8-2.9 messages/s,
