@@ -107,11 +107,7 @@ class OutboxDelivery:
                 if plan.action != "send":
                     row.next_attempt_at = now  # held, or never deliverable: deliver records it
                     continue
-                until = self._deadline(row, plan)
-                if now >= until:  # its window has closed while it waited: the unit is told now
-                    self._give_up(s, row, until, channel.title)
-                else:
-                    row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), until)
+                self._wait_behind(s, row, probe_at, self._deadline(row, plan), now, channel.title)
         return moved
 
     def restarted(self) -> int:
@@ -157,10 +153,7 @@ class OutboxDelivery:
             key = Key("outbox", row.channel, row.page_id)
             gate = circuits.admit(s, key, now)
             if not gate.go:  # the page's circuit is open and another call is the probe
-                if now >= until:
-                    self._give_up(s, row, until, channel.title)
-                else:
-                    row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
+                self._wait_behind(s, row, gate.until, until, now, channel.title)
                 return False
             out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now))
         # no transaction is open here
@@ -201,6 +194,15 @@ class OutboxDelivery:
             if change.alert:
                 self._alert(s, key, change, channel.title, str(failure), later)
             return False
+
+    def _wait_behind(self, s, row: Outbox, probe_at: datetime, until: datetime, now: datetime,
+                     channel_title: str) -> None:
+        """A row kept back by its page's open circuit: due behind the next probe, never past its
+        window; given up (the unit told) once the window has closed."""
+        if now >= until:
+            self._give_up(s, row, until, channel_title)
+        else:
+            row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), until)
 
     @staticmethod
     def _outgoing(row: Outbox) -> Outgoing:
