@@ -48,6 +48,7 @@ from cases.outbox import as_sent
 from scheduler.notifications import alerts
 from store import Conversation, Database, Inquiry, Outbox, OutboxAttempt, circuits
 from store.circuits import Key
+from store.group_commit import GroupCommit
 from store.queue import claim_due, retry_delay
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class OutboxDelivery:
                  page_names: Optional[Mapping[str, str]] = None):
         self.db, self.channels, self.casework, self.clock = db, channels, casework, clock
         self.admins, self.page_names = tuple(admins), dict(page_names or {})
+        self.records = GroupCommit(db)  # the outcomes of calls that finish together: one transaction
 
     def run(self, limit: int = 20) -> int:
         """Send what is due now; returns how many rows were claimed."""
@@ -79,17 +81,19 @@ class OutboxDelivery:
             pages = dict(s.execute(select(Outbox.id, Outbox.page_id).where(Outbox.id.in_(ids))).all())
         return [(row_id, pages.get(row_id) or "-") for row_id in ids]
 
-    def hold_back(self, ids: Sequence[int]) -> int:
+    def hold_back(self, ids: Sequence[int]) -> list[int]:
         """The rest of a batch behind a page whose probe has just failed (bot/sending.py): each
         row waits for the circuit's next probe, in ONE transaction instead of one for each row
         (during an outage's first minutes the probe comes every 3 s, and a backlog of 400 rows
-        rewritten one transaction each at every probe kept SQLite's write lock busy). A row
-        whose page's circuit has closed meanwhile is due at once. As in `deliver`, a row never
-        waits past its window, and one whose window has closed is given up (the unit is told):
-        rows held back at every probe never reach `deliver` while newer rows, tried fewer
-        times, go first as the probes. Returns how many rows were rescheduled."""
+        rewritten one transaction each at every probe kept SQLite's write lock busy). As in
+        `deliver`, a row never waits past its window. Returns the rows left to `deliver`, which
+        settles them as it would have: those whose page's circuit is not open (it has not
+        opened yet after a failure or two, or has closed meanwhile), those the channel would
+        not send now (held, or undeliverable: a window closed is given up and the unit told;
+        rows held back at every probe would otherwise never reach `deliver` while newer rows,
+        tried fewer times, go first as the probes), and those of a channel not configured."""
         now = self.clock()
-        moved = 0
+        left: list[int] = []
         with self.db.session() as s:
             circuits_at: dict = {}
             for row in s.execute(select(Outbox).where(Outbox.id.in_(list(ids)), Outbox.status == "pending")
@@ -99,16 +103,15 @@ class OutboxDelivery:
                     circuits_at[key] = circuits.next_probe(s, key)
                 probe_at = circuits_at[key]
                 channel = self.channels.get(row.channel)
-                moved += 1
                 if probe_at is None or probe_at <= now or channel is None:
-                    row.next_attempt_at = now  # the circuit is through (or no channel): deliver decides now
+                    left.append(row.id)
                     continue
                 plan = channel.sender.plan(s, self._outgoing(row), now)  # reads only
-                if plan.action != "send":
-                    row.next_attempt_at = now  # held, or never deliverable: deliver records it
+                if plan.action != "send" or now >= self._deadline(row, plan):
+                    left.append(row.id)
                     continue
-                self._wait_behind(s, row, probe_at, self._deadline(row, plan), now, channel.title)
-        return moved
+                row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), self._deadline(row, plan))
+        return left
 
     def restarted(self) -> int:
         """This process has just started, perhaps with renewed tokens in its environment: pages
@@ -165,35 +168,41 @@ class OutboxDelivery:
             except DeliveryFailure as exc:
                 failure = exc
             telemetry.send_api_call(out.channel, out.page_id, failure)
-        with self.db.session() as s:
-            row = s.get(Outbox, row_id)
-            later = self.clock()
-            row.messaging_type, row.tag = plan.messaging_type or row.messaging_type, plan.tag
-            if failure is None:
-                self._attempt(s, row, now, "sent", "sent", None)
-                row.provider_message_id, row.sent_at = provider_id, later
-                circuits.succeeded(s, key, later)
-                self.casework.delivered(s, row, later)  # an approved answer stops the clock now
-                return True
-            attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
-            attempt.http_status, attempt.error_code = failure.status, failure.code
-            log.warning("outbox %s attempt %s (%s): %s", row.id, row.attempts, failure.kind, failure)
-            if failure.kind == "permanent":  # the provider answered: it is up, this message cannot go
-                circuits.succeeded(s, key, later)
-                row.status, attempt.outcome = "failed", "failed"
-                self._tell_unit(s, row, channel.title, error=str(failure))
-                return True
-            change = circuits.failed(s, key, later, failure.kind, str(failure), probe=gate.probe)
-            if later >= until:
-                self._give_up(s, row, until, channel.title)
-                attempt.outcome = "failed"
-            elif change.state == "open":
-                row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
-            else:
-                row.next_attempt_at = min(later + retry_delay(row.attempts), until)
-            if change.alert:
-                self._alert(s, key, change, channel.title, str(failure), later)
-            return False
+        return self.records.run(lambda s: self._record(s, row_id, now, plan, until, key, gate, provider_id,
+                                                       failure, channel.title))
+
+    def _record(self, s, row_id: int, now: datetime, plan: Plan, until: datetime, key: Key, gate: circuits.Gate,
+                provider_id: Optional[str], failure: Optional[DeliveryFailure], channel_title: str) -> bool:
+        """The call's outcome, in `s`: a transaction shared with the outcomes of the calls that
+        finished at the same time (store/group_commit.py), run again alone if that one fails."""
+        row = s.get(Outbox, row_id)
+        later = self.clock()
+        row.messaging_type, row.tag = plan.messaging_type or row.messaging_type, plan.tag
+        if failure is None:
+            self._attempt(s, row, now, "sent", "sent", None)
+            row.provider_message_id, row.sent_at = provider_id, later
+            circuits.succeeded(s, key, later)
+            self.casework.delivered(s, row, later)  # an approved answer stops the clock now
+            return True
+        attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
+        attempt.http_status, attempt.error_code = failure.status, failure.code
+        log.warning("outbox %s attempt %s (%s): %s", row.id, row.attempts, failure.kind, failure)
+        if failure.kind == "permanent":  # the provider answered: it is up, this message cannot go
+            circuits.succeeded(s, key, later)
+            row.status, attempt.outcome = "failed", "failed"
+            self._tell_unit(s, row, channel_title, error=str(failure))
+            return True
+        change = circuits.failed(s, key, later, failure.kind, str(failure), probe=gate.probe)
+        if later >= until:
+            self._give_up(s, row, until, channel_title)
+            attempt.outcome = "failed"
+        elif change.state == "open":
+            row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
+        else:
+            row.next_attempt_at = min(later + retry_delay(row.attempts), until)
+        if change.alert:
+            self._alert(s, key, change, channel_title, str(failure), later)
+        return False
 
     def _wait_behind(self, s, row: Outbox, probe_at: datetime, until: datetime, now: datetime,
                      channel_title: str) -> None:

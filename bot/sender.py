@@ -12,7 +12,8 @@ child only runs them (`app.sender_process`, default true; false keeps the thread
 The two processes talk through the child's standard input, one way:
 - a byte is a wake: the worker writes one after every event it handles, and the child's lanes
   claim at once instead of at their next poll (the write never blocks: a full pipe already
-  holds a wake);
+  holds a wake). `o` wakes the outbox's lane only (an acknowledgement waits), any other byte
+  every lane (WAKE_BYTES);
 - end of file means the worker is gone or stopping: the child lets the calls in hand finish
   and exits. A worker killed with SIGKILL closes the pipe too (the kernel does), so the child
   never outlives it; what the child had claimed and not recorded is sent again when its lease
@@ -36,6 +37,7 @@ FLASK_APP = "bot:cli_app"
 # the child's lanes finish the calls in hand (an SMTP exchange may take several 20 s steps)
 STOP_WAIT = 90.0
 RESTART_AFTER = 10.0  # seconds: a child that dies sooner after its start waits this long to be started again
+WAKE_BYTES = {"outbox": b"o", None: b"."}  # the wake of one lane, of every lane (None)
 
 
 class SenderProcess:
@@ -66,7 +68,7 @@ class SenderProcess:
         if self.proc is None or self.proc.stdin is None:
             return
         try:
-            os.write(self.proc.stdin.fileno(), b".")
+            os.write(self.proc.stdin.fileno(), WAKE_BYTES.get(lane, WAKE_BYTES[None]))
         except BlockingIOError:
             pass  # the pipe is full of wakes the child has not read yet: it is awake
         except OSError:  # the child is gone (EPIPE): start it again now, not after the burst
@@ -111,6 +113,12 @@ class SenderProcess:
                 pass
 
 
+def woken_lane(data: bytes) -> Optional[str]:
+    """The lane the wakes in `data` ask for: "outbox" when they are all the outbox's, else
+    None (every lane)."""
+    return "outbox" if data and not data.strip(WAKE_BYTES["outbox"]) else None
+
+
 def serve(sending, stop: threading.Event, poll_seconds: float) -> None:
     """The child's life: the lanes in their threads, woken by each byte read from the
     standard input; ends at end of file (the worker is gone) or when `stop` is set
@@ -123,7 +131,7 @@ def serve(sending, stop: threading.Event, poll_seconds: float) -> None:
                 data = os.read(fd, 4096)
                 if not data:
                     break
-                sending.wake()
+                sending.wake(woken_lane(data))
         except OSError:
             pass
         stop.set()  # end of file: the worker stopped or was killed

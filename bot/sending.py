@@ -56,8 +56,9 @@ class Lane:
     claim: Callable[[int], list[tuple[int, str]]]
     deliver: Callable[[int], Optional[bool]]  # True: went; False: failed or held back; None: no call due
     budget: float = 40.0  # seconds after the claim within which a call may start (lease less the longest call)
-    # the rows of a scope whose probe has just failed, rescheduled together (None: row by row through deliver)
-    hold_back: Optional[Callable[[list[int]], int]] = None
+    # the rows of a scope whose probe has just failed, rescheduled together; returns those left
+    # to `deliver` (None: row by row through deliver)
+    hold_back: Optional[Callable[[list[int]], list[int]]] = None
 
 
 class Sending:
@@ -105,14 +106,16 @@ class Sending:
         return len(claimed)
 
     def _hold_back(self, lane: Lane, queue: deque[int]) -> None:
-        """Reschedule a failing scope's remaining rows in one go; on an error they go through
-        `deliver` one by one as before (each finds the circuit open and waits behind it)."""
+        """Reschedule a failing scope's remaining rows in one go; the rows `hold_back` leaves
+        (their own circuit is not open, or `deliver` must settle them) and, on an error, all
+        of them go through `deliver` one by one as before."""
         try:
-            lane.hold_back(list(queue))
+            left = lane.hold_back(list(queue))
         except Exception:
             log.exception("%s: holding back %s row(s) at once failed; row by row instead", lane.name, len(queue))
             return
         queue.clear()
+        queue.extend(left)
 
     def _may_start(self, until: float) -> bool:
         return not self._stopping.is_set() and time.monotonic() < until

@@ -218,6 +218,156 @@ def test_rows_behind_a_failed_probe_wait_in_one_write_not_one_each(make_app, tra
     assert len(rows(app, OutboxAttempt)) > 0
 
 
+def test_the_outbox_is_woken_after_every_event_and_every_lane_after_each_claimed_batch(make_app, trained_model,
+                                                                                      graph, clock):
+    """An acknowledgement leaves as soon as its inquiry is committed; the officers' notices
+    of a claimed batch are claimed together when the batch is done (woken after every event,
+    the notifications' lane claimed each notice alone)."""
+    from bot.worker import CLAIM_BATCH
+
+    app, client, worker = start(make_app, clock)
+    write(client, CLAIM_BATCH + 4)
+    woken = []
+    worker._wake = lambda lane=None: woken.append(lane)
+    assert worker.work_inbox() == CLAIM_BATCH + 4
+    assert woken.count("outbox") == CLAIM_BATCH + 4
+    assert woken.count(None) == 2  # after the batch of 16, after the last 4
+    assert woken.index(None) == CLAIM_BATCH  # right after the 16th event's own wake
+
+
+def test_the_sender_childs_wakes_name_the_outbox_or_every_lane():
+    from bot.sender import WAKE_BYTES, woken_lane
+
+    assert woken_lane(WAKE_BYTES["outbox"] * 3) == "outbox"
+    assert woken_lane(WAKE_BYTES["outbox"] + WAKE_BYTES[None]) is None
+    assert woken_lane(WAKE_BYTES[None]) is None
+
+
+def _count_writes(engine):
+    """(listen, stop, wrote): wrote[i] is True when the i-th committed transaction wrote."""
+    from sqlalchemy import event
+
+    wrote, current = [], {"writes": False}
+
+    def on_execute(_conn, _cursor, statement, *_):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            current["writes"] = True
+
+    def on_commit(_conn):
+        wrote.append(current["writes"])
+        current["writes"] = False
+
+    def listen():
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
+
+    def stop():
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+    return listen, stop, wrote
+
+
+def test_notices_behind_a_failed_mail_probe_wait_in_one_write_not_one_each(make_app, trained_model, graph, smtp,
+                                                                          clock):
+    """The mail server is down: the unit's notices behind its circuit's failed probe are
+    rescheduled in one transaction (scheduler/notifications/delivery.py hold_back), not one
+    write each at every probe (20 notices: 4 write transactions, 22 row by row); when the mail
+    server is back every notice goes once."""
+    from bot import context
+    from store import DeliveryCircuit, Notification
+    from tests.conftest import free_port
+
+    app, client, worker = start(make_app, clock)
+    email = worker.notifier.for_channel("email")
+    email.port = free_port()  # nothing listens: connection refused
+    write(client, 20)
+    assert handle_all(worker) == 20
+    lane = [lane for lane in worker.sending.lanes if lane.name == "notifications"][0]
+    notices = rows(app, Notification, Notification.channel == "email")
+    assert len(notices) == 20 and {n.status for n in notices} == {"pending"}
+    for _ in range(3):  # the unit's circuit opens after 5 failures; then the notices wait behind its probe
+        worker.sending.pump(lane)
+        clock.advance(seconds=circuits.PROBE_FAST["notifications"].total_seconds())
+    with app.app_context(), context.db().session() as s:
+        [circuit] = s.execute(select(DeliveryCircuit).where(DeliveryCircuit.queue == "notifications")).scalars()
+        key = circuits.Key("notifications", circuit.channel, circuit.scope)
+    assert circuit.state == "open"
+    with app.app_context(), context.db().session() as s:
+        probe_at = circuits.next_probe(s, key)
+    clock.set(max([probe_at] + [n.next_attempt_at for n in rows(app, Notification)]))
+    with app.app_context():
+        listen, stop, wrote = _count_writes(context.db().engine)
+    listen()
+    try:
+        assert worker.sending.pump(lane) == 20
+    finally:
+        stop()
+    # the claim, the probe's admission, its outcome, the rest held back together
+    assert wrote.count(True) == 4, wrote
+    with app.app_context(), context.db().session() as s:
+        now_probe = circuits.next_probe(s, key)
+    waiting = rows(app, Notification, Notification.channel == "email")
+    assert {n.status for n in waiting} == {"pending"}
+    assert all(now_probe <= n.next_attempt_at <= now_probe + timedelta(seconds=1) for n in waiting)
+    email.port = smtp.port
+    clock.set(now_probe + timedelta(seconds=1))
+    for _ in range(3):
+        worker.sending.pump(lane)
+    assert {n.status for n in rows(app, Notification, Notification.channel == "email")} == {"sent"}
+    subjects = [m["subject"] for m in smtp.messages]
+    assert len(subjects) == 20 and len(set(subjects)) == 20  # each notice once
+
+
+def test_a_notice_whose_units_circuit_is_not_open_is_left_to_deliver(make_app, trained_model, graph, smtp, clock):
+    """The notifications lane's scope is the channel, its circuits are per unit: after one
+    unit's probe failed, another unit's notice is not rescheduled without a try (it would be
+    due again at once and claimed over and over); hold_back leaves it to `deliver`."""
+    from bot import context
+    from store import Notification
+
+    app, client, worker = start(make_app, clock)
+    write(client, 1)
+    assert handle_all(worker) == 1
+    [notice] = rows(app, Notification, Notification.channel == "email")
+    with app.app_context(), context.db().session() as s:
+        from scheduler.notifications.delivery import unit_of
+        unit = unit_of(s, s.get(Notification, notice.id))
+        other = circuits.Key("notifications", "email", "SOME_OTHER_UNIT")
+        for _ in range(circuits.THRESHOLD):
+            circuits.failed(s, other, clock.now, "temporary", "connection refused")
+    assert unit != "SOME_OTHER_UNIT"
+    assert worker.notifications.hold_back([notice.id]) == [notice.id]
+    own = circuits.Key("notifications", "email", unit)
+    with app.app_context(), context.db().session() as s:
+        for _ in range(circuits.THRESHOLD):
+            opened = circuits.failed(s, own, clock.now, "temporary", "connection refused")
+    assert opened.state == "open"
+    assert worker.notifications.hold_back([notice.id]) == []
+    [row] = rows(app, Notification, Notification.id == notice.id)
+    assert row.status == "pending" and row.next_attempt_at == circuits.behind(opened.probe_at, row.attempts)
+
+
+def test_outcomes_of_calls_in_flight_together_are_recorded_together(make_app, trained_model, graph, clock):
+    """A batch of 24 acknowledgements with 8 calls in flight: every row is sent once and
+    recorded once (attempts, sent time), through the group commit (store/group_commit.py,
+    whose grouping tests/test_group_commit.py drives deterministically)."""
+    from store import OutboxAttempt
+
+    app, client, worker = start(make_app, clock)
+    write(client, 24)
+    assert handle_all(worker) == 24
+    lane = worker.sending.lanes[0]
+    assert worker.sending.pump(lane) == 24
+    sent = rows(app, Outbox)
+    assert {r.status for r in sent} == {"sent"} and all(r.attempts == 1 and r.sent_at for r in sent)
+    assert len(rows(app, OutboxAttempt)) == 24
+    assert sorted(c.body["recipient"]["id"] for c in graph.calls) == sorted({c.body["recipient"]["id"]
+                                                                             for c in graph.calls})
+    group = worker.delivery.records
+    assert group.records == 24
+
+
 # ---- several workers on PostgreSQL: SKIP LOCKED ----------------------------------------------
 def _on_postgresql(app) -> bool:
     from bot import context

@@ -19,6 +19,7 @@ from scheduler.notifications.render import (format_local, overdue_vi, provisiona
 from scheduler.notifications.router import DeliveryError, Fanout, Notifier
 from store import Assignment, Conversation, Database, Inquiry, Notification, circuits
 from store.circuits import Key
+from store.group_commit import GroupCommit
 from store.queue import claim_due, retry_delay
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class NotificationDelivery:
         self.db, self.notifier, self.clock = db, notifier, clock
         self.fanouts, self.admins = tuple(fanouts), tuple(admins)
         self.unit_names, self.retry_for = dict(unit_names or {}), retry_for
+        self.records = GroupCommit(db)  # the outcomes of calls that finish together: one transaction
 
     @property
     def _hours(self) -> int:
@@ -182,6 +184,37 @@ class NotificationDelivery:
             channels = dict(s.execute(select(Notification.id, Notification.channel)
                                       .where(Notification.id.in_(ids))).all())
         return [(row_id, channels.get(row_id) or "-") for row_id in ids]
+
+    def hold_back(self, ids: Sequence[int]) -> list[int]:
+        """The rest of a batch behind a scope whose probe has just failed (bot/sending.py): each
+        row whose unit's circuit is open waits for its next probe, in ONE transaction instead
+        of one for each row, never past its retry time. With the mail server down, the 400
+        notices of a burst were rewritten one transaction each at every probe, and on SQLite
+        each of those queued for the one write lock. Returns the rows left to `deliver`, which
+        settles them as it would have: those whose unit's circuit is not open (the lane's scope
+        is the channel, the circuits are per unit: another unit's may not have opened yet),
+        those past their retry time (failed), those without a notifier."""
+        now = self.clock()
+        left: list[int] = []
+        with self.db.session() as s:
+            probes: dict = {}
+            for row in s.execute(select(Notification).where(Notification.id.in_(list(ids)),
+                                                            Notification.status == "pending")
+                                 .order_by(Notification.id)).scalars():
+                target = self.notifier.for_channel(row.channel) if hasattr(self.notifier, "for_channel") \
+                    else self.notifier
+                until = row.created_at + self.retry_for
+                if target is None or target.channel != row.channel or now >= until:
+                    left.append(row.id)
+                    continue
+                key = Key("notifications", row.channel, unit_of(s, row) or "-")
+                if key not in probes:
+                    probes[key] = circuits.next_probe(s, key)
+                if probes[key] is None or probes[key] <= now:
+                    left.append(row.id)
+                    continue
+                row.next_attempt_at = min(circuits.behind(probes[key], row.attempts), until)
+        return left
 
     def deliver(self, row_id: int) -> Optional[bool]:
         """Send one row: True when it went (or was refused for good), False when it failed or
@@ -213,30 +246,35 @@ class NotificationDelivery:
         except DeliveryError as exc:
             error = exc
         telemetry.notification_attempt(target.channel, error)
-        with self.db.session() as s:
-            row = s.get(Notification, row_id)
-            row.attempts += 1
-            later = self.clock()
-            if error is None:
-                row.status, row.sent_at, row.last_error = "sent", later, None
-                circuits.succeeded(s, key, later)
-                return True
-            row.last_error = str(error)
-            log.warning("notification %s attempt %s failed: %s", row.id, row.attempts, error)
-            if error.permanent:
-                row.status = "failed"
-                return True
-            change = circuits.failed(s, key, later, "temporary", str(error), probe=gate.probe)
-            if later >= until:
-                row.status = "failed"
-                row.last_error = f"not delivered within {self._hours} h: {error}"
-            elif change.state == "open":  # behind the rows tried less: the probe goes round
-                row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
-            else:
-                row.next_attempt_at = min(later + retry_delay(row.attempts), until)
-            if change.alert:
-                self._alert(s, key, change, str(error), later)
-            return False
+        return self.records.run(lambda s: self._record(s, row_id, key, gate, until, error))
+
+    def _record(self, s, row_id: int, key: Key, gate: circuits.Gate, until: datetime,
+                error: Optional[DeliveryError]) -> bool:
+        """The call's outcome, in `s`: a transaction shared with the outcomes of the calls that
+        finished at the same time (store/group_commit.py), run again alone if that one fails."""
+        row = s.get(Notification, row_id)
+        row.attempts += 1
+        later = self.clock()
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", later, None
+            circuits.succeeded(s, key, later)
+            return True
+        row.last_error = str(error)
+        log.warning("notification %s attempt %s failed: %s", row.id, row.attempts, error)
+        if error.permanent:
+            row.status = "failed"
+            return True
+        change = circuits.failed(s, key, later, "temporary", str(error), probe=gate.probe)
+        if later >= until:
+            row.status = "failed"
+            row.last_error = f"not delivered within {self._hours} h: {error}"
+        elif change.state == "open":  # behind the rows tried less: the probe goes round
+            row.next_attempt_at = min(circuits.behind(change.probe_at, row.attempts), until)
+        else:
+            row.next_attempt_at = min(later + retry_delay(row.attempts), until)
+        if change.alert:
+            self._alert(s, key, change, str(error), later)
+        return False
 
     def _alert(self, s, key: Key, change: circuits.Failed, error: str, now: datetime) -> None:
         """A unit's notices have failed for an hour: tell the unit through its other channels

@@ -1,0 +1,172 @@
+"""store/group_commit.py: the outcomes of calls that finish together go in one transaction;
+a caller alone is written at once; one bad record costs the others nothing."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import event, select
+
+from store import Heartbeat
+from store.group_commit import GroupCommit
+
+WAIT = 30.0  # seconds: only reached when the code under test is broken
+
+
+def wait_for(condition) -> None:
+    """Until `condition()` holds (the other threads have queued); fails after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "the other callers never queued"
+        threading.Event().wait(0.001)
+
+
+AT = datetime(2026, 12, 3, 8, 0, tzinfo=timezone.utc)
+
+
+def beat(name: str, gate: threading.Event | None = None):
+    """A record writing one row named `name` (after `gate` opens, when one is given)."""
+    def fn(s):
+        if gate is not None:
+            assert gate.wait(WAIT)
+        s.add(Heartbeat(name=name, beat_at=AT))
+        return name
+    return fn
+
+
+@pytest.fixture
+def commits(db):
+    """The transactions the engine commits."""
+    counted: list = []
+
+    def on_commit(_conn):
+        counted.append(1)
+
+    event.listen(db.engine, "commit", on_commit)
+    yield counted
+    event.remove(db.engine, "commit", on_commit)
+
+
+def names(db) -> list[str]:
+    with db.session() as s:
+        return sorted(s.execute(select(Heartbeat.name)).scalars())
+
+
+def test_a_caller_alone_is_written_at_once_alone(db, commits):
+    group = GroupCommit(db)
+    assert group.run(beat("one")) == "one"
+    assert names(db) == ["one"] and group.transactions == 1 and group.records == 1
+
+
+def test_callers_that_queue_behind_a_transaction_share_the_next_one(db, commits):
+    """The first caller's transaction is held open; seven callers arrive meanwhile: they are
+    written together in one transaction (2 in all, not 8), each gets its own result."""
+    group = GroupCommit(db)
+    gate = threading.Event()
+    results: dict = {}
+
+    def call(name, fn):
+        results[name] = group.run(fn)
+
+    first = threading.Thread(target=call, args=("first", beat("first", gate)))
+    first.start()
+    wait_for(lambda: group._writing)
+    others = [threading.Thread(target=call, args=(f"n{i}", beat(f"n{i}"))) for i in range(7)]
+    for t in others:
+        t.start()
+    wait_for(lambda: len(group._queue) == 7)
+    before = len(commits)
+    gate.set()
+    for t in [first, *others]:
+        t.join(WAIT)
+    assert len(commits) - before == 2  # the database's own count
+    assert results == {"first": "first", **{f"n{i}": f"n{i}" for i in range(7)}}
+    assert names(db) == sorted(["first"] + [f"n{i}" for i in range(7)])
+    assert group.transactions == 2 and group.records == 8
+
+
+def test_a_group_is_at_most_max_batch_records(db, commits):
+    group = GroupCommit(db, max_batch=3)
+    gate = threading.Event()
+    first = threading.Thread(target=group.run, args=(beat("first", gate),))
+    first.start()
+    wait_for(lambda: group._writing)
+    others = [threading.Thread(target=group.run, args=(beat(f"n{i}"),)) for i in range(7)]
+    for t in others:
+        t.start()
+    wait_for(lambda: len(group._queue) == 7)
+    gate.set()
+    for t in [first, *others]:
+        t.join(WAIT)
+    assert len(names(db)) == 8
+    assert group.transactions == 1 + 3  # the first alone, then 3 + 3 + 1
+
+
+def test_one_bad_record_costs_the_others_nothing(db, commits):
+    """A record that raises rolls its group back; each record is then written alone: the
+    others are committed, and the bad one's caller gets its own exception."""
+    group = GroupCommit(db)
+    gate = threading.Event()
+    outcome: dict = {}
+
+    def bad(s):
+        s.add(Heartbeat(name="bad", beat_at=AT))
+        raise ValueError("this record is broken")
+
+    def call(name, fn):
+        try:
+            outcome[name] = group.run(fn)
+        except ValueError as exc:
+            outcome[name] = exc
+
+    first = threading.Thread(target=call, args=("first", beat("first", gate)))
+    first.start()
+    wait_for(lambda: group._writing)
+    threads = [threading.Thread(target=call, args=("a", beat("a")))]
+    threads[0].start()
+    wait_for(lambda: len(group._queue) == 1)
+    threads.append(threading.Thread(target=call, args=("bad", bad)))
+    threads[1].start()
+    wait_for(lambda: len(group._queue) == 2)
+    threads.append(threading.Thread(target=call, args=("b", beat("b"))))
+    threads[2].start()
+    wait_for(lambda: len(group._queue) == 3)
+    gate.set()
+    for t in [first, *threads]:
+        t.join(WAIT)
+    assert outcome["first"] == "first" and outcome["a"] == "a" and outcome["b"] == "b"
+    assert isinstance(outcome["bad"], ValueError)
+    assert names(db) == ["a", "b", "first"]  # "bad" rolled back, the others kept
+
+
+def test_a_database_error_in_a_group_reaches_only_its_own_caller(db, commits):
+    """Two records insert the same key: the group fails at the flush; alone, the first wins
+    and the second caller gets the IntegrityError."""
+    from sqlalchemy.exc import IntegrityError
+
+    group = GroupCommit(db)
+    gate = threading.Event()
+    outcome: dict = {}
+
+    def call(tag, fn):
+        try:
+            outcome[tag] = group.run(fn)
+        except IntegrityError as exc:
+            outcome[tag] = exc
+
+    first = threading.Thread(target=call, args=("first", beat("first", gate)))
+    first.start()
+    wait_for(lambda: group._writing)
+    one = threading.Thread(target=call, args=("one", beat("same")))
+    one.start()
+    wait_for(lambda: len(group._queue) == 1)
+    two = threading.Thread(target=call, args=("two", beat("same")))
+    two.start()
+    wait_for(lambda: len(group._queue) == 2)
+    gate.set()
+    for t in (first, one, two):
+        t.join(WAIT)
+    assert outcome["one"] == "same" and isinstance(outcome["two"], IntegrityError)
+    assert names(db) == ["first", "same"]
