@@ -85,13 +85,16 @@ class OutboxDelivery:
         """The rest of a batch behind a page whose probe has just failed (bot/sending.py): each
         row waits for the circuit's next probe, in ONE transaction instead of one for each row
         (during an outage's first minutes the probe comes every 3 s, and a backlog of 400 rows
-        rewritten one transaction each at every probe kept SQLite's write lock busy). As in
-        `deliver`, a row never waits past its window. Returns the rows left to `deliver`, which
-        settles them as it would have: those whose page's circuit is not open (it has not
-        opened yet after a failure or two, or has closed meanwhile), those the channel would
-        not send now (held, or undeliverable: a window closed is given up and the unit told;
-        rows held back at every probe would otherwise never reach `deliver` while newer rows,
-        tried fewer times, go first as the probes), and those of a channel not configured."""
+        rewritten one transaction each at every probe kept SQLite's write lock busy). A row
+        whose page's circuit is not open (it has not opened yet after a failure or two, or
+        has closed meanwhile) is due at once: the next batch probes the page with one call
+        again, so a page that has just failed costs one call per batch, not
+        `send_in_flight_per_page`. As in `deliver`, a row never waits past its window.
+        Returns the rows left to `deliver`, which settles them without a call: those the
+        channel would not send now (held, or undeliverable), those whose window has closed
+        (given up, the unit told: rows held back at every probe would otherwise never reach
+        `deliver` while newer rows, tried fewer times, go first as the probes), and those of a
+        channel not configured."""
         now = self.clock()
         left: list[int] = []
         with self.db.session() as s:
@@ -103,8 +106,11 @@ class OutboxDelivery:
                     circuits_at[key] = circuits.next_probe(s, key)
                 probe_at = circuits_at[key]
                 channel = self.channels.get(row.channel)
-                if probe_at is None or probe_at <= now or channel is None:
+                if channel is None:
                     left.append(row.id)
+                    continue
+                if probe_at is None or probe_at <= now:
+                    row.next_attempt_at = now  # the circuit is through, or not open yet: probed again at once
                     continue
                 plan = channel.sender.plan(s, self._outgoing(row), now)  # reads only
                 if plan.action != "send" or now >= self._deadline(row, plan):
@@ -169,7 +175,8 @@ class OutboxDelivery:
                 failure = exc
             telemetry.send_api_call(out.channel, out.page_id, failure)
         return self.records.run(lambda s: self._record(s, row_id, now, plan, until, key, gate, provider_id,
-                                                       failure, channel.title))
+                                                       failure, channel.title),
+                                order=(key.queue, key.channel, key.scope))  # the circuits' rows in one order
 
     def _record(self, s, row_id: int, now: datetime, plan: Plan, until: datetime, key: Key, gate: circuits.Gate,
                 provider_id: Optional[str], failure: Optional[DeliveryFailure], channel_title: str) -> bool:

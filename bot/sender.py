@@ -52,6 +52,7 @@ class SenderProcess:
         self.proc: Optional[subprocess.Popen] = None
         self.restarts = 0
         self._started_at = 0.0
+        self._all_owed = False  # a wake of every lane found the pipe full: the next wake carries it
 
     @property
     def pid(self) -> Optional[int]:
@@ -67,10 +68,12 @@ class SenderProcess:
         """Something was queued: the child's lanes claim now (a lost wake costs a poll)."""
         if self.proc is None or self.proc.stdin is None:
             return
+        wake = WAKE_BYTES[None] if self._all_owed else WAKE_BYTES.get(lane, WAKE_BYTES[None])
         try:
-            os.write(self.proc.stdin.fileno(), WAKE_BYTES.get(lane, WAKE_BYTES[None]))
-        except BlockingIOError:
-            pass  # the pipe is full of wakes the child has not read yet: it is awake
+            os.write(self.proc.stdin.fileno(), wake)
+            self._all_owed = False
+        except BlockingIOError:  # the pipe is full of wakes the child has not read yet: it is awake,
+            self._all_owed = self._all_owed or wake == WAKE_BYTES[None]  # but perhaps for the outbox only
         except OSError:  # the child is gone (EPIPE): start it again now, not after the burst
             self.check()
 

@@ -194,14 +194,15 @@ class Worker:
         the write lock's holders: 701 of the sender's 986 transactions in a burst of 400). A
         notice waits at most for the rest of its batch (CLAIM_BATCH events, about half a
         second in a burst); a lone message is a batch of its own."""
-        done = 0
+        done, owed = 0, False  # owed: events handled since every lane was last woken
         while self.process_next() is not None:
             done += 1
             self._wake("outbox")
-            if not self._claimed:
+            owed = bool(self._claimed)
+            if not owed:
                 self._wake()
         expired = self.conversation.expire_choices()
-        if expired:
+        if owed or expired:  # owed: the batch's last events were dropped on a lapsed lease (process_next's None)
             self._wake()
         return done + expired
 

@@ -16,7 +16,8 @@ Nobody waits for a batch to fill: a caller alone is written at once, alone; a ba
 what queued behind the transaction before it. At most `max_batch` records go in one.
 
 Each `fn` must only touch the database through its session (it may be run twice, see below)
-and read its rows by id in that session. If the grouped transaction fails (one record
+and read its rows by id in that session; what it counts in memory (a metric) is counted again
+when it runs twice, which only happens after a group failed (a database error). If the grouped transaction fails (one record
 raises, or the commit does), it is rolled back and each record is run again in a
 transaction of its own, so one bad record costs the others nothing, and its caller gets its
 own exception as before. A crash loses at most the group's records, as it would have lost
@@ -37,10 +38,10 @@ MAX_BATCH = 32
 
 
 class _Entry:
-    __slots__ = ("fn", "result", "error", "done")
+    __slots__ = ("fn", "order", "result", "error", "done")
 
-    def __init__(self, fn: Callable[[Session], Any]):
-        self.fn, self.result, self.error, self.done = fn, None, None, False
+    def __init__(self, fn: Callable[[Session], Any], order: tuple):
+        self.fn, self.order, self.result, self.error, self.done = fn, order, None, None, False
 
 
 class GroupCommit:
@@ -54,9 +55,12 @@ class GroupCommit:
         self.transactions = 0  # how many transactions were written (the grouping's measure)
         self.records = 0
 
-    def run(self, fn: Callable[[Session], Any]) -> Any:
-        """`fn(session)` in a committed transaction, perhaps shared with other callers'."""
-        entry = _Entry(fn)
+    def run(self, fn: Callable[[Session], Any], order: tuple = ()) -> Any:
+        """`fn(session)` in a committed transaction, perhaps shared with other callers'.
+        `order`: the records of a group run sorted by it; give the key of the shared rows the
+        record locks (a circuit), so that two processes' groups lock them in the same order
+        (on PostgreSQL, two groups taking the same two rows in opposite orders deadlock)."""
+        entry = _Entry(fn, order)
         with self._cond:
             self._queue.append(entry)
         while True:
@@ -81,6 +85,7 @@ class GroupCommit:
         return entry.result
 
     def _write(self, batch: list[_Entry]) -> None:
+        batch.sort(key=lambda e: e.order)  # stable: callers with the same order keep their arrival's
         if len(batch) > 1:
             try:
                 with self.db.session() as s:
@@ -102,6 +107,9 @@ class GroupCommit:
             self._count(1)
         except Exception as exc:  # the caller's own error, raised in its thread
             e.error = exc
+        except BaseException:  # the leader is interrupted (SystemExit...): no record is left "done" without a result
+            e.error = RuntimeError("group commit interrupted")
+            raise
         finally:
             e.done = True
 

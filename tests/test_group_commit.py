@@ -170,3 +170,45 @@ def test_a_database_error_in_a_group_reaches_only_its_own_caller(db, commits):
         t.join(WAIT)
     assert outcome["one"] == "same" and isinstance(outcome["two"], IntegrityError)
     assert names(db) == ["first", "same"]
+
+
+def test_a_groups_records_run_in_the_order_of_their_keys(db, commits):
+    """Two processes' groups lock shared rows (a circuit) in one order: the records run
+    sorted by their `order` key, callers with equal keys in their arrival's order."""
+    group = GroupCommit(db)
+    gate = threading.Event()
+    ran: list = []
+
+    def record(name):
+        def fn(s):
+            ran.append(name)
+            s.add(Heartbeat(name=name, beat_at=AT))
+        return fn
+
+    first = threading.Thread(target=group.run, args=(beat("first", gate),))
+    first.start()
+    wait_for(lambda: group._writing)
+    threads = []
+    for name, order in (("z1", ("outbox", "messenger", "PAGE_Z")), ("a1", ("outbox", "messenger", "PAGE_A")),
+                        ("z2", ("outbox", "messenger", "PAGE_Z"))):
+        threads.append(threading.Thread(target=group.run, args=(record(name),), kwargs={"order": order}))
+        threads[-1].start()
+        wait_for(lambda n=len(threads): len(group._queue) == n)
+    gate.set()
+    for t in [first, *threads]:
+        t.join(WAIT)
+    assert ran == ["a1", "z1", "z2"]
+
+
+def test_an_interrupted_record_never_leaves_its_caller_a_silent_none(db, commits):
+    """A leader interrupted (SystemExit) while it writes a record alone: the record's caller
+    gets an error, not a result of None (read as "no call was due" by the deliveries)."""
+    group = GroupCommit(db)
+
+    def interrupted(_s):
+        raise SystemExit(1)
+
+    with pytest.raises(SystemExit):
+        group.run(interrupted)
+    assert not group._writing and group._queue == []
+    assert group.run(beat("after")) == "after"  # the group is usable again

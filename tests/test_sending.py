@@ -235,6 +235,88 @@ def test_the_outbox_is_woken_after_every_event_and_every_lane_after_each_claimed
     assert woken.index(None) == CLAIM_BATCH  # right after the 16th event's own wake
 
 
+def test_every_lane_is_woken_when_a_batchs_last_events_lapse_before_their_turn(make_app, trained_model, graph,
+                                                                              clock):
+    """The last events of a claimed batch may run past their lease before their turn (dropped:
+    another worker may have them): the notices of the events handled are still woken for."""
+    app, client, worker = start(make_app, clock)
+    write(client, 3)
+    woken, real = [], worker.process_next
+    worker._wake = lambda lane=None: woken.append(lane)
+
+    def step():
+        outcome = real()
+        clock.advance(seconds=worker.lease_seconds + 1)  # the batch's other events lapse
+        return outcome
+
+    worker.process_next = step
+    assert worker.work_inbox() == 1
+    assert woken == ["outbox", None]
+
+
+def test_a_wake_of_every_lane_that_finds_the_pipe_full_is_carried_by_the_next_wake():
+    """The worker's wakes to its sender child are bytes in a pipe that never blocks: when a
+    wake of every lane finds it full (of outbox wakes, perhaps), the next wake, even the
+    outbox's, carries it."""
+    import os
+
+    from bot.sender import WAKE_BYTES, SenderProcess
+
+    read, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+
+    class Child:
+        stdin = os.fdopen(write_end, "wb", buffering=0)
+
+        @staticmethod
+        def poll():
+            return None
+
+    sender = SenderProcess(argv=["unused"])
+    sender.proc = Child()
+    try:
+        filled = 0
+        while True:  # fill the pipe with outbox wakes
+            try:
+                os.write(write_end, WAKE_BYTES["outbox"] * 4096)
+                filled += 4096
+            except BlockingIOError:
+                break
+        sender.wake()  # every lane: the pipe is full, the wake is owed
+        os.read(read, 1 << 20)  # the child reads its wakes
+        sender.wake("outbox")
+        assert os.read(read, 16) == WAKE_BYTES[None]
+        sender.wake("outbox")
+        assert os.read(read, 16) == WAKE_BYTES["outbox"]  # paid once
+    finally:
+        Child.stdin.close()
+        os.close(read)
+
+
+def test_a_page_that_has_just_failed_costs_one_call_per_batch(make_app, trained_model, graph, clock):
+    """A page whose last call failed is probed with one call; when the probe fails again
+    before its circuit has opened, the rest of the batch is due again at once (the next batch
+    probes with one call), not sent 8 at a time to a page that is failing."""
+    from bot import context
+
+    app, client, worker = start(make_app, clock)
+    write(client, 10)
+    assert handle_all(worker) == 10
+    key = circuits.Key("outbox", "messenger", FIXTURE_PAGE)
+    with app.app_context(), context.db().session() as s:
+        first = circuits.failed(s, key, clock.now, "temporary", "HTTP 500")
+    assert first.state != "open"
+    worker.sending._failing.add(("outbox", FIXTURE_PAGE))
+    graph.outage("5xx")
+    assert worker.sending.pump(worker.sending.lanes[0]) == 10
+    assert len(graph.calls) == 1  # the probe only
+    waiting = rows(app, Outbox)
+    assert {r.status for r in waiting} == {"pending"}
+    [probe] = [r for r in waiting if r.attempts]
+    assert probe.attempts == 1 and probe.next_attempt_at > clock.now  # its own retry delay
+    assert all(r.next_attempt_at <= clock.now for r in waiting if r is not probe)  # the next batch's probe
+
+
 def test_the_sender_childs_wakes_name_the_outbox_or_every_lane():
     from bot.sender import WAKE_BYTES, woken_lane
 

@@ -246,7 +246,8 @@ class NotificationDelivery:
         except DeliveryError as exc:
             error = exc
         telemetry.notification_attempt(target.channel, error)
-        return self.records.run(lambda s: self._record(s, row_id, key, gate, until, error))
+        return self.records.run(lambda s: self._record(s, row_id, key, gate, until, error),
+                                order=(key.queue, key.channel, key.scope))  # the circuits' rows in one order
 
     def _record(self, s, row_id: int, key: Key, gate: circuits.Gate, until: datetime,
                 error: Optional[DeliveryError]) -> bool:
