@@ -133,3 +133,97 @@ def test_a_sqlite_writer_holds_the_queue_from_its_first_write_to_the_end_of_its_
     finally:
         web.dispose()
         worker.dispose()
+
+
+def _blocked_on(lock_file) -> int:
+    """How many flock requests wait for `lock_file` now (Linux /proc/locks: "->" marks one)."""
+    import os
+
+    inode = os.stat(lock_file).st_ino
+    with open("/proc/locks") as locks:
+        return sum(1 for line in locks if "->" in line and line.split()[6].endswith(f":{inode}"))
+
+
+def _until(condition) -> None:
+    import threading
+    import time
+
+    deadline = time.monotonic() + 30  # only reached when the code under test is broken
+    while not condition():
+        assert time.monotonic() < deadline, "never came to pass"
+        threading.Event().wait(0.001)
+
+
+def test_a_request_writes_before_the_background_writers_queued_ahead_of_it(tmp_path):
+    """The worker holds the write lock and its sender waits for it; a webhook's INSERT arrives
+    after the sender: when the worker commits, the webhook writes first (store/db.py
+    WriterQueue, `yield_to_requests`), then the sender."""
+    import threading
+
+    from sqlalchemy import text
+
+    from store import Database, Heartbeat
+    from store.db import utcnow
+
+    path = tmp_path / "priority.sqlite3"
+    web, worker, sender = (Database(f"sqlite:///{path}") for _ in range(3))
+    worker.yield_to_requests()
+    sender.yield_to_requests()
+    lock = f"{path}-writers.lock"
+
+    def write(db, name):
+        with db.session() as s:
+            s.add(Heartbeat(name=name, beat_at=utcnow(), info={}))
+
+    try:
+        web.upgrade()
+        with worker.session() as s:
+            s.add(Heartbeat(name="worker", beat_at=utcnow(), info={}))
+            s.flush()  # the worker holds the lock
+            background = threading.Thread(target=write, args=(sender, "sender"))
+            background.start()
+            _until(lambda: _blocked_on(lock) == 1)  # the sender waits for it
+            request = threading.Thread(target=write, args=(web, "webhook"))
+            request.start()
+            _until(lambda: _blocked_on(lock) == 2)  # and the webhook after it
+        for t in (background, request):
+            t.join(30)
+        with web.session() as s:
+            order = s.execute(text("SELECT name FROM heartbeats ORDER BY rowid")).scalars().all()
+        assert order == ["worker", "webhook", "sender"]
+    finally:
+        for db in (web, worker, sender):
+            db.dispose()
+
+
+def test_background_writers_take_turns_as_before_when_no_request_waits(tmp_path):
+    """Two background writers on one file: both write (no one waits for a request forever)."""
+    import threading
+
+    from sqlalchemy import select
+
+    from store import Database, Heartbeat
+    from store.db import utcnow
+
+    path = tmp_path / "background.sqlite3"
+    one, two = Database(f"sqlite:///{path}"), Database(f"sqlite:///{path}")
+    one.yield_to_requests()
+    two.yield_to_requests()
+    try:
+        one.upgrade()
+        with one.session() as s:
+            s.add(Heartbeat(name="one", beat_at=utcnow(), info={}))
+            s.flush()
+            def write_two():
+                with two.session() as w:
+                    w.add(Heartbeat(name="two", beat_at=utcnow(), info={}))
+
+            other = threading.Thread(target=write_two)
+            other.start()
+            _until(lambda: _blocked_on(f"{path}-writers.lock") == 1)
+        other.join(30)
+        with one.session() as s:
+            assert sorted(s.execute(select(Heartbeat.name)).scalars()) == ["one", "two"]
+    finally:
+        one.dispose()
+        two.dispose()

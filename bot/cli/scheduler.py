@@ -25,6 +25,7 @@ def scheduler_command(sync_seconds: float) -> None:
     lease = settings.config.reminders.lock_lease_seconds
     if sync_seconds >= lease:
         raise click.BadParameter(f"must be below reminders.lock_lease_seconds ({lease})", param_hint="--sync-seconds")
+    context.db().yield_to_requests()  # SQLite: the web's waiting requests write first (store/db.py WriterQueue)
     service = runtime.reminder_service(settings, context.db(), context.clock())
     stop = stop_event()
     service.start()

@@ -22,6 +22,7 @@ def worker_command(once: bool) -> None:
         # before the model loads: on Linux a thread keeps the priority it was created with, so
         # the classifier's threads (created at load) must be born after this
         os.nice(settings.config.app.worker_nice)
+    context.db().yield_to_requests()  # SQLite: the web's waiting requests write first (store/db.py WriterQueue)
     w = runtime.worker(settings, context.db(), context.clock())
     if once:
         w.started()  # a page waiting for a renewed token is probed at once
@@ -43,6 +44,7 @@ def sender_command() -> None:
     """The worker's sending (outbox, notifications); started by `flask worker`, which wakes it
     through the standard input; it stops at end of file."""
     settings = context.settings()
+    context.db().yield_to_requests()
     sending = runtime.sender(settings, context.db(), context.clock())
     serve(sending, stop_event(), settings.config.app.worker_poll_seconds)
 
