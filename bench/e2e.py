@@ -263,6 +263,33 @@ class Deployment:
                 return int(line.split()[1]) / 1024
         return math.nan
 
+    def cpu_s(self) -> dict:
+        """CPU seconds (user + system) used so far by each process of the deployment and its
+        descendants (gunicorn's workers; the worker's sender child), by name: a measure of
+        the work done that the neighbours' load on a shared machine changes much less than
+        the wall-clock figures."""
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        children: dict = {}
+        for pid, (ppid, _) in stats.items():
+            children.setdefault(ppid, []).append(pid)
+        used = {}
+        for process in self.procs:
+            todo, total = [process.proc.pid], 0.0
+            while todo:
+                pid = todo.pop()
+                total += stats.get(pid, (0, 0.0))[1]
+                todo += children.get(pid, [])
+            used[process.name] = total
+        return used
+
     def mode(self, m: str) -> None:
         http_get(f"{self.graph}/_mode?m={m}")
 
@@ -373,10 +400,14 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
           app: Optional[dict] = None) -> Result:
     with Deployment(repo, tmp, workers=workers, database=database, app=app) as dep:
         warm_up(dep, tmp.name)
+        before = dep.cpu_s()
         load = send(dep.url, tmp.name, n, rate=200)
         got, doubled = acks(dep, load, timeout=240)
+        after = dep.cpu_s()
         result = summarize(load, got, doubled)
         result.extra["worker_rss_mb"] = dep.rss_mb("worker0")
+        result.extra["cpu_s"] = {name: after[name] - before.get(name, 0.0) for name in after}
+        log("CPU seconds during the burst: " + ", ".join(f"{k} {v:.1f}" for k, v in result.extra["cpu_s"].items()))
         return result
 
 
@@ -478,6 +509,10 @@ def run(args: argparse.Namespace) -> int:
                           b.webhook_p99_ms, "<= 20 ms", "ms"),
                       row("worker RSS (local NLU)", ours.extra["worker_rss_mb"],
                           (base.extra["worker_rss_mb"] if base else math.nan), "", "MB"),
+                      row("CPU during the burst: worker (with its sender)", ours.extra["cpu_s"]["worker0"],
+                          (base.extra["cpu_s"]["worker0"] if base else math.nan), ""),
+                      row("CPU during the burst: web (gunicorn)", ours.extra["cpu_s"]["web"],
+                          (base.extra["cpu_s"]["web"] if base else math.nan), ""),
                       f"| acknowledged / sent, doubled | {b.acked}/{b.sent}, {b.doubled} | "
                       f"{ours.acked}/{ours.sent}, {ours.doubled} | | all, 0 |"]
             ok &= ours.acked == ours.sent and ours.doubled == 0
