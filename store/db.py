@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,14 +71,20 @@ class WriterQueue:
     not for the worker's and the sender's queue of them as well (a log of the lock's holders
     during bench/e2e.py's burst: the webhook's INSERT waited 14-20 ms at p50 and 108-124 ms at
     p99 with every writer equal). No one waits for anything while holding what the other
-    waits for, so there is no deadlock. A steady stream of requests could hold the
-    background writers back, but a request holds the lock for about a millisecond.
+    waits for, so there is no deadlock. A background writer gives way for at most YIELD_FOR
+    per transaction, then waits its turn as before: a stream of requests cannot stop the
+    worker (a request holds the lock for about a millisecond).
+
+    The lock files are created beside the database with its permissions and, when a root
+    process creates them (`sudo flask db upgrade`), its owner, as SQLite does with `-wal`.
     """
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+    YIELD_FOR = 0.1  # seconds a background writer gives way to waiting requests, at most, per transaction
     _held = threading.local()  # .paths: lock file -> the connection's info through which this thread holds it
 
     def __init__(self, database_path: str):
+        self.database_path = os.path.abspath(database_path)
         self.path = f"{os.path.abspath(database_path)}-writers.lock"
         self.wait_path = f"{os.path.abspath(database_path)}-writers.wait"
         self.background = False  # this process's writers give way to the web's requests
@@ -89,8 +96,28 @@ class WriterQueue:
         event.listen(engine, "before_cursor_execute", self._before_execute)
 
     def _connect(self, _dbapi_connection, record) -> None:
-        record.info["writer_fd"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        record.info["writer_wait_fd"] = os.open(self.wait_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open(self.path)
+        try:
+            record.info["writer_wait_fd"] = self._open(self.wait_path)
+        except BaseException:
+            os.close(fd)
+            raise
+        record.info["writer_fd"] = fd
+
+    def _open(self, path: str) -> int:
+        """A lock file beside the database, with the database's permissions and owner."""
+        try:
+            st = os.stat(self.database_path)
+            mode, owner = st.st_mode & 0o666, (st.st_uid, st.st_gid)
+        except OSError:  # not created yet (SQLite creates it at the first connection)
+            mode, owner = 0o600, None
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+        if owner is not None and os.geteuid() == 0:
+            try:
+                os.fchown(fd, *owner)
+            except OSError:
+                pass
+        return fd
 
     def _close(self, _dbapi_connection, record) -> None:
         self._release(record.info)
@@ -100,23 +127,44 @@ class WriterQueue:
                 os.close(fd)
 
     def _acquire(self, info: dict) -> None:
-        """Take the lock: a request says it waits; a background writer gives way to one."""
+        """Take the lock: a request says it waits; a background writer gives way to one, for
+        at most YIELD_FOR (requests that keep coming cannot hold the worker, its heartbeat or
+        the scheduler's lease back for longer). Whatever interrupts it gives back both locks."""
         fd, wait_fd = info["writer_fd"], info["writer_wait_fd"]
-        if not self.background:
-            fcntl.flock(wait_fd, fcntl.LOCK_SH)  # a request waits: background writers hold back
-            try:
+        try:
+            if not self.background:
+                fcntl.flock(wait_fd, fcntl.LOCK_SH)  # a request waits: background writers hold back
                 fcntl.flock(fd, fcntl.LOCK_EX)  # sleeps until the writer before it is done
-            finally:
                 fcntl.flock(wait_fd, fcntl.LOCK_UN)
-            return
-        while True:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+                return
+            given_way_until = None
+            while True:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if given_way_until is not None and time.monotonic() >= given_way_until:
+                    return  # given way long enough
+                try:
+                    fcntl.flock(wait_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # a request is waiting: it goes first
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    given_way_until = given_way_until or time.monotonic() + self.YIELD_FOR
+                    self._until_no_request_waits(wait_fd, given_way_until)  # holding nothing
+                    continue
+                fcntl.flock(wait_fd, fcntl.LOCK_UN)
+                return
+        except BaseException:
+            fcntl.flock(wait_fd, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            raise
+
+    @staticmethod
+    def _until_no_request_waits(wait_fd: int, until: float) -> None:
+        """Until no request holds the wait file (or `until`): asked every millisecond, as flock
+        has no time limit and lets new shared holders in while an exclusive one waits."""
+        while time.monotonic() < until:
             try:
                 fcntl.flock(wait_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # a request is waiting: it goes first
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                fcntl.flock(wait_fd, fcntl.LOCK_EX)  # until no request waits (nothing held meanwhile)
-                fcntl.flock(wait_fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                time.sleep(0.001)
                 continue
             fcntl.flock(wait_fd, fcntl.LOCK_UN)
             return

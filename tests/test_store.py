@@ -139,9 +139,10 @@ def _blocked_on(lock_file) -> int:
     """How many flock requests wait for `lock_file` now (Linux /proc/locks: "->" marks one)."""
     import os
 
-    inode = os.stat(lock_file).st_ino
+    st = os.stat(lock_file)
+    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     with open("/proc/locks") as locks:
-        return sum(1 for line in locks if "->" in line and line.split()[6].endswith(f":{inode}"))
+        return sum(1 for line in locks if "->" in line and line.split()[6] == ident)
 
 
 def _until(condition) -> None:
@@ -180,14 +181,15 @@ def test_a_request_writes_before_the_background_writers_queued_ahead_of_it(tmp_p
         with worker.session() as s:
             s.add(Heartbeat(name="worker", beat_at=utcnow(), info={}))
             s.flush()  # the worker holds the lock
-            background = threading.Thread(target=write, args=(sender, "sender"))
+            background = threading.Thread(target=write, args=(sender, "sender"), daemon=True)
             background.start()
             _until(lambda: _blocked_on(lock) == 1)  # the sender waits for it
-            request = threading.Thread(target=write, args=(web, "webhook"))
+            request = threading.Thread(target=write, args=(web, "webhook"), daemon=True)
             request.start()
             _until(lambda: _blocked_on(lock) == 2)  # and the webhook after it
         for t in (background, request):
             t.join(30)
+            assert not t.is_alive()
         with web.session() as s:
             order = s.execute(text("SELECT name FROM heartbeats ORDER BY rowid")).scalars().all()
         assert order == ["worker", "webhook", "sender"]
@@ -218,12 +220,72 @@ def test_background_writers_take_turns_as_before_when_no_request_waits(tmp_path)
                 with two.session() as w:
                     w.add(Heartbeat(name="two", beat_at=utcnow(), info={}))
 
-            other = threading.Thread(target=write_two)
+            other = threading.Thread(target=write_two, daemon=True)
             other.start()
             _until(lambda: _blocked_on(f"{path}-writers.lock") == 1)
         other.join(30)
+        assert not other.is_alive()
         with one.session() as s:
             assert sorted(s.execute(select(Heartbeat.name)).scalars()) == ["one", "two"]
     finally:
         one.dispose()
         two.dispose()
+
+
+def test_a_background_writer_gives_way_for_a_bounded_time_only(tmp_path):
+    """Requests that never stop waiting (here: a shared lock on the wait file that is never
+    given back) hold a background writer back for WriterQueue.YIELD_FOR, not for ever."""
+    import fcntl
+    import os
+    import threading
+
+    from sqlalchemy import select
+
+    from store import Database, Heartbeat
+    from store.db import utcnow
+
+    path = tmp_path / "bounded.sqlite3"
+    worker = Database(f"sqlite:///{path}")
+    worker.yield_to_requests()
+    try:
+        worker.upgrade()
+        stuck = os.open(f"{path}-writers.wait", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(stuck, fcntl.LOCK_SH)  # "a request is waiting", for good
+
+        def beat():
+            with worker.session() as s:
+                s.add(Heartbeat(name="worker", beat_at=utcnow(), info={}))
+
+        writer = threading.Thread(target=beat, daemon=True)
+        writer.start()
+        writer.join(30)
+        assert not writer.is_alive()
+        os.close(stuck)
+        with worker.session() as s:
+            assert s.execute(select(Heartbeat.name)).scalars().all() == ["worker"]
+    finally:
+        worker.dispose()
+
+
+def test_the_lock_files_take_the_databases_permissions(tmp_path):
+    """Created beside the database with its mode (not 0600 for whoever connects first)."""
+    import os
+    import stat
+
+    from store import Database, Heartbeat
+    from store.db import utcnow
+
+    path = tmp_path / "mode.sqlite3"
+    path.touch(mode=0o640)
+    os.chmod(path, 0o640)
+    db = Database(f"sqlite:///{path}")
+    try:
+        db.upgrade()
+        with db.session() as s:
+            s.add(Heartbeat(name="x", beat_at=utcnow(), info={}))
+        umask = os.umask(0)
+        os.umask(umask)
+        for suffix in ("-writers.lock", "-writers.wait"):
+            assert stat.S_IMODE(os.stat(f"{path}{suffix}").st_mode) == 0o640 & ~umask
+    finally:
+        db.dispose()

@@ -189,6 +189,7 @@ def jobs_list() -> None:
 @jobs_cli.command("run")
 def jobs_run() -> None:
     """Run the next queued job in this process (what the worker does in the background)."""
+    context.db().yield_to_requests()  # the worker's own work: the web's waiting requests write first
     job = runtime.training_runner(context.settings(), context.db(), context.clock()).run_pending()
     if job is None:
         click.echo("no queued training job")
@@ -229,6 +230,7 @@ def inbox_export(out_path: str | None, statuses: tuple[str, ...]) -> None:
 @click.option("--by", default=None, help="Who decides (default cli:<user>).")
 def inbox_import(path, by: str | None) -> None:
     """Apply decisions from JSON lines (see tuning.inbox.Inbox.import_); bad lines are listed."""
+    context.db().yield_to_requests()  # a bulk import: the web's waiting requests write first
     inbox = runtime.nlu_inbox(context.settings(), context.db(), context.clock())
     report = inbox.import_(path, by=_who(by))
     for number, message in report.errors:
