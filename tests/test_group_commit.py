@@ -49,6 +49,28 @@ def commits(db):
     event.remove(db.engine, "commit", on_commit)
 
 
+def queue_behind_a_gated_first(group: GroupCommit, call, calls) -> tuple[threading.Event, list]:
+    """A first caller whose record waits for the returned gate (its transaction is open);
+    then `calls` ((tag, fn) pairs) queued one after another behind it, in this order.
+    Returns the gate and every thread, the first one first."""
+    gate = threading.Event()
+    threads = [threading.Thread(target=call, args=("first", beat("first", gate)), daemon=True)]
+    threads[0].start()
+    wait_for(lambda: group._writing)
+    for tag, fn in calls:
+        threads.append(threading.Thread(target=call, args=(tag, fn), daemon=True))
+        threads[-1].start()
+        wait_for(lambda n=len(threads) - 1: len(group._queue) == n)
+    return gate, threads
+
+
+def finish(gate: threading.Event, threads: list) -> None:
+    gate.set()
+    for t in threads:
+        t.join(WAIT)
+        assert not t.is_alive()
+
+
 def names(db) -> list[str]:
     with db.session() as s:
         return sorted(s.execute(select(Heartbeat.name)).scalars())
@@ -64,23 +86,14 @@ def test_callers_that_queue_behind_a_transaction_share_the_next_one(db, commits)
     """The first caller's transaction is held open; seven callers arrive meanwhile: they are
     written together in one transaction (2 in all, not 8), each gets its own result."""
     group = GroupCommit(db)
-    gate = threading.Event()
     results: dict = {}
 
     def call(name, fn):
         results[name] = group.run(fn)
 
-    first = threading.Thread(target=call, args=("first", beat("first", gate)))
-    first.start()
-    wait_for(lambda: group._writing)
-    others = [threading.Thread(target=call, args=(f"n{i}", beat(f"n{i}"))) for i in range(7)]
-    for t in others:
-        t.start()
-    wait_for(lambda: len(group._queue) == 7)
+    gate, threads = queue_behind_a_gated_first(group, call, [(f"n{i}", beat(f"n{i}")) for i in range(7)])
     before = len(commits)
-    gate.set()
-    for t in [first, *others]:
-        t.join(WAIT)
+    finish(gate, threads)
     assert len(commits) - before == 2  # the database's own count
     assert results == {"first": "first", **{f"n{i}": f"n{i}" for i in range(7)}}
     assert names(db) == sorted(["first"] + [f"n{i}" for i in range(7)])
@@ -89,17 +102,8 @@ def test_callers_that_queue_behind_a_transaction_share_the_next_one(db, commits)
 
 def test_a_group_is_at_most_max_batch_records(db, commits):
     group = GroupCommit(db, max_batch=3)
-    gate = threading.Event()
-    first = threading.Thread(target=group.run, args=(beat("first", gate),))
-    first.start()
-    wait_for(lambda: group._writing)
-    others = [threading.Thread(target=group.run, args=(beat(f"n{i}"),)) for i in range(7)]
-    for t in others:
-        t.start()
-    wait_for(lambda: len(group._queue) == 7)
-    gate.set()
-    for t in [first, *others]:
-        t.join(WAIT)
+    finish(*queue_behind_a_gated_first(group, lambda _tag, fn: group.run(fn),
+                                       [(f"n{i}", beat(f"n{i}")) for i in range(7)]))
     assert len(names(db)) == 8
     assert group.transactions == 1 + 3  # the first alone, then 3 + 3 + 1
 
@@ -108,7 +112,6 @@ def test_one_bad_record_costs_the_others_nothing(db, commits):
     """A record that raises rolls its group back; each record is then written alone: the
     others are committed, and the bad one's caller gets its own exception."""
     group = GroupCommit(db)
-    gate = threading.Event()
     outcome: dict = {}
 
     def bad(s):
@@ -121,21 +124,7 @@ def test_one_bad_record_costs_the_others_nothing(db, commits):
         except ValueError as exc:
             outcome[name] = exc
 
-    first = threading.Thread(target=call, args=("first", beat("first", gate)))
-    first.start()
-    wait_for(lambda: group._writing)
-    threads = [threading.Thread(target=call, args=("a", beat("a")))]
-    threads[0].start()
-    wait_for(lambda: len(group._queue) == 1)
-    threads.append(threading.Thread(target=call, args=("bad", bad)))
-    threads[1].start()
-    wait_for(lambda: len(group._queue) == 2)
-    threads.append(threading.Thread(target=call, args=("b", beat("b"))))
-    threads[2].start()
-    wait_for(lambda: len(group._queue) == 3)
-    gate.set()
-    for t in [first, *threads]:
-        t.join(WAIT)
+    finish(*queue_behind_a_gated_first(group, call, [("a", beat("a")), ("bad", bad), ("b", beat("b"))]))
     assert outcome["first"] == "first" and outcome["a"] == "a" and outcome["b"] == "b"
     assert isinstance(outcome["bad"], ValueError)
     assert names(db) == ["a", "b", "first"]  # "bad" rolled back, the others kept
@@ -147,7 +136,6 @@ def test_a_database_error_in_a_group_reaches_only_its_own_caller(db, commits):
     from sqlalchemy.exc import IntegrityError
 
     group = GroupCommit(db)
-    gate = threading.Event()
     outcome: dict = {}
 
     def call(tag, fn):
@@ -156,18 +144,7 @@ def test_a_database_error_in_a_group_reaches_only_its_own_caller(db, commits):
         except IntegrityError as exc:
             outcome[tag] = exc
 
-    first = threading.Thread(target=call, args=("first", beat("first", gate)))
-    first.start()
-    wait_for(lambda: group._writing)
-    one = threading.Thread(target=call, args=("one", beat("same")))
-    one.start()
-    wait_for(lambda: len(group._queue) == 1)
-    two = threading.Thread(target=call, args=("two", beat("same")))
-    two.start()
-    wait_for(lambda: len(group._queue) == 2)
-    gate.set()
-    for t in (first, one, two):
-        t.join(WAIT)
+    finish(*queue_behind_a_gated_first(group, call, [("one", beat("same")), ("two", beat("same"))]))
     assert outcome["one"] == "same" and isinstance(outcome["two"], IntegrityError)
     assert names(db) == ["first", "same"]
 
@@ -176,8 +153,9 @@ def test_a_groups_records_run_in_the_order_of_their_keys(db, commits):
     """Two processes' groups lock shared rows (a circuit) in one order: the records run
     sorted by their `order` key, callers with equal keys in their arrival's order."""
     group = GroupCommit(db)
-    gate = threading.Event()
     ran: list = []
+    orders = {"z1": ("outbox", "messenger", "PAGE_Z"), "a1": ("outbox", "messenger", "PAGE_A"),
+              "z2": ("outbox", "messenger", "PAGE_Z")}
 
     def record(name):
         def fn(s):
@@ -185,18 +163,10 @@ def test_a_groups_records_run_in_the_order_of_their_keys(db, commits):
             s.add(Heartbeat(name=name, beat_at=AT))
         return fn
 
-    first = threading.Thread(target=group.run, args=(beat("first", gate),))
-    first.start()
-    wait_for(lambda: group._writing)
-    threads = []
-    for name, order in (("z1", ("outbox", "messenger", "PAGE_Z")), ("a1", ("outbox", "messenger", "PAGE_A")),
-                        ("z2", ("outbox", "messenger", "PAGE_Z"))):
-        threads.append(threading.Thread(target=group.run, args=(record(name),), kwargs={"order": order}))
-        threads[-1].start()
-        wait_for(lambda n=len(threads): len(group._queue) == n)
-    gate.set()
-    for t in [first, *threads]:
-        t.join(WAIT)
+    def call(tag, fn):
+        group.run(fn, order=orders.get(tag, ()))
+
+    finish(*queue_behind_a_gated_first(group, call, [(name, record(name)) for name in ("z1", "a1", "z2")]))
     assert ran == ["a1", "z1", "z2"]
 
 

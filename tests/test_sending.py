@@ -162,12 +162,35 @@ def test_a_ten_minute_outage_loses_nothing_doubles_nothing_does_not_spin_and_dra
     assert len(rows(app, Inquiry)) == 30
 
 
+def _count_writes(engine):
+    """(listen, stop, wrote): wrote[i] is True when the i-th committed transaction wrote."""
+    from sqlalchemy import event
+
+    wrote, current = [], {"writes": False}
+
+    def on_execute(_conn, _cursor, statement, *_):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            current["writes"] = True
+
+    def on_commit(_conn):
+        wrote.append(current["writes"])
+        current["writes"] = False
+
+    def listen():
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
+
+    def stop():
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+    return listen, stop, wrote
+
+
 def test_rows_behind_a_failed_probe_wait_in_one_write_not_one_each(make_app, trained_model, graph, clock):
     """During an outage's first minutes the page is probed every 3 s: the rest of the batch
     behind the failed probe is rescheduled in one transaction (bot/delivery.py hold_back),
     not one write per row at every probe (20 rows: 4 write transactions, was 23)."""
-    from sqlalchemy import event
-
     from bot import context
     from store import OutboxAttempt
 
@@ -184,23 +207,12 @@ def test_rows_behind_a_failed_probe_wait_in_one_write_not_one_each(make_app, tra
             probe_at = circuits.next_probe(s, circuits.Key("outbox", "messenger", FIXTURE_PAGE))
     assert probe_at is not None
     clock.set(max([probe_at] + [r.next_attempt_at for r in rows(app, Outbox)]))  # the probe and every row due
-    wrote, current = [], {"writes": False}
-
-    def on_execute(_conn, _cursor, statement, *_):
-        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            current["writes"] = True
-
-    def on_commit(_conn):
-        wrote.append(current["writes"])
-        current["writes"] = False
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "commit", on_commit)
+    listen, stop, wrote = _count_writes(engine)
+    listen()
     try:
         assert worker.sending.pump(worker.sending.lanes[0]) == 20
     finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "commit", on_commit)
+        stop()
     # the claim, the probe's admission, its outcome, the rest held back together
     assert wrote.count(True) == 4, wrote
     with app.app_context(), context.db().session() as s:
@@ -323,31 +335,6 @@ def test_the_sender_childs_wakes_name_the_outbox_or_every_lane():
     assert woken_lane(WAKE_BYTES["outbox"] * 3) == "outbox"
     assert woken_lane(WAKE_BYTES["outbox"] + WAKE_BYTES[None]) is None
     assert woken_lane(WAKE_BYTES[None]) is None
-
-
-def _count_writes(engine):
-    """(listen, stop, wrote): wrote[i] is True when the i-th committed transaction wrote."""
-    from sqlalchemy import event
-
-    wrote, current = [], {"writes": False}
-
-    def on_execute(_conn, _cursor, statement, *_):
-        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            current["writes"] = True
-
-    def on_commit(_conn):
-        wrote.append(current["writes"])
-        current["writes"] = False
-
-    def listen():
-        event.listen(engine, "before_cursor_execute", on_execute)
-        event.listen(engine, "commit", on_commit)
-
-    def stop():
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "commit", on_commit)
-
-    return listen, stop, wrote
 
 
 def test_notices_behind_a_failed_mail_probe_wait_in_one_write_not_one_each(make_app, trained_model, graph, smtp,
