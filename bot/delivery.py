@@ -113,10 +113,11 @@ class OutboxDelivery:
                     row.next_attempt_at = now  # the circuit is through, or not open yet: probed again at once
                     continue
                 plan = channel.sender.plan(s, self._outgoing(row), now)  # reads only
-                if plan.action != "send" or now >= self._deadline(row, plan):
+                until = self._deadline(row, plan)
+                if plan.action != "send" or now >= until:
                     left.append(row.id)
                     continue
-                row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), self._deadline(row, plan))
+                row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), until)
         return left
 
     def restarted(self) -> int:
@@ -162,7 +163,10 @@ class OutboxDelivery:
             key = Key("outbox", row.channel, row.page_id)
             gate = circuits.admit(s, key, now)
             if not gate.go:  # the page's circuit is open and another call is the probe
-                self._wait_behind(s, row, gate.until, until, now, channel.title)
+                if now >= until:  # behind the next probe, never past the window; given up once it has closed
+                    self._give_up(s, row, until, channel.title)
+                else:
+                    row.next_attempt_at = min(circuits.behind(gate.until, row.attempts), until)
                 return False
             out = replace(out, reply=as_sent(out.reply, author=row.author, queued_at=row.created_at, now=now))
         # no transaction is open here
@@ -176,7 +180,7 @@ class OutboxDelivery:
             telemetry.send_api_call(out.channel, out.page_id, failure)
         return self.records.run(lambda s: self._record(s, row_id, now, plan, until, key, gate, provider_id,
                                                        failure, channel.title),
-                                order=(key.queue, key.channel, key.scope))  # the circuits' rows in one order
+                                order=key.order)  # the circuits' rows in one order
 
     def _record(self, s, row_id: int, now: datetime, plan: Plan, until: datetime, key: Key, gate: circuits.Gate,
                 provider_id: Optional[str], failure: Optional[DeliveryFailure], channel_title: str) -> bool:
@@ -210,15 +214,6 @@ class OutboxDelivery:
         if change.alert:
             self._alert(s, key, change, channel_title, str(failure), later)
         return False
-
-    def _wait_behind(self, s, row: Outbox, probe_at: datetime, until: datetime, now: datetime,
-                     channel_title: str) -> None:
-        """A row kept back by its page's open circuit: due behind the next probe, never past its
-        window; given up (the unit told) once the window has closed."""
-        if now >= until:
-            self._give_up(s, row, until, channel_title)
-        else:
-            row.next_attempt_at = min(circuits.behind(probe_at, row.attempts), until)
 
     @staticmethod
     def _outgoing(row: Outbox) -> Outgoing:

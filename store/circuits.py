@@ -68,6 +68,11 @@ class Key:
     channel: str
     scope: str  # page id, unit code, or "-" for none
 
+    @property
+    def order(self) -> tuple[str, str, str]:
+        """A sort key: writers that lock several circuits take them in this order."""
+        return (self.queue, self.channel, self.scope)
+
     def where(self):
         return (DeliveryCircuit.queue == self.queue, DeliveryCircuit.channel == self.channel,
                 DeliveryCircuit.scope == self.scope)

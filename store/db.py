@@ -85,8 +85,8 @@ class WriterQueue:
 
     def __init__(self, database_path: str):
         self.database_path = os.path.abspath(database_path)
-        self.path = f"{os.path.abspath(database_path)}-writers.lock"
-        self.wait_path = f"{os.path.abspath(database_path)}-writers.wait"
+        self.path = f"{self.database_path}-writers.lock"
+        self.wait_path = f"{self.database_path}-writers.wait"
         self.background = False  # this process's writers give way to the web's requests
 
     def attach(self, engine: Engine) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
@@ -107,20 +107,9 @@ class GroupCommit:
             self._count(1)
         except Exception as exc:  # the caller's own error, raised in its thread
             e.error = exc
-        except BaseException:  # the leader is interrupted (SystemExit...): no record is left "done" without a result
-            e.error = RuntimeError("group commit interrupted")
-            raise
-        finally:
-            e.done = True
+        e.done = True  # not on an interruption (SystemExit...): `run` gives the record an error then
 
     def _count(self, records: int) -> None:
         self.transactions += 1
         self.records += records
 
-
-def run_or_group(group: Optional[GroupCommit], db: Database, fn: Callable[[Session], Any]) -> Any:
-    """`fn` in `group`, or alone in a transaction of `db` when there is no group."""
-    if group is not None:
-        return group.run(fn)
-    with db.session() as s:
-        return fn(s)

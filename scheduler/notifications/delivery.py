@@ -163,6 +163,19 @@ class NotificationDelivery:
         self.unit_names, self.retry_for = dict(unit_names or {}), retry_for
         self.records = GroupCommit(db)  # the outcomes of calls that finish together: one transaction
 
+    def _target(self, row: Notification):
+        """The notifier for the row's channel; None when none is configured for it."""
+        target = self.notifier.for_channel(row.channel) if hasattr(self.notifier, "for_channel") else self.notifier
+        return target if target is not None and target.channel == row.channel else None
+
+    @staticmethod
+    def _key(s, row: Notification) -> Key:
+        return Key("notifications", row.channel, unit_of(s, row) or "-")
+
+    def _until(self, row: Notification) -> datetime:
+        """Until when the row is retried."""
+        return row.created_at + self.retry_for
+
     @property
     def _hours(self) -> int:
         return round(self.retry_for.total_seconds() / 3600)
@@ -201,13 +214,11 @@ class NotificationDelivery:
             for row in s.execute(select(Notification).where(Notification.id.in_(list(ids)),
                                                             Notification.status == "pending")
                                  .order_by(Notification.id)).scalars():
-                target = self.notifier.for_channel(row.channel) if hasattr(self.notifier, "for_channel") \
-                    else self.notifier
-                until = row.created_at + self.retry_for
-                if target is None or target.channel != row.channel or now >= until:
+                until = self._until(row)
+                if self._target(row) is None or now >= until:
                     left.append(row.id)
                     continue
-                key = Key("notifications", row.channel, unit_of(s, row) or "-")
+                key = self._key(s, row)
                 if key not in probes:
                     probes[key] = circuits.next_probe(s, key)
                 if probes[key] is None or probes[key] <= now:
@@ -224,13 +235,12 @@ class NotificationDelivery:
             row = s.get(Notification, row_id)
             if row is None or row.status != "pending":
                 return
-            target = self.notifier.for_channel(row.channel) if hasattr(self.notifier, "for_channel") else self.notifier
-            if target is None or target.channel != row.channel:
+            target = self._target(row)
+            if target is None:
                 row.attempts += 1
                 row.status, row.last_error = "failed", f"no notifier for channel {row.channel!r}"
                 return
-            key = Key("notifications", row.channel, unit_of(s, row) or "-")
-            until = row.created_at + self.retry_for
+            key, until = self._key(s, row), self._until(row)
             gate = circuits.admit(s, key, now)
             if not gate.go:
                 if now >= until:
@@ -247,7 +257,7 @@ class NotificationDelivery:
             error = exc
         telemetry.notification_attempt(target.channel, error)
         return self.records.run(lambda s: self._record(s, row_id, key, gate, until, error),
-                                order=(key.queue, key.channel, key.scope))  # the circuits' rows in one order
+                                order=key.order)  # the circuits' rows in one order
 
     def _record(self, s, row_id: int, key: Key, gate: circuits.Gate, until: datetime,
                 error: Optional[DeliveryError]) -> bool:
