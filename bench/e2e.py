@@ -265,9 +265,9 @@ class Deployment:
 
     def cpu_s(self) -> dict:
         """CPU seconds (user + system) used so far by each process of the deployment and its
-        descendants (gunicorn's workers; the worker's sender child), by name: a measure of
-        the work done that the neighbours' load on a shared machine changes much less than
-        the wall-clock figures."""
+        descendants (gunicorn's workers; the worker's sender child), by name: the work done,
+        beside the wall-clock figures (on this shared VM it varies too: 8-16 s for the same
+        burst on 03/12, bench/README.md)."""
         tick = os.sysconf("SC_CLK_TCK")
         stats = {}
         for entry in Path("/proc").iterdir():
