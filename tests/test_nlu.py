@@ -279,3 +279,31 @@ def test_a_primed_batch_answers_from_one_call_and_other_texts_are_classified_alo
     calls.clear()
     batched.classify(BATCH_TEXTS[2])  # the earlier batch is forgotten at the next prime
     assert calls == [("one", BATCH_TEXTS[2][:60])]
+
+
+@pytest.mark.parametrize("analyzer, ngrams", [("word", (1, 2)), ("char_wb", (2, 5))])
+def test_tfidf_features_are_sklearns_tfidf_of_the_prepared_text(analyzer, ngrams):
+    """The featurizer weights counts by idf itself (no vocabulary-sized diagonal matrix per
+    call); the result must stay sklearn's TfidfVectorizer of the same prepared text."""
+    import numpy as np
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nlu.components.tfidf import WORD_PATTERN, TfidfFeaturizer
+
+    config = {**TfidfFeaturizer.get_default_config(), "analyzer": analyzer, "min_ngram": ngrams[0],
+              "max_ngram": ngrams[1], "abbreviations": "abbreviations_vi.txt", "glossary": "glossary_en_vi.txt"}
+    train = ["Cho em hỏi thủ tục hoàn thuế GTGT", "xin giấy phép xây dựng nhà xưởng", "work permit for a foreign expert",
+             "thuế thuế thuế môn bài", "đăng ký thành lập doanh nghiệp"]
+    unseen = ["hoàn thuế giá trị gia tăng cho doanh nghiệp xuất khẩu", "tax code of our branch", "zzz", ""]
+    probe = TfidfFeaturizer(config, None, None, ExecutionContext(GraphSchema({}), node_name="probe"))
+    args = {"token_pattern": WORD_PATTERN} if analyzer == "word" else {}
+    reference = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, lowercase=False,
+                                **args).fit([probe._prepare(t) for t in train])
+    featurizer = TfidfFeaturizer(config, None, None, ExecutionContext(GraphSchema({}), node_name="f"),
+                                 vocabulary={k: int(v) for k, v in reference.vocabulary_.items()},
+                                 idf=np.asarray(reference.idf_))
+    ours = featurizer._transform(train + unseen)
+    expected = reference.transform([featurizer._prepare(t) for t in train + unseen])
+    assert ours.shape == expected.shape and ours.nnz == expected.nnz > 0
+    assert abs(ours - expected).max() < 1e-12
