@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import hypothesis
 import pytest
 import yaml
 
@@ -477,3 +478,40 @@ def test_detection_and_false_positive_rates_on_the_example_comments(rules):
     assert len(hidden) / len(prohibited) >= 0.95
     false_positives = [t for t in legitimate if rules.check(t, public=True).blocked]
     assert false_positives == []
+
+
+def _collapse_by_hand(text):
+    out, origin = [], []
+    for i, c in enumerate(text):
+        if len(out) >= 2 and not c.isdigit() and c.lower() == out[-1].lower() == out[-2].lower():
+            continue
+        out.append(c)
+        origin.append(i)
+    return "".join(out), origin
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(hypothesis.strategies.text(
+    alphabet=hypothesis.strategies.sampled_from(list("aAáÁđĐoOồỒ0011.. *İßﬃΣσς\u0130\u200bz")), max_size=30))
+def test_the_views_shortcuts_give_what_the_character_loops_gave(text):
+    """`_Views` takes shortcuts (a translate table for the plain form; nothing to collapse
+    without three equal characters in a row); they must agree with the loops they replace,
+    whatever the case, digits, Unicode case oddities (İ lowercases to two characters) or runs."""
+    from cases.moderation import _Views, _collapse, _strip_char
+
+    assert _collapse(text) == _collapse_by_hand(text)
+    views = _Views(text)
+    assert views.plain == "".join(_strip_char(c) for c in views.nfc)
+    assert (views.folded_plain, views.origin_plain) == _collapse_by_hand(views.plain)
+
+
+@pytest.mark.parametrize("text, collapsed", [
+    ("nguuuu", "nguu"), ("NguUUu", "NguU"), ("đ.....m", "đ..m"), ("0000 đồng", "0000 đồng"),
+    ("Cho em hỏi thủ tục", "Cho em hỏi thủ tục"), ("vvvcl", "vvcl"),
+])
+def test_collapse_cuts_runs_of_one_character_to_two(text, collapsed):
+    from cases.moderation import _collapse
+
+    out, origin = _collapse(text)
+    assert out == collapsed
+    assert [text[i] for i in origin] == list(out)
