@@ -206,8 +206,11 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
             done = self._officer(s, t, m, text)
             if done is not None:
                 return done
-            lang = detect_language(text, default=self._language(s, m, None, default="vi"))
             known = s.get(ConversationState, (m.page_id, m.sender_id))
+            # What `_language(s, m, None, default="vi")` gives, from the row just read: asked
+            # again, a sender without a row yet (every first message) costs a second SELECT.
+            so_far = known.language if known is not None and known.language in ("vi", "en") else "vi"
+            lang = detect_language(text, default=so_far)
             if (phone or email) and known is not None and known.contact_asked_at and contact_only(text):
                 conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
                 conv.phone, conv.email = phone or conv.phone, email or conv.email
