@@ -671,5 +671,10 @@ def test_an_ordinary_message_is_one_write_transaction_and_no_pings(monkeypatch, 
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine, "commit", on_commit)
     assert wrote.count(True) == 2, wrote  # the claim, the unit of work
+    # A first-time sender has no conversation row: the name lookup (is the name known?) and
+    # each of the two transactions look for it once (the first transaction asked twice, for the
+    # language so far and for the contact details asked: a SELECT per message more).
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM conversations" in s]
+    assert len(reads) == 3, reads
     assert pings == [] and not any(s.strip().upper() == "SELECT 1" for s in statements)
     assert len(rows(app, Inquiry)) == 1 and len(rows(app, Outbox)) >= 1
