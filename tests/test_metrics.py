@@ -111,6 +111,29 @@ def test_a_message_through_inbox_worker_and_acknowledgement_shows_in_the_metrics
     assert value(late, "ddci_assignments_open", unit="SO_XD", unit_name="Sở Xây dựng") == 1
 
 
+def test_webhook_answer_times_are_counted_by_status(app, client, monkeypatch):
+    """ddci_webhook_seconds: every POST once, under its status (a forged one too, and one whose
+    storing raised); the time observed is the view's, whatever the outcome."""
+    before = scrape(client)
+    body = with_text(load_fixture("text_message.json"), QUESTION)
+    assert signed_post(client, body).status_code == 200
+    assert client.post("/webhooks/messenger", data=json.dumps(body), headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64}).status_code == 403
+    assert signed_post(client, b"{not json").status_code == 400
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr("bot.channels.messenger.webhook.append_events", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert signed_post(client, with_text(load_fixture("text_message.json"), "khác", mid="m.other")).status_code == 500
+    after = scrape(client)
+    for status in ("200", "403", "400", "500"):
+        assert delta(after, before, "ddci_webhook_seconds_count", channel="messenger", status=status) == 1, status
+        assert delta(after, before, "ddci_webhook_seconds_bucket", channel="messenger", status=status, le="+Inf") == 1
+    assert delta(after, before, "ddci_webhook_seconds_sum", channel="messenger", status="200") > 0
+
+
 def test_an_unsure_classification_counts_as_sent_to_triage(make_app, trained_model, graph, clock):
     from bot import context, runtime
 
