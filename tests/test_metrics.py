@@ -134,6 +134,27 @@ def test_webhook_answer_times_are_counted_by_status(app, client, monkeypatch):
     assert delta(after, before, "ddci_webhook_seconds_sum", channel="messenger", status="200") > 0
 
 
+def test_the_e2e_benchmark_reads_the_webhook_times_of_a_burst_from_two_scrapes(app, client):
+    """bench/e2e.py reports the burst's POSTs as the web process timed them: the difference of
+    two real scrapes, the share within 20 ms and the bucket bound holding 99 %."""
+    import math
+
+    from bench.e2e import inside_web, webhook_buckets
+
+    before = webhook_buckets(client.get("/metrics").get_data(as_text=True))
+    for i in range(3):
+        assert signed_post(client, with_text(load_fixture("text_message.json"), QUESTION, mid=f"m.b{i}")).status_code == 200
+    assert signed_post(client, b"{not json").status_code == 400  # not a 200: not counted
+    after = webhook_buckets(client.get("/metrics").get_data(as_text=True))
+    assert after[math.inf] - before.get(math.inf, 0) == 3
+    inside = inside_web(before, after)
+    assert 0 <= inside["within_20ms"] <= 1 and inside["p99_bound_ms"] > 0
+    # A made-up histogram: 90 within 10 ms, 9 more within 20 ms, the last within 250 ms.
+    made = {0.01: 90.0, 0.02: 99.0, 0.05: 99.0, 0.25: 100.0, math.inf: 100.0}
+    assert inside_web({}, made) == {"within_20ms": 0.99, "p99_bound_ms": 20.0}
+    assert math.isnan(inside_web(made, made)["within_20ms"])  # no POST between the scrapes
+
+
 def test_an_unsure_classification_counts_as_sent_to_triage(make_app, trained_model, graph, clock):
     from bot import context, runtime
 
