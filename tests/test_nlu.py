@@ -307,3 +307,28 @@ def test_tfidf_features_are_sklearns_tfidf_of_the_prepared_text(analyzer, ngrams
     expected = reference.transform([featurizer._prepare(t) for t in train + unseen])
     assert ours.shape == expected.shape and ours.nnz == expected.nnz > 0
     assert abs(ours - expected).max() < 1e-12
+
+
+def test_abstention_rules_count_what_they_decide_and_how_much_of_it_is_right():
+    """nlu/abstention.py's arithmetic on made-up predictions (its figures are measured by
+    `python -m nlu.abstention`, not asserted here)."""
+    import numpy as np
+
+    from nlu.abstention import best_coverage, routed, rules
+
+    p = {"intent": np.array(["thue", "thue", "hai_quan", "dat_dai"]),
+         "confidence": np.array([0.9, 0.8, 0.6, 0.3]), "margin": np.array([0.8, 0.6, 0.2, 0.1]),
+         "second model agrees": np.array([True, False, True, True]),
+         "both views agree": np.array([True, True, True, False]),
+         "similarity": np.array([0.6, 0.45, 0.2, 0.1])}
+    gold = np.array(["thue", "hai_quan", "hai_quan", "dat_dai"])
+    every = rules(p)
+    assert routed(p, gold, every["configured rule alone"], 0.52, 0.37) == (0.5, 0.5)  # one of two right
+    assert routed(p, gold, every["second model agrees"], 0.52, 0.37) == (0.25, 1.0)  # the wrong one waits
+    assert routed(p, gold, every["all agree"], 0.0, 0.0) == (0.5, 1.0)  # the two where all three agree
+    assert routed(p, gold, every["similar to training >= 0.4"], 0.0, 0.0) == (0.5, 0.5)
+    assert routed(p, gold, np.zeros(4, bool), 0.0, 0.0) == (0.0, 1.0)
+    # Fitted on the set: everything but the confident mistake is right; it can only be left
+    # out with the others above it (threshold 0.82+), so the best is 1 of 4.
+    assert best_coverage(p, gold, every["configured rule alone"]) == 0.25
+    assert best_coverage(p, gold, every["second model agrees"]) == 0.75
