@@ -208,13 +208,20 @@ def _strip_char(c: str) -> str:
 
 
 class _PlainTable(dict):
-    """`str.translate`'s table for `_strip_char`, filled as characters are met: the bot screens
-    every text it sends and receives, and a Python loop over the characters was a third of a
-    check's time."""
+    """`str.translate`'s table for `_strip_char`, filled as characters are met (at most
+    PLAIN_TABLE_SIZE of them, like `_strip_char`'s cache: a stream of rare code points must not
+    grow it without end): the bot screens every text it sends and receives, and a Python loop
+    over the characters was a third of a check's time. Two threads filling one entry at once
+    store the same value."""
 
     def __missing__(self, code: int) -> str:
-        self[code] = _strip_char(chr(code))
-        return self[code]
+        plain = _strip_char(chr(code))
+        if len(self) < PLAIN_TABLE_SIZE:
+            self[code] = plain
+        return plain
+
+
+PLAIN_TABLE_SIZE = 4096
 
 
 _PLAIN = _PlainTable()
@@ -227,7 +234,10 @@ def _collapse(text: str) -> tuple[str, list[int]]:
     "đ..m"), with each kept character's index in `text`. Keeps the word patterns linear (a
     letter pattern repeats at most twice) without losing what was typed."""
     lowered = text.lower()
-    if len(lowered) == len(text) and _RUN_OF_THREE.search(lowered) is None:
+    # str.lower() works on the whole text: one character may become two ("İ"), and a capital
+    # sigma depends on what follows it ("ΣΣΣ" -> "σσς"); the loop lowers one character at a
+    # time. Where either can happen, the loop decides.
+    if len(lowered) == len(text) and "Σ" not in text and _RUN_OF_THREE.search(lowered) is None:
         return text, list(range(len(text)))  # nothing to cut (most texts)
     out: list[str] = []
     origin: list[int] = []

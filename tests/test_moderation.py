@@ -491,6 +491,9 @@ def _collapse_by_hand(text):
 
 
 @hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.example("ΣΣΣ")  # lowered whole: "σσς", no run of three; one by one: three σ
+@hypothesis.example("xσΣΣ a")
+@hypothesis.example("İİİ")
 @hypothesis.given(hypothesis.strategies.text(
     alphabet=hypothesis.strategies.sampled_from(list("aAáÁđĐoOồỒ0011.. *İßﬃΣσς\u0130\u200bz")), max_size=30))
 def test_the_views_shortcuts_give_what_the_character_loops_gave(text):
@@ -505,9 +508,19 @@ def test_the_views_shortcuts_give_what_the_character_loops_gave(text):
     assert (views.folded_plain, views.origin_plain) == _collapse_by_hand(views.plain)
 
 
+def test_the_plain_table_stops_growing_at_its_size():
+    """A stream of rare code points (anyone can send them) must not grow the table without end;
+    past its size the characters are still translated, just not remembered."""
+    from cases.moderation import _PLAIN, PLAIN_TABLE_SIZE, _strip_char
+
+    rare = "".join(chr(0x4E00 + i) for i in range(PLAIN_TABLE_SIZE + 100)) + "ồ"
+    assert rare.translate(_PLAIN) == "".join(_strip_char(c) for c in rare)
+    assert len(_PLAIN) == PLAIN_TABLE_SIZE
+
+
 @pytest.mark.parametrize("text, collapsed", [
     ("nguuuu", "nguu"), ("NguUUu", "NguU"), ("đ.....m", "đ..m"), ("0000 đồng", "0000 đồng"),
-    ("Cho em hỏi thủ tục", "Cho em hỏi thủ tục"), ("vvvcl", "vvcl"),
+    ("Cho em hỏi thủ tục", "Cho em hỏi thủ tục"), ("vvvcl", "vvcl"), ("ΣΣΣ", "ΣΣ"), ("σσΣ x", "σσ x"),
 ])
 def test_collapse_cuts_runs_of_one_character_to_two(text, collapsed):
     from cases.moderation import _collapse
