@@ -127,8 +127,16 @@ def test_webhook_answer_times_are_counted_by_status(app, client, monkeypatch):
     monkeypatch.setattr("bot.channels.messenger.webhook.append_events", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     assert signed_post(client, with_text(load_fixture("text_message.json"), "khác", mid="m.other")).status_code == 500
+
+    def refused(*args, **kwargs):
+        from werkzeug.exceptions import ServiceUnavailable
+
+        raise ServiceUnavailable()  # an HTTPException: Flask answers its own code
+
+    monkeypatch.setattr("bot.channels.messenger.webhook.append_events", refused)
+    assert signed_post(client, with_text(load_fixture("text_message.json"), "nữa", mid="m.more")).status_code == 503
     after = scrape(client)
-    for status in ("200", "403", "400", "500"):
+    for status in ("200", "403", "400", "500", "503"):
         assert delta(after, before, "ddci_webhook_seconds_count", channel="messenger", status=status) == 1, status
         assert delta(after, before, "ddci_webhook_seconds_bucket", channel="messenger", status=status, le="+Inf") == 1
     assert delta(after, before, "ddci_webhook_seconds_sum", channel="messenger", status="200") > 0

@@ -15,7 +15,8 @@ import json
 import logging
 import time
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 import telemetry
 from bot import context
@@ -40,16 +41,21 @@ def subscribe():
 
 
 def timed(channel: str):
-    """Record how long the view took to answer, by status (telemetry.WEBHOOK_SECONDS)."""
+    """Record how long the view took to answer, by the status of its response
+    (telemetry.WEBHOOK_SECONDS): an HTTPException's own code (a client that hung up mid-body
+    is a 400), 500 for any other exception."""
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             started = time.perf_counter()
             status = 500  # an exception escaped the view: Flask answers 500
             try:
-                answer = view(*args, **kwargs)
-                status = answer[1] if isinstance(answer, tuple) else 200
-                return answer
+                response = current_app.make_response(view(*args, **kwargs))
+                status = response.status_code
+                return response
+            except HTTPException as exc:
+                status = exc.code or 500
+                raise
             finally:
                 telemetry.WEBHOOK_SECONDS.labels(channel=channel, status=str(status)).observe(
                     time.perf_counter() - started)
