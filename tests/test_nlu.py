@@ -332,3 +332,25 @@ def test_abstention_rules_count_what_they_decide_and_how_much_of_it_is_right():
     # out with the others above it (threshold 0.82+), so the best is 1 of 4.
     assert best_coverage(p, gold, every["configured rule alone"]) == 0.25
     assert best_coverage(p, gold, every["second model agrees"]) == 0.75
+
+
+@pytest.mark.parametrize("idf, loaded", [([1.5, 2.0], True), ([1.5], False), ([1.5, 2.0, 3.0], False)])
+def test_a_stored_vocabulary_loads_only_with_one_idf_per_term(tmp_path, idf, loaded):
+    """The features weight each stored count by idf[column]: stored files that disagree (a
+    damaged model) leave the features off with a warning, as a missing vocabulary does, instead
+    of weighting the wrong terms."""
+    import json
+
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from nlu.components.tfidf import TfidfFeaturizer
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("tfidf")
+    with storage.write_to(resource) as directory:
+        (directory / "vocabulary.json").write_text(json.dumps({"thue": 0, "hai quan": 1}), encoding="utf-8")
+        (directory / "idf.json").write_text(json.dumps(idf), encoding="utf-8")
+    config = {**TfidfFeaturizer.get_default_config(), "analyzer": "word"}
+    featurizer = TfidfFeaturizer.load(config, storage, resource, ExecutionContext(GraphSchema({}), node_name="f"))
+    assert (featurizer._counter is not None) == loaded

@@ -296,6 +296,10 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
                 abbreviations_file = model_dir / "abbreviations.json"
                 abbreviations = (json.loads(abbreviations_file.read_text(encoding="utf-8"))
                                  if abbreviations_file.exists() else {})
+            if idf.ndim != 1 or len(idf) != len(vocabulary) or sorted(vocabulary.values()) != list(range(len(idf))):
+                # _transform indexes idf by the vocabulary's columns: a mismatch would weight
+                # the wrong terms (or fail), not stop at a dimension error as a matrix product did.
+                raise ValueError(f"{len(idf)} idf values for {len(vocabulary)} terms")
         except (ValueError, FileNotFoundError):
             logger.warning("TfidfFeaturizer: no stored vocabulary in %s; features are off", resource.name)
             return cls(config, model_storage, resource, execution_context)
