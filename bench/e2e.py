@@ -430,7 +430,8 @@ def inside_text(result: Optional["Result"]) -> str:
     inside = result.extra.get("inside_web") if result else None
     if not inside or math.isnan(inside["within_20ms"]):
         return "-"  # no run, or code without the histogram
-    return f"{inside['within_20ms']:.1%}; <= {fmt(inside['p99_bound_ms'], 'ms')}"
+    bound = inside["p99_bound_ms"]
+    return f"{inside['within_20ms']:.1%}; " + (f"<= {fmt(bound, 'ms')}" if not math.isinf(bound) else "> 20 s")
 
 
 # ---- scenarios ----------------------------------------------------------------------------------
@@ -548,13 +549,16 @@ def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ddci-e2e-"))
     made_baseline = args.baseline_repo is None and not args.no_baseline
     base_repo = None if args.no_baseline else (args.baseline_repo or baseline_repo(tmp))
-    lines = ["| measure (2 cores, Send API 50 ms) | baseline (" + baseline_name(args.baseline_repo) + ") | ours | ratio | target |",
+    base_name = "not run" if args.no_baseline else baseline_name(args.baseline_repo)
+    lines = ["| measure (2 cores, Send API 50 ms) | baseline (" + base_name + ") | ours | ratio | target |",
              "|---|---:|---:|---|---|"]
     ok = True
     try:
         if "burst" in only:
-            log("burst of 400, one worker, SQLite" + (": the baseline first" if args.baseline_first else ": ours first"))
-            if args.baseline_first and base_repo:
+            first = args.baseline_first and base_repo is not None
+            log("burst of 400, one worker, SQLite" + ((": the baseline first" if first else ": ours first")
+                                                      if base_repo else ": ours"))
+            if first:
                 base = burst(base_repo, tmp / "burst-base")
                 ours = burst(REPO, tmp / "burst-ours", app=ours_app)
             else:
