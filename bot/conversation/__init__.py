@@ -159,7 +159,11 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
         `default`, else the message's text."""
         if fallback:
             return fallback
-        conv = s.get(ConversationState, (m.page_id, m.sender_id))
+        return self._language_of(s.get(ConversationState, (m.page_id, m.sender_id)), m, default)
+
+    @staticmethod
+    def _language_of(conv: Optional[ConversationState], m: InboundMessage, default: Optional[str] = None) -> str:
+        """`_language` without a fallback, from the conversation row the caller has read."""
         if conv is not None and conv.language in ("vi", "en"):
             return conv.language
         if default is not None:
@@ -206,11 +210,10 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
             done = self._officer(s, t, m, text)
             if done is not None:
                 return done
+            # One read of the row: `Session.get` does not remember a row that is missing, so
+            # asking `_language` as well cost every first-time sender a second SELECT.
             known = s.get(ConversationState, (m.page_id, m.sender_id))
-            # What `_language(s, m, None, default="vi")` gives, from the row just read: asked
-            # again, a sender without a row yet (every first message) costs a second SELECT.
-            so_far = known.language if known is not None and known.language in ("vi", "en") else "vi"
-            lang = detect_language(text, default=so_far)
+            lang = detect_language(text, default=self._language_of(known, m, default="vi"))
             if (phone or email) and known is not None and known.contact_asked_at and contact_only(text):
                 conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
                 conv.phone, conv.email = phone or conv.phone, email or conv.email
