@@ -69,6 +69,11 @@ def inbox(db, clock, tmp_path):
      "Ms. Nguyễn Văn A"),
     ("uu dai o khu kinh te Van Don, song Ba Che, doi Than Quang Ninh", [],
      "uu dai o khu kinh te Van Don, song Ba Che, doi Than Quang Ninh"),
+    # chat shorthand for anh / chị / em, in Vietnamese only; "quán" (a shop) is not "quận" (a district)
+    ("c Phương đã hỗ trợ, e Linh bên cty, a Vương bên ban qlda; chủ quán Nguyễn Thu Hà",
+     ["Phương", "Linh", "Vương", "Thu Hà"], "c A đã hỗ trợ, e A bên cty, a A bên ban qlda; chủ quán Nguyễn Văn A"),
+    ("We are a Korean investor, e.g. a Japanese firm", [], "We are a Korean investor, e.g. a Japanese firm"),
+    ("quan Nguyen Trai, quận Lê Chân", [], "quan Nguyen Trai, quận Lê Chân"),
     # not people: a street, a ward, a title, a city; and square brackets cannot fake an annotation
     ("đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh [x](phone)", [],
      "đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh (x)(phone)"),

@@ -25,7 +25,10 @@ zone and industrial park, with or without its "Huyện"/"Phường"/"KKT" prefix
 "Bái Tử Long", "Bắc Luân"); without this the simulated traffic (nlu/traffic/) lost "Vân Đồn",
 "Ba Chẽ" and "Hàn Quốc" to "Nguyễn Văn A" in 16 of its first 618 examples. "em" and the English
 titles Mr, Mrs, Ms, Miss, Dr count as pronouns of address ("liên hệ em Linh", "contact Ms. Wang
-Li").
+Li"), and so does chat shorthand for anh, chị, em ("a Vương", "c Phương", "e Linh") in a text
+in Vietnamese; a place word counts as itself when written with diacritics ("quán", a shop, is
+not "quận"). The third round of the simulated traffic leaked four names past the rule before
+these two were added.
 Limits: a lower-case name without a cue is not found ("nguyen van an gui hs" stays); a
 family name that is also common in place names (Hà, Hồ, Cao, Mai, Lương, Lâm, Quang) counts
 only after a cue; ALL-CAPS names are not found (ALL-CAPS messages are common and would be
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Optional
 
 from nlu.entities import resolve
-from nlu.normalize import strip_diacritics
+from nlu.normalize import detect_language, strip_diacritics
 
 PLACEHOLDER = {"phone": "0900 000 000", "email": "email@example.com", "tracking_code": "QN-2026-000001"}
 TAX_PLACEHOLDER = {10: "0100000000", 13: "0100000000001", 14: "0100000000-001"}
@@ -55,10 +58,11 @@ FAMILY_NAMES = frozenset(strip_diacritics(n).lower() for n in (
     "Đào Lục Hàn Diệp Doãn Giang Khúc Thân Tôn Viên Âu Bạch Bế Cù Khương Lò Mẫn Ninh Quan Thạch Từ"
 ).split())
 CUE_ONLY_FAMILY_NAMES = frozenset(strip_diacritics(n).lower() for n in "Hà Hồ Cao Mai Lương Lâm Quang Đàm".split())
-_PLACE_WORDS = frozenset(strip_diacritics(w).lower() for w in (
+_PLACE_WORDS_VI = frozenset((
     "đường phố phường xã thị quận huyện tỉnh tp thành cầu ngõ ngách hẻm khu kcn kkt cảng bến chợ trường "
     "bệnh viện sông núi đảo vịnh tổ thôn bản ấp làng street road ward district"
 ).split())
+_PLACE_WORDS = frozenset(strip_diacritics(w).lower() for w in _PLACE_WORDS_VI)  # as typed without diacritics
 _TITLES = frozenset(strip_diacritics(w).lower() for w in (
     "Chủ Giám Phó Trưởng Bí Cán Chánh Thanh Sở Ban Phòng Chi Cục Tổng Kế Thủ Hiệu Bác Ủy Uỷ Tổ Công Cty "
     "Hải Thuế Bảo Kiểm Ad Admin"
@@ -69,6 +73,9 @@ _CUE = re.compile(r"(?i)(?<![^\W_])(tên(?: (?:em|tôi|mình|anh|chị|của (?:
                   r"ten(?: (?:em|toi|minh|anh|chi))? la|ho va ten|ho ten|my name is|người đại diện(?: là)?|"
                   r"nguoi dai dien(?: la)?|giám đốc(?: là)?|giam doc(?: la)?)(?:\s*[:,])?(?=\s)")
 _PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac em mr mrs ms miss dr".split())  # lower-cased, not folded
+# Chat shorthand for anh, chị, em ("c Phương", "e Linh", "a Vương"): pronouns only in a
+# Vietnamese text ("a" is also the English article: "a Korean investor" keeps its word).
+_CHAT_PRONOUNS = frozenset("a c e".split())
 GAZETTEER = Path(__file__).resolve().parent.parent / "nlu" / "data" / "lookup_location.yml"
 EXTRA_PLACES = (
     "Hàn Quốc", "Trung Quốc", "Nhật Bản", "Đài Loan", "Thái Lan", "Hồng Kông", "Triều Tiên", "Ấn Độ", "Lào",
@@ -118,6 +125,14 @@ def _entities(text: str) -> list[dict]:
 
 def _folded(word: str) -> str:
     return strip_diacritics(word).lower()
+
+
+def _place_word(word: str) -> bool:
+    """A word that makes the name after it a place ("đường Lê Lợi"). Written with diacritics it
+    must be the place word itself: folded, "quán" (a shop: "chủ quán Nguyễn Thu Hà") would be
+    "quận" (a district); without diacritics ("duong Le Loi") it cannot be told apart."""
+    lower = word.lower()
+    return lower in _PLACE_WORDS_VI or (lower.isascii() and lower in _PLACE_WORDS)
 
 
 def _capitalised(word: str) -> bool:
@@ -173,6 +188,7 @@ def _names(text: str) -> list[tuple[int, int, str]]:
     words = list(_WORD.finditer(text))
     spans: list[tuple[int, int, str]] = []
     places = _places(text, words)
+    vietnamese = detect_language(text, default="vi") == "vi"
 
     def add(i: int, n: int) -> None:
         start, end = words[i].start(), words[i + n - 1].end()
@@ -195,12 +211,12 @@ def _names(text: str) -> list[tuple[int, int, str]]:
     while i < len(words):
         word = words[i].group(0)
         n = _runs(text, words, i, 4, _capitalised) if _capitalised(word) else 0
-        if n >= 2 and _folded(word) in FAMILY_NAMES and not (i and _folded(words[i - 1].group(0)) in _PLACE_WORDS):
+        if n >= 2 and _folded(word) in FAMILY_NAMES and not (i and _place_word(words[i - 1].group(0))):
             add(i, n)
             i += n
             continue
-        if word.lower() in _PRONOUNS and i + 1 < len(words) and _capitalised(words[i + 1].group(0)) \
-                and _folded(words[i + 1].group(0)) not in _TITLES:
+        if (word.lower() in _PRONOUNS or (word in _CHAT_PRONOUNS and vietnamese)) and i + 1 < len(words) \
+                and _capitalised(words[i + 1].group(0)) and _folded(words[i + 1].group(0)) not in _TITLES:
             n = _runs(text, words, i + 1, 3, _capitalised)
             add(i + 1, n)
             i += n + 1
