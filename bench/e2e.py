@@ -264,11 +264,10 @@ class Deployment:
                 return int(line.split()[1]) / 1024
         return math.nan
 
-    def webhook_buckets(self) -> dict:
-        """{upper bound (s): webhook POSTs answered 200 within it} from the web process's own
-        histogram (ddci_webhook_seconds, cumulative); empty where the code has none (the baseline)."""
+    def metrics(self) -> str:
+        """One scrape of /metrics (every process's values: PROMETHEUS_MULTIPROC_DIR); empty if it fails."""
         status, body = http_get(f"{self.url}/metrics")
-        return webhook_buckets(body.decode("utf-8")) if status == 200 else {}
+        return body.decode("utf-8") if status == 200 else ""
 
     def cpu_s(self) -> dict:
         """CPU seconds (user + system) used so far by each process of the deployment and its
@@ -396,19 +395,64 @@ def summarize(load: Load, got: dict, doubled: int) -> Result:
                   else math.nan, len(got), len(load.sent_at), doubled, percentile(webhook, 99) * 1000)
 
 
-def webhook_buckets(metrics_text: str) -> dict:
-    """{upper bound (s): POSTs answered 200 within it}, cumulative, summed over channels, from
-    a /metrics text."""
+def histogram_buckets(metrics_text: str, name: str, **labels: str) -> dict:
+    """{upper bound (s): observations within it}, cumulative, of histogram `name` in a /metrics
+    text, for the samples with `labels`, summed over the other labels; empty where the code
+    has no such histogram (an older baseline)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     out: dict = {}
     for family in text_string_to_metric_families(metrics_text):
-        if family.name == "ddci_webhook_seconds":
+        if family.name == name:
             for sample in family.samples:
-                if sample.name.endswith("_bucket") and sample.labels.get("status") == "200":
+                if sample.name.endswith("_bucket") and all(sample.labels.get(k) == v for k, v in labels.items()):
                     le = float(sample.labels["le"])
                     out[le] = out.get(le, 0.0) + sample.value
     return out
+
+
+def webhook_buckets(metrics_text: str) -> dict:
+    """{upper bound (s): POSTs answered 200 within it}, cumulative, summed over channels."""
+    return histogram_buckets(metrics_text, "ddci_webhook_seconds", status="200")
+
+
+def bucket_bounds(before: dict, after: dict) -> dict:
+    """What was observed between two scrapes of a histogram: how many, and the smallest bucket
+    bounds that hold half and 99 % of them (upper bounds of the p50 and the p99), in ms."""
+    counts = {le: after[le] - before.get(le, 0.0) for le in after}
+    total = counts.get(math.inf, 0.0)
+    if not total:
+        return {"n": 0, "p50_bound_ms": math.nan, "p99_bound_ms": math.nan}
+    bounds = sorted(counts)
+    return {"n": int(total), **{f"p{q}_bound_ms": 1000 * next(le for le in bounds if counts[le] >= q / 100 * total)
+                                 for q in (50, 99)}}
+
+
+LOCK_HOLD, LOCK_WAIT = "ddci_write_lock_hold_seconds", "ddci_write_lock_wait_seconds"
+
+
+def write_lock(before: str, after: str) -> dict:
+    """SQLite's write lock between two scrapes: the background writers' holds (the worker's
+    units of work, its sender's, the scheduler's) and the requests' waits (the webhook's INSERT)."""
+    return {"hold": bucket_bounds(histogram_buckets(before, LOCK_HOLD, writer="background"),
+                                  histogram_buckets(after, LOCK_HOLD, writer="background")),
+            "wait": bucket_bounds(histogram_buckets(before, LOCK_WAIT, writer="request"),
+                                  histogram_buckets(after, LOCK_WAIT, writer="request"))}
+
+
+def lock_text(result: Optional["Result"]) -> str:
+    lock = result.extra.get("write_lock") if result else None
+    if not lock or not lock["hold"]["n"]:
+        return "-"  # no run, or code without the histograms
+
+    def bound(ms: float) -> str:
+        return f"<= {fmt(ms, 'ms')}" if not math.isinf(ms) else "> 30 s"
+
+    hold, wait = lock["hold"], lock["wait"]
+    text = f"{hold['n']} holds: p50 {bound(hold['p50_bound_ms'])}, p99 {bound(hold['p99_bound_ms'])}"
+    if wait["n"]:
+        text += f"; request waits p99 {bound(wait['p99_bound_ms'])}"
+    return text
 
 
 def inside_web(before: dict, after: dict) -> dict:
@@ -445,12 +489,14 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
           app: Optional[dict] = None) -> Result:
     with Deployment(repo, tmp, workers=workers, database=database, app=app) as dep:
         warm_up(dep, tmp.name)
-        before, buckets = dep.cpu_s(), dep.webhook_buckets()
+        before, scraped = dep.cpu_s(), dep.metrics()
         load = send(dep.url, tmp.name, n, rate=200)
         got, doubled = acks(dep, load, timeout=240)
         after = dep.cpu_s()
         result = summarize(load, got, doubled)
-        result.extra["inside_web"] = inside_web(buckets, dep.webhook_buckets())
+        scraped_after = dep.metrics()
+        result.extra["inside_web"] = inside_web(webhook_buckets(scraped), webhook_buckets(scraped_after))
+        result.extra["write_lock"] = write_lock(scraped, scraped_after)
         result.extra["worker_rss_mb"] = dep.rss_mb("worker0")
         result.extra["cpu_s"] = {name: after[name] - before.get(name, 0.0) for name in after}
         log("CPU seconds during the burst: " + ", ".join(f"{k} {v:.1f}" for k, v in result.extra["cpu_s"].items()))
@@ -573,6 +619,8 @@ def run(args: argparse.Namespace) -> int:
                           b.webhook_p99_ms, "<= 20 ms", "ms"),
                       f"| the same POSTs timed inside the web process (ddci_webhook_seconds): within 20 ms; p99 | "
                       f"{inside_text(base)} | {inside_text(ours)} | | |",
+                      f"| SQLite's write lock in the burst (ddci_write_lock_*): background holds; request waits | "
+                      f"{lock_text(base)} | {lock_text(ours)} | | |",
                       row("worker RSS (local NLU)", ours.extra["worker_rss_mb"],
                           (base.extra["worker_rss_mb"] if base else math.nan), "", "MB"),
                       row("CPU during the burst: worker (with its sender)", ours.extra["cpu_s"]["worker0"],

@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
+import telemetry
+
 SQLITE_POOL_SIZE = 5
 
 
@@ -75,6 +77,9 @@ class WriterQueue:
     per transaction, then waits its turn as before: a stream of requests cannot stop the
     worker (a request holds the lock for about a millisecond).
 
+    How long writers wait for the lock and hold it is measured, by kind of writer (request or
+    background): ddci_write_lock_wait_seconds and ddci_write_lock_hold_seconds (telemetry).
+
     The lock files are created beside the database with its permissions and, when a root
     process creates them (`sudo flask db upgrade`), its owner, as SQLite does with `-wal`.
     """
@@ -88,6 +93,7 @@ class WriterQueue:
         self.path = f"{self.database_path}-writers.lock"
         self.wait_path = f"{self.database_path}-writers.wait"
         self.background = False  # this process's writers give way to the web's requests
+        self._clock = time.monotonic  # what the waits and holds are measured with (telemetry)
 
     def attach(self, engine: Engine) -> None:
         event.listen(engine, "connect", self._connect)
@@ -187,14 +193,22 @@ class WriterQueue:
             del held[self.path]  # given back from another thread (the pool closed that connection)
         if self.path in held or "writer_fd" not in info:
             return  # this thread already writes through another connection (of any engine on this file)
+        started = self._clock()
         self._acquire(info)
-        info["writer_held"] = True
+        info["writer_held"], info["writer_since"] = True, self._clock()
         held[self.path] = info
+        telemetry.WRITE_LOCK_WAIT.labels(writer=self._kind()).observe(info["writer_since"] - started)
+
+    def _kind(self) -> str:
+        return "background" if self.background else "request"
 
     def _release(self, info: dict) -> None:
         if not info.pop("writer_held", False):
             return
         fcntl.flock(info["writer_fd"], fcntl.LOCK_UN)
+        since = info.pop("writer_since", None)
+        if since is not None:
+            telemetry.WRITE_LOCK_HOLD.labels(writer=self._kind()).observe(self._clock() - since)
         held = self._paths()
         if held.get(self.path) is info:
             del held[self.path]

@@ -45,6 +45,21 @@ WEBHOOK_SECONDS = Histogram(
     "ddci_webhook_seconds", "Time the web process took to answer a webhook POST (from the view's start to its "
     "answer: reading, the signature, parsing, storing the events), by channel and HTTP status. Not in it: the "
     "time a request waited for gunicorn to take it up.", ["channel", "status"], buckets=WEBHOOK_SECONDS_BUCKETS)
+# SQLite's one write lock, taken in turn through the WriterQueue (store/db.py): how long a writer
+# waited for it and then held it (its transaction's first write to its end), by kind of writer:
+# "request" (the web process: a business's webhook, an officer's click) or "background" (the
+# worker, its sender, the scheduler). A request waits for the background transaction in
+# progress, so the background holds bound the webhook's wait (issue 14). Not on PostgreSQL.
+WRITE_LOCK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1,
+                      5, 30)
+WRITE_LOCK_WAIT = Histogram(
+    "ddci_write_lock_wait_seconds", "SQLite: time a writer waited for the database's write lock (the writers' "
+    "queue), by writer: request (web) or background (worker, sender, scheduler).", ["writer"],
+    buckets=WRITE_LOCK_BUCKETS)
+WRITE_LOCK_HOLD = Histogram(
+    "ddci_write_lock_hold_seconds", "SQLite: time a writer held the database's write lock, from its "
+    "transaction's first write to its end, by writer: request (web) or background (worker, sender, scheduler).",
+    ["writer"], buckets=WRITE_LOCK_BUCKETS)
 WEBHOOK_EVENTS = Counter(
     "ddci_webhook_events", "Events a channel's webhook received, by channel and result (stored; duplicate: "
     "already stored, a redelivery; shapeless: an item that is no event, skipped).", ["channel", "result"])

@@ -163,6 +163,35 @@ def test_the_e2e_benchmark_reads_the_webhook_times_of_a_burst_from_two_scrapes(a
     assert math.isnan(inside_web(made, made)["within_20ms"])  # no POST between the scrapes
 
 
+def test_the_e2e_benchmark_reads_the_write_lock_of_a_burst_from_two_scrapes(app, client, worker, db_url):
+    """bench/e2e.py reports SQLite's write lock in the burst: the background writers' holds and
+    the requests' waits between two real scrapes, as counts and bucket bounds."""
+    import math
+
+    from bench.e2e import bucket_bounds, write_lock
+    from bot import context
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    before = client.get("/metrics").get_data(as_text=True)
+    for i in range(2):
+        assert signed_post(client, with_text(load_fixture("text_message.json"), QUESTION, mid=f"m.l{i}")).status_code == 200
+    with app.app_context():
+        context.db().yield_to_requests()  # the worker's writers are background ones from here
+    try:
+        assert worker.run_once() >= 2
+    finally:
+        with app.app_context():
+            context.db().writers.background = False
+    lock = write_lock(before, client.get("/metrics").get_data(as_text=True))
+    assert lock["wait"]["n"] == 2  # the two webhook INSERTs, each a request's one wait
+    assert lock["hold"]["n"] >= 2 and 0 < lock["hold"]["p50_bound_ms"] <= lock["hold"]["p99_bound_ms"]
+    # A made-up histogram: 60 within 5 ms, 39 more within 20 ms, the last within 1 s.
+    made = {0.005: 60.0, 0.02: 99.0, 1.0: 100.0, math.inf: 100.0}
+    assert bucket_bounds({}, made) == {"n": 100, "p50_bound_ms": 5.0, "p99_bound_ms": 20.0}
+    assert bucket_bounds(made, made)["n"] == 0
+
+
 def test_an_unsure_classification_counts_as_sent_to_triage(make_app, trained_model, graph, clock):
     from bot import context, runtime
 

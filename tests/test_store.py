@@ -289,3 +289,46 @@ def test_the_lock_files_take_the_databases_permissions(tmp_path):
             assert stat.S_IMODE(os.stat(f"{path}{suffix}").st_mode) == 0o640 & ~umask
     finally:
         db.dispose()
+
+
+def test_the_write_lock_waits_and_holds_are_measured_by_kind_of_writer(tmp_path):
+    """ddci_write_lock_wait_seconds / ddci_write_lock_hold_seconds (telemetry): a background
+    writer holds the lock from its transaction's first write to its commit (0.04 s on a driven
+    clock), not from its first read; each writer's wait for it is counted too, and a request's
+    under its own kind."""
+    from prometheus_client import REGISTRY
+
+    from store import Database, Heartbeat
+    from store.db import utcnow
+
+    def count(metric, writer, le):
+        return REGISTRY.get_sample_value(f"{metric}_bucket", {"writer": writer, "le": le}) or 0.0
+
+    path = tmp_path / "measured.sqlite3"
+    web, worker = Database(f"sqlite:///{path}"), Database(f"sqlite:///{path}")
+    worker.yield_to_requests()
+    now = [100.0]
+    for db in (web, worker):
+        db.writers._clock = lambda: now[0]
+    hold, wait = "ddci_write_lock_hold_seconds", "ddci_write_lock_wait_seconds"
+    try:
+        web.upgrade()
+        before = {(m, w, le): count(m, w, le) for m in (hold, wait) for w in ("request", "background")
+                  for le in ("0.0005", "0.01", "0.03", "0.05")}
+        with worker.session() as s:
+            s.get(Heartbeat, "nobody")  # a read: the lock is not taken yet
+            now[0] += 1.0  # not held: not counted
+            s.add(Heartbeat(name="worker", beat_at=utcnow(), info={}))
+            s.flush()  # the first write takes it
+            now[0] += 0.04
+        with web.session() as s:
+            s.add(Heartbeat(name="webhook", beat_at=utcnow(), info={}))
+            s.flush()
+        after = {k: count(*k) for k in before}
+        grew = {k: after[k] - before[k] for k in before}
+        assert grew[(hold, "background", "0.03")] == 0 and grew[(hold, "background", "0.05")] == 1
+        assert grew[(wait, "background", "0.0005")] == 1  # nobody held it
+        assert grew[(hold, "request", "0.0005")] == 1 and grew[(wait, "request", "0.0005")] == 1
+    finally:
+        for db in (web, worker):
+            db.dispose()
