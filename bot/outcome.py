@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from sqlalchemy import update
+
 import telemetry
 from store import Database, InboxEvent
 
@@ -33,10 +35,13 @@ class Ticket:
         return f"{purpose}:{self.event_id}"
 
     def finish(self, s, status: str, detail: str) -> Outcome:
-        """Record the outcome in session `s` (the caller's transaction)."""
-        row = s.get(InboxEvent, self.event_id)
-        row.status, row.outcome = status, detail[:255]
-        row.processed_at, row.lease_until, row.error = self.clock(), None, None
+        """Record the outcome in session `s` (the caller's transaction): one UPDATE by id, with
+        no read of the row first. A read here came after the unit of work's first write, so on
+        SQLite it lengthened the time the worker holds the database's write lock (issue 14)."""
+        done = s.execute(update(InboxEvent).where(InboxEvent.id == self.event_id).values(
+            status=status, outcome=detail[:255], processed_at=self.clock(), lease_until=None, error=None))
+        if done.rowcount != 1:  # the event is gone: what it caused must not be written without it
+            raise LookupError(f"inbox event {self.event_id} no longer exists")
         telemetry.EVENTS.labels(outcome=status).inc()
         return Outcome(status, detail)
 

@@ -177,6 +177,10 @@ class Casework:
             result = replace(result, needs_review=True)
         decision = self.route(intake.text, result, intake.page_id)
         received, now = intake.received_at, self.clock()
+        # Everything that needs no row id is worked out before the first write (the flush
+        # below): on SQLite the write lock is held from there to the commit (issue 14).
+        roles = {decision.role} | ({"coordinate"} if decision.coordinators else set())
+        dues = {role: self.due(role, received) for role in roles}
         inquiry = Inquiry(
             source_event_id=intake.event_id, page_id=intake.page_id, sender_id=intake.sender_id,
             channel=intake.channel, reply_channel=intake.reply_channel, reply_to=dict(intake.reply_to),
@@ -184,7 +188,7 @@ class Casework:
             entities=result.entities, needs_review=result.needs_review, model_version=result.model_version,
             unit_code=decision.unit, status="triage" if decision.is_triage else "assigned",
             routing_trace={"rule": decision.rule, "trace": list(decision.trace)}, received_at=received,
-            due_at=self.due(decision.role, received), created_at=now, updated_at=now,
+            due_at=dues[decision.role], created_at=now, updated_at=now,
             attachments=list(intake.attachments) or None, post_id=intake.post_id, comment_id=intake.comment_id,
             moderation_note=intake.moderation_note,
         )
@@ -194,8 +198,9 @@ class Casework:
         except IntegrityError as exc:
             raise AlreadyOpened() from exc
         inquiry.code = f"{self.prefix}-{self.calendar.local_date(received).year}-{inquiry.id:06d}"
-        lead = self._assignment(s, inquiry, decision.unit, decision.role, received)
-        coordinating = [self._assignment(s, inquiry, code, "coordinate", received) for code in decision.coordinators]
+        lead = self._assignment(s, inquiry, decision.unit, decision.role, received, dues[decision.role])
+        coordinating = [self._assignment(s, inquiry, code, "coordinate", received, dues["coordinate"])
+                        for code in decision.coordinators]
         self.add_message(s, inquiry, direction="in", source=intake.channel, text=intake.text,
                          attachments=intake.attachments, at=intake.sent_at, event_id=intake.event_id,
                          ref=intake.ref, revision=intake.revision)
@@ -648,9 +653,12 @@ class Casework:
         self.undeliverable(s, row, reason, contact, channel_title)
 
     # ---- the rows only this class writes -------------------------------------------------
-    def _assignment(self, s, inquiry: Inquiry, unit_code: str, role: str, start: datetime) -> Assignment:
+    def _assignment(self, s, inquiry: Inquiry, unit_code: str, role: str, start: datetime,
+                    due: Optional[datetime] = None) -> Assignment:
+        """`due`: the deadline of `role` from `start`, when the caller has worked it out already."""
         a = Assignment(inquiry_id=inquiry.id, unit_code=unit_code, role=role,
-                       working_days=self.policy.days_for(role), assigned_at=start, due_at=self.due(role, start),
+                       working_days=self.policy.days_for(role), assigned_at=start,
+                       due_at=due if due is not None else self.due(role, start),
                        status="open", updated_at=self.clock())
         s.add(a)
         s.flush()

@@ -678,3 +678,64 @@ def test_an_ordinary_message_is_one_write_transaction_and_no_pings(monkeypatch, 
     assert len(reads) == 3, reads
     assert pings == [] and not any(s.strip().upper() == "SELECT 1" for s in statements)
     assert len(rows(app, Inquiry)) == 1 and len(rows(app, Outbox)) >= 1
+
+
+def test_the_unit_of_work_reads_before_it_writes(make_app, trained_model, graph, clock):
+    """On SQLite a unit of work holds the database's one write lock from its first write to its
+    commit, and the webhook's INSERT waits for it (issue 14). A first-time sender's question:
+    what the unit reads (a pending follow-up choice, the open inquiry, the event) is read
+    before its first write, the conversation row is INSERTed once with the contact question
+    marked (no UPDATE after it), and the event's outcome is one UPDATE without a read. What
+    is still read after the first write needs the new rows' ids: the notice's key and the
+    unit's officers who linked Messenger."""
+    import re
+
+    from sqlalchemy import event
+
+    from bot import context
+
+    app, client, worker = start(make_app, clock)
+    write(client, 1)
+    with app.app_context():
+        engine = context.db().engine
+    units: list[list[str]] = [[]]  # the statements of each transaction
+
+    def on_execute(_conn, _cursor, statement, *_):
+        units[-1].append(" ".join(statement.split()))
+
+    def on_commit(_conn):
+        units.append([])
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        assert worker.process_next().status == "done"
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+    unit = next(u for u in units if any(st.startswith("INSERT INTO inquiries") for st in u))
+    first = next(i for i, st in enumerate(unit) if st.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE"))
+    assert unit[first].startswith("INSERT INTO conversations"), unit[first]
+    after = unit[first:]
+    read_after = {re.search(r" FROM (\w+)", st).group(1) for st in after if st.startswith("SELECT")}
+    assert read_after == {"notifications", "officer_links"}, after
+    assert not any(st.startswith("UPDATE conversations") for st in after), after
+    touching_event = [st for st in after if "inbox_events" in st]
+    assert len(touching_event) == 1 and touching_event[0].startswith("UPDATE inbox_events SET status="), after
+
+
+def test_an_outcome_for_an_event_that_is_gone_writes_nothing(db, clock):
+    """`Ticket.finish` marks the event with one UPDATE, unread: if no row is updated (the event
+    was deleted meanwhile), it raises, and what the unit of work caused is rolled back with it."""
+    import pytest
+
+    from bot.outcome import Ticket
+    from store import Conversation as ConversationState
+
+    ticket = Ticket(db, InboxEvent(id=424242, received_at=clock()), clock)
+    with pytest.raises(LookupError, match="424242"):
+        with db.session() as s:
+            s.add(ConversationState(page_id="p", sender_id="s", updated_at=clock()))
+            ticket.finish(s, "done", "inquiry opened")
+    with db.session() as s:
+        assert s.get(ConversationState, ("p", "s")) is None
