@@ -416,6 +416,28 @@ def webhook_buckets(metrics_text: str) -> dict:
     return histogram_buckets(metrics_text, "ddci_webhook_seconds", status="200")
 
 
+def histogram_total(metrics_text: str, name: str, **labels: str) -> tuple[float, float]:
+    """(sum, count) of histogram `name` in a /metrics text, for the samples with `labels`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = [0.0, 0.0]
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == name:
+            for sample in family.samples:
+                if all(sample.labels.get(k) == v for k, v in labels.items()):
+                    if sample.name == f"{name}_sum":
+                        total[0] += sample.value
+                    elif sample.name == f"{name}_count":
+                        total[1] += sample.value
+    return total[0], total[1]
+
+
+def mean_ms(before: str, after: str, name: str, **labels: str) -> float:
+    """The mean of what histogram `name` observed between two scrapes, in ms (NaN: nothing)."""
+    (s0, n0), (s1, n1) = histogram_total(before, name, **labels), histogram_total(after, name, **labels)
+    return 1000 * (s1 - s0) / (n1 - n0) if n1 > n0 else math.nan
+
+
 def bucket_bounds(before: dict, after: dict) -> dict:
     """What was observed between two scrapes of a histogram: how many, and the smallest bucket
     bounds that hold half and 99 % of them (upper bounds of the p50 and the p99), in ms."""
@@ -434,10 +456,12 @@ LOCK_HOLD, LOCK_WAIT = "ddci_write_lock_hold_seconds", "ddci_write_lock_wait_sec
 def write_lock(before: str, after: str) -> dict:
     """SQLite's write lock between two scrapes: the background writers' holds (the worker's
     units of work, its sender's, the scheduler's) and the requests' waits (the webhook's INSERT)."""
-    return {"hold": bucket_bounds(histogram_buckets(before, LOCK_HOLD, writer="background"),
-                                  histogram_buckets(after, LOCK_HOLD, writer="background")),
-            "wait": bucket_bounds(histogram_buckets(before, LOCK_WAIT, writer="request"),
-                                  histogram_buckets(after, LOCK_WAIT, writer="request"))}
+    return {"hold": {**bucket_bounds(histogram_buckets(before, LOCK_HOLD, writer="background"),
+                                     histogram_buckets(after, LOCK_HOLD, writer="background")),
+                     "mean_ms": mean_ms(before, after, LOCK_HOLD, writer="background")},
+            "wait": {**bucket_bounds(histogram_buckets(before, LOCK_WAIT, writer="request"),
+                                     histogram_buckets(after, LOCK_WAIT, writer="request")),
+                     "mean_ms": mean_ms(before, after, LOCK_WAIT, writer="request")}}
 
 
 def lock_text(result: Optional["Result"]) -> str:
@@ -449,9 +473,10 @@ def lock_text(result: Optional["Result"]) -> str:
         return f"<= {fmt(ms, 'ms')}" if not math.isinf(ms) else "> 30 s"
 
     hold, wait = lock["hold"], lock["wait"]
-    text = f"{hold['n']} holds: p50 {bound(hold['p50_bound_ms'])}, p99 {bound(hold['p99_bound_ms'])}"
+    text = (f"{hold['n']} holds: mean {hold['mean_ms']:.1f} ms, p50 {bound(hold['p50_bound_ms'])}, "
+            f"p99 {bound(hold['p99_bound_ms'])}")
     if wait["n"]:
-        text += f"; request waits p99 {bound(wait['p99_bound_ms'])}"
+        text += f"; request waits: mean {wait['mean_ms']:.1f} ms, p99 {bound(wait['p99_bound_ms'])}"
     return text
 
 

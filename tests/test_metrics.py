@@ -186,6 +186,7 @@ def test_the_e2e_benchmark_reads_the_write_lock_of_a_burst_from_two_scrapes(app,
     lock = write_lock(before, client.get("/metrics").get_data(as_text=True))
     assert lock["wait"]["n"] == 2  # the two webhook INSERTs, each a request's one wait
     assert lock["hold"]["n"] >= 2 and 0 < lock["hold"]["p50_bound_ms"] <= lock["hold"]["p99_bound_ms"]
+    assert 0 < lock["hold"]["mean_ms"] <= lock["hold"]["p99_bound_ms"] and lock["wait"]["mean_ms"] >= 0
     # A made-up histogram: 60 within 5 ms, 39 more within 20 ms, the last within 1 s.
     made = {0.005: 60.0, 0.02: 99.0, 1.0: 100.0, math.inf: 100.0}
     assert bucket_bounds({}, made) == {"n": 100, "p50_bound_ms": 5.0, "p99_bound_ms": 20.0}
