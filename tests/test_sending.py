@@ -629,14 +629,39 @@ def test_an_event_whose_lease_ran_out_while_it_waited_in_the_batch_is_left_to_it
 
 
 # ---- what one message costs the database -------------------------------------------------------
+def _writes(statement: str) -> bool:
+    return statement.split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")
+
+
+def transactions(engine, act) -> list[list[str]]:
+    """The statements `act()` (which must return true) makes `engine` run, whitespace folded,
+    one list per transaction (a new list at each commit)."""
+    from sqlalchemy import event
+
+    units: list[list[str]] = [[]]
+
+    def on_execute(_conn, _cursor, statement, *_):
+        units[-1].append(" ".join(statement.split()))
+
+    def on_commit(_conn):
+        units.append([])
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        assert act()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+    return units
+
+
 def test_an_ordinary_message_is_one_write_transaction_and_no_pings(monkeypatch, make_app, trained_model, graph,
                                                                    clock):
     """On SQLite every write transaction waits its turn for the one write lock and syncs the log
     to disk: a business's question costs the claim of its batch and ONE unit of work (the
     window, the inquiry, its acknowledgement, the notices, the event's outcome), and no
     `SELECT 1` pings a connection that cannot go stale (a SQLite file)."""
-    from sqlalchemy import event
-
     from bot import context
 
     app, client, worker = start(make_app, clock)
@@ -647,29 +672,12 @@ def test_an_ordinary_message_is_one_write_transaction_and_no_pings(monkeypatch, 
         import pytest
 
         pytest.skip("SQLite's write lock and its pings")
-    wrote: list[bool] = []
-    current = {"writes": False}
-    statements: list[str] = []
-
-    def on_execute(_conn, _cursor, statement, *_):
-        statements.append(statement)
-        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            current["writes"] = True
-
-    def on_commit(_conn):
-        wrote.append(current["writes"])
-        current["writes"] = False
-
     pings = []
     real_ping = engine.dialect.do_ping
     monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "commit", on_commit)
-    try:
-        assert worker.process_next().status == "done"
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "commit", on_commit)
+    units = transactions(engine, lambda: worker.process_next().status == "done")
+    statements = [st for unit in units for st in unit]
+    wrote = [any(_writes(st) for st in unit) for unit in units[:-1]]  # the last: after the last commit
     assert wrote.count(True) == 2, wrote  # the claim, the unit of work
     # A first-time sender has no conversation row: the name lookup (is the name known?) and
     # each of the two transactions look for it once (the first transaction asked twice, for the
@@ -690,31 +698,15 @@ def test_the_unit_of_work_reads_before_it_writes(make_app, trained_model, graph,
     unit's officers who linked Messenger."""
     import re
 
-    from sqlalchemy import event
-
     from bot import context
 
     app, client, worker = start(make_app, clock)
     write(client, 1)
     with app.app_context():
         engine = context.db().engine
-    units: list[list[str]] = [[]]  # the statements of each transaction
-
-    def on_execute(_conn, _cursor, statement, *_):
-        units[-1].append(" ".join(statement.split()))
-
-    def on_commit(_conn):
-        units.append([])
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "commit", on_commit)
-    try:
-        assert worker.process_next().status == "done"
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "commit", on_commit)
+    units = transactions(engine, lambda: worker.process_next().status == "done")
     unit = next(u for u in units if any(st.startswith("INSERT INTO inquiries") for st in u))
-    first = next(i for i, st in enumerate(unit) if st.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE"))
+    first = next(i for i, st in enumerate(unit) if _writes(st))
     assert unit[first].startswith("INSERT INTO conversations"), unit[first]
     after = unit[first:]
     read_after = {re.search(r" FROM (\w+)", st).group(1) for st in after if st.startswith("SELECT")}
