@@ -234,14 +234,7 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                 if note:
                     self.cases.flag(s, verdict, written, inquiry_id=None)
                 return self._small_talk(s, t, m, result.intent, lang, text)
-            # Reads before writes: on SQLite a unit of work holds the database's one write lock
-            # from its first write to its commit, and the webhook's INSERT waits for it (issue
-            # 14). The conversation row changed above is not what these read (a pending choice,
-            # the open inquiry and its last message), so it is written with the rest, later.
-            with s.no_autoflush:
-                pending = self.choices.find(s, m.page_id, m.sender_id, None)
-                open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
-                recent = open_ is not None and m.sent_at - queries.last_activity(s, open_) <= self.followup
+            pending = self.choices.find(s, m.page_id, m.sender_id, None)
             if pending is not None and new_matter(pending.classification.get("intent"), result, text,
                                                   self.phrasing) is None:
                 self.choices.add_to(s, pending, text=text, attachments=m.attachments, key=t.key("choice"))
@@ -249,7 +242,8 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                     pending.moderation_note = pending.moderation_note or note
                     self.cases.flag(s, verdict, written, inquiry_id=None)
                 return t.finish(s, "done", f"added to the pending follow-up {pending.id}")
-            if recent:
+            open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
+            if open_ is not None and m.sent_at - queries.last_activity(s, open_) <= self.followup:
                 why = new_matter(open_.intent, result, text, self.phrasing)
                 if why is not None:  # not merged silently: ask
                     self.choices.ask(s, intake=self._intake(t, m, text, lang, m.attachments, note), inquiry=open_,
@@ -266,14 +260,12 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                     self.cases.flag(s, verdict, written, inquiry_id=open_.id)
                 self._say(s, t, m, Reply(replies.followup_joined(lang, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"follow-up joined {open_.code}")
-            ask = self._contact_asked_now(conv)  # with the conversation's INSERT, not an UPDATE after it
             opened = self.cases.open_inquiry(s, self._intake(t, m, text, lang, m.attachments, note), result)
             self._classified(s, t, m, result, lang, "inquiry", opened.role == "lead", opened.inquiry_id)
             if note:
                 self.cases.flag(s, verdict, written, inquiry_id=opened.inquiry_id)
-            if ask:
-                self._ask_contact(s, lang, opened.inquiry_id, t.key("ask-contact"),
-                                  Address(m.channel, m.page_id, m.reply_to), join=f"ack:{t.event_id}")
+            self._ask_contact_once(s, m.page_id, m.sender_id, lang, opened.inquiry_id, t.key("ask-contact"),
+                                   Address(m.channel, m.page_id, m.reply_to), join=f"ack:{t.event_id}")
             return t.finish(s, "done", f"inquiry {opened.code} -> {opened.unit}")
 
     def _officer(self, s, t: Ticket, m: InboundMessage, text: str) -> Optional[Outcome]:
@@ -294,18 +286,12 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                           address: Address, join: Optional[str] = None) -> None:
         """Ask once for a phone number or e-mail; in the acknowledgement's message (`join`, its
         key) when it goes to the same person now: one Send API call instead of two."""
-        if self._contact_asked_now(self._state(s, page_id, sender_id)):
-            self._ask_contact(s, lang, inquiry_id, key, address, join)
-
-    def _contact_asked_now(self, conv: ConversationState) -> bool:
-        """Whether the contact question is to be asked now; if so, it is marked asked on `conv`."""
-        if not self.ask_contact or conv.phone or conv.email or conv.contact_asked_at:
-            return False
+        if not self.ask_contact:
+            return
+        conv = self._state(s, page_id, sender_id)
+        if conv.phone or conv.email or conv.contact_asked_at:
+            return
         conv.contact_asked_at = self.clock()
-        return True
-
-    def _ask_contact(self, s, lang: str, inquiry_id: int, key: str, address: Address,
-                     join: Optional[str] = None) -> None:
         self.cases.reply(s, inquiry_id, key, Reply(texts.ASK_CONTACT[lang]), address=address, join=join)
 
     def _after_choice_opened(self, s, choice: FollowupChoice, opened) -> None:
