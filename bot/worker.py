@@ -93,8 +93,8 @@ class Worker:
             log.exception("event %s (%s) failed on attempt %s", event.id, event.kind, event.attempts)
             with self.db.session() as s:
                 row = s.get(InboxEvent, event.id)
-                if row.status != "processing" or row.lease_until != event.lease_until:
-                    return Outcome("error", str(exc))  # no longer ours: another worker's outcome stands
+                if row is None or row.status != "processing" or row.lease_until != event.lease_until:
+                    return Outcome("error", str(exc))  # gone, or no longer ours: another worker's outcome stands
                 row.error = f"{type(exc).__name__}: {exc}"  # ErrorText scrubs secrets, then cuts
                 row.lease_until = None
                 row.status = "failed" if row.attempts >= self.max_attempts else "pending"

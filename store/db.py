@@ -196,19 +196,17 @@ class WriterQueue:
         started = self._clock()
         self._acquire(info)
         info["writer_held"], info["writer_since"] = True, self._clock()
+        info["writer_kind"] = "background" if self.background else "request"  # as it was taken
         held[self.path] = info
-        telemetry.WRITE_LOCK_WAIT.labels(writer=self._kind()).observe(info["writer_since"] - started)
-
-    def _kind(self) -> str:
-        return "background" if self.background else "request"
+        telemetry.WRITE_LOCK_WAIT.labels(writer=info["writer_kind"]).observe(info["writer_since"] - started)
 
     def _release(self, info: dict) -> None:
         if not info.pop("writer_held", False):
             return
         fcntl.flock(info["writer_fd"], fcntl.LOCK_UN)
-        since = info.pop("writer_since", None)
+        since, kind = info.pop("writer_since", None), info.pop("writer_kind", "request")
         if since is not None:
-            telemetry.WRITE_LOCK_HOLD.labels(writer=self._kind()).observe(self._clock() - since)
+            telemetry.WRITE_LOCK_HOLD.labels(writer=kind).observe(self._clock() - since)
         held = self._paths()
         if held.get(self.path) is info:
             del held[self.path]
