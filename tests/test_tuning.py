@@ -73,6 +73,9 @@ def inbox(db, clock, tmp_path):
     ("c Phương đã hỗ trợ, e Linh bên cty, a Vương bên ban qlda; chủ quán Nguyễn Thu Hà",
      ["Phương", "Linh", "Vương", "Thu Hà"], "c A đã hỗ trợ, e A bên cty, a A bên ban qlda; chủ quán Nguyễn Văn A"),
     ("We are a Korean investor, e.g. a Japanese firm", [], "We are a Korean investor, e.g. a Japanese firm"),
+    ("Dạ. C Phương đã gửi hồ sơ; E Linh hỏi thêm", ["Phương", "Linh"], "Dạ. C A đã gửi hồ sơ; E A hỏi thêm"),
+    ("hồ sơ gồm: a) Giấy đề nghị; c) Hợp đồng; theo điểm c Khoản 2 Điều 5, phụ lục A Mẫu 01; ok e, Cảm ơn a",
+     [], "hồ sơ gồm: a) Giấy đề nghị; c) Hợp đồng; theo điểm c Khoản 2 Điều 5, phụ lục A Mẫu 01; ok e, Cảm ơn a"),
     ("quan Nguyen Trai, quận Lê Chân", [], "quan Nguyen Trai, quận Lê Chân"),
     # not people: a street, a ward, a title, a city; and square brackets cannot fake an annotation
     ("đường Lê Lợi phường Hoàng Quế ngập, ông Chủ tịch xã ở Hồ Chí Minh [x](phone)", [],

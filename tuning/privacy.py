@@ -76,6 +76,9 @@ _PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac em
 # Chat shorthand for anh, chị, em ("c Phương", "e Linh", "a Vương"): pronouns only in a
 # Vietnamese text ("a" is also the English article: "a Korean investor" keeps its word).
 _CHAT_PRONOUNS = frozenset("a c e".split())
+# ...but not as the letter of a list item or a legal reference ("a) Giấy đề nghị", "điểm c
+# Khoản 2", "phụ lục A"): followed by spaces only, not after these words (folded).
+_REFERENCE_WORDS = frozenset("diem khoan muc tiet luc dieu".split())
 GAZETTEER = Path(__file__).resolve().parent.parent / "nlu" / "data" / "lookup_location.yml"
 EXTRA_PLACES = (
     "Hàn Quốc", "Trung Quốc", "Nhật Bản", "Đài Loan", "Thái Lan", "Hồng Kông", "Triều Tiên", "Ấn Độ", "Lào",
@@ -125,6 +128,20 @@ def _entities(text: str) -> list[dict]:
 
 def _folded(word: str) -> str:
     return strip_diacritics(word).lower()
+
+
+def _chat_pronoun(text: str, words: list[re.Match], i: int) -> bool:
+    """words[i] is "a", "c" or "e" for anh, chị, em: lower case, or a capital opening a
+    sentence ("C Phương đã gửi…"); followed by spaces only and not after a reference word."""
+    word = words[i].group(0)
+    if word.lower() not in _CHAT_PRONOUNS or i + 1 >= len(words):
+        return False
+    before = text[:words[i].start()].rstrip()
+    if not (word.islower() or not before or before[-1] in ".!?:;"):
+        return False
+    if text[words[i].end():words[i + 1].start()].strip(" "):
+        return False
+    return not (i and _folded(words[i - 1].group(0)) in _REFERENCE_WORDS)
 
 
 def _place_word(word: str) -> bool:
@@ -215,7 +232,7 @@ def _names(text: str) -> list[tuple[int, int, str]]:
             add(i, n)
             i += n
             continue
-        if (word.lower() in _PRONOUNS or (word in _CHAT_PRONOUNS and vietnamese)) and i + 1 < len(words) \
+        if (word.lower() in _PRONOUNS or (vietnamese and _chat_pronoun(text, words, i))) and i + 1 < len(words) \
                 and _capitalised(words[i + 1].group(0)) and _folded(words[i + 1].group(0)) not in _TITLES:
             n = _runs(text, words, i + 1, 3, _capitalised)
             add(i + 1, n)
