@@ -80,11 +80,13 @@ def routing_explain(text: str, page_id: str | None, at: str | None) -> None:
     due = due_at(cal, policy, decision.role, received)
     unit = settings.unit(decision.unit)
     click.echo(f"text:        {text}")
-    click.echo(f"intent:      {result.intent} (confidence {result.confidence:.2f}"
+    # Three decimals: a sure model leaves its runner-up below 0.01, and "0.00" would hide how far
+    # behind it is.
+    click.echo(f"intent:      {result.intent} (confidence {result.confidence:.3f}"
                f"{', needs review' if result.needs_review else ''})")
     runner_up = next(((name, conf) for name, conf in result.ranking if name != result.intent), None)
-    click.echo(f"runner-up:   {runner_up[0]} (confidence {runner_up[1]:.2f}, margin "
-               f"{result.confidence - runner_up[1]:.2f})" if runner_up else "runner-up:   (none)")
+    click.echo(f"runner-up:   {runner_up[0]} (confidence {runner_up[1]:.3f}, margin "
+               f"{result.confidence - runner_up[1]:.3f})" if runner_up else "runner-up:   (none)")
     if result.entities:
         click.echo("entities:    " + ", ".join(f"{e['entity']}={e['value']}" for e in result.entities))
     click.echo(f"page:        {page_id} ({settings.page(page_id).name})")
