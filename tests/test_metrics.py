@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -168,7 +169,7 @@ def test_the_e2e_benchmark_reads_the_write_lock_of_a_burst_from_two_scrapes(app,
     the requests' waits between two real scrapes, as counts and bucket bounds."""
     import math
 
-    from bench.e2e import bucket_bounds, write_lock
+    from bench.e2e import bucket_bounds, lock_text, write_lock
     from bot import context
 
     if not db_url.startswith("sqlite"):
@@ -191,10 +192,6 @@ def test_the_e2e_benchmark_reads_the_write_lock_of_a_burst_from_two_scrapes(app,
     made = {0.005: 60.0, 0.02: 99.0, 1.0: 100.0, math.inf: 100.0}
     assert bucket_bounds({}, made) == {"n": 100, "p50_bound_ms": 5.0, "p99_bound_ms": 20.0}
     assert bucket_bounds(made, made)["n"] == 0
-    from types import SimpleNamespace
-
-    from bench.e2e import lock_text
-
     shown = {"hold": {**bucket_bounds({}, made), "mean_ms": 6.25}, "wait": {"n": 0}}
     assert lock_text(SimpleNamespace(extra={"write_lock": shown})) == "100 holds: mean 6.2 ms, p50 <= 5.0 ms, p99 <= 20.0 ms"
     assert lock_text(None) == "-" and lock_text(SimpleNamespace(extra={})) == "-"

@@ -714,7 +714,6 @@ def test_a_senders_units_of_work_take_turns_and_the_outcome_is_one_update(make_a
     assert len(touching_event) == 1 and touching_event[0].startswith("UPDATE inbox_events SET status="), unit
 
 
-
 def test_an_outcome_for_an_event_that_is_gone_writes_nothing(db, clock):
     """`Ticket.finish` marks the event with one UPDATE, unread: if no row is updated (the event
     was deleted meanwhile), it raises, and what the unit of work caused is rolled back with it."""
