@@ -296,6 +296,24 @@ class Deployment:
             used[process.name] = total
         return used
 
+    @staticmethod
+    def postgres_cpu() -> dict:
+        """CPU seconds so far of each PostgreSQL server process on this machine, by pid (the
+        backends serving the deployment's connections do the statements' work; they are not its
+        processes). `postgres_cpu_s` takes the difference of two readings."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    name, rest = (entry / "stat").read_text().split(")", 1)
+                except OSError:
+                    continue
+                if name.endswith("(postgres"):
+                    fields = rest.split()
+                    used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def mode(self, m: str) -> None:
         http_get(f"{self.graph}/_mode?m={m}")
 
@@ -503,6 +521,40 @@ def inside_text(result: Optional["Result"]) -> str:
     return f"{inside['within_20ms']:.1%}; " + (f"<= {fmt(bound, 'ms')}" if not math.isinf(bound) else "> 20 s")
 
 
+def machine_cpu(stat: Optional[str] = None) -> tuple[int, int]:
+    """The whole machine's CPU time so far, (busy, total) in clock ticks summed over its cores,
+    from /proc/stat's first line (or `stat`): busy is everything but idle and iowait, and steal
+    (the hypervisor running another guest on our core) counts in neither. It holds what the
+    deployment's processes do and what they don't count: PostgreSQL's backends, the load
+    generator, the kernel's own threads."""
+    if stat is None:
+        stat = Path("/proc/stat").read_text()
+    first = stat.splitlines()[0].split()
+    if first[0] != "cpu":
+        raise ValueError(f"not /proc/stat: {first[:1]}")
+    ticks = [int(x) for x in first[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(ticks) - ticks[3] - ticks[4] - ticks[7], sum(ticks) - ticks[7]
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How busy the machine's cores were between two `machine_cpu` readings (0..1)."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else math.nan
+
+
+def ceiling(one_worker_busy: float) -> float:
+    """How much sooner a second worker could finish the burst at most, on the same cores, if it
+    added no work of its own: the one-worker run kept the machine `one_worker_busy` busy, so the
+    same work with every core busy takes that share of the time (1 / share as a ratio). A run
+    bound by the one worker's loop leaves cores idle; a run bound by the cores leaves none."""
+    return 1 / one_worker_busy if one_worker_busy > 0 else math.nan
+
+
+def busy_text(result: Optional["Result"]) -> str:
+    busy = result.extra.get("machine_busy", math.nan) if result else math.nan
+    return "-" if math.isnan(busy) else f"{busy:.0%} ({result.extra['machine_busy_s']:.1f} CPU s)"
+
+
 # ---- scenarios ----------------------------------------------------------------------------------
 def warm_up(dep: Deployment, run: str) -> None:
     """20 messages first, not measured: gunicorn's workers, the connections, the model's first parse."""
@@ -515,16 +567,26 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
     with Deployment(repo, tmp, workers=workers, database=database, app=app) as dep:
         warm_up(dep, tmp.name)
         before, scraped = dep.cpu_s(), dep.metrics()
+        machine_before, pg_before, own_before = machine_cpu(), dep.postgres_cpu(), time.process_time()
         load = send(dep.url, tmp.name, n, rate=200)
         got, doubled = acks(dep, load, timeout=240)
-        after = dep.cpu_s()
+        after, machine_after, pg_after = dep.cpu_s(), machine_cpu(), dep.postgres_cpu()
+        own = time.process_time() - own_before
         result = summarize(load, got, doubled)
         scraped_after = dep.metrics()
         result.extra["inside_web"] = inside_web(webhook_buckets(scraped), webhook_buckets(scraped_after))
         result.extra["write_lock"] = write_lock(scraped, scraped_after)
         result.extra["worker_rss_mb"] = dep.rss_mb("worker0")
         result.extra["cpu_s"] = {name: after[name] - before.get(name, 0.0) for name in after}
-        log("CPU seconds during the burst: " + ", ".join(f"{k} {v:.1f}" for k, v in result.extra["cpu_s"].items()))
+        result.extra["cpu_s"]["load"] = own  # this process: the POSTs (signed) and the polls of the stand-in
+        if database == "postgresql":  # a backend that ended meanwhile is not counted
+            result.extra["cpu_s"]["postgresql"] = sum(max(0.0, used - pg_before.get(pid, 0.0))
+                                                      for pid, used in pg_after.items())
+        result.extra["machine_busy"] = busy_share(machine_before, machine_after)
+        result.extra["machine_busy_s"] = (machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK")
+        log("CPU seconds during the burst: " + ", ".join(f"{k} {v:.1f}" for k, v in result.extra["cpu_s"].items())
+            + f"; the whole machine {result.extra['machine_busy_s']:.1f} ({result.extra['machine_busy']:.0%} of "
+            f"{os.cpu_count()} cores busy)")
         return result
 
 
@@ -652,6 +714,8 @@ def run(args: argparse.Namespace) -> int:
                           (base.extra["cpu_s"]["worker0"] if base else math.nan), ""),
                       row("CPU during the burst: web (gunicorn)", ours.extra["cpu_s"]["web"],
                           (base.extra["cpu_s"]["web"] if base else math.nan), ""),
+                      f"| the machine's cores busy during the burst (every process, PostgreSQL's too) | "
+                      f"{busy_text(base)} | {busy_text(ours)} | | |",
                       f"| acknowledged / sent, doubled | {b.acked}/{b.sent}, {b.doubled} | "
                       f"{ours.acked}/{ours.sent}, {ours.doubled} | | all, 0 |"]
             ok &= ours.acked == ours.sent and ours.doubled == 0
@@ -673,9 +737,13 @@ def run(args: argparse.Namespace) -> int:
                       f"| PostgreSQL p95 message -> acknowledgement: 1 / 2 workers | | {fmt(one.p95_s)} / "
                       f"{fmt(two.p95_s)} | | |",
                       f"| PostgreSQL webhook p99 while the workers drain: 1 / 2 workers | | "
-                      f"{fmt(one.webhook_p99_ms, 'ms')} / {fmt(two.webhook_p99_ms, 'ms')} | | <= 20 ms |"]
+                      f"{fmt(one.webhook_p99_ms, 'ms')} / {fmt(two.webhook_p99_ms, 'ms')} | | <= 20 ms |",
+                      f"| PostgreSQL: the machine's cores busy during the burst, 1 / 2 workers (CPU s, every "
+                      f"process) | | {one.extra['machine_busy']:.0%} / {two.extra['machine_busy']:.0%} "
+                      f"({one.extra['machine_busy_s']:.1f} / {two.extra['machine_busy_s']:.1f} s) | "
+                      f"{ceiling(one.extra['machine_busy']):.2f}x at most (2 vs 1) | |"]
             ok &= two.acked == two.sent and two.doubled == 0
-            print("\n".join(lines[-3:]), flush=True)
+            print("\n".join(lines[-4:]), flush=True)
         if "nice" in only:
             log("burst of 400, ours, the worker at the web's priority (worker_nice 0) and below it (10)")
             same = burst(REPO, tmp / "nice-0", app={"worker_nice": 0})

@@ -197,6 +197,30 @@ def test_the_e2e_benchmark_reads_the_write_lock_of_a_burst_from_two_scrapes(app,
     assert lock_text(None) == "-" and lock_text(SimpleNamespace(extra={})) == "-"
 
 
+def test_the_e2e_benchmark_reads_how_busy_the_machine_was_and_the_ceiling_it_sets():
+    """bench/e2e.py reads the whole machine's CPU from /proc/stat around a burst (PostgreSQL's
+    backends and the load generator are not the deployment's processes): the busy share, and
+    from the one-worker run's share the most a second worker can gain on the same cores."""
+    import math
+
+    from bench.e2e import busy_share, busy_text, ceiling, machine_cpu
+
+    # user nice system idle iowait irq softirq steal guest guest_nice, then the per-core lines
+    before = machine_cpu("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n")
+    after = machine_cpu("cpu  400 10 140 1000 70 0 0 0 0 0\ncpu0 200 5 70 500 35 0 0 0 0 0\n")
+    assert before == (150, 1000) and after == (550, 1620)
+    assert machine_cpu("cpu  100 0 50 800 50 0 0 30 0 0\n") == (150, 1000)  # steal: neither busy nor ours
+    assert busy_share(before, after) == 400 / 620
+    assert math.isnan(busy_share(after, after))  # no time between the readings
+    assert ceiling(0.72) == 1 / 0.72 and ceiling(1.0) == 1.0 and math.isnan(ceiling(0.0))
+    with pytest.raises(ValueError):
+        machine_cpu("intr 1 2 3\n")
+    busy, total = machine_cpu()  # this machine's own
+    assert 0 < busy < total
+    shown = SimpleNamespace(extra={"machine_busy": 0.715, "machine_busy_s": 22.04})
+    assert busy_text(shown) == "72% (22.0 CPU s)" and busy_text(None) == "-"
+
+
 def test_an_unsure_classification_counts_as_sent_to_triage(make_app, trained_model, graph, clock):
     from bot import context, runtime
 
