@@ -163,6 +163,26 @@ def graph_log(url: str) -> list:
 
 
 # ---- one side, in the production shape ----------------------------------------------------------
+def processes() -> dict:
+    """Every process on this machine now, by pid: (parent pid, command name, CPU seconds used so
+    far, user + system, and those of its children that ended and were waited for), from
+    /proc/<pid>/stat. The name is between the first "(" and the last ")" (it may hold either); a
+    process that ends while it is read is left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                head, rest = (entry / "stat").read_text().rsplit(")", 1)
+            except (OSError, ValueError):
+                continue
+            fields = rest.split()
+            found[int(entry.name)] = (int(fields[1]), head.split("(", 1)[1],
+                                      (int(fields[11]) + int(fields[12])) / tick,
+                                      (int(fields[13]) + int(fields[14])) / tick)
+    return found
+
+
 def reset_pg(url: str) -> None:
     from sqlalchemy import MetaData, create_engine
 
@@ -254,6 +274,12 @@ class Deployment:
         finally:
             engine.dispose()
 
+    def sessions(self) -> int:
+        """PostgreSQL: connections opened to the database so far (pg_stat_database, 14+); 0 on SQLite."""
+        if self.database != "postgresql":
+            return 0
+        return self.query("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")[0][0]
+
     def heartbeats(self) -> int:
         return self.query("SELECT count(*) FROM heartbeats WHERE name = 'worker'")[0][0]
 
@@ -274,45 +300,29 @@ class Deployment:
         descendants (gunicorn's workers; the worker's sender child), by name: the work done,
         beside the wall-clock figures (on this shared VM it varies too: 8-16 s for the same
         burst on 03/12, bench/README.md)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        stats = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        stats = processes()
         children: dict = {}
-        for pid, (ppid, _) in stats.items():
+        for pid, (ppid, *_) in stats.items():
             children.setdefault(ppid, []).append(pid)
         used = {}
         for process in self.procs:
             todo, total = [process.proc.pid], 0.0
             while todo:
                 pid = todo.pop()
-                total += stats.get(pid, (0, 0.0))[1]
+                total += stats.get(pid, (0, "", 0.0, 0.0))[2]
                 todo += children.get(pid, [])
             used[process.name] = total
         return used
 
     @staticmethod
     def postgres_cpu() -> dict:
-        """CPU seconds so far of each PostgreSQL server process on this machine, by pid (the
-        backends serving the deployment's connections do the statements' work; they are not its
-        processes). `postgres_cpu_s` takes the difference of two readings."""
-        tick = os.sysconf("SC_CLK_TCK")
-        used = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    name, rest = (entry / "stat").read_text().split(")", 1)
-                except OSError:
-                    continue
-                if name.endswith("(postgres"):
-                    fields = rest.split()
-                    used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-        return used
+        """CPU seconds so far of each PostgreSQL server process on this machine, by pid: the
+        backends serving the deployment's connections do the statements' work, and they are not
+        its processes. A connection's backend ends with it; the postmaster waits for it, so its
+        entry also holds its ended children's CPU. `burst` takes the difference of two readings."""
+        found = processes()
+        return {pid: cpu + (ended if found.get(ppid, (0, ""))[1] != "postgres" else 0.0)
+                for pid, (ppid, name, cpu, ended) in found.items() if name == "postgres"}
 
     def mode(self, m: str) -> None:
         http_get(f"{self.graph}/_mode?m={m}")
@@ -568,10 +578,12 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
         warm_up(dep, tmp.name)
         before, scraped = dep.cpu_s(), dep.metrics()
         machine_before, pg_before, own_before = machine_cpu(), dep.postgres_cpu(), time.process_time()
+        sessions_before = dep.sessions()
         load = send(dep.url, tmp.name, n, rate=200)
         got, doubled = acks(dep, load, timeout=240)
         after, machine_after, pg_after = dep.cpu_s(), machine_cpu(), dep.postgres_cpu()
         own = time.process_time() - own_before
+        opened = dep.sessions() - sessions_before - 1 if database == "postgresql" else 0  # less the reading's own
         result = summarize(load, got, doubled)
         scraped_after = dep.metrics()
         result.extra["inside_web"] = inside_web(webhook_buckets(scraped), webhook_buckets(scraped_after))
@@ -579,9 +591,11 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
         result.extra["worker_rss_mb"] = dep.rss_mb("worker0")
         result.extra["cpu_s"] = {name: after[name] - before.get(name, 0.0) for name in after}
         result.extra["cpu_s"]["load"] = own  # this process: the POSTs (signed) and the polls of the stand-in
-        if database == "postgresql":  # a backend that ended meanwhile is not counted
+        if database == "postgresql":  # the postmaster's entry holds its backends that ended meanwhile
             result.extra["cpu_s"]["postgresql"] = sum(max(0.0, used - pg_before.get(pid, 0.0))
                                                       for pid, used in pg_after.items())
+            result.extra["pg_connections"] = opened
+            log(f"PostgreSQL connections opened during the burst: {opened}")
         result.extra["machine_busy"] = busy_share(machine_before, machine_after)
         result.extra["machine_busy_s"] = (machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK")
         log("CPU seconds during the burst: " + ", ".join(f"{k} {v:.1f}" for k, v in result.extra["cpu_s"].items())
@@ -741,9 +755,12 @@ def run(args: argparse.Namespace) -> int:
                       f"| PostgreSQL: the machine's cores busy during the burst, 1 / 2 workers (CPU s, every "
                       f"process) | | {one.extra['machine_busy']:.0%} / {two.extra['machine_busy']:.0%} "
                       f"({one.extra['machine_busy_s']:.1f} / {two.extra['machine_busy_s']:.1f} s) | "
-                      f"{ceiling(one.extra['machine_busy']):.2f}x at most (2 vs 1) | |"]
+                      f"{ceiling(one.extra['machine_busy']):.2f}x at most (2 vs 1) | |",
+                      f"| PostgreSQL: CPU s of its server processes; connections opened during the burst, 1 / 2 "
+                      f"workers | | {one.extra['cpu_s']['postgresql']:.1f} / {two.extra['cpu_s']['postgresql']:.1f} s; "
+                      f"{one.extra['pg_connections']} / {two.extra['pg_connections']} | | |"]
             ok &= two.acked == two.sent and two.doubled == 0
-            print("\n".join(lines[-4:]), flush=True)
+            print("\n".join(lines[-5:]), flush=True)
         if "nice" in only:
             log("burst of 400, ours, the worker at the web's priority (worker_nice 0) and below it (10)")
             same = burst(REPO, tmp / "nice-0", app={"worker_nice": 0})

@@ -18,6 +18,13 @@ from sqlalchemy.pool import QueuePool
 import telemetry
 
 SQLITE_POOL_SIZE = 5
+# A database server's connections kept open per process, and how many more it may open at once
+# (closed again when given back). Ten covers a process's usual concurrency: gunicorn's 8
+# threads, or the sender's 8 Send API calls in flight for a page with the worker's other
+# lanes. With SQLAlchemy's default of 5 kept, a burst on PostgreSQL opened and closed about
+# 90 connections (a backend forked and its caches warmed each time; bench/e2e.py, 04/12/2026);
+# with 10, only the pools' first growth (16). The most at once stays 15, as before.
+SERVER_POOL_SIZE, SERVER_POOL_OVERFLOW = 10, 5
 
 
 def utcnow() -> datetime:
@@ -236,7 +243,7 @@ def engine_options(url: str) -> dict:
     would give it a NullPool, which opens a connection for every session, runs the pragmas
     again and checkpoints the WAL when it closes the last one (bench/README.md). In-memory
     SQLite keeps SQLAlchemy's own choice (one connection per thread, or the caller's
-    StaticPool); other backends keep their QueuePool.
+    StaticPool); other backends keep their QueuePool, with SERVER_POOL_SIZE connections kept.
 
     Only a server's connections are pinged before use (a restarted PostgreSQL or a dropped
     network connection): a SQLite connection is a file handle and cannot go stale, and the
@@ -247,7 +254,7 @@ def engine_options(url: str) -> dict:
         if _sqlite_file(url) is not None:
             kwargs.update(poolclass=QueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=10)
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs.update(pool_pre_ping=True, pool_size=SERVER_POOL_SIZE, max_overflow=SERVER_POOL_OVERFLOW)
     return kwargs
 
 

@@ -203,7 +203,7 @@ def test_the_e2e_benchmark_reads_how_busy_the_machine_was_and_the_ceiling_it_set
     from the one-worker run's share the most a second worker can gain on the same cores."""
     import math
 
-    from bench.e2e import busy_share, busy_text, ceiling, machine_cpu
+    from bench.e2e import busy_share, busy_text, ceiling, machine_cpu, processes
 
     # user nice system idle iowait irq softirq steal guest guest_nice, then the per-core lines
     before = machine_cpu("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n")
@@ -217,6 +217,9 @@ def test_the_e2e_benchmark_reads_how_busy_the_machine_was_and_the_ceiling_it_set
         machine_cpu("intr 1 2 3\n")
     busy, total = machine_cpu()  # this machine's own
     assert 0 < busy < total
+    me = processes()[os.getpid()]  # (parent, name, CPU s) read from /proc/<pid>/stat
+    with open(f"/proc/{os.getpid()}/comm", encoding="utf-8") as comm:
+        assert me == (os.getppid(), comm.read().strip(), me[2], me[3]) and me[2] > 0 and me[3] >= 0
     shown = SimpleNamespace(extra={"machine_busy": 0.715, "machine_busy_s": 22.04})
     assert busy_text(shown) == "72% (22.0 CPU s)" and busy_text(None) == "-"
 

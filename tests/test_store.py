@@ -1,6 +1,7 @@
 """The schema: migrations build exactly what the models describe, and can be undone."""
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -49,6 +50,55 @@ def test_a_sqlite_file_keeps_its_connections_in_a_pool_with_the_pragmas(tmp_path
             with db.session() as s:
                 used.add(id(s.connection().connection.dbapi_connection))
         assert used <= opened and db.engine.pool.checkedin() == 2  # the same two, kept open and reused
+    finally:
+        db.dispose()
+
+
+def test_a_database_server_keeps_ten_connections_open_per_process(db_url):
+    """PostgreSQL: ten sessions at once (gunicorn's 8 threads, the sender's calls in flight),
+    then ten again, open no new connection the second time. With SQLAlchemy's default pool (5
+    kept, the rest closed when given back) every such round forked five new backends: about
+    90 in a burst of 400 (bench/e2e.py). The most at once stays 15."""
+    import threading
+
+    from sqlalchemy import event, text
+
+    from store import Database
+    from store.db import SERVER_POOL_OVERFLOW, SERVER_POOL_SIZE
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("a database server's pool")
+    db = Database(db_url)
+    opened = []
+    event.listen(db.engine, "connect", lambda *_: opened.append(1))
+    try:
+        assert (db.engine.pool.size(), SERVER_POOL_SIZE + SERVER_POOL_OVERFLOW) == (10, 15)
+
+        def round_of(n: int) -> None:
+            together = threading.Barrier(n)
+            errors = []
+
+            def one():
+                try:
+                    with db.session() as s:
+                        together.wait(timeout=30)  # all n sessions hold a connection at once
+                        assert s.execute(text("SELECT 1")).scalar() == 1
+                except Exception as exc:  # reported below, in the test's thread
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=one) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+            assert errors == [] and not any(t.is_alive() for t in threads)
+
+        round_of(10)
+        assert len(opened) == 10
+        round_of(10)
+        assert len(opened) == 10  # the same ten, kept open
+        round_of(12)
+        assert len(opened) == 12 and db.engine.pool.checkedin() == 10  # two more, closed when given back
     finally:
         db.dispose()
 
