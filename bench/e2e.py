@@ -316,7 +316,8 @@ class Deployment:
 
     @staticmethod
     def postgres_cpu() -> dict:
-        """CPU seconds so far of each PostgreSQL server process on this machine, by pid: the
+        """CPU seconds so far of each PostgreSQL server process on this machine (every cluster's:
+        run the benchmark beside no other PostgreSQL work), by pid: the
         backends serving the deployment's connections do the statements' work, and they are not
         its processes. A connection's backend ends with it; the postmaster waits for it, so its
         entry also holds its ended children's CPU. `burst` takes the difference of two readings."""
@@ -592,8 +593,8 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
         result.extra["cpu_s"] = {name: after[name] - before.get(name, 0.0) for name in after}
         result.extra["cpu_s"]["load"] = own  # this process: the POSTs (signed) and the polls of the stand-in
         if database == "postgresql":  # the postmaster's entry holds its backends that ended meanwhile
-            result.extra["cpu_s"]["postgresql"] = sum(max(0.0, used - pg_before.get(pid, 0.0))
-                                                      for pid, used in pg_after.items())
+            # a backend that ends moves its CPU from its own entry to the postmaster's: the sums move together
+            result.extra["cpu_s"]["postgresql"] = sum(pg_after.values()) - sum(pg_before.values())
             result.extra["pg_connections"] = opened
             log(f"PostgreSQL connections opened during the burst: {opened}")
         result.extra["machine_busy"] = busy_share(machine_before, machine_after)

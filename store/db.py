@@ -23,7 +23,7 @@ SQLITE_POOL_SIZE = 5
 # threads, or the sender's 8 Send API calls in flight for a page with the worker's other
 # lanes. With SQLAlchemy's default of 5 kept, a burst on PostgreSQL opened and closed about
 # 90 connections (a backend forked and its caches warmed each time; bench/e2e.py, 04/12/2026);
-# with 10, only the pools' first growth (16). The most at once stays 15, as before.
+# with 10, only the pools' first growth (4-22). The most at once stays 15, as before.
 SERVER_POOL_SIZE, SERVER_POOL_OVERFLOW = 10, 5
 
 

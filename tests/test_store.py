@@ -81,6 +81,7 @@ def test_a_database_server_keeps_ten_connections_open_per_process(db_url):
             def one():
                 try:
                     with db.session() as s:
+                        s.connection()  # a session takes its connection at its first use, not at begin()
                         together.wait(timeout=30)  # all n sessions hold a connection at once
                         assert s.execute(text("SELECT 1")).scalar() == 1
                 except Exception as exc:  # reported below, in the test's thread
