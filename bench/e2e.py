@@ -183,6 +183,17 @@ def processes() -> dict:
     return found
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by PostgreSQL's server processes on this machine (every
+    cluster's: run the benchmark beside no other PostgreSQL work): the backends serving the
+    deployment's connections do the statements' work, and they are not its processes. A
+    connection's backend ends with it and the postmaster waits for it, so the postmaster's
+    ended children count too, and the total moves only with work done."""
+    found = processes()
+    return sum(cpu + (ended if found.get(ppid, (0, ""))[1] != "postgres" else 0.0)
+               for ppid, name, cpu, ended in found.values() if name == "postgres")
+
+
 def reset_pg(url: str) -> None:
     from sqlalchemy import MetaData, create_engine
 
@@ -275,9 +286,8 @@ class Deployment:
             engine.dispose()
 
     def sessions(self) -> int:
-        """PostgreSQL: connections opened to the database so far (pg_stat_database, 14+); 0 on SQLite."""
-        if self.database != "postgresql":
-            return 0
+        """PostgreSQL: connections opened to the database so far (pg_stat_database, 14+), this
+        reading's own included."""
         return self.query("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")[0][0]
 
     def heartbeats(self) -> int:
@@ -313,17 +323,6 @@ class Deployment:
                 todo += children.get(pid, [])
             used[process.name] = total
         return used
-
-    @staticmethod
-    def postgres_cpu() -> dict:
-        """CPU seconds so far of each PostgreSQL server process on this machine (every cluster's:
-        run the benchmark beside no other PostgreSQL work), by pid: the
-        backends serving the deployment's connections do the statements' work, and they are not
-        its processes. A connection's backend ends with it; the postmaster waits for it, so its
-        entry also holds its ended children's CPU. `burst` takes the difference of two readings."""
-        found = processes()
-        return {pid: cpu + (ended if found.get(ppid, (0, ""))[1] != "postgres" else 0.0)
-                for pid, (ppid, name, cpu, ended) in found.items() if name == "postgres"}
 
     def mode(self, m: str) -> None:
         http_get(f"{self.graph}/_mode?m={m}")
@@ -578,13 +577,15 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
     with Deployment(repo, tmp, workers=workers, database=database, app=app) as dep:
         warm_up(dep, tmp.name)
         before, scraped = dep.cpu_s(), dep.metrics()
-        machine_before, pg_before, own_before = machine_cpu(), dep.postgres_cpu(), time.process_time()
-        sessions_before = dep.sessions()
+        pg = database == "postgresql"
+        machine_before, own_before = machine_cpu(), time.process_time()
+        pg_before, sessions_before = (postgres_cpu(), dep.sessions()) if pg else (0.0, 0)
         load = send(dep.url, tmp.name, n, rate=200)
         got, doubled = acks(dep, load, timeout=240)
-        after, machine_after, pg_after = dep.cpu_s(), machine_cpu(), dep.postgres_cpu()
+        after, machine_after = dep.cpu_s(), machine_cpu()
         own = time.process_time() - own_before
-        opened = dep.sessions() - sessions_before - 1 if database == "postgresql" else 0  # less the reading's own
+        if pg:  # less the second reading's own connection
+            pg_used, opened = postgres_cpu() - pg_before, dep.sessions() - sessions_before - 1
         result = summarize(load, got, doubled)
         scraped_after = dep.metrics()
         result.extra["inside_web"] = inside_web(webhook_buckets(scraped), webhook_buckets(scraped_after))
@@ -592,10 +593,8 @@ def burst(repo: Path, tmp: Path, *, workers: int = 1, database: str = "sqlite", 
         result.extra["worker_rss_mb"] = dep.rss_mb("worker0")
         result.extra["cpu_s"] = {name: after[name] - before.get(name, 0.0) for name in after}
         result.extra["cpu_s"]["load"] = own  # this process: the POSTs (signed) and the polls of the stand-in
-        if database == "postgresql":  # the postmaster's entry holds its backends that ended meanwhile
-            # a backend that ends moves its CPU from its own entry to the postmaster's: the sums move together
-            result.extra["cpu_s"]["postgresql"] = sum(pg_after.values()) - sum(pg_before.values())
-            result.extra["pg_connections"] = opened
+        if pg:
+            result.extra["cpu_s"]["postgresql"], result.extra["pg_connections"] = pg_used, opened
             log(f"PostgreSQL connections opened during the burst: {opened}")
         result.extra["machine_busy"] = busy_share(machine_before, machine_after)
         result.extra["machine_busy_s"] = (machine_after[0] - machine_before[0]) / os.sysconf("SC_CLK_TCK")

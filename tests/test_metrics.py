@@ -217,7 +217,7 @@ def test_the_e2e_benchmark_reads_how_busy_the_machine_was_and_the_ceiling_it_set
         machine_cpu("intr 1 2 3\n")
     busy, total = machine_cpu()  # this machine's own
     assert 0 < busy < total
-    me = processes()[os.getpid()]  # (parent, name, CPU s) read from /proc/<pid>/stat
+    me = processes()[os.getpid()]  # (parent, name, CPU s, ended children's CPU s) from /proc/<pid>/stat
     with open(f"/proc/{os.getpid()}/comm", encoding="utf-8") as comm:
         assert me == (os.getppid(), comm.read().strip(), me[2], me[3]) and me[2] > 0 and me[3] >= 0
     shown = SimpleNamespace(extra={"machine_busy": 0.715, "machine_busy_s": 22.04})
