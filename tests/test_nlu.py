@@ -334,6 +334,32 @@ def test_abstention_rules_count_what_they_decide_and_how_much_of_it_is_right():
     assert best_coverage(p, gold, every["second model agrees"]) == 0.75
 
 
+def test_by_unit_pools_the_intents_one_unit_owns_and_counts_a_decision_right_by_its_unit():
+    """nlu/abstention.py's `by unit` rule: two land-and-environment intents split 0.45/0.40
+    (each below the threshold, 0.05 apart) are one unit at 0.85; a decision naming the wrong
+    intent of the right unit is right."""
+    import numpy as np
+
+    from nlu.abstention import by_unit, routed
+
+    classes = np.array(["dat_dai", "moi_truong", "thue", "chao_hoi"])
+    proba = np.array([[0.45, 0.40, 0.10, 0.05],   # Sở NN&MT at 0.85: decided, gold moi_truong: right
+                      [0.30, 0.05, 0.60, 0.05],   # thue 0.60 vs Sở NN&MT 0.35: margin 0.25, waits
+                      [0.05, 0.05, 0.10, 0.80]])  # a greeting is a group of its own
+    p = {"intent": classes[proba.argmax(axis=1)], "proba": proba,
+         "confidence": proba.max(axis=1), "margin": np.array([0.05, 0.30, 0.70])}
+    gold = np.array(["moi_truong", "thue", "chao_hoi"])
+    owners = {"dat_dai": "SO_NNMT", "moi_truong": "SO_NNMT", "thue": "THUE_QN"}
+    every = np.ones(3, bool)
+    assert routed(p, gold, every, 0.52, 0.37) == (1 / 3, 1.0)  # by intent: only the greeting
+    unit_p, unit_gold = by_unit(p, classes, gold, owners)
+    assert list(unit_p["intent"]) == ["SO_NNMT", "THUE_QN", "chao_hoi"]
+    assert list(unit_gold) == ["SO_NNMT", "THUE_QN", "chao_hoi"]
+    assert np.allclose(unit_p["confidence"], [0.85, 0.60, 0.80])
+    assert np.allclose(unit_p["margin"], [0.75, 0.25, 0.70])
+    assert routed(unit_p, unit_gold, every, 0.52, 0.37) == (2 / 3, 1.0)
+
+
 @pytest.mark.parametrize("idf, loaded", [([1.5, 2.0], True), ([1.5], False), ([1.5, 2.0, 3.0], False)])
 def test_a_stored_vocabulary_loads_only_with_one_idf_per_term(tmp_path, idf, loaded):
     """The features weight each stored count by idf[column]: stored files that disagree (a
