@@ -145,6 +145,49 @@ def test_five_failures_for_an_account_make_it_wait_out_the_window(app, client, p
     assert {e.object_id for e in audit_rows(app, "login.throttled")} == {email}
 
 
+def test_attempts_sent_at_once_are_decided_in_turn(app, people, monkeypatch):
+    """12 attempts on one account at the same moment, 11 wrong and the right one (a review sent
+    16 and found all 15 wrong ones checked and recorded, and the right one logged in). Every
+    attempt is held in the password check until all 12 have passed the first count, so each
+    one meets the others' outcomes only in `decide`: exactly 5 failures are recorded, the
+    other 6 wrong guesses and possibly the right one are refused. (12: each attempt holds a
+    pooled connection while it waits, and a process's pool opens 15 at most.)"""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.console import passwords
+
+    N = 12
+    together = threading.Barrier(N, timeout=60)
+    real_verify = passwords.verify
+
+    def verify(stored, password):
+        together.wait()  # all N are past retry_after before any is decided
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(passwords, "verify", verify)
+    email = PEOPLE["officer_a"].email
+    clients = [app.test_client() for _ in range(N)]
+    tokens = [csrf_from(text(c.get("/login"))) for c in clients]
+    guesses = [f"wrong guess number {i}" for i in range(N - 1)] + [PASSWORD]
+
+    def attempt(i):
+        return clients[i].post("/login", data={"csrf_token": tokens[i], "email": email, "password": guesses[i],
+                                               "next": ""}).status_code
+
+    with ThreadPoolExecutor(N) as pool:
+        codes = list(pool.map(attempt, range(N)))
+    right = codes.pop()
+    assert codes.count(200) == 5 and codes.count(429) == 6  # 5 wrong ones checked, 6 refused
+    assert right in (302, 429)  # logged in if decided before the 5th failure
+    assert len(audit_rows(app, "login.failed")) == 5
+    assert len(audit_rows(app, "login.throttled")) == 6 + (right == 429)
+    assert len(audit_rows(app, "login.ok")) == (right == 302)
+    with app.app_context(), context.db().session() as s:
+        user = s.get(User, people["officer_a"])
+        assert (user.last_login_at is not None) == (right == 302)  # a refused login leaves no trace on the account
+
+
 def test_twenty_failures_from_one_address_stop_that_address_only(app, client, people, clock):
     attacker, colleague = {"REMOTE_ADDR": "203.0.113.7"}, {"REMOTE_ADDR": "203.0.113.8"}
     for i in range(20):  # 20 different e-mails, 4 failures at most each

@@ -8,6 +8,16 @@ trying does not keep the real officer locked out beyond the window of their own 
 The throttle is by the e-mail as typed, whether an account has it or not, so being throttled
 tells nothing about which e-mails have accounts. No request sleeps: the answer is at once a
 refusal with the minutes left.
+
+Attempts sent at once. A view asks twice: `retry_after` before it checks the password (an
+attempt over the limit costs no password hash), and `decide` after the check, before it
+records the outcome. `decide` takes the logins' turn (`take_turn`: PostgreSQL's advisory lock
+of the transaction, SQLite's write lock), so the count it reads holds every failure recorded
+by the decisions before it, and its own outcome is committed before the next one counts.
+Without it, 16 attempts sent together all passed the first count and all 15 wrong passwords
+among them were checked and recorded (a review's test, 04/12/2026); now at most the limit
+are, and the others are refused, the right password too: a refused attempt says nothing
+about whether its password was right.
 """
 from __future__ import annotations
 
@@ -15,9 +25,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
+from sqlalchemy import text
+
 from store.audit import LOGIN_FAILED, count_since, oldest_since
 
 ACCOUNT = "account"  # object_type of login entries: object_id is the e-mail typed (normalised)
+TURN_KEY = 0x4444_4349_0001  # PostgreSQL advisory lock key of the logins' decisions ("DDCI", 1)
+
+
+def take_turn(s) -> None:
+    """Wait for the logins' decisions in progress, until this transaction ends. On PostgreSQL an
+    advisory lock of the transaction (only the logins' decisions take it); on SQLite a write
+    that changes nothing, which takes the database's one write lock (store/db.py's writers'
+    queue) for the rest of the transaction: a decision is a count and one entry, a few
+    milliseconds, and the password hash is checked before it, not under it."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TURN_KEY})
+    else:
+        s.execute(text("UPDATE audit_log SET id = id WHERE 1 = 0"))
 
 
 @dataclass(frozen=True)
@@ -40,3 +65,11 @@ class LoginThrottle:
                 leaves = oldest_since(s, action=LOGIN_FAILED, since=since, skip=failures - limit, **key)
                 waits.append(leaves + self.window - now)
         return max(waits) if waits else None
+
+    def decide(self, s, *, email: str, address: Optional[str], now: datetime) -> Optional[timedelta]:
+        """`retry_after`, in turn with every other login's decision (module docstring). The
+        caller records the outcome in the same transaction. Pending changes of the session (a
+        successful login's time) are not written by the count: a refused attempt discards them."""
+        with s.no_autoflush:
+            take_turn(s)
+            return self.retry_after(s, email=email, address=address, now=now)

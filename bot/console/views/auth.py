@@ -56,6 +56,12 @@ def login():
             audit(s, log.LOGIN_THROTTLED, object_type=ACCOUNT, object_id=email, actor=email)
             return render_template("console/login.html", form=form, error=_wait_message(wait)), 429
         result = accounts.authenticate(s, email, form.password.data, now)
+        wait = throttle().decide(s, email=email, address=request.remote_addr, now=now)
+        if wait is not None:  # failures recorded meanwhile by attempts sent at the same time
+            if result.user is not None:
+                s.expire(result.user)  # not logged in: its login time and any rehash are not kept
+            audit(s, log.LOGIN_THROTTLED, object_type=ACCOUNT, object_id=email, actor=email)
+            return render_template("console/login.html", form=form, error=_wait_message(wait)), 429
         if result.reason == "disabled":
             audit(s, log.LOGIN_REFUSED, object_type=ACCOUNT, object_id=email, actor=email, details={"reason": "disabled"})
             return render_template("console/login.html", form=form,
@@ -98,12 +104,20 @@ def change_password():
             try:
                 accounts.change_password(s, row, form.current.data, form.new.data, now)
             except accounts.WrongPassword as exc:  # guessing it counts like a failed login
+                error, wrong = str(exc), True
+            except accounts.AccountError as exc:
+                error, wrong = str(exc), False
+            else:
+                error, wrong = None, False
+            wait = throttle().decide(s, email=email, address=request.remote_addr, now=now)
+            if wait is not None:  # failures recorded meanwhile by guesses sent at the same time
+                s.expire(row)  # the new password, if this one was right, is not kept
+                audit(s, log.LOGIN_THROTTLED, object_type=ACCOUNT, object_id=email, details={"where": "password"})
+                return render_template("console/password_change.html", form=form, error=_wait_message(wait)), 429
+            if wrong:
                 audit(s, log.LOGIN_FAILED, object_type=ACCOUNT, object_id=email,
                       details={"reason": "wrong_password", "where": "password"})
-                error = str(exc)
-            except accounts.AccountError as exc:
-                error = str(exc)
-            else:
+            elif error is None:
                 audit(s, log.PASSWORD_CHANGE, object_type="user", object_id=email)
                 user = ConsoleUser.of(row)
                 error = None
