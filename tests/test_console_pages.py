@@ -355,7 +355,15 @@ def test_triage_assigns_with_a_corrected_domain_and_a_reason(console, clock, gra
     [entry] = c.audit("inquiry.assign")
     assert (entry.details["domain"], entry.details["classifier"], entry.details["unit"]) == ("xay_dung", "dat_dai",
                                                                                             "SO_XD")
+    assert entry.details["previous"] == "BXT"  # it was in the standing office's triage
     assert unsure not in text(c.client("office").get("/triage"))
+    # The same route on an inquiry a unit leads (a review posted it directly): a reassignment,
+    # and the log names the unit that had it, not the standing office.
+    led = c.ask()
+    moved = c.post("office", f"/triage/{led}/assign", {"unit": "THUE_QN", "reason": "Thuộc lĩnh vực thuế"}, htmx=True)
+    assert moved.status_code == 200 and c.inquiry(led).unit_code == "THUE_QN"
+    entry = c.audit("inquiry.assign")[-1]
+    assert (entry.object_id, entry.details["previous"], entry.details["unit"]) == (led, "SO_XD", "THUE_QN")
 
 
 def test_the_standing_office_coordinates_reminds_and_the_unit_gives_its_input(console, clock, smtp):

@@ -22,7 +22,7 @@ from bot.console.forms import AssignForm, SearchForm
 from bot.console.paging import Page, requested_page
 from bot.console.scope import load_inquiry
 from bot.console.work import casework, is_htmx, now
-from cases import CaseError, Conflict, NotAllowed
+from cases import CaseError, Conflict, NotAllowed, queries
 from cases.worklists import Filters, triage_queue
 from routing.taxonomy import DOMAIN_INTENTS, domain_name
 from store import ClassificationRecord
@@ -99,10 +99,13 @@ def assign(code: str):
         domain = None if domain == before else domain
         try:
             with context.db().session() as s:
+                # who had it: the standing office for an inquiry in triage; the unit that leads
+                # it when the office reassigns one from this route (as from the inquiry's page)
+                held = queries.lead(s, load_inquiry(s, code))
                 a = casework().assign(code, form.unit.data, by=current_user.email, reason=form.reason.data,
                                       domain=domain, session=s)
                 audit(s, log.INQUIRY_ASSIGN, object_type="inquiry", object_id=code,
-                      details={"unit": a.unit_code, "previous": context.settings().config.standing_office,
+                      details={"unit": a.unit_code, "previous": held.unit_code if held else None,
                                "domain": domain, "classifier": intent, "due_at": a.due_at.isoformat(),
                                "reason": form.reason.data.strip()})
                 unit, due = a.unit_code, a.due_at
