@@ -149,7 +149,7 @@ def test_the_inbox_filters_as_tuning_offers_and_explains_bad_values(app, admin, 
     bad = text(admin.get("/nlu/inbox?intent=thue_dat&min_confidence=120&date_from=2026-11-27&fanpage=999&status=x"))
     for message in ("Nhãn «thue_dat» không có trong dữ liệu huấn luyện.",
                     "Độ tin cậy từ: cần một số từ 0 đến 100 (phần trăm), ví dụ 60.",
-                    "Từ ngày: cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026.",
+                    "Từ ngày: cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026 (năm 2000–2100).",
                     "Trang Facebook không có trong cấu hình.", "Trạng thái không hợp lệ"):
         assert message in bad
     assert card_ids(bad) == [customs, english, tax]  # the bad values are left out, the list stays

@@ -491,3 +491,21 @@ def test_the_audit_log_names_what_people_and_the_worker_did(console, clock, grap
                   PEOPLE["head_a"].email, "worker"):
         assert label in page, label
     assert page.count(f'href="/inquiries/{code}"') == 4
+
+
+def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_server_error(console):
+    """A review asked for 01/01/0001 and 31/12/9999 in the filters and for week 1 of year 1: each
+    was a 500 (OverflowError moving the day to UTC). Filters say which dates they take; a report
+    of a period before 2017 (no inquiry is older; each report asked for is built and archived)
+    or past 9998 is not found."""
+    c = console()
+    for who, path in (("admin", "/audit"), ("office", "/audit"), ("admin", "/nlu/inbox")):
+        for name, value in (("date_from", "01/01/0001"), ("date_to", "31/12/9999"), ("date_from", "31/12/1999")):
+            page = c.client(who).get(path, query_string={name: value})
+            assert page.status_code == 200, (who, path, name, value)
+            assert "cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026 (năm 2000–2100)" in text(page)
+    assert c.client("admin").get("/audit", query_string={"date_from": "01/01/2000"}).status_code == 200
+    for label in ("weekly/0001-W01", "monthly/0001-01", "weekly/2016-W52", "monthly/2016-12", "monthly/9999-12"):
+        for fmt in ("html", "png", "xlsx"):
+            assert c.client("office").get(f"/reports/{label}.{fmt}").status_code == 404, (label, fmt)
+    assert c.client("office").get("/reports/weekly/2017-W01.html").status_code == 200

@@ -102,10 +102,19 @@ def _iso_local(value, tz) -> str:
     return value
 
 
+# The years a date typed into a filter may name: nothing the console lists is older or newer,
+# and a day at the ends of Python's range (01/01/0001, 31/12/9999) cannot be moved to UTC.
+FILTER_YEARS = (2000, 2100)
+DATE_HINT = f"cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026 (năm {FILTER_YEARS[0]}–{FILTER_YEARS[1]})"
+
+
 def parse_local_date(text: str, tz_name: str) -> Optional[datetime]:
-    """"27/11/2026" -> that day's local midnight (aware); None for anything else."""
+    """"27/11/2026" -> that day's local midnight (aware); None for anything else, a year
+    outside FILTER_YEARS too (the caller says DATE_HINT)."""
     try:
         day = datetime.strptime((text or "").strip(), "%d/%m/%Y")
     except ValueError:
+        return None
+    if not FILTER_YEARS[0] <= day.year <= FILTER_YEARS[1]:
         return None
     return day.replace(tzinfo=ZoneInfo(tz_name))

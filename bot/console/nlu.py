@@ -17,7 +17,7 @@ from typing import Iterable, Optional, Sequence
 from flask import current_app
 
 from bot import context, runtime
-from bot.console.formatting import parse_local_date
+from bot.console.formatting import DATE_HINT, parse_local_date
 from bot.console.tuning_texts import INTENT_NAMES, intent_name
 from tuning.inbox import STATUSES, DecisionReport, InboxFilter
 
@@ -83,7 +83,7 @@ def read_filter(args, *, intents: Sequence[str], page_ids: Sequence[str]) -> tup
             continue
         day = parse_local_date(text, tz)
         if day is None:
-            errors.append(f"{label}: cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026.")
+            errors.append(f"{label}: {DATE_HINT}.")
         elif name == "date_from":
             since = day
         else:

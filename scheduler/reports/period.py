@@ -9,6 +9,17 @@ from datetime import date, datetime, time, timedelta
 KINDS = ("weekly", "monthly")
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+# The years a period may be in. Decision 3887/QĐ-UBND dates from 2017: no inquiry of this
+# system is older, and the console builds a report (three files in its archive) for any past
+# period asked for, so the first year bounds what it may be made to write. The last year keeps
+# a period's end inside Python's dates.
+YEARS = (2017, 9998)
+
+
+def _year(year: int, label: str) -> int:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise ValueError(f"{label}: reports cover {YEARS[0]}-{YEARS[1]}")
+    return year
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ def week_period(label: str, tz) -> Period:
     match = _WEEK_RE.match(label or "")
     if not match:
         raise ValueError(f"not an ISO week: {label!r} (expected e.g. 2026-W48)")
-    year, week = int(match.group(1)), int(match.group(2))
+    year, week = _year(int(match.group(1)), label), int(match.group(2))
     try:
         monday = date.fromisocalendar(year, week, 1)
     except ValueError:
@@ -66,7 +77,7 @@ def month_period(label: str, tz) -> Period:
     match = _MONTH_RE.match(label or "")
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise ValueError(f"not a month: {label!r} (expected e.g. 2026-11)")
-    year, month = int(match.group(1)), int(match.group(2))
+    year, month = _year(int(match.group(1)), label), int(match.group(2))
     nxt = date(year + (month == 12), month % 12 + 1, 1)
     return Period("monthly", f"{year}-{month:02d}", datetime.combine(date(year, month, 1), time(0), tzinfo=tz),
                   datetime.combine(nxt, time(0), tzinfo=tz))

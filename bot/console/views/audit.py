@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot import context
 from bot.console.access import roles
 from bot.console.forms import AuditFilterForm
-from bot.console.formatting import parse_local_date
+from bot.console.formatting import DATE_HINT, parse_local_date
 from bot.console.paging import paginate
 from bot.console.views.inquiries import like_pattern
 from store import AuditEntry
@@ -68,7 +68,7 @@ def index():
             if field.data:
                 day = parse_local_date(field.data, tz)
                 if day is None:
-                    errors.append(f"{field.label.text}: cần ngày dạng dd/mm/yyyy, ví dụ 27/11/2026.")
+                    errors.append(f"{field.label.text}: {DATE_HINT}.")
                 elif end:
                     query = query.where(AuditEntry.at < day + timedelta(days=1))
                 else:
