@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import free_port
+from tests.conftest import FIXTURE_PAGE, free_port
 from tests.console import PASSWORD, PEOPLE, add_user, open_inquiry
 from tests.test_sandbox_browser import browser  # noqa: F401  (the same Chromium fixture)
 
@@ -71,6 +71,17 @@ def test_log_in_from_a_deep_link_change_the_password_and_log_out(live, browser, 
     thread = browser.find_elements(By.CSS_SELECTOR, "#thread-messages li")
     assert "<b>nhà xưởng</b>" in thread[0].text
     browser.save_screenshot(str(tmp_path / "inquiry.png"))
+    # A name of 300 characters without a space (a comment's author is whatever Facebook sends)
+    # stays in its column: a review saw the page grow to 2,234 px in a 1,400 px window.
+    from bot import context
+    from store import Conversation
+    with app.app_context(), context.db().session() as s:
+        s.add(Conversation(page_id=FIXTURE_PAGE, sender_id="900000000000001", updated_at=context.clock()(),
+                           display_name="Công_ty_" + "A" * 292))  # open_inquiry made none
+    browser.get(f"{base}/inquiries/{code}")
+    name = wait(browser, lambda d: d.find_element(By.ID, "business-name"))
+    assert name.text.startswith("Công_ty_AAA")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
     browser.find_element(By.LINK_TEXT, "Đổi mật khẩu").click()
     wait(browser, lambda d: d.current_url == f"{base}/password")

@@ -422,6 +422,7 @@ def test_the_overview_counts_this_week_per_unit_and_serves_the_reports(console, 
     office = c.client("office")
     html = office.get("/reports/weekly/2026-W47.html")
     assert html.status_code == 200 and "Báo cáo tuần" in text(html) and 'src="2026-W47.png"' in text(html)
+    assert html.headers["Content-Type"] == "text/html; charset=utf-8"  # once (it said charset twice)
     assert "script-src" not in html.headers["Content-Security-Policy"] and \
         "default-src 'none'" in html.headers["Content-Security-Policy"]
     png = office.get("/reports/weekly/2026-W47.png")

@@ -462,6 +462,24 @@ def test_console_pages_carry_a_strict_policy_and_are_not_cached(app, client, peo
     assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert not re.search(r"<script(?![^>]*\bsrc=)", text(response))
+    # outside development (tests run as production does: Secure cookies) browsers keep to HTTPS
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+@pytest.mark.parametrize("method, path, status", [("GET", "/nope", 404), ("PUT", "/queue", 405),
+                                                  ("GET", "/webhooks/nope", 404)])
+def test_error_pages_outside_the_console_carry_its_headers_too(app, client, people, method, path, status):
+    """The app renders any URL's 404 or 405 with the console's layout (the person's e-mail, the
+    page's CSRF token, the logout form); a review found them without the policy, the frame ban
+    and no-store, which only the console's own routes had."""
+    login(client, PEOPLE["officer_a"])
+    for htmx in ({}, {"HX-Request": "true"}):
+        response = client.open(path, method=method, headers=htmx)
+        assert response.status_code == status
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "canbo@soxd.example" in text(client.open(path, method=method))  # the page it protects
 
 
 def test_the_vendored_htmx_is_the_published_file():

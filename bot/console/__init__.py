@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.config import Settings
@@ -34,6 +34,7 @@ HTMX = "htmx-2.0.11.min.js"  # vendored from npm htmx.org 2.0.11 (0BSD), see sta
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+HSTS_SECONDS = 365 * 24 * 3600  # a year: browsers keep to HTTPS for the console's host
 csrf = CSRFProtect()
 
 
@@ -45,26 +46,35 @@ def _blueprint() -> Blueprint:
                   nlu_inbox.bp, nlu_models.bp):
         console.register_blueprint(child)
 
-    @console.after_request
-    def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # the one-time link page must not leak its URL; other pages only to this site
-        response.headers.setdefault("Referrer-Policy", "no-referrer" if request.endpoint == "console.auth.open_link"
-                                    else "same-origin")
-        if request.endpoint != "console.static":
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    console.after_request(secure_headers)
     return console
+
+
+def secure_headers(response):
+    """The console's headers: on its own responses (after_request) and on the error pages the
+    app renders with the console's layout for any URL (404, 405, a refused CSRF token), which
+    show the person's e-mail and the page's token. `Strict-Transport-Security` outside
+    development, where the session cookie is already sent over HTTPS only."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    # the one-time link page must not leak its URL; other pages only to this site
+    response.headers.setdefault("Referrer-Policy", "no-referrer" if request.endpoint == "console.auth.open_link"
+                                else "same-origin")
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
+    return response
 
 
 def _error(code: int, message: str):
     def handler(exc):
         if request.headers.get("HX-Request") == "true":
-            return access.htmx_message(message, code)
-        return render_template("console/error.html", code=code, message=message), code
+            response = make_response(access.htmx_message(message, code))
+        else:
+            response = make_response(render_template("console/error.html", code=code, message=message), code)
+        return secure_headers(response)
 
     return handler
 

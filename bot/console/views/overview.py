@@ -29,7 +29,7 @@ from scheduler.reports import KINDS, XLSX_MIME, month_period, period_before, wee
 bp = Blueprint("overview", __name__)
 REPORT_CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
               "frame-ancestors 'none'")
-MIMES = {"html": "text/html; charset=utf-8", "png": "image/png", "xlsx": XLSX_MIME}
+MIMES = {"html": "text/html", "png": "image/png", "xlsx": XLSX_MIME}  # text/html: send_file adds "; charset=utf-8"
 
 
 def recent_periods(at) -> dict[str, list]:
