@@ -401,8 +401,19 @@ def test_complex_and_send_back_need_a_reason(console, clock):
     assert again.status_code == 422 and "đã có 5 ngày làm việc" in text(again)
     back = c.post("officer_a", f"/inquiries/{code}/send-back", {"send_back-reason": "Thuộc Sở Tài chính"})
     assert back.status_code == 302 and c.inquiry(code).status == "triage"
+    # no longer the unit's: the officer lands on the queue with the message, and the inquiry is
+    # out of the unit's sight, before and after the standing office assigns it elsewhere
+    assert back.headers["Location"] == "/"
+    assert "Đã trả phản ánh về" in text(c.client("officer_a").get("/"))
+    assert c.client("officer_a").get(f"/inquiries/{code}").status_code == 404
+    assert c.client("head_a").get(f"/inquiries/{code}/thread").status_code == 404
     assert [a.action for a in c.audit()] == ["inquiry.complex", "inquiry.send_back"]
     assert code in text(c.client("office").get("/triage"))
+    c.post("office", f"/triage/{code}/assign", {"unit": "THUE_QN", "reason": "Thuộc lĩnh vực thuế"}, htmx=True)
+    assert c.inquiry(code).unit_code == "THUE_QN" and code in text(c.client("officer_b").get("/"))
+    assert c.client("officer_a").get(f"/inquiries/{code}").status_code == 404
+    htmx_back = c.post("officer_b", f"/inquiries/{code}/send-back", {"send_back-reason": "Không phải thuế"}, htmx=True)
+    assert htmx_back.status_code == 204 and htmx_back.headers["HX-Redirect"] == "/"
 
 
 # ---- overview and reports -------------------------------------------------------------------------

@@ -265,7 +265,10 @@ def test_a_business_writes_the_unit_drafts_the_head_approves_and_only_then_it_is
     flow.b.find_element(By.CSS_SELECTOR, "#send-back summary").click()
     flow.type("send_back-reason", "Chuyển mục đích sử dụng đất: thuộc Sở Nông nghiệp và Môi trường.")
     flow.b.find_element(By.CSS_SELECTOR, "#send-back-form button").click()
-    flow.message("Đã trả phản ánh về")
+    # no longer the unit's to see: back on the queue, with the message
+    gone = wait(flow.b, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".flash.success")
+                                   if "Đã trả phản ánh về" in e.text])
+    assert land in gone[0].text and flow.b.current_url == f"{flow.base}/"
     clock.advance(minutes=5)
     flow.sign_in(office)  # the standing office lands on its triage queue
     row = flow.b.find_element(By.ID, f"triage-{land}")

@@ -25,7 +25,10 @@ from sqlalchemy.sql import Select
 from store import Assignment, Inquiry
 
 UNIT_ROLES = ("lead", "coordinate")
-GONE = ("reassigned",)  # assignment statuses that no longer give the unit sight of the inquiry
+# Assignment statuses that no longer give the unit sight of the inquiry: given to another unit,
+# sent back to the standing office ("not ours"; a review found the unit still opening it after
+# the office had assigned it elsewhere), or a coordination no longer asked for.
+GONE = ("reassigned", "returned", "cancelled")
 MAX_CODE = 32
 
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Optional
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from bot import context
 from bot.console import casepage
 from bot.console.audit import audit
-from bot.console.scope import load_inquiry
+from bot.console.scope import find_inquiry, load_inquiry
 from bot.console.views.inquiries import case_form, render_case
 from bot.console.work import actor, casework, is_htmx, now
 from cases import CaseError, Conflict, NotAllowed
@@ -79,6 +79,13 @@ def _run(code: str, key: str, work: Callable, *, may: Callable[[casepage.CasePag
         return _refused(code, key, form, exc.reason, 409)
     except CaseError as exc:
         return _refused(code, key, form, exc.reason, 422)
+    with context.db().session() as s:
+        still_seen = find_inquiry(s, code) is not None
+    if not still_seen:  # the work gave it away (sent back to the standing office): to the queue
+        flash(f"{code}: {done.message}", "success")
+        if is_htmx():
+            return Response(status=204, headers={"HX-Redirect": url_for("console.home.index")})
+        return redirect(url_for("console.home.index"))
     if is_htmx():
         return render_case(code, message=done.message)
     flash(done.message, "success")
