@@ -31,9 +31,18 @@ DOMAIN_NAMES_EN = {
     "khoa_hoc_cong_nghe": "Science, technology and digital services", "an_ninh_pccc": "Security and fire safety",
     "phan_anh_can_bo": "Complaint about how a procedure was handled",
 }
-_NAMES = {"vi": DOMAIN_NAMES_VI, "en": DOMAIN_NAMES_EN}
+# What the conversation intents are called where an inquiry's domain is shown: an unsure
+# inquiry keeps the classifier's guess until the standing office corrects it, and a greeting
+# with a question in it ("Hello, how do I register a company?") may be guessed as one (a review
+# saw "Lĩnh vực: chao_hoi" in triage, on the inquiry's page and in the weekly report).
+CONVERSATION_NAMES_VI = {"chao_hoi": "Chào hỏi", "cam_on": "Cảm ơn", "tra_cuu": "Tra cứu phản ánh",
+                         "ngoai_pham_vi": "Ngoài phạm vi"}
+CONVERSATION_NAMES_EN = {"chao_hoi": "Greeting", "cam_on": "Thanks", "tra_cuu": "Looking up an inquiry",
+                         "ngoai_pham_vi": "Out of scope"}
+_NAMES = {"vi": {**DOMAIN_NAMES_VI, **CONVERSATION_NAMES_VI}, "en": {**DOMAIN_NAMES_EN, **CONVERSATION_NAMES_EN}}
 
 
 def domain_name(intent: str, lang: str) -> str:
-    """The domain's name in `lang` ("vi" or "en"); an unknown intent is shown as it is."""
+    """The domain's name in `lang` ("vi" or "en"), a conversation intent's too; an unknown
+    intent is shown as it is."""
     return _NAMES[lang].get(intent, intent)

@@ -44,6 +44,16 @@ def test_every_domain_is_named_in_both_languages():
     assert set(DOMAIN_NAMES_VI) == set(DOMAIN_NAMES_EN) == set(DOMAIN_INTENTS)
 
 
+def test_a_conversation_intent_shown_as_a_domain_has_a_name_too():
+    """An unsure inquiry keeps the classifier's guess, which may be a conversation intent: a
+    review saw "Lĩnh vực: chao_hoi" on the console and in the weekly report."""
+    from routing.taxonomy import CONVERSATION_INTENTS, CONVERSATION_NAMES_EN, CONVERSATION_NAMES_VI
+
+    assert set(CONVERSATION_NAMES_VI) == set(CONVERSATION_NAMES_EN) == set(CONVERSATION_INTENTS)
+    assert (domain_name("chao_hoi", "vi"), domain_name("chao_hoi", "en")) == ("Chào hỏi", "Greeting")
+    assert domain_name("not_an_intent", "vi") == "not_an_intent"
+
+
 @pytest.mark.parametrize("intent", sorted(OWNERS))
 def test_domain_rule(intent):
     d = route(RouteRequest(intent, 0.95, False, DDCI_PAGE), TABLE)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Mapping, Optional
 
-from routing.taxonomy import DOMAIN_NAMES_VI
+from routing.taxonomy import CONVERSATION_NAMES_VI, DOMAIN_NAMES_VI
 
-INTENT_NAMES = {**DOMAIN_NAMES_VI, "chao_hoi": "Chào hỏi", "cam_on": "Cảm ơn", "tra_cuu": "Tra cứu phản ánh",
-                "ngoai_pham_vi": "Ngoài phạm vi"}
+INTENT_NAMES = {**DOMAIN_NAMES_VI, **CONVERSATION_NAMES_VI}
 VARIANTS = {"all": "Toàn bộ", "vi": "Tiếng Việt có dấu", "vi_nodiacritics": "Tiếng Việt không dấu",
             "en": "Tiếng Anh", "noisy": "Viết tắt, sai chính tả"}
 DECISION_STATUS = {"pending": "Chờ quyết định", "confirmed": "Đã xác nhận", "relabelled": "Đã gán lại nhãn",
