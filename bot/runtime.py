@@ -83,6 +83,14 @@ def answer_window(channels: Mapping[str, Channel]) -> Callable[[object, Address]
     return window_for
 
 
+def text_limits(channels: Mapping[str, Channel]) -> Callable[[Address], Optional[int]]:
+    """The channels' longest text for one message, for cases (a channel without one: no limit)."""
+    def text_limit_for(address: Address) -> Optional[int]:
+        limit = getattr(channels.get(address.channel), "text_limit", None)
+        return limit(address) if limit is not None else None
+    return text_limit_for
+
+
 def casework(settings: Settings, db: Database, clock: Callable[[], datetime],
              channels: Optional[Mapping[str, Channel]] = None) -> Casework:
     channels = build_all(settings, db, clock) if channels is None else channels
@@ -90,7 +98,7 @@ def casework(settings: Settings, db: Database, clock: Callable[[], datetime],
                     gazetteer=Gazetteer.from_files(), matcher=unit_matcher(settings), calendar=calendar(settings),
                     policy=policy(settings), clock=clock, tracking_prefix=settings.config.app.tracking_prefix,
                     fanouts=FANOUTS, base_url=settings.config.app.base_url, rules=approval_rules(settings),
-                    window_for=answer_window(channels))
+                    window_for=answer_window(channels), text_limit_for=text_limits(channels))
 
 
 def notifier(settings: Settings) -> EmailNotifier:

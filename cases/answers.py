@@ -58,6 +58,7 @@ LANGUAGES = ("vi", "en")
 MAX_TEXT = 8000  # a long answer is a letter, sent another way; Messenger cuts at 2000 anyway
 
 WindowFor = Callable[[object, Address], Optional[datetime]]  # (session, address) -> when it closes; None: never
+TextLimitFor = Callable[[Address], Optional[int]]  # the longest text one message may carry; None: no limit
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,10 @@ class Answers:
     (`casework.answers`), whose `reply` writes the outbox row and `stop_clock` the assignments."""
 
     def __init__(self, cases, *, rules: ApprovalRules, window_for: Optional[WindowFor] = None,
-                 approval_margin: timedelta = timedelta(hours=2)):
+                 approval_margin: timedelta = timedelta(hours=2), text_limit_for: Optional[TextLimitFor] = None):
         self.cases, self.rules = cases, rules
         self.window_for = window_for or (lambda s, address: None)
+        self.text_limit_for = text_limit_for or (lambda address: None)
         self.approval_margin = approval_margin
 
     @property
@@ -162,6 +164,28 @@ class Answers:
         screen(Reply(text), public=self.cases.opened_in_public(inquiry), author="human",
                rules=self.cases.content_rules)
 
+    def _fits(self, inquiry, text: str, language: str, unit_code: str) -> None:
+        """The answer as it will be sent (its heading with the code and the unit, then the text)
+        must fit in one message of the inquiry's channel: Messenger takes 2,000 characters and
+        cut the rest off (a review's 2,530-character answer reached the business cut
+        mid-sentence, while the console said it was sent). Refused as it is written, with how
+        much to cut and the other way to answer; not split into several messages, which could
+        arrive out of order or, after a crash, in part twice."""
+        limit = self.text_limit_for(self.cases.address(inquiry, public=self.cases.opened_in_public(inquiry)))
+        if limit is None:
+            return
+        unit = self.cases.directory.get(unit_code)
+        name = unit.display(language) if unit else unit_code
+        total = len(replies.answer(language, code=inquiry.code, unit_name=name, text=text))
+        if total > limit:
+            def n(value: int) -> str:  # 2.530: Vietnamese groups thousands with a dot
+                return f"{value:,}".replace(",", ".")
+            raise CaseError(
+                f"the answer is {total} characters with its heading; the channel takes {limit}",
+                f"Câu trả lời quá dài để gửi trong một tin: {n(total)} ký tự kể cả dòng mở đầu, kênh này nhận tối đa "
+                f"{n(limit)} ký tự; cần bớt ít nhất {n(total - limit)} ký tự. Nếu cần gửi văn bản đầy đủ, hãy gửi "
+                "bằng cách khác (điện thoại, e-mail, công văn) rồi dùng “Ghi nhận trả lời bằng cách khác”.")
+
     def draft(self, code: str, *, actor: Actor, text: str, language: Optional[str] = None,
               session=None) -> DraftView:
         """Start the lead unit's answer (after a returned draft, the new one follows it)."""
@@ -180,6 +204,7 @@ class Answers:
             language = language or inquiry.language
             if language not in LANGUAGES:
                 raise CaseError(f"unknown language {language!r} (vi or en)", "Ngôn ngữ trả lời phải là tiếng Việt hoặc tiếng Anh.")
+            self._fits(inquiry, text, language, lead.unit_code)
             now = self.clock()
             d = Draft(inquiry_id=inquiry.id, unit_code=lead.unit_code, author=_email(actor.email),
                       author_role=actor.role,
@@ -203,6 +228,7 @@ class Answers:
                 raise CaseError(f"draft #{d.id} is {d.status}: only a draft being written can be edited",
                                 f"Dự thảo #{d.id} {STATUS_VI.get(d.status, d.status)}: chỉ sửa được khi đang soạn.")
             self._screen(inquiry, text)
+            self._fits(inquiry, text, d.language, d.unit_code)
             d.text, d.updated_at = text, self.clock()
             self._event(s, d, actor.email, "edited", text=text)
             return DraftView.of(d, inquiry)

@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 import telemetry
 from cases import queries, replies, screening
-from cases.answers import Answers, WindowFor
+from cases.answers import Answers, TextLimitFor, WindowFor
 from cases.approval import ApprovalRules
 from cases.errors import AlreadyOpened, CaseError, ContentBlocked  # noqa: F401 (the package's names)
 from cases.moderation import Rules, Verdict, default_rules
@@ -136,7 +136,7 @@ class Casework:
                  matcher: UnitMatcher, calendar: WorkingCalendar, policy: DeadlinePolicy,
                  clock: Callable[[], datetime], base_url: str, tracking_prefix: str = "QN", fanouts: Sequence = (),
                  rules: Optional[ApprovalRules] = None, window_for: Optional[WindowFor] = None,
-                 content_rules: Optional[Rules] = None):
+                 content_rules: Optional[Rules] = None, text_limit_for: Optional[TextLimitFor] = None):
         self.db, self.directory, self.table = db, directory, table
         self.gazetteer, self.matcher, self.calendar, self.policy = gazetteer, matcher, calendar, policy
         self.clock, self.prefix, self.fanouts = clock, tracking_prefix, tuple(fanouts)
@@ -144,7 +144,7 @@ class Casework:
         # the prohibited-content filter (cases/moderation.py) every text to a business passes
         self.content_rules = content_rules if content_rules is not None else default_rules()
         self.answers = Answers(self, rules=rules or ApprovalRules(standing_office=directory.standing_office),
-                               window_for=window_for)
+                               window_for=window_for, text_limit_for=text_limit_for)
 
     def link(self, code: str) -> str:
         """The inquiry's page in the console (no credential in it: the console asks to log in)."""

@@ -211,6 +211,30 @@ def test_draft_submit_approve_then_the_delivery_sends_it_and_stops_the_clock(con
     assert approve.details["draft"] == d.id and approve.details["author"] == PEOPLE["officer_a"].email
 
 
+def test_an_answer_that_would_not_fit_in_one_message_is_refused_as_it_is_written(console, clock, graph):
+    """Messenger takes 2,000 characters a message and the sender cut the rest off: a review's
+    2,530-character answer reached the business cut mid-sentence while the console said it was
+    sent. The answer's heading (code and unit) counts; the officer is told how much to cut."""
+    c = console()
+    code = c.ask()
+    long = c.draft("officer_a", code, answer="Hồ sơ gồm các giấy tờ sau. " * 94, then="save")  # 2,538
+    assert long.status_code == 422 and c.rows(Draft) == []
+    said = text(long)
+    assert "Câu trả lời quá dài để gửi trong một tin" in said and "tối đa 2.000 ký tự" in said
+    assert "Ghi nhận trả lời bằng cách khác" in said
+    assert re.search(r'<textarea id="draft-text"[^>]*>\s*Hồ sơ gồm', said)  # what was typed stays
+    fits = "Hồ sơ gồm các giấy tờ sau. " * 70  # 1,890 and the heading
+    assert c.draft("officer_a", code, answer=fits, then="save").status_code == 302
+    d = c.latest_draft(code)
+    grown = c.post("officer_a", f"/inquiries/{code}/drafts/{d.id}/edit", {"edit-text": fits + "x" * 150, "then": "save"})
+    assert grown.status_code == 422 and "Câu trả lời quá dài" in text(grown)
+    assert c.post("officer_a", f"/inquiries/{code}/drafts/{d.id}/submit").status_code == 302
+    assert c.post("head_a", f"/inquiries/{code}/drafts/{d.id}/approve").status_code == 302
+    c.deliver()
+    [sent] = [call for call in graph.calls if "Hồ sơ gồm" in call.text]
+    assert sent.text.endswith(fits.strip()) and len(sent.text) <= 2000  # whole, not cut
+
+
 def test_the_author_never_approves_and_the_page_says_why(console, clock):
     c = console()
     code = c.ask()

@@ -23,7 +23,7 @@ from bot.channels.messenger import cli, sandbox, webhook
 from bot.channels.messenger.adapter import MessengerAdapter
 from bot.channels.messenger.people import ProfileNames
 from bot.channels.messenger.sendapi import client_for
-from bot.channels.messenger.sender import MessengerSender
+from bot.channels.messenger.sender import MAX_TEXT, MessengerSender
 from bot.config import Settings
 from cases.outbox import Address
 from store import Database, InboxEvent
@@ -41,6 +41,11 @@ class MessengerChannel:
 
     def read(self, event: InboxEvent) -> Inbound:
         return self.adapter.read(event)
+
+    def text_limit(self, address: Address) -> Optional[int]:
+        """The longest text one message to `address` may carry (the Send API and a comment reply
+        both cut at MAX_TEXT); cases refuse a person's answer that would not fit."""
+        return MAX_TEXT
 
     def answer_window(self, s, address: Address) -> Optional[datetime]:
         """Until when a person's answer to `address` can be delivered (None: no limit)."""
