@@ -10,6 +10,7 @@ import copy
 import pytest
 from sqlalchemy import select
 
+from bot import context
 from store import FollowupChoice, InboxEvent, Inquiry, InquiryMessage, Notification, Outbox
 from tests.conftest import load_fixture, signed_post, with_text
 
@@ -298,3 +299,19 @@ def test_no_outbox_row_is_left_unsendable(talk, clock):
     choice = _asked(d, clock)
     d.say("Câu hỏi mới", payload=f"FOLLOWUP_NEW:{choice.id}")
     assert {o.status for o in d.rows(Outbox)} == {"sent"}
+
+
+def test_a_decomposed_text_is_stored_composed(talk):
+    """Unikey's "Unicode tổ hợp" sends Vietnamese decomposed (NFD): stored as typed, a review's
+    inquiry was not found by the console's search for "đất" and reached the unit's e-mail
+    decomposed. Every channel's values are NFC (bot/channels/base.py)."""
+    import unicodedata
+
+    d = talk()
+    decomposed = unicodedata.normalize("NFD", PERMIT)
+    assert decomposed != PERMIT
+    d.say(decomposed)
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.text == PERMIT and [m.text for m in d.rows(InquiryMessage)] == [PERMIT]
+    with d.app.app_context(), context.db().session() as s:  # what the console's search does: LIKE
+        assert s.query(Inquiry).filter(Inquiry.text.contains("xây dựng")).count() == 1

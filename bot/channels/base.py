@@ -18,12 +18,25 @@ Inbound values (one per stored event):
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping, Optional, Protocol, Union
 
 from cases.outbox import Reply
 from store import InboxEvent
+
+
+def _nfc_fields(value, *names: str) -> None:
+    """A person's text in Unicode NFC (TCVN 6909), whatever their keyboard sent: Unikey's
+    "Unicode tổ hợp" and some phones send Vietnamese decomposed ("đất" as d-with-stroke, a,
+    combining hook above, t...). Stored as typed, such a text was not found by the console's
+    search for "đất" and reached the units' e-mails decomposed (a review, 04/12/2026); every
+    channel's values pass here, so the core only ever sees NFC."""
+    for name in names:
+        text = getattr(value, name)
+        if isinstance(text, str) and not unicodedata.is_normalized("NFC", text):
+            object.__setattr__(value, name, unicodedata.normalize("NFC", text))
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,9 @@ class InboundMessage:
     ref: Optional[str] = None
     revision: Optional[int] = None
     sender_name: Optional[str] = None  # the person's name when the event itself carries it (a comment)
+
+    def __post_init__(self):
+        _nfc_fields(self, "text", "sender_name")
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,9 @@ class Edited:
     reply_to: Mapping[str, Any] = field(default_factory=dict)
     public: bool = False  # an edit of something written in public (a comment)
     held: bool = False  # another app owns the conversation: record it, say nothing
+
+    def __post_init__(self):
+        _nfc_fields(self, "text")
 
     @property
     def comment_id(self) -> Optional[str]:
