@@ -145,6 +145,9 @@ def test_queue_filters_search_and_paging_and_a_bad_filter_is_refused(console, cl
 
     assert found(state="awaiting_approval") == [codes[3]]
     assert found(q="số 5") == [codes[5]] and found(q=codes[6].lower()) == [codes[6]]
+    # case folded for every letter, not ASCII alone (SQLite's own lower() and LIKE fold A-Z only)
+    assert found(q="SỐ 5") == [codes[5]] and found(q="PHÍ XÂY DỰNG") == [percent]
+    assert found(q="Hỏi Về Cấp Phép", page=2) == codes[5:]
     assert found(q="%") == [percent] and found(q="_") == [] and found(q="' OR 1=1 --") == []
     assert found() == codes[:5] and found(page=2) == codes[5:] + [percent] and found(page=99) == codes[5:] + [percent]
     bad = client.get("/queue", query_string={"state": "nope", "q": "số 5"})
