@@ -564,3 +564,16 @@ def test_a_failed_send_is_recorded_and_retried(app, services, smtp, clock):
     [row] = notifications(app, "reminder")
     assert (row.status, row.attempts, row.sent_at) == ("sent", 2, clock())
     assert len(mails(smtp)) == 1
+
+
+@pytest.mark.parametrize("hours, said", [(37.5, "còn 37,5 giờ làm việc"), (22.5, "còn 22,5 giờ làm việc"),
+                                         (22.499999999999996, "còn 22,5 giờ làm việc"), (11.0, "còn 11 giờ làm việc"),
+                                         (6.99, "còn 6,5 giờ làm việc"), (11.25, "còn 11 giờ làm việc"),
+                                         (1.0, "còn 1 giờ làm việc"),
+                                         (0.5, "còn dưới 1 giờ làm việc"), (0.0, "đã quá hạn")])
+def test_working_time_left_is_never_rounded_up(hours, said):
+    """A review saw 37.5 h left shown as "còn 38 giờ" (and 22.5 h as "còn 22 giờ"): the time left
+    is cut down to the half hour and says it, as the time past due does."""
+    from scheduler.notifications.render import time_left_vi
+
+    assert time_left_vi(hours) == said
