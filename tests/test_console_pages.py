@@ -155,6 +155,10 @@ def test_queue_filters_search_and_paging_and_a_bad_filter_is_refused(console, cl
     assert 'value="số 5"' in text(bad)  # what was typed stays in the form
     long = client.get("/queue", query_string={"q": "x" * 201})
     assert long.status_code == 400 and "Tối đa 200 ký tự." in text(long)
+    for who, path, field, size in (("officer_a", "/inquiries", "q", 200), ("office", "/triage", "q", 200),
+                                   ("admin", "/audit", "actor", 255), ("admin", "/audit", "address", 64)):
+        said = text(c.client(who).get(path, query_string={field: "x" * (size + 1)}))  # in Vietnamese, not WTForms' English
+        assert f"Tối đa {size} ký tự." in said and "Field cannot be longer" not in said, (path, field)
     # another unit's officer sees none of them; the standing office picks a unit or sees all
     assert found.__call__() and re.findall(r"QN-\d{4}-\d{6}", text(c.client("officer_b").get("/queue"))) == []
     staff = text(c.client("office").get("/queue", query_string={"unit": "SO_XD", "q": "số 5"}))

@@ -15,19 +15,19 @@ REQUIRED = "Vui lòng nhập trường này."
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email", validators=[DataRequired(REQUIRED), Length(max=255)])
-    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=1024)])
+    email = StringField("Email", validators=[DataRequired(REQUIRED), Length(max=255, message="Tối đa 255 ký tự.")])
+    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=1024, message="Tối đa 1024 ký tự.")])
     next = HiddenField()
 
 
 class PasswordSetForm(FlaskForm):
-    new = PasswordField("Mật khẩu mới", validators=[DataRequired(REQUIRED), Length(max=1024)])
+    new = PasswordField("Mật khẩu mới", validators=[DataRequired(REQUIRED), Length(max=1024, message="Tối đa 1024 ký tự.")])
     confirm = PasswordField("Nhập lại mật khẩu mới",
                             validators=[DataRequired(REQUIRED), EqualTo("new", "Hai mật khẩu không giống nhau.")])
 
 
 class PasswordChangeForm(PasswordSetForm):
-    current = PasswordField("Mật khẩu hiện tại", validators=[DataRequired(REQUIRED), Length(max=1024)])
+    current = PasswordField("Mật khẩu hiện tại", validators=[DataRequired(REQUIRED), Length(max=1024, message="Tối đa 1024 ký tự.")])
 
 
 class ActionForm(FlaskForm):
@@ -48,7 +48,7 @@ class UserForm(FlaskForm):
 
 
 class UserCreateForm(UserForm):
-    email = StringField("Email", validators=[DataRequired(REQUIRED), Length(max=255),
+    email = StringField("Email", validators=[DataRequired(REQUIRED), Length(max=255, message="Tối đa 255 ký tự."),
                                              Regexp(EMAIL.pattern, message="Email không hợp lệ.")])
 
 
@@ -58,16 +58,16 @@ class _GetForm(FlaskForm):
 
 
 class SearchForm(_GetForm):
-    q = StringField("Tìm theo mã hoặc nội dung", validators=[Optional(), Length(max=200)])
+    q = StringField("Tìm theo mã hoặc nội dung", validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")])
 
 
 class AuditFilterForm(_GetForm):
-    actor = StringField("Người thực hiện", validators=[Optional(), Length(max=255)])
-    action = StringField("Hành động", validators=[Optional(), Length(max=64)])
-    object_id = StringField("Đối tượng (mã phản ánh, email…)", validators=[Optional(), Length(max=255)])
-    address = StringField("Địa chỉ IP", validators=[Optional(), Length(max=64)])
-    date_from = StringField("Từ ngày (dd/mm/yyyy)", validators=[Optional(), Length(max=10)])
-    date_to = StringField("Đến ngày (dd/mm/yyyy)", validators=[Optional(), Length(max=10)])
+    actor = StringField("Người thực hiện", validators=[Optional(), Length(max=255, message="Tối đa 255 ký tự.")])
+    action = StringField("Hành động", validators=[Optional(), Length(max=64, message="Tối đa 64 ký tự.")])
+    object_id = StringField("Đối tượng (mã phản ánh, email…)", validators=[Optional(), Length(max=255, message="Tối đa 255 ký tự.")])
+    address = StringField("Địa chỉ IP", validators=[Optional(), Length(max=64, message="Tối đa 64 ký tự.")])
+    date_from = StringField("Từ ngày (dd/mm/yyyy)", validators=[Optional(), Length(max=10, message="Tối đa 10 ký tự.")])
+    date_to = StringField("Đến ngày (dd/mm/yyyy)", validators=[Optional(), Length(max=10, message="Tối đa 10 ký tự.")])
 
 
 # ---- the inquiry's actions (bot/console/views/actions.py) ------------------------------------
@@ -135,10 +135,10 @@ class InputForm(ConsoleForm):
 class RecordForm(ConsoleForm):
     """An answer given another way: who gave it, how, when (local date and time), what."""
 
-    by = StringField("Người trả lời", validators=[DataRequired("Vui lòng nhập người trả lời."), Length(max=128)])
+    by = StringField("Người trả lời", validators=[DataRequired("Vui lòng nhập người trả lời."), Length(max=128, message="Tối đa 128 ký tự.")])
     how = SelectField("Cách trả lời", choices=HOW, validators=[DataRequired(REQUIRED)])
-    day = StringField("Ngày (dd/mm/yyyy)", validators=[DataRequired("Vui lòng nhập ngày."), Length(max=10)])
-    time = StringField("Giờ (HH:MM)", validators=[DataRequired("Vui lòng nhập giờ."), Length(max=5)])
+    day = StringField("Ngày (dd/mm/yyyy)", validators=[DataRequired("Vui lòng nhập ngày."), Length(max=10, message="Tối đa 10 ký tự.")])
+    time = StringField("Giờ (HH:MM)", validators=[DataRequired("Vui lòng nhập giờ."), Length(max=5, message="Tối đa 5 ký tự.")])
     text = _text("Nội dung đã trả lời (tóm tắt)")
 
 
