@@ -13,6 +13,9 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 # `make run PORT=5100` when 5000 is taken: the web process listens there and every link says so
 PORT ?= 5000
 BASE_URL := http://127.0.0.1:$(PORT)
+# the development mail sink moves with it (8025 beside 5000, 8335 beside 5310), so a second
+# instance starts instead of failing on the first one's sink
+MAIL_PORT ?= $(shell echo $$(( $(PORT) + 3025 )))
 # prometheus-client's multiprocess directory: every process of the group writes its counters
 # there and the web process's /metrics sums them (README "Metrics"). Emptied before each start.
 METRICS_DIR ?= $(abspath instance/metrics)
@@ -41,13 +44,14 @@ run: $(STAMP)
 	@echo "  Health:   $(BASE_URL)/healthz"
 	@echo "  Metrics:  $(BASE_URL)/metrics   (Prometheus; from this machine)"
 	@echo "  Webhook:  $(BASE_URL)/webhooks/messenger"
+	@echo "  Mail sink: 127.0.0.1:$(MAIL_PORT) (the units' e-mails, shown in the sandbox)"
 	@echo ""
 	@DDCI_BASE_URL=$(BASE_URL) flask users demo
 	@echo ""
 	@echo "  Ctrl-C stops everything."
 	@echo ""
 	@$(MAKE) --no-print-directory metrics-dir
-	DDCI_BASE_URL=$(BASE_URL) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile -p $(PORT)
+	DDCI_BASE_URL=$(BASE_URL) DDCI_SMTP_PORT=$(MAIL_PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile -p $(PORT)
 
 # The production shape on one machine (Procfile.production: gunicorn, a worker, the scheduler);
 # the environment holds DDCI_ENV=production, DATABASE_URL and the secrets (README "Connecting a real page").

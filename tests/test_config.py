@@ -134,3 +134,21 @@ def test_the_base_url_follows_make_runs_port():
     assert s.graph_api_url == "http://127.0.0.1:5100/sandbox/graph"
     with pytest.raises(ConfigError, match="DDCI_BASE_URL"):
         load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_BASE_URL": "127.0.0.1:5100"})
+
+
+def test_the_mail_sink_follows_make_runs_port_too():
+    """A second `make run PORT=5310` failed: its mail sink took 8025, the first one's (a review).
+    The Makefile moves it with the web port (PORT + 3025) through DDCI_SMTP_PORT."""
+    import subprocess
+
+    plan = subprocess.run(["make", "-n", "run", "PORT=5310"], cwd=REPO, capture_output=True, text=True)
+    assert "DDCI_SMTP_PORT=8335" in plan.stdout and "DDCI_BASE_URL=http://127.0.0.1:5310" in plan.stdout
+    assert "DDCI_SMTP_PORT=8025" in subprocess.run(["make", "-n", "run"], cwd=REPO, capture_output=True,
+                                                   text=True).stdout  # the default stays config.yml's
+    s = load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_ENV": "development",
+                                                                      "DDCI_SMTP_PORT": "8335"})
+    assert s.config.smtp.port == 8335
+    assert load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_ENV": "development"}).config.smtp.port \
+        == 8025
+    with pytest.raises(ConfigError, match="DDCI_SMTP_PORT"):
+        load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_SMTP_PORT": "mail"})

@@ -133,6 +133,11 @@ def load_settings(
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"DDCI_BASE_URL: an http(s) URL is required, not {base_url!r}")
         config = config.copy(update={"app": config.app.copy(update={"base_url": base_url.rstrip("/")})})
+    smtp_port = env.get("DDCI_SMTP_PORT")
+    if smtp_port:  # `make run PORT=5310` moves the mail sink with the web port (a second instance)
+        if not smtp_port.isdigit() or not 0 < int(smtp_port) < 65536:
+            raise ConfigError(f"DDCI_SMTP_PORT: a port number (1-65535) is required, not {smtp_port!r}")
+        config = config.copy(update={"smtp": config.smtp.copy(update={"port": int(smtp_port)})})
     environment = overrides.pop("environment", None) or env.get("DDCI_ENV", "production")
     if environment not in ("development", "production", "test"):
         raise ConfigError(f"DDCI_ENV: must be development, production or test, not {environment!r}")
