@@ -77,3 +77,52 @@ def test_business_types_a_question_and_sees_the_acknowledgement(live, browser, t
     assert [u.text for u in user] == [QUESTION]
     browser.save_screenshot(str(tmp_path / "sandbox.png"))
     assert smtp.messages and "motcua@soxd.quangninh.example" in smtp.messages[0]["to"]
+
+
+def test_the_bots_quick_replies_are_buttons_and_the_units_mail_links_open(live, browser, trained_model, clock,
+                                                                           tmp_path):
+    """A review: the bot said "vui lòng chọn bên dưới" but the sandbox showed no "Bổ sung" /
+    "Câu hỏi mới" (they were in the Graph call), and the inquiry's link in the e-mail panel was
+    plain text. A tap sends the title with the choice's payload, as Messenger does."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from bot import context, runtime
+    from store import InboxEvent, Inquiry, SandboxMail
+
+    app, base = live
+    wait = WebDriverWait(browser, 20, poll_frequency=0.1)
+
+    def say(text):
+        n = count(InboxEvent)
+        box = browser.find_element(By.ID, "text")
+        box.send_keys(text)
+        browser.find_element(By.CSS_SELECTOR, "#send button").click()
+        wait.until(lambda _: count(InboxEvent) == n + 1)
+        with app.app_context():
+            runtime.worker(context.settings(), context.db(), clock).run_once()
+
+    def count(model):
+        with app.app_context(), context.db().session() as s:
+            return s.query(model).count()
+
+    browser.get(f"{base}/sandbox")
+    say(QUESTION)
+    clock.advance(minutes=20)
+    say("Cho em hỏi thêm thủ tục hoàn thuế giá trị gia tăng cho hàng xuất khẩu")
+    buttons = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#choices button"))
+    assert [b.text for b in buttons] == ["Bổ sung", "Câu hỏi mới"] and count(Inquiry) == 1
+    buttons[1].click()  # "Câu hỏi mới"
+    wait.until(lambda _: count(InboxEvent) == 3)
+    with app.app_context():
+        runtime.worker(context.settings(), context.db(), clock).run_once()
+    assert count(Inquiry) == 2  # the tap carried its payload: a new inquiry, not a typed text
+    wait.until(lambda d: not d.find_elements(By.ID, "choices"))  # gone once another message follows
+    with app.app_context(), context.db().session() as s:
+        s.add(SandboxMail(mail_from="ddci-bot@quangninh.example", rcpt_to=["motcua@soxd.quangninh.example"],
+                          subject="Phản ánh mới", body_text=f"Xem và trả lời: {base}/inquiries/QN-2026-000001\nHết.",
+                          received_at=clock()))
+    link = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#mail .mail a"))
+    assert link[0].get_attribute("href") == f"{base}/inquiries/QN-2026-000001"
+    assert "Xem và trả lời:" in browser.find_element(By.CSS_SELECTOR, "#mail .mail pre").text
+    browser.save_screenshot(str(tmp_path / "sandbox-choices.png"))

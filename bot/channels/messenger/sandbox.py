@@ -37,12 +37,15 @@ def send_as_business():
     data = request.get_json(silent=True) or {}
     text, page_id = str(data.get("text", "")).strip(), str(data.get("page_id", ""))
     psid = str(data.get("psid", "")) or "900000000000001"
+    payload = data.get("payload")  # a tapped quick reply: Messenger sends its title as the text
     if not text:
         return jsonify(error="empty message"), 400
     now_ms = int(time.time() * 1000)
+    message = {"mid": f"m_sandbox_{secrets.token_hex(12)}", "text": text}
+    if isinstance(payload, str) and payload:
+        message["quick_reply"] = {"payload": payload}
     body = {"object": "page", "entry": [{"id": page_id, "time": now_ms, "messaging": [{
-        "sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now_ms,
-        "message": {"mid": f"m_sandbox_{secrets.token_hex(12)}", "text": text},
+        "sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now_ms, "message": message,
     }]}]}
     raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
     url = request.host_url.rstrip("/") + "/webhooks/messenger"
@@ -64,7 +67,9 @@ def conversation():
               "text": (e.payload["event"].get("message") or e.payload["event"].get("message_edit") or {}).get(
                   "text", f"({e.kind})")} for e in incoming]
     items += [{"from": "bot", "at": c.received_at.isoformat(),
-               "text": (c.body.get("message") or {}).get("text", json.dumps(c.body.get("message"), ensure_ascii=False))}
+               "text": (c.body.get("message") or {}).get("text", json.dumps(c.body.get("message"), ensure_ascii=False)),
+               "choices": [{"title": q.get("title"), "payload": q.get("payload")}
+                           for q in (c.body.get("message") or {}).get("quick_replies") or [] if isinstance(q, dict)]}
               for c in outgoing]
     items.sort(key=lambda i: i["at"])
     return jsonify(items=items)
