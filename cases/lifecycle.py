@@ -291,6 +291,15 @@ class Casework:
                                        unit_name=self.directory.name(lead.unit_code, lang), due=lead.due_at,
                                        days=lead.working_days, provisional=provisional)
 
+    def _changed(self, inquiry: Inquiry, lead: Assignment, change: str) -> str:
+        """What the business is told when its inquiry's unit, field or date changes later
+        (replies.case_changed)."""
+        lang = inquiry.language
+        return replies.case_changed(lang, change, code=inquiry.code,
+                                    intent=inquiry.corrected_intent or inquiry.intent or "",
+                                    unit_name=self.directory.name(lead.unit_code, lang), due=lead.due_at,
+                                    days=lead.working_days, provisional=not self.calendar.is_declared(lead.due_at))
+
     # ---- what people do ----------------------------------------------------------------
     def find(self, s, code: str) -> Inquiry:
         inquiry = queries.by_code(s, code)
@@ -351,7 +360,9 @@ class Casework:
             inquiry.routing_trace, inquiry.updated_at = trace, now
             if not self.opened_in_public(inquiry):  # the new unit and date are not for everyone's eyes
                 key = f"assigned:{lead.id}" if not same_unit else f"domain:{lead.id}:{now.isoformat()}"
-                self.reply(s, inquiry.id, key, Reply(self._acknowledgement(inquiry, lead)),
+                change = "domain" if same_unit else ("reassigned" if current is not None and current.role == "lead"
+                                                     else "assigned")
+                self.reply(s, inquiry.id, key, Reply(self._changed(inquiry, lead, change)),
                            address=self.address(inquiry))
             return lead
 
@@ -373,6 +384,9 @@ class Casework:
             lead.due_at = self.due("lead", lead.assigned_at, complex_case=True)
             inquiry.due_at, inquiry.updated_at = lead.due_at, now
             self._audit(s, lead, old, by, reason)
+            if not self.opened_in_public(inquiry):  # the business learns its new date, as of a reassignment
+                self.reply(s, inquiry.id, f"complex:{lead.id}", Reply(self._changed(inquiry, lead, "complex")),
+                           address=self.address(inquiry))
             return lead
 
     def request_coordination(self, code: str, unit_codes: Sequence[str], *, by: str, reason: str,

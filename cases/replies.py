@@ -92,6 +92,33 @@ def received_for_triage(lang: str, *, code: str, office_name: str, assign_by: da
     )
 
 
+def case_changed(lang: str, change: str, *, code: str, intent: str, unit_name: str, due: datetime, days: int,
+                 provisional: bool = False) -> str:
+    """What the business is told when its inquiry changes after the acknowledgement, instead
+    of the acknowledgement again (a review: a reassignment repeated "Cảm ơn… đã gửi phản ánh"
+    without saying the unit had changed, and a complex case's new date was not told at all).
+    `change`: "assigned" (from the standing office's triage), "reassigned" (to another unit),
+    "domain" (the field corrected, same unit and date), "complex" (more time, Art. 9.5(đ))."""
+    note = f"; {provisional_text(due, lang)}" if provisional else ""
+    if lang == "en":
+        opening = {
+            "assigned": f"Your inquiry {code} has been forwarded to the competent unit.",
+            "reassigned": f"Your inquiry {code} has been transferred to another unit, which now answers it.",
+            "domain": f"The field of your inquiry {code} has been corrected.",
+            "complex": f"Your inquiry {code} is a complex case and needs more time; the answer is now due later.",
+        }[change]
+        return (f"{opening}\nField: {domain_name(intent, 'en')}\nAnswering unit: {unit_name}\n"
+                f"Answer due by: {when(due, lang)} ({days_text(days, lang)}, Decision 3887/QĐ-UBND{note})")
+    opening = {
+        "assigned": f"Phản ánh {code} của Quý doanh nghiệp đã được giao cho đơn vị có thẩm quyền.",
+        "reassigned": f"Phản ánh {code} của Quý doanh nghiệp đã được chuyển cho đơn vị khác trả lời.",
+        "domain": f"Lĩnh vực của phản ánh {code} đã được điều chỉnh.",
+        "complex": f"Phản ánh {code} là vụ việc phức tạp, cần thêm thời gian xử lý; hạn trả lời được lùi lại.",
+    }[change]
+    return (f"{opening}\nLĩnh vực: {domain_name(intent, 'vi')}\nĐơn vị trả lời: {unit_name}\n"
+            f"Hạn trả lời: {when(due, lang)} ({days_text(days, lang)} theo Quyết định 3887/QĐ-UBND{note})")
+
+
 def updated_after_edit(lang: str, *, code: str, intent: Optional[str], unit_name: str, due: datetime,
                        triage: bool) -> str:
     """The business edited its message before anyone started on it, and the new text changed

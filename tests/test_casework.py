@@ -83,6 +83,9 @@ def test_reassignment_within_a_day_reaches_the_business(app, client, worker, cas
     update = graph.calls[-1]
     assert update.body["messaging_type"] == "RESPONSE"
     assert "Ban Quản lý Khu kinh tế" in update.text and "17:00 ngày 02/12/2026" in update.text
+    # says what changed, not the acknowledgement again (a review: "Cảm ơn… đã gửi phản ánh" twice)
+    assert update.text.startswith(f"Phản ánh {code} của Quý doanh nghiệp đã được chuyển cho đơn vị khác trả lời.")
+    assert "Cảm ơn" not in update.text
 
 
 def test_triage_then_assignment(make_app, trained_model, clock):
@@ -101,13 +104,17 @@ def test_triage_then_assignment(make_app, trained_model, clock):
     assert lead.due_at == datetime(2026, 12, 3, 17, 0, tzinfo=VN)
 
 
-def test_complex_case_is_five_days_from_assignment_at_most(app, client, worker, casework, clock):
+def test_complex_case_is_five_days_from_assignment_at_most(app, client, worker, casework, clock, graph):
     with app.app_context():
         code = make_inquiry(client, worker)
-    clock.set(datetime(2026, 12, 2, 15, 0, tzinfo=VN))
+    clock.set(datetime(2026, 11, 27, 15, 0, tzinfo=VN))  # within the business's 24-hour window
     lead = casework.mark_complex(code, by="soxd.officer", reason="cần ý kiến nhiều sở")
     # Fri 27/11 + 5 working days: Mon 30, Tue 1, Wed 2, Thu 3, Fri 4 -> Fri 4/12 17:00
     assert lead.due_at == datetime(2026, 12, 4, 17, 0, tzinfo=VN) and lead.working_days == 5
+    worker.run_once()  # the business is told its new date (a review: it was not told at all)
+    told = graph.calls[-1].text
+    assert told.startswith(f"Phản ánh {code} là vụ việc phức tạp, cần thêm thời gian xử lý")
+    assert "Hạn trả lời: 17:00 ngày 04/12/2026 (5 ngày làm việc" in told and "Sở Xây dựng" in told
     with pytest.raises(CaseworkError, match="already has 5 working days"):
         casework.mark_complex(code, by="x", reason="again")
     assert [c.reason for c in changes(app)] == ["cần ý kiến nhiều sở"]
@@ -203,6 +210,7 @@ def test_an_english_business_reads_the_corrected_domain_in_english(app, client, 
     worker.run_once()
     update = graph.calls[-1].text
     assert "Field: Investment" in update and "Department of Finance" in update
+    assert update.startswith(f"Your inquiry {code} has been transferred to another unit")
 
 
 def test_correcting_the_domain_of_the_unit_that_leads_changes_nothing_else(app, client, worker, casework, clock, graph):
@@ -215,6 +223,7 @@ def test_correcting_the_domain_of_the_unit_that_leads_changes_nothing_else(app, 
     assert changes(app) == [] and lead.due_at == before[0].due_at  # the deadline stays
     worker.run_once()
     assert "Lĩnh vực: Giao thông vận tải" in graph.calls[-1].text and "17:00 ngày 02/12/2026" in graph.calls[-1].text
+    assert graph.calls[-1].text.startswith(f"Lĩnh vực của phản ánh {code} đã được điều chỉnh.")
     with pytest.raises(CaseworkError, match="already with SO_XD in domain giao_thong_van_tai"):
         casework.assign(code, "SO_XD", by="soxd", reason="again", domain="giao_thong_van_tai")
     with pytest.raises(CaseworkError, match="already with SO_XD"):

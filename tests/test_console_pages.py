@@ -383,6 +383,7 @@ def test_triage_assigns_with_a_corrected_domain_and_a_reason(console, clock, gra
     assert (inquiry.unit_code, inquiry.intent, inquiry.corrected_intent) == ("SO_XD", "dat_dai", "xay_dung")
     told = [o for o in c.rows(Outbox) if o.inquiry_id == inquiry.id][-1]
     assert "Xây dựng" in told.message["text"] and "Sở Xây dựng" in told.message["text"]
+    assert told.message["text"].startswith(f"Phản ánh {unsure} của Quý doanh nghiệp đã được giao cho đơn vị có thẩm quyền.")
     [entry] = c.audit("inquiry.assign")
     assert (entry.details["domain"], entry.details["classifier"], entry.details["unit"]) == ("xay_dung", "dat_dai",
                                                                                             "SO_XD")
