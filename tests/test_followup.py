@@ -315,3 +315,20 @@ def test_a_decomposed_text_is_stored_composed(talk):
     assert inquiry.text == PERMIT and [m.text for m in d.rows(InquiryMessage)] == [PERMIT]
     with d.app.app_context(), context.db().session() as s:  # what the console's search does: LIKE
         assert s.query(Inquiry).filter(Inquiry.text.contains("xây dựng")).count() == 1
+
+
+@pytest.mark.parametrize("typed", ["qn 2026 1", "ma QN2026000001", "Tra cứu QN-2026-1 ạ"])
+def test_a_tracking_code_typed_back_loosely_is_a_status_lookup(talk, clock, typed):
+    """A review's "qn 2026 1" opened an inquiry of its own (in triage), and "ma QN2026000001"
+    was then joined to that one as a follow-up. A message that only gives a code, however it
+    is spaced, is a lookup of the sender's inquiry."""
+    d = talk()
+    d.say(PERMIT)
+    [permit] = d.rows(Inquiry)
+    assert permit.code == "QN-2026-000001"
+    clock.advance(minutes=5)
+    d.say(typed)
+    assert len(d.rows(Inquiry)) == 1 and d.rows(FollowupChoice) == []
+    assert [m.text for m in d.rows(InquiryMessage)] == [PERMIT]  # not joined as a follow-up
+    said = d.last().text
+    assert "QN-2026-000001" in said and "Sở Xây dựng" in said

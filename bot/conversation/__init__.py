@@ -31,7 +31,7 @@ from bot.channels.base import (AnsweredElsewhere, Edited, InboundMessage, Noted,
                                Withdrawn)
 from bot.conversation import contacts, texts
 from bot.conversation.comments import PublicComments
-from bot.conversation.contacts import contact_only, contacts_in
+from bot.conversation.contacts import code_lookup_only, contact_only, contacts_in
 from bot.conversation.edits import MessageEdits
 from bot.conversation.menu import MenuAndStatus
 from bot.conversation.names import Names
@@ -234,6 +234,9 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                 if note:
                     self.cases.flag(s, verdict, written, inquiry_id=None)
                 return self._small_talk(s, t, m, result.intent, lang, text)
+            if code_lookup_only(text):  # a code typed back, however the classifier took it: its status
+                self._classified(s, t, m, result, lang, "small_talk", routed=False)
+                return self._small_talk(s, t, m, "tra_cuu", lang, text)
             pending = self.choices.find(s, m.page_id, m.sender_id, None)
             if pending is not None and new_matter(pending.classification.get("intent"), result, text,
                                                   self.phrasing) is None:

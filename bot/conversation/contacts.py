@@ -14,7 +14,13 @@ PHONE = re.compile(r"(?<!\d)(?:\+84|0)(?:\d[ .]?){8,9}\d(?!\d)")
 EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
 # Contact details are looked for where the classifier reads: the first MAX_CLASSIFY_CHARS.
 MAX_SCAN_CHARS = MAX_CLASSIFY_CHARS
-TRACKING = re.compile(r"\b[Qq][Nn]-\d{4}-\d{6}\b")
+# A tracking code as people type it back: "QN-2026-000123", and also "qn 2026 123",
+# "QN2026000123", "QN-2026-123" (a review's "qn 2026 1" opened an inquiry of its own, and
+# "ma QN2026000001" was joined to it as a follow-up).
+TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
+# Words that may stand beside a code in a message that only asks for it ("mã QN…", "tra cứu QN…")
+_LOOKUP_WORDS = re.compile(r"(?i)\b(mã|ma|số|so|tra cứu|tra cuu|kiểm tra|kiem tra|xem|tình trạng|tinh trang|"
+                           r"phản ánh|phan anh|hồ sơ|ho so|code|tracking|status|check|inquiry|of|my|the|ạ|a|ad|ơi|oi)\b")
 _FILLER = re.compile(r"(?i)\b(sdt|sđt|số|so|điện thoại|dien thoai|đt|dt|email|mail|của|cua|em|anh|chị|chi|tôi|toi|"
                      r"mình|minh|là|la|ạ|a|nhé|nhe|phone|my|is|e-mail|lh|liên hệ|lien he|zalo)\b")
 
@@ -36,4 +42,14 @@ def contact_only(text: str) -> bool:
 
 
 def tracking_codes(text: str) -> list[str]:
-    return [c.upper() for c in TRACKING.findall(text)]
+    """The codes in `text`, written as the bot writes them ("qn 2026 1" -> "QN-2026-000001")."""
+    return list(dict.fromkeys(f"QN-{year}-{int(number):06d}" for year, number in TRACKING.findall(text[:MAX_SCAN_CHARS])))
+
+
+def code_lookup_only(text: str) -> bool:
+    """The message only gives a tracking code (with at most a word or two such as "mã" or
+    "tra cứu"): the business asks where that inquiry stands, whatever the classifier makes of it."""
+    if len(text) > 200 or not TRACKING.search(text):
+        return False
+    rest = _LOOKUP_WORDS.sub(" ", TRACKING.sub(" ", text))
+    return len(re.findall(r"\w+", rest)) <= 1
