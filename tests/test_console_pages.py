@@ -373,6 +373,7 @@ def test_triage_assigns_with_a_corrected_domain_and_a_reason(console, clock, gra
     url = f"/triage/{unsure}/assign"
     missing = c.post("office", url, {"unit": "SO_XD", "domain": "xay_dung", "reason": ""}, htmx=True)
     assert missing.status_code == 422 and "Vui lòng nêu lý do." in text(missing)
+    assert "Vui lòng chọn đơn vị" not in text(missing)  # a unit was chosen: only the reason is asked for
     assert 'value="xay_dung" selected' in text(missing)  # the choice stays
     assert c.post("admin", url, {"unit": "SO_XD", "reason": "x"}, htmx=True).status_code == 403
     assert c.post("officer_a", url, {"unit": "SO_XD", "reason": "x"}, htmx=True).status_code == 404  # not its own

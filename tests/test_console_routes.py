@@ -98,6 +98,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("console.nlu_models.rollback", "POST"): expect(302, 403, 403, 403, 403, 409),  # nothing to roll back to
     # not the console: machines and development
     ("health.healthz", "GET"): everyone(200),
+    ("health.favicon", "GET"): everyone(204),  # browsers ask for it: no icon, no 404 in the logs
     ("metrics.metrics", "GET"): everyone(200),  # from loopback, login or not (tests/test_metrics.py: who else)
     ("webhook.subscribe", "GET"): everyone(403),  # no verify token
     ("webhook.receive", "POST"): everyone(403),  # not signed by Facebook

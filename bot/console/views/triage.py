@@ -93,7 +93,7 @@ def assign(code: str):
     form = _choices(AssignForm())
     error, status = None, 200
     if not form.validate():
-        error, status = "Vui lòng chọn đơn vị và nêu lý do.", 422
+        error, status = "Vui lòng xem lại các ô được đánh dấu.", 422  # each field says what it lacks
     else:
         domain = form.domain.data or None
         domain = None if domain == before else domain
