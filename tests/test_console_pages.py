@@ -536,6 +536,16 @@ def test_the_audit_log_names_what_people_and_the_worker_did(console, clock, grap
                   PEOPLE["head_a"].email, "worker"):
         assert label in page, label
     assert page.count(f'href="/inquiries/{code}"') == 4
+    # details in words, the codes kept in the titles (a review read "đơn vị: SO_TC",
+    # "lĩnh vực sửa thành: dang_ky_kinh_doanh", "trạng thái: submitted")
+    other = c.ask("Hỏi về cấp phép sửa chữa nhà xưởng")
+    assert c.post("office", f"/inquiries/{other}/assign", {"assign-unit": "THUE_QN", "assign-domain": "thue",
+                                                           "assign-reason": "Thuộc lĩnh vực thuế"}).status_code == 302
+    page = text(c.client("office").get("/audit", query_string={"object_id": other, "action": "inquiry.assign"}))
+    cells = re.sub(r'title="[^"]*"', "", re.search(r'<td class="details">(.*?)</td>', page, re.S).group(1))
+    assert "đơn vị: Thuế tỉnh Quảng Ninh" in cells and "đơn vị trước: Sở Xây dựng" in cells
+    assert "lĩnh vực sửa thành: Thuế" in cells and "bộ phân loại: Xây dựng" in cells
+    assert "THUE_QN" not in cells and "SO_XD" not in cells and "xay_dung" not in cells
 
 
 def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_server_error(console):

@@ -87,10 +87,10 @@ def filters(tz_name: str, unit_names: Mapping[str, str]) -> dict[str, Callable]:
             "working_time": working_time, "duration": duration, "domain_vi": domain_vi, "decimal_vi": decimal_vi,
             "percent_vi": percent_vi,
             "local_time": lambda value: value.astimezone(tz).strftime("%H:%M") if value else "",
-            "iso_local": lambda value: _iso_local(value, tz)}
+            "iso_local": lambda value: iso_local_text(value, tz)}
 
 
-def _iso_local(value, tz) -> str:
+def iso_local_text(value, tz) -> str:
     """An ISO instant kept in the audit log's details, as local time; anything else as it is."""
     if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
         try:
