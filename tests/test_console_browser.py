@@ -3,6 +3,7 @@ deep link and land on it, change the password, log out; an admin's htmx button (
 token travels in its header) under the console's Content-Security-Policy."""
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -121,3 +122,16 @@ def test_an_admin_disables_an_account_with_an_htmx_button(live, browser, tmp_pat
         assert s.get(User, victim).active is False
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []  # no script or style refused by the CSP, no failed request
+    # without JavaScript the same button is a form that posts and comes back to the list (a
+    # review found Khóa / Mở khóa doing nothing without it)
+    client = app.test_client()
+    from tests.console import login
+    assert login(client, PEOPLE["admin"]).status_code == 302
+    page = client.get("/admin/users").get_data(as_text=True)
+    form = re.search(rf'<form method="post" action="(/admin/users/{victim}/enable)"[^>]*>\s*'
+                     r'<input type="hidden" name="csrf_token" value="([^"]+)"', page)
+    assert form, "no plain form for Mở khóa"
+    back = client.post(form.group(1), data={"csrf_token": form.group(2)})
+    assert back.status_code == 302 and back.headers["Location"] == "/admin/users"
+    with app.app_context(), context.db().session() as s:
+        assert s.get(User, victim).active is True
