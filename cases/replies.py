@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from routing.taxonomy import domain_name
+from routing.taxonomy import DOMAIN_INTENTS, domain_name
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -100,6 +100,9 @@ def case_changed(lang: str, change: str, *, code: str, intent: str, unit_name: s
     `change`: "assigned" (from the standing office's triage), "reassigned" (to another unit),
     "domain" (the field corrected, same unit and date), "complex" (more time, Art. 9.5(đ))."""
     note = f"; {provisional_text(due, lang)}" if provisional else ""
+    # a field the business can read: an unsure inquiry assigned without one keeps the
+    # classifier's guess, which may be small talk ("Chào hỏi") or nothing
+    field = domain_name(intent, lang) if intent in DOMAIN_INTENTS else ("not set yet" if lang == "en" else "chưa xác định")
     if lang == "en":
         opening = {
             "assigned": f"Your inquiry {code} has been forwarded to the competent unit.",
@@ -107,7 +110,7 @@ def case_changed(lang: str, change: str, *, code: str, intent: str, unit_name: s
             "domain": f"The field of your inquiry {code} has been corrected.",
             "complex": f"Your inquiry {code} is a complex case and needs more time; the answer is now due later.",
         }[change]
-        return (f"{opening}\nField: {domain_name(intent, 'en')}\nAnswering unit: {unit_name}\n"
+        return (f"{opening}\nField: {field}\nAnswering unit: {unit_name}\n"
                 f"Answer due by: {when(due, lang)} ({days_text(days, lang)}, Decision 3887/QĐ-UBND{note})")
     opening = {
         "assigned": f"Phản ánh {code} của Quý doanh nghiệp đã được giao cho đơn vị có thẩm quyền.",
@@ -115,7 +118,7 @@ def case_changed(lang: str, change: str, *, code: str, intent: str, unit_name: s
         "domain": f"Lĩnh vực của phản ánh {code} đã được điều chỉnh.",
         "complex": f"Phản ánh {code} là vụ việc phức tạp, cần thêm thời gian xử lý; hạn trả lời được lùi lại.",
     }[change]
-    return (f"{opening}\nLĩnh vực: {domain_name(intent, 'vi')}\nĐơn vị trả lời: {unit_name}\n"
+    return (f"{opening}\nLĩnh vực: {field}\nĐơn vị trả lời: {unit_name}\n"
             f"Hạn trả lời: {when(due, lang)} ({days_text(days, lang)} theo Quyết định 3887/QĐ-UBND{note})")
 
 

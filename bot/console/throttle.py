@@ -40,6 +40,9 @@ def take_turn(s) -> None:
     queue) for the rest of the transaction: a decision is a count and one entry, a few
     milliseconds, and the password hash is checked before it, not under it."""
     if s.get_bind().dialect.name == "postgresql":
+        # The count that follows sees the failures the previous holder committed because under
+        # READ COMMITTED (PostgreSQL's default, which this deployment keeps) each statement
+        # reads a fresh snapshot; under REPEATABLE READ it would read the transaction's first.
         s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TURN_KEY})
     else:
         s.execute(text("UPDATE audit_log SET id = id WHERE 1 = 0"))

@@ -143,6 +143,7 @@ def render_xlsx(report: Report, tz) -> bytes:
     no cell is a formula, whatever a business wrote (a message starting with "=" would
     otherwise be a live formula in the file the scheduler mails out)."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -156,7 +157,9 @@ def render_xlsx(report: Report, tz) -> bytes:
         for cell in ws[1]:
             cell.font = bold
         for row in rows:
-            ws.append(list(row))
+            # characters a workbook cannot hold (C0 controls but tab and line breaks: Word's soft
+            # break \x0b in a pasted text made openpyxl refuse the whole report) are left out
+            ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
             for cell in ws[ws.max_row]:
                 if cell.data_type == "f":  # openpyxl takes a text starting with "=" for a formula
                     cell.data_type = "s"  # a business's text ("=HYPERLINK(...)") stays text

@@ -11,6 +11,8 @@ wildcards escaped, so "%", "_" and quotes match themselves.
 """
 from __future__ import annotations
 
+import unicodedata
+
 from typing import Mapping, Optional
 
 from flask import Blueprint, render_template, request
@@ -40,7 +42,7 @@ def like_pattern(text: str) -> str:
 def index():
     form = SearchForm(request.args)
     query = visible(select(Inquiry))
-    q = (form.q.data or "").strip() if form.validate() else ""
+    q = unicodedata.normalize("NFC", (form.q.data or "").strip()) if form.validate() else ""  # texts are stored NFC
     if q:
         query = query.where(or_(Inquiry.code == q.upper(), Inquiry.text.ilike(like_pattern(q), escape="\\")))
     with context.db().session() as s:
