@@ -13,7 +13,7 @@ from bot.console.access import roles
 from bot.console.forms import AuditFilterForm
 from bot.console.accounts import ROLE_NAMES
 from bot.console.formatting import DATE_HINT, iso_local_text, parse_local_date
-from bot.console.tuning_texts import INTENT_NAMES
+from bot.console.tuning_texts import INTENT_NAMES, LANGUAGES
 from cases.answers import STATUS_VI as DRAFT_STATUS_VI
 from cases.replies import STATUS_NAMES
 from bot.console.paging import paginate
@@ -56,32 +56,32 @@ DETAIL_NAMES = {"draft": "dự thảo", "author": "người soạn", "language":
 
 OBJECT_NAMES = {"account": "tài khoản", "user": "tài khoản", "inquiry": "phản ánh", "classification": "tin (NLU)",
                 "nlu_model": "mô hình NLU", "training_job": "lượt huấn luyện", "draft": "dự thảo"}
-LANGUAGE_NAMES = {"vi": "tiếng Việt", "en": "tiếng Anh"}
 INQUIRY_STATUS_VI = STATUS_NAMES["vi"]
 
 
-def detail_text(key: str, value) -> str:
-    """A detail's value as an officer reads it: a unit's name, a field's, a role's, a status's
-    in Vietnamese, not the codes the log stores (the code stays in the cell's title; a review
-    read "vai trò: standing_office", "đơn vị: SO_TC", "lĩnh vực sửa thành: dang_ky_kinh_doanh")."""
-    units = {u.code: u.name for u in context.settings().config.units}
-    if isinstance(value, (list, tuple)):
-        return "; ".join(detail_text(key, v) for v in value)
-    if value is True or value is False:
-        return "có" if value else "không"
-    if not isinstance(value, str):
-        return str(value)
-    if key in ("unit", "units", "previous", "unit_code"):
-        return units.get(value, value)
-    if key in ("domain", "classifier", "label", "labels"):
-        return INTENT_NAMES.get(value, value)
-    if key == "role":
-        return ROLE_NAMES.get(value, value)
-    if key == "language":
-        return LANGUAGE_NAMES.get(value, value)
-    if key == "status":
-        return DRAFT_STATUS_VI.get(value) or INQUIRY_STATUS_VI.get(value) or value
-    return iso_local_text(value, ZoneInfo(context.settings().config.calendar.get("timezone", "Asia/Ho_Chi_Minh")))
+def detail_texts(units: dict[str, str], tz_name: str):
+    """`detail_text(key, value)` for one page: a detail's value as an officer reads it, a
+    unit's, a field's, a role's or a status's name in Vietnamese, not the code the log stores
+    (the code stays in the cell's title; a review read "vai trò: standing_office", "đơn vị:
+    SO_TC", "lĩnh vực sửa thành: dang_ky_kinh_doanh"). Instants are shown in local time."""
+    names = {**dict.fromkeys(("unit", "units", "previous", "unit_code"), units),
+             **dict.fromkeys(("domain", "classifier", "label", "labels"), INTENT_NAMES),
+             "role": ROLE_NAMES, "language": LANGUAGES,
+             "status": {**INQUIRY_STATUS_VI, **DRAFT_STATUS_VI}}
+    tz = ZoneInfo(tz_name)
+
+    def detail_text(key: str, value) -> str:
+        if isinstance(value, (list, tuple)):
+            return "; ".join(detail_text(key, v) for v in value)
+        if value is True or value is False:
+            return "có" if value else "không"
+        if not isinstance(value, str):
+            return str(value)
+        if key in names:
+            return names[key].get(value, value)
+        return iso_local_text(value, tz)
+
+    return detail_text
 
 
 @bp.get("/audit")
@@ -112,4 +112,5 @@ def index():
         page = paginate(s, query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
                         context.settings().config.console.page_size)
     return render_template("console/audit.html", form=form, page=page, errors=errors, action_names=ACTION_NAMES,
-                           detail_names=DETAIL_NAMES, detail_text=detail_text, object_names=OBJECT_NAMES)
+                           detail_names=DETAIL_NAMES, object_names=OBJECT_NAMES,
+                           detail_text=detail_texts({u.code: u.name for u in context.settings().config.units}, tz))
