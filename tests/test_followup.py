@@ -332,3 +332,54 @@ def test_a_tracking_code_typed_back_loosely_is_a_status_lookup(talk, clock, type
     assert [m.text for m in d.rows(InquiryMessage)] == [PERMIT]  # not joined as a follow-up
     said = d.last().text
     assert "QN-2026-000001" in said and "Sở Xây dựng" in said
+
+
+@pytest.mark.parametrize("typed,status", [("QN-2026-000001", "Sở Xây dựng"), ("cảm ơn ad", None)])
+def test_a_pending_choice_is_asked_again_after_a_lookup_or_small_talk(talk, clock, typed, status):
+    """A review found that a code typed while a follow-up choice was pending got its status
+    reply without the choice's buttons (Messenger drops them once the person writes), so the
+    choice could not be made and became a new inquiry when its time ran out. The reply now
+    asks again, in the same message, and the time starts again."""
+    d = talk()
+    choice = _asked(d, clock)
+    clock.advance(minutes=8)
+    d.say(typed)
+    assert len(d.rows(Inquiry)) == 1 and d.rows(FollowupChoice)[0].status == "pending"
+    again = d.last()
+    if status is not None:
+        assert "QN-2026-000001" in again.text and status in again.text
+    assert "câu hỏi mới" in again.text
+    assert [q["payload"] for q in again.body["message"]["quick_replies"]] == [
+        f"FOLLOWUP_JOIN:{choice.id}", f"FOLLOWUP_NEW:{choice.id}"]
+    clock.advance(minutes=9)  # 17 minutes after the question: its time started again at 8
+    d.worker.run_once()
+    assert len(d.rows(Inquiry)) == 1
+    d.say("Bổ sung", payload=f"FOLLOWUP_JOIN:{choice.id}")
+    assert d.rows(FollowupChoice)[0].status == "joined"
+    assert [m.text for m in d.rows(InquiryMessage)] == [PERMIT, VAT]
+
+
+def test_the_status_menu_button_keeps_a_pending_choice(talk, clock):
+    d = talk()
+    choice = _asked(d, clock)
+    d.say("Phản ánh của tôi", payload="MENU_STATUS")
+    assert [q["payload"] for q in d.last().body["message"]["quick_replies"]] == [
+        f"FOLLOWUP_JOIN:{choice.id}", f"FOLLOWUP_NEW:{choice.id}"]
+
+
+@pytest.mark.parametrize("text,codes,lookup", [
+    ("Cho em xem quy hoạch QN 2021-2030", [], False),
+    ("quy hoach qn 2021 2030 o dau a", [], False),
+    ("QN 2021-2030", [], False),
+    ("QN-2026-002030", ["QN-2026-002030"], True),   # the bot's own form is always a code
+    ("qn 2026 1", ["QN-2026-000001"], True),
+    ("ma QN2026000001", ["QN-2026-000001"], True),
+    ("QN 2026-2020", ["QN-2026-002020"], True),    # not a later year: a code typed loosely
+])
+def test_a_planning_period_is_not_a_tracking_code(text, codes, lookup):
+    """A review: "QN 2021-2030" (a plan's years) was read as inquiry 2030 of 2021, and a
+    status question that named it was told "not found" instead of its open inquiries."""
+    from bot.conversation.contacts import code_lookup_only, tracking_codes
+
+    assert tracking_codes(text) == codes
+    assert code_lookup_only(text) is lookup

@@ -29,7 +29,7 @@ double it.
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
@@ -110,6 +110,20 @@ class FollowupChoices:
         self.cases.reply(s, inquiry.id, key, Reply(texts.followup_question(choice.language, inquiry.code, self.minutes),
                                                    texts.followup_choices(choice.language, choice.id)),
                          address=self.address(choice))
+
+    def still_open(self, s, page_id: str, sender_id: str, reply: Reply, lang: str) -> Reply:
+        """`reply` (to something else the business wrote: a code looked up, a greeting, a menu
+        button) with the sender's pending choice asked again in the same message, its time
+        started again. Messenger drops the buttons once the person writes, so the choice could
+        no longer be made and became a new inquiry when its time ran out. A reply that has
+        buttons of its own (the welcome's menu) stays as it is."""
+        choice = None if reply.choices else self.find(s, page_id, sender_id, None)
+        if choice is None:
+            return reply
+        choice.due_at = self.clock() + timedelta(minutes=self.minutes)
+        code = s.get(Inquiry, choice.inquiry_id).code
+        return replace(reply, text=f"{reply.text}\n\n{texts.followup_question(lang, code, self.minutes)}",
+                       choices=texts.followup_choices(lang, choice.id))
 
     @staticmethod
     def find(s, page_id: str, sender_id: str, choice_id: Optional[int]) -> Optional[FollowupChoice]:

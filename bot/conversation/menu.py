@@ -16,10 +16,8 @@ from cases import Reply, queries, replies
 
 class MenuAndStatus:
     def _small_talk(self, s, t: Ticket, m: InboundMessage, intent: str, lang: str, text: str) -> Outcome:
-        if intent == "tra_cuu":
-            self._say(s, t, m, Reply(self._status(s, m, lang, text)))
-        else:
-            self._say(s, t, m, Reply(texts.SMALL_TALK[intent][lang]))
+        reply = Reply(self._status(s, m, lang, text) if intent == "tra_cuu" else texts.SMALL_TALK[intent][lang])
+        self._say(s, t, m, self.choices.still_open(s, m.page_id, m.sender_id, reply, lang))
         return t.finish(s, "done", f"conversation: {intent}")
 
     def _status(self, s, m: InboundMessage, lang: str, text: str) -> str:
@@ -67,5 +65,5 @@ class MenuAndStatus:
             else:
                 return None
             self._touch(s, m.page_id, m.sender_id, m.sent_at, remember)
-            self._say(s, t, m, reply)
+            self._say(s, t, m, self.choices.still_open(s, m.page_id, m.sender_id, reply, lang))
             return t.finish(s, "done", f"menu: {payload}")
