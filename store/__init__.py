@@ -6,6 +6,7 @@ from a URL and works with plain SQLAlchemy sessions (2.0 style on 1.4).
 from store.db import Database, utcnow
 from store.models import (
     OPEN_INQUIRY_STATUSES,
+    GONE_ASSIGNMENT_STATUSES,
     Assignment,
     AuditEntry,
     Base,
@@ -40,6 +41,7 @@ from store.models import (
 
 __all__ = [
     "OPEN_INQUIRY_STATUSES",
+    "GONE_ASSIGNMENT_STATUSES",
     "Assignment",
     "AuditEntry",
     "Base",

@@ -22,13 +22,13 @@ from flask_login import current_user
 from sqlalchemy import exists, select, true
 from sqlalchemy.sql import Select
 
-from store import Assignment, Inquiry
+from store import GONE_ASSIGNMENT_STATUSES, Assignment, Inquiry
 
 UNIT_ROLES = ("lead", "coordinate")
 # Assignment statuses that no longer give the unit sight of the inquiry: given to another unit,
 # sent back to the standing office ("not ours"; a review found the unit still opening it after
 # the office had assigned it elsewhere), or a coordination no longer asked for.
-GONE = ("reassigned", "returned", "cancelled")
+GONE = GONE_ASSIGNMENT_STATUSES
 MAX_CODE = 32
 
 

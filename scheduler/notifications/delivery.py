@@ -17,7 +17,7 @@ from scheduler.notifications import alerts
 from scheduler.notifications.render import (format_local, overdue_vi, provisional_note_vi, render, rule_vi,
                                             time_left_vi)
 from scheduler.notifications.router import DeliveryError, Fanout, Notifier
-from store import Assignment, Conversation, Database, Inquiry, Notification, circuits
+from store import GONE_ASSIGNMENT_STATUSES, Assignment, Conversation, Database, Inquiry, Notification, circuits
 from store.circuits import Key
 from store.group_commit import GroupCommit
 from store.queue import claim_due, retry_delay
@@ -92,7 +92,9 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
     the lead unit's name, shown on a coordination notice; `link` the inquiry's page in the
     console; `note` replaces the sentence under the headline (what only this notice can say,
     e.g. where an inquiry went). A notice about an assignment that no longer runs
-    (reassigned, answered) shows no due date or time left. A deadline in a year whose days
+    (reassigned, answered) shows no due date or time left; one whose unit no longer sees the
+    inquiry (GONE_ASSIGNMENT_STATUSES: moved to another unit, a coordination cancelled) shows
+    neither what to do nor the link, which would open the console's 404. A deadline in a year whose days
     off are not declared is marked provisional. An e-mail notice also gets one row per fan-out
     that names recipients (key `<key>:<channel>`), e.g. the unit's officers who linked Messenger.
     """
@@ -118,7 +120,8 @@ def queue_notification(session, *, kind: str, key: str, inquiry: Inquiry, assign
         rule=rule_vi(assignment.role, assignment.working_days, complex_case=complex_case),
         provisional_note=provisional_note_vi(calendar.local_date(assignment.due_at).year) if provisional else None,
         flag=inquiry.moderation_note,  # the prohibited-content filter's finding (cases/screening.py)
-        ended=assignment.status not in (None, "open"), **({"note": note} if note else {}),
+        ended=assignment.status not in (None, "open"), gone=assignment.status in GONE_ASSIGNMENT_STATUSES,
+        **({"note": note} if note else {}),
     )
     session.add(Notification(
         idempotency_key=key, inquiry_id=inquiry.id, assignment_id=assignment.id, kind=kind, channel=channel,

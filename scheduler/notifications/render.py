@@ -133,7 +133,7 @@ def render(kind: str, *, role: str, **fields) -> RenderedEmail:
     headline = HEADLINES[kind].format(**words)
     note = NOTES[kind].format(**words) if kind in NOTES else None
     subject = f"[DDCI Quảng Ninh] {headline}"
-    values = {"note": note, "ended": False, **fields, "kind": kind, "role": role, "role_label": ROLE_LABELS[role],
+    values = {"note": note, "ended": False, "gone": False, **fields, "kind": kind, "role": role, "role_label": ROLE_LABELS[role],
               "due_label": DUE_LABELS[role], "how_label": HOW_LABELS[role], "headline": headline, "subject": subject}
     return RenderedEmail(
         subject=subject,
