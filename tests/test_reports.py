@@ -169,6 +169,8 @@ def test_report_is_emailed_with_chart_and_workbook_once(seeded, reports, smtp, c
     rows = {r[0]: r[2:9] for r in book["Theo đơn vị"].iter_rows(min_row=2, values_only=True)}
     assert rows == BY_UNIT
     assert {r[9] for r in book["Theo đơn vị"].iter_rows(min_row=2, values_only=True)} == {0}  # none unapproved
+    # the period as a reader says it (a walkthrough found the raw "2026-W48" there)
+    assert book["Tổng hợp"]["A3"].value == "Kỳ" and book["Tổng hợp"]["B3"].value == "tuần 48/2026 (23/11/2026 – 29/11/2026)"
     assert "Số liệu tính đến 08:00 03/12/2026" in full["text"]
     extract = by_to[frozenset({"giamdoc@soxd.quangninh.example"})]
     assert "Sở Xây dựng" in extract["subject"]

@@ -173,7 +173,7 @@ def render_xlsx(report: Report, tz) -> bytes:
 
     total = report.total
     summary = sheet("Tổng hợp", ("Chỉ tiêu", "Giá trị"), [
-        ("Báo cáo", title_vi(report)), ("Kỳ", report.period.label),
+        ("Báo cáo", title_vi(report)), ("Kỳ", report.period.title_vi),  # "tuần 48/2026 (23/11/2026 – …)", not "2026-W48"
         ("Số liệu tính đến", local(report.as_of)),
         *zip(COLUMNS_VI, (*total.as_row(), total.unapproved)),
     ], first=True)
