@@ -175,8 +175,8 @@ def worker(settings: Settings, db: Database, clock: Callable[[], datetime], clas
         followup_minutes=talk.followup_minutes, followup_choice_minutes=talk.followup_choice_minutes,
         ask_contact=talk.ask_contact, public_comment_reply=talk.public_comment_reply,
         channel_titles={name: c.title for name, c in channels.items()},
-        page_names={p.id: p.name for p in settings.config.pages}, clock=clock,
-        names=Names(db, lookups_of(channels), clock))
+        page_names={p.id: p.name for p in settings.config.pages}, page_voices=settings.config.page_voices(),
+        clock=clock, names=Names(db, lookups_of(channels), clock))
     app = settings.config.app
     delivery = outbox_delivery(settings, db, clock, channels, cases)
     return Worker(db=db, channels=channels, conversation=conversation, delivery=delivery,

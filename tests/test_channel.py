@@ -560,3 +560,33 @@ def test_contact_search_on_64_kb_of_adversarial_text_finds_nothing_odd(text):
     assert EMAIL.search("x" * 65 + "@congty.vn") is None  # a local part longer than RFC 5321 allows
     assert EMAIL.search("lh: " + "x" * 64 + "@congty.vn").group(0) == "x" * 64 + "@congty.vn"
     assert EMAIL.search("email:ab@cty.com.vn.").group(0) == "ab@cty.com.vn"
+
+
+def test_a_units_page_speaks_in_its_own_name(channel, graph):
+    """A walkthrough found Sở Xây dựng's page welcoming businesses "đến với DDCI Quảng Ninh".
+    A unit's page now greets, welcomes and answers small talk in its own name (in English in
+    its English name, or as the DDCI programme when it has none); the standing office's pages
+    speak as the programme."""
+    unit_page, office_page = "404217156637689", "1234567890"
+    d = channel(page_options={unit_page: {"name": "Sở Xây dựng Quảng Ninh",
+                                          "name_en": "Quang Ninh Department of Construction"}})
+    result = d.app.test_cli_runner().invoke(args=["messenger", "setup"])
+    assert result.exit_code == 0, result.output
+    by_page = {c.token.removeprefix("token-"): c.body["greeting"]
+               for c in graph.calls if c.path == "/v21.0/me/messenger_profile"}
+    assert [g["text"].split(" tiếp nhận")[0] for g in by_page[unit_page] if g["locale"] == "default"] == [
+        "Sở Xây dựng Quảng Ninh"]
+    assert [g["text"] for g in by_page[unit_page] if g["locale"] == "en_US"][0].startswith(
+        "Quang Ninh Department of Construction takes")
+    assert [g["text"] for g in by_page[office_page] if g["locale"] == "default"][0].startswith("DDCI Quảng Ninh")
+
+    def tap_get_started(page, psid):
+        body = copy.deepcopy(load_fixture("postback_get_started.json"))
+        body["entry"][0]["id"] = page
+        event = body["entry"][0]["messaging"][0]
+        event["recipient"]["id"], event["sender"]["id"] = page, psid
+        d.post(body)
+        return graph.messages_to(psid)[-1].text
+
+    assert tap_get_started(unit_page, "77001").startswith("Chào mừng Quý doanh nghiệp đến với Sở Xây dựng Quảng Ninh!")
+    assert tap_get_started(office_page, "77002").startswith("Chào mừng Quý doanh nghiệp đến với DDCI Quảng Ninh!")

@@ -294,3 +294,9 @@ class ConfigModel(_Model):
                 if unit not in known:
                     raise ValueError(f"routing.coordination.{domain}: unknown unit {unit!r}")
         return values
+
+    def page_voices(self) -> dict[str, dict[str, str]]:
+        """The name the bot speaks in on each unit's own page, by language (bot/conversation/
+        texts.py `voice`); the standing office's pages speak as the DDCI programme (absent)."""
+        return {p.id: {"vi": p.name, **({"en": p.name_en} if p.name_en else {})} for p in self.pages
+                if p.unit != self.standing_office}

@@ -57,7 +57,8 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
     def __init__(self, *, db: Database, casework: Casework, classify: Callable[[str], Classification],
                  followup_minutes: int, ask_contact: bool, public_comment_reply: bool,
                  channel_titles: Mapping[str, str], clock: Callable[[], datetime], followup_choice_minutes: int = 10,
-                 page_names: Optional[Mapping[str, str]] = None, phrasing: Optional[Phrasing] = None,
+                 page_names: Optional[Mapping[str, str]] = None, page_voices: Optional[Mapping] = None,
+                 phrasing: Optional[Phrasing] = None,
                  names: Optional[Names] = None, prime: Optional[Callable[[list[str]], int]] = None):
         self.db, self.cases, self.classify, self.clock = db, casework, classify, clock
         self.prime = prime  # classifies texts ahead, together (nlu.classifier.Batched.prime)
@@ -65,6 +66,7 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
         self.followup = timedelta(minutes=followup_minutes)
         self.ask_contact, self.public_comment_reply = ask_contact, public_comment_reply
         self.channel_titles, self.page_names = dict(channel_titles), dict(page_names or {})
+        self.page_voices = dict(page_voices or {})  # page id -> its unit's names (texts.voice)
         self.phrasing = phrasing or default_phrasing()
         self.choices = FollowupChoices(cases=casework, clock=clock, minutes=followup_choice_minutes,
                                        after_open=self._after_choice_opened)

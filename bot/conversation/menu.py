@@ -16,7 +16,8 @@ from cases import Reply, queries, replies
 
 class MenuAndStatus:
     def _small_talk(self, s, t: Ticket, m: InboundMessage, intent: str, lang: str, text: str) -> Outcome:
-        reply = Reply(self._status(s, m, lang, text) if intent == "tra_cuu" else texts.SMALL_TALK[intent][lang])
+        reply = Reply(self._status(s, m, lang, text) if intent == "tra_cuu"
+                      else texts.small_talk(intent, lang, self.page_voices.get(m.page_id)))
         self._say(s, t, m, self.choices.still_open(s, m.page_id, m.sender_id, reply, lang))
         return t.finish(s, "done", f"conversation: {intent}")
 
@@ -55,7 +56,8 @@ class MenuAndStatus:
         policy = self.cases.policy
         with self.db.session() as s:
             if payload in texts.GET_STARTED_PAYLOADS:
-                reply = Reply(texts.welcome(lang, policy.days_for("lead")), texts.menu_choices(lang))
+                reply = Reply(texts.welcome(lang, policy.days_for("lead"), self.page_voices.get(m.page_id)),
+                              texts.menu_choices(lang))
             elif payload == texts.MENU_SUBMIT:
                 reply = Reply(texts.PROMPT_SUBMIT[lang])
             elif payload == texts.MENU_STATUS:

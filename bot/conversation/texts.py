@@ -12,7 +12,7 @@ button does (issue 11, point 3). Only the whole message counts: "tra cứu phả
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Mapping, Optional
 
 from bot.conversation.phrasing import fold
 from cases.outbox import Choice
@@ -95,12 +95,25 @@ def typed_action(text: Optional[str]) -> Optional[tuple[str, str]]:
     return None
 
 
-def welcome(lang: str, lead_days: int) -> str:
+# Who speaks on a page: the province's DDCI programme on the standing office's page, a unit's own
+# page in its own name (a walkthrough found Sở Xây dựng's page greeting "DDCI Quảng Ninh").
+# Acknowledgements keep naming the programme, which receives on every page.
+PROGRAMME = {"vi": "DDCI Quảng Ninh", "en": "DDCI Quang Ninh"}
+
+
+def voice(lang: str, who: Optional[Mapping[str, str]]) -> str:
+    """The name the bot speaks in: `who` (a unit's page: its names by language), else the
+    programme (also in English on a page with no English name: never Vietnamese in English)."""
+    return (who or {}).get(lang) or PROGRAMME[lang]
+
+
+def welcome(lang: str, lead_days: int, who: Optional[Mapping[str, str]] = None) -> str:
+    name = voice(lang, who)
     if lang == "en":
-        return ("Welcome to DDCI Quang Ninh! We take businesses' questions and complaints about administrative "
+        return (f"Welcome to {name}! We take businesses' questions and complaints about administrative "
                 f"procedures and forward them to the competent unit, which answers within {lead_days} working "
                 "days. How can we help?")
-    return ("Chào mừng Quý doanh nghiệp đến với DDCI Quảng Ninh! Chúng tôi tiếp nhận phản ánh, kiến nghị về "
+    return (f"Chào mừng Quý doanh nghiệp đến với {name}! Chúng tôi tiếp nhận phản ánh, kiến nghị về "
             "thủ tục hành chính và chuyển tới đơn vị có thẩm quyền trả lời trong "
             f"{lead_days} ngày làm việc. Quý doanh nghiệp cần hỗ trợ gì?")
 
@@ -124,12 +137,13 @@ def help_text(lang: str, lead_days: int, complex_days: int) -> str:
             "bất cứ lúc nào để xem tình trạng xử lý.")
 
 
-def greeting(lang: str, lead_days: int) -> str:
+def greeting(lang: str, lead_days: int, who: Optional[Mapping[str, str]] = None) -> str:
     """The page's greeting before a conversation starts (Messenger Profile)."""
+    name = voice(lang, who)
     if lang == "en":
-        return ("DDCI Quang Ninh takes businesses' questions and complaints about administrative procedures. "
+        return (f"{name} takes businesses' questions and complaints about administrative procedures. "
                 f"Answered within {lead_days} working days.")
-    return ("DDCI Quảng Ninh tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính. "
+    return (f"{name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính. "
             f"Trả lời trong {lead_days} ngày làm việc.")
 
 
@@ -141,24 +155,28 @@ CONTACT_THANKS = {
     "vi": "Cảm ơn Quý doanh nghiệp, chúng tôi đã ghi nhận thông tin liên hệ.",
     "en": "Thank you, we have noted your contact details.",
 }
-SMALL_TALK = {
+SMALL_TALK = {  # {name}: voice()
     "chao_hoi": {
-        "vi": "Xin chào Quý doanh nghiệp! DDCI Quảng Ninh sẵn sàng hỗ trợ. Quý doanh nghiệp vui lòng mô tả "
+        "vi": "Xin chào Quý doanh nghiệp! {name} sẵn sàng hỗ trợ. Quý doanh nghiệp vui lòng mô tả "
               "thủ tục hoặc vướng mắc cần hỗ trợ (nêu rõ địa điểm, dự án nếu có).",
-        "en": "Hello! DDCI Quang Ninh is here to help. Please describe the procedure or problem you need "
+        "en": "Hello! {name} is here to help. Please describe the procedure or problem you need "
               "help with (with the location or project, if any).",
     },
     "cam_on": {
-        "vi": "Cảm ơn Quý doanh nghiệp đã liên hệ DDCI Quảng Ninh. Chúc Quý doanh nghiệp thành công!",
-        "en": "Thank you for contacting DDCI Quang Ninh. We wish your business every success!",
+        "vi": "Cảm ơn Quý doanh nghiệp đã liên hệ {name}. Chúc Quý doanh nghiệp thành công!",
+        "en": "Thank you for contacting {name}. We wish your business every success!",
     },
     "ngoai_pham_vi": {
-        "vi": "DDCI Quảng Ninh tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính và môi "
+        "vi": "{name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính và môi "
               "trường đầu tư, kinh doanh. Nội dung này nằm ngoài phạm vi tiếp nhận; xin cảm ơn Quý doanh nghiệp.",
-        "en": "DDCI Quang Ninh handles businesses' questions and complaints about administrative procedures "
+        "en": "{name} handles businesses' questions and complaints about administrative procedures "
               "and the investment climate. This message is outside that scope; thank you for understanding.",
     },
 }
+
+
+def small_talk(intent: str, lang: str, who: Optional[Mapping[str, str]] = None) -> str:
+    return SMALL_TALK[intent][lang].format(name=voice(lang, who))
 
 
 def officer_linked(email: str, unit_name: str, channel_title: str) -> str:

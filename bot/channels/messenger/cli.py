@@ -23,12 +23,13 @@ def setup(page_ids: tuple[str, ...]) -> None:
     the page's token). Errors are printed scrubbed of secrets (SendError); any failure exits 1."""
     settings = context.settings()
     client = client_for(settings)
-    profile = messenger_profile(settings.config.deadlines.lead_days)
+    voices = settings.config.page_voices()
     failed = 0
     for page in settings.config.pages:
         if page_ids and page.id not in page_ids:
             continue
         token = settings.page_tokens.get(page.id)
+        profile = messenger_profile(settings.config.deadlines.lead_days, voices.get(page.id))
         steps = (("Get Started, greeting and menu set", lambda: client.set_messenger_profile(token, profile)),
                  (f"webhook fields subscribed ({', '.join(SUBSCRIBED_FIELDS)})",
                   lambda: client.subscribe_page(token, page.id, SUBSCRIBED_FIELDS)))

@@ -6,6 +6,8 @@ The menu's buttons are the conversation's own (bot/conversation/texts.py), in Vi
 """
 from __future__ import annotations
 
+from typing import Mapping, Optional
+
 from bot.conversation import texts
 
 
@@ -18,8 +20,9 @@ SUBSCRIBED_FIELDS = ["messages", "messaging_postbacks", "message_deliveries", "m
                      "messaging_handovers", "standby", "message_edits", "feed"]
 
 
-def messenger_profile(lead_days: int) -> dict:
-    """The body of POST /me/messenger_profile (`flask messenger setup`)."""
+def messenger_profile(lead_days: int, who: Optional[Mapping[str, str]] = None) -> dict:
+    """The body of POST /me/messenger_profile (`flask messenger setup`); `who`: a unit's page's
+    names, which its greeting speaks in (texts.voice; None: the DDCI programme)."""
     def menu(lang: str, locale: str) -> dict:
         return {"locale": locale, "composer_input_disabled": False, "call_to_actions": [
             {"type": "postback", "title": choice.title, "payload": choice.payload}
@@ -28,8 +31,8 @@ def messenger_profile(lead_days: int) -> dict:
     return {
         "get_started": {"payload": texts.GET_STARTED},
         "greeting": [
-            {"locale": "default", "text": texts.greeting("vi", lead_days)},
-            {"locale": "en_US", "text": texts.greeting("en", lead_days)},
+            {"locale": "default", "text": texts.greeting("vi", lead_days, who)},
+            {"locale": "en_US", "text": texts.greeting("en", lead_days, who)},
         ],
         "persistent_menu": [menu("vi", "default"), menu("en", "en_US")],
     }
