@@ -4,8 +4,10 @@ drafts awaiting an approver, and this week's overview per unit.
 Each list is one or two indexed queries (assignments by unit, status and due time; the latest
 draft of each row through a correlated subquery on drafts(inquiry, unit, id)), paged in SQL;
 working time left is computed only for the rows of the page. Search input is always a bound
-parameter (LIKE with its wildcards escaped), never formatted into SQL. Scoping (which unit a
-user may ask for) is the console's: these functions take the unit they are given.
+parameter (LIKE with its wildcards escaped), never formatted into SQL, and compared folded
+(`search_clause`: diacritics ignored both ways, phone numbers as digits, the business's name
+and e-mail too). Scoping (which unit a user may ask for) is the console's: these functions
+take the unit they are given.
 
 Queue states (of a unit's open duty, from the latest draft of its answer): mới (no draft),
 đang soạn, chờ duyệt, bị trả lại, đã gửi (approved, on its way: the clock stops when the
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import and_, case, exists, func, or_, select, tuple_
+from sqlalchemy.orm import aliased
 
 from cases.answers import AnswerWindow
 from cases.approval import Actor
@@ -30,6 +33,7 @@ from scheduler.notifications.delivery import UNNAMED
 from scheduler.notifications.render import overdue_vi, time_left_vi
 from scheduler.reports import iso_week_label, week_period
 from store import Assignment, Conversation, DeadlineChange, Draft, Inquiry
+from store.search import fold, like_pattern, query_phone
 
 STATES = ("new", "drafting", "awaiting_approval", "returned", "sent", "undeliverable", "overdue")
 STATE_VI = {"new": "mới", "drafting": "đang soạn", "awaiting_approval": "chờ duyệt", "returned": "bị trả lại",
@@ -129,9 +133,20 @@ def _state_expression():
                 (latest == "undeliverable", "undeliverable"), else_="new")
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def search_clause(q: str):
+    """A WHERE clause on Inquiry for what a person typed in a search box: the code contains it
+    (any case), or the text, or the business's name, e-mail or phone (its conversation)
+    contains it folded (store.search: diacritics ignored both ways); a phone number also as
+    digits, "+84" as "0". Bound, its wildcards literal. Scoping is the caller's."""
+    q = unicodedata.normalize("NFC", q.strip())  # texts are stored NFC (bot/channels/base.py)
+    code = Inquiry.code.ilike(like_pattern(q), escape="\\")
+    needles = [like_pattern(n) for n in dict.fromkeys(filter(None, (fold(q), query_phone(q))))]
+    if not needles:  # nothing left once folded (a lone combining mark)
+        return code
+    c = aliased(Conversation)  # its own: the queue's select joins Conversation already
+    business = exists().where(c.page_id == Inquiry.page_id, c.sender_id == Inquiry.sender_id,
+                              or_(*(c.search_text.like(n, escape="\\") for n in needles))).correlate(Inquiry)
+    return or_(code, *(Inquiry.search_text.like(n, escape="\\") for n in needles), business)
 
 
 def unit_queue(s, calendar, unit: Optional[str], now: datetime, filters: Filters = Filters()) -> Page:
@@ -150,9 +165,7 @@ def unit_queue(s, calendar, unit: Optional[str], now: datetime, filters: Filters
     if filters.domain:
         where.append(DOMAIN == filters.domain)
     if filters.search and filters.search.strip():
-        needle = unicodedata.normalize("NFC", filters.search.strip())  # texts are stored NFC (bot/channels/base.py)
-        where.append(or_(Inquiry.code.ilike(_like(needle), escape="\\"),
-                         Inquiry.text.ilike(_like(needle), escape="\\")))
+        where.append(search_clause(filters.search))
     if filters.state == "overdue":
         where.append(Assignment.due_at < now)
     elif filters.state:

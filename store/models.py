@@ -13,8 +13,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import declarative_base, relationship, validates
 
+from store.search import searchable
 from store.types import ErrorText, JSONText, PlainText, UTCDateTime
 
 Base = declarative_base()
@@ -105,12 +106,20 @@ class Inquiry(Base):
     # what the prohibited-content filter found in the business's message, for the officer
     # (cases/screening.py): "tin nhắn có nội dung … (quy tắc …)"; None: nothing
     moderation_note = Column(PlainText, nullable=True)
+    # `text` as the console's search compares it (store.search: folded, without diacritics,
+    # its phone numbers as digits), set with the text
+    search_text = Column(PlainText, nullable=True)
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
 
     assignments = relationship("Assignment", back_populates="inquiry", order_by="Assignment.id")
 
     __table_args__ = (UniqueConstraint("comment_id", name="uq_inquiries_comment_id"),)
+
+    @validates("text")
+    def _searchable(self, _key, value):
+        self.search_text = searchable(value)
+        return value
 
 
 class Assignment(Base):
@@ -196,7 +205,15 @@ class Conversation(Base):
     # channel refused: then `display_name` keeps what was known, or stays empty).
     display_name = Column(PlainText, nullable=True)
     display_name_at = Column(UTCDateTime, nullable=True)
+    # the name, e-mail and phone as the console's search compares them (store.search), set with them
+    search_text = Column(PlainText, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False)
+
+    @validates("display_name", "email", "phone")
+    def _searchable(self, key, value):
+        given = {"display_name": self.display_name, "email": self.email, "phone": self.phone, key: value}
+        self.search_text = searchable(given["display_name"], given["email"], given["phone"])
+        return value
 
 
 class FollowupChoice(Base):

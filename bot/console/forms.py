@@ -57,8 +57,14 @@ class _GetForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
 
+# The search box of the queue, triage and the inquiries (cases.worklists.search_clause)
+SEARCH_LABEL = "Tìm theo mã, nội dung, tên, email hoặc số điện thoại"
+SEARCH_HINT = "có dấu hoặc không dấu, vd. dat dai, 0987.654.321"
+
+
 class SearchForm(_GetForm):
-    q = StringField("Tìm theo mã hoặc nội dung", validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")])
+    q = StringField(SEARCH_LABEL, validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")],
+                    render_kw={"placeholder": SEARCH_HINT})
 
 
 class AuditFilterForm(_GetForm):
@@ -166,7 +172,8 @@ class QueueFilterForm(ConsoleForm):
     role = SelectField("Vai trò", validators=[Optional()])
     domain = SelectField("Lĩnh vực", validators=[Optional()])
     unit = SelectField("Đơn vị", validators=[Optional()])
-    q = StringField("Tìm theo mã hoặc nội dung", validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")])
+    q = StringField(SEARCH_LABEL, validators=[Optional(), Length(max=200, message="Tối đa 200 ký tự.")],
+                    render_kw={"placeholder": SEARCH_HINT})
 
 
 # the forms of the inquiry page, by the key that is also their prefix (field names "draft-text",

@@ -17,7 +17,7 @@ from bot.console.tuning_texts import INTENT_NAMES, LANGUAGES
 from cases.answers import STATUS_VI as DRAFT_STATUS_VI
 from cases.replies import STATUS_NAMES
 from bot.console.paging import paginate
-from bot.console.views.inquiries import like_pattern
+from store.search import like_pattern
 from store import AuditEntry
 from store import audit as log
 

@@ -6,8 +6,10 @@ the actions post to bot/console/views/actions.py, which answers htmx with the pa
 part rendered again (`render_case`), or, without script, redirects back here (a message on
 success) or renders the page with the refusal.
 
-Search is bound, never formatted into SQL: the text is a parameter of LIKE with its own
-wildcards escaped, so "%", "_" and quotes match themselves.
+Search is the queue's (cases.worklists.search_clause: the code, the text, the business's name,
+e-mail and phone, diacritics ignored both ways), inside what the person may see (`visible`).
+It is bound, never formatted into SQL: the text is a parameter of LIKE with its own wildcards
+escaped, so "%", "_" and quotes match themselves.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Mapping, Optional
 
 from flask import Blueprint, render_template, request
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from bot import context
 from bot.console import casepage
@@ -26,16 +28,11 @@ from bot.console.paging import paginate
 from bot.console.scope import load_inquiry, visible
 from bot.console.work import casework, is_htmx, now
 from cases.casefile import thread as case_thread
+from cases.worklists import search_clause
 from routing.taxonomy import DOMAIN_INTENTS, domain_name
 from store import Inquiry
 
 bp = Blueprint("inquiries", __name__)
-
-
-def like_pattern(text: str) -> str:
-    """`text` as a LIKE pattern matching it anywhere, its wildcards taken literally (escape "\\")."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 @bp.get("/inquiries")
@@ -44,7 +41,7 @@ def index():
     query = visible(select(Inquiry))
     q = unicodedata.normalize("NFC", (form.q.data or "").strip()) if form.validate() else ""  # texts are stored NFC
     if q:
-        query = query.where(or_(Inquiry.code == q.upper(), Inquiry.text.ilike(like_pattern(q), escape="\\")))
+        query = query.where(search_clause(q))  # within what `visible` left: the scope stays
     with context.db().session() as s:
         page = paginate(s, query.order_by(Inquiry.received_at.desc(), Inquiry.id.desc()),
                         context.settings().config.console.page_size)
