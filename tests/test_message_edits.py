@@ -166,6 +166,10 @@ def test_an_edit_before_anyone_started_moves_the_inquiry_like_a_reassignment(bot
     for body in (transferred[0].body_text, transferred[0].body_html):
         assert "/inquiries/" not in body and "soạn trả lời" not in body and "Cách trả lời" not in body
     assert "không cần xử lý phản ánh này nữa" in transferred[0].body_text
+    # nor the edited text, which SO_XD never received and may not open (a review)
+    for body in (transferred[0].body_text, transferred[0].body_html):
+        assert "hoàn thuế" not in body and "Nội dung" not in body
+    assert "Doanh nghiệp:" not in transferred[0].body_text and ">Doanh nghiệp<" not in transferred[0].body_html
     assert [n.recipients for n in bot.rows(Notification, Notification.kind == "assigned",
                                            Notification.assignment_id == new.id)] == [[THUE_MAIL]]
     mail = [m for m in smtp.messages if "đã được chuyển sang đơn vị khác" in m["subject"]]
