@@ -23,7 +23,7 @@ def _type_of_number(text: str, entity: dict[str, Any]) -> str:
         return "tax_code"
     if _PHONE_CUE.search(before):
         return "phone"
-    digits = re.sub(r"[ .]", "", entity["value"])
+    digits = re.sub(r"^\+840", "+84", re.sub(r"[^\d+]", "", entity["value"]))  # "(+84)", "+84 (0)" too
     return "phone" if _MOBILE.match(digits) and len(digits) in (10, 11, 12) else "tax_code"
 
 

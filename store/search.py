@@ -22,9 +22,10 @@ import re
 import unicodedata
 from typing import Optional
 
-# A Vietnamese phone number in a text: 0 or +84, then 9 or 10 more digits, with single spaces,
-# dots or dashes between them ("0987.654.321", "+84 987 654 321", "0987-654-321").
-_PHONE = re.compile(r"(?<![\d+])(?:\+84|0)[ .-]?(?:\d[ .-]?){8,9}\d(?!\d)")
+# A Vietnamese phone number in a text: 0 or +84 (also "(+84)", "+84 (0)"), then 9 or 10 more
+# digits, with single spaces, dots or dashes between them ("0987.654.321", "+84 987 654 321",
+# "0987-654-321").
+_PHONE = re.compile(r"(?<![\d+])(?:\(\+84\)|\+84(?:[ .-]?\(0\))?|0)[ .-]?(?:\d[ .-]?){8,9}\d(?!\d)")
 # A query that is (part of) a phone number: digits with spaces, dots, dashes or brackets, an
 # optional "+" first, at least PHONE_QUERY_DIGITS digits ("654 321" finds "0987654321").
 _PHONE_QUERY = re.compile(r"\(?\+?[\d .()-]+")
@@ -39,21 +40,27 @@ def fold(text: Optional[str]) -> str:
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFC", text).casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d")
+    # đ (U+0111) has no decomposition; ð (U+00F0, Ð folded) stands for it in text converted from
+    # old Vietnamese encodings
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d").replace("ð", "d")
     return " ".join(unicodedata.normalize("NFC", bare).split())
 
 
 def phone_digits(phone: str) -> str:
     """A phone number as digits, the country code +84 written as the leading 0 it stands for."""
     digits = re.sub(r"\D", "", phone)
-    return "0" + digits[2:] if phone.lstrip(" (").startswith("+84") else digits
+    if not phone.lstrip(" (").startswith("+84"):
+        return digits
+    national = digits[2:]  # "+84 (0) 987 654 321": the 0 written after the country code is one
+    return "0" + (national[1:] if len(national) == 10 and national.startswith("0") else national)
 
 
 def searchable(*texts: Optional[str]) -> str:
     """The stored search form of `texts` (an inquiry's text; a business's name, e-mail and
     phone): each folded, then every phone number in them as digits."""
     phones = dict.fromkeys(phone_digits(m.group(0)) for t in texts if t for m in _PHONE.finditer(t))
-    return _PARTS.join([fold(t) for t in texts if t and fold(t)] + list(phones))
+    folded = [f for f in map(fold, texts) if f]  # once each (a review: the filter folded twice)
+    return _PARTS.join(folded + list(phones))
 
 
 def like_pattern(text: str) -> str:

@@ -540,6 +540,7 @@ def test_contacts_are_found_in_the_first_max_scan_chars_only():
     filler = "x " * MAX_SCAN_CHARS
     before = "lh a.b@congty.vn 0912 345 678 " + filler
     assert contacts_in(before) == ("0912345678", "a.b@congty.vn")
+    assert contacts_in("sđt +84 912 345 678 ạ") == ("+84912345678", None)  # a space after +84 (a review)
     end = MAX_SCAN_CHARS - len("a.b@congty.vn")
     assert contacts_in("y" * (end - 1) + " a.b@congty.vn")[1] == "a.b@congty.vn"  # ends at the bound
     assert contacts_in("y" * end + " a.b@congty.vn") == (None, None)  # one character past it

@@ -112,7 +112,8 @@ class Scrubbed:
     parts: tuple[tuple[str, Optional[str]], ...] = ()
 
 
-_PHONE = re.compile(r"(?<![\d+])(?:\+84[ .]?|0)(?:\d[ .]?){8,9}\d(?!\d)")
+# also "(+84) 987 654 321" and "+84 (0) 987 654 321", which a review found passing unreplaced
+_PHONE = re.compile(r"(?<![\d+])(?:\(\+84\) ?|\+84[ .]?(?:\(0\) ?)?|0)(?:\d[ .]?){8,9}\d(?!\d)")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
 _TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq][Nn]-\d{4}-\d{6}(?!\d)")
 _TAX = re.compile(r"(?<![\d-])(?:\d{10}-\d{3}|\d{13}|\d{10})(?![\d])")

@@ -6,7 +6,9 @@ from typing import Optional
 
 from nlu.classifier import MAX_CLASSIFY_CHARS
 
-PHONE = re.compile(r"(?<!\d)(?:\+84|0)(?:\d[ .]?){8,9}\d(?!\d)")
+# "0987 654 321", "0987.654.321", "+84987654321", and "+84 987 654 321" (a space after the country
+# code: a review found it taken for no phone at all)
+PHONE = re.compile(r"(?<!\d)(?:\+84 ?|0)(?:\d[ .]?){8,9}\d(?!\d)")
 # Linear in the text's length: a match starts only where a run of local-part characters starts
 # (the lookbehind), and the local part (at most 64 characters, RFC 5321) and the domain are
 # bounded, so no start position is retried across a long run (the unbounded form took
