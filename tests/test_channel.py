@@ -578,7 +578,7 @@ def test_a_units_page_speaks_in_its_own_name(channel, graph):
     assert [g["text"].split(" tiếp nhận")[0] for g in by_page[unit_page] if g["locale"] == "default"] == [
         "Sở Xây dựng Quảng Ninh"]
     assert [g["text"] for g in by_page[unit_page] if g["locale"] == "en_US"][0].startswith(
-        "Quang Ninh Department of Construction takes")
+        "The Quang Ninh Department of Construction takes")
     assert [g["text"] for g in by_page[office_page] if g["locale"] == "default"][0].startswith("DDCI Quảng Ninh")
 
     def tap_get_started(page, psid):
@@ -591,3 +591,28 @@ def test_a_units_page_speaks_in_its_own_name(channel, graph):
 
     assert tap_get_started(unit_page, "77001").startswith("Chào mừng Quý doanh nghiệp đến với Sở Xây dựng Quảng Ninh!")
     assert tap_get_started(office_page, "77002").startswith("Chào mừng Quý doanh nghiệp đến với DDCI Quảng Ninh!")
+
+
+@pytest.mark.parametrize("name_vi, name_en", [
+    ("Sở Xây dựng Quảng Ninh", "Quang Ninh Department of Construction"),
+    ("Ban Dân tộc và Tôn giáo tỉnh Quảng Ninh", "Quang Ninh Department of Ethnic Minorities and Religions"),
+    ("Ủy ban nhân dân đặc khu Vân Đồn, tỉnh Quảng Ninh, Việt Nam " * 3, "People's Committee of Van Don " * 6),
+])
+def test_a_units_greeting_fits_messenger_and_its_english_name_reads_as_english(name_vi, name_en):
+    """Messenger takes a greeting of at most 160 characters, in the call that also sets Get
+    Started and the menu (a review: a 164-character greeting would have left the page with
+    none of them); in English a body's name takes "the"."""
+    from bot.conversation import texts
+
+    who = {"vi": name_vi, "en": name_en}
+    for lang in ("vi", "en"):
+        for days in (3, 10):
+            greeting = texts.greeting(lang, days, who)
+            assert len(greeting) <= texts.GREETING_LIMIT and f"{days} " in greeting
+    if len(name_en) < 80:
+        assert texts.welcome("en", 3, who).startswith(f"Welcome to the {name_en}!")
+        assert texts.small_talk("cam_on", "en", who).startswith(f"Thank you for contacting the {name_en}.")
+        assert texts.small_talk("chao_hoi", "en", who).startswith(f"Hello! The {name_en} is here")
+        assert texts.greeting("en", 3, who).startswith(f"The {name_en}")
+    assert texts.welcome("en", 3, {"vi": "Hạ Long", "en": "Ha Long City"}).startswith("Welcome to Ha Long City!")
+    assert texts.small_talk("cam_on", "en", None).startswith("Thank you for contacting DDCI Quang Ninh.")

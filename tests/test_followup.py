@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import context
+from bot.conversation import texts
 from store import FollowupChoice, InboxEvent, Inquiry, InquiryMessage, Notification, Outbox
 from tests.conftest import load_fixture, signed_post, with_text
 
@@ -348,7 +349,9 @@ def test_a_pending_choice_is_asked_again_after_a_lookup_or_small_talk(talk, cloc
     again = d.last()
     if status is not None:
         assert "QN-2026-000001" in again.text and status in again.text
-    assert "câu hỏi mới" in again.text
+    # the question names the message it means by its time (VAT was written at 10:20), not "Nội dung này"
+    assert again.text.endswith(texts.followup_question("vi", "QN-2026-000001", 10, "10:20"))
+    assert "Tin nhắn Quý doanh nghiệp gửi lúc 10:20 bổ sung cho phản ánh QN-2026-000001" in again.text
     assert [q["payload"] for q in again.body["message"]["quick_replies"]] == [
         f"FOLLOWUP_JOIN:{choice.id}", f"FOLLOWUP_NEW:{choice.id}"]
     clock.advance(minutes=9)  # 17 minutes after the question: its time started again at 8

@@ -122,7 +122,8 @@ class FollowupChoices:
             return reply
         choice.due_at = self.clock() + timedelta(minutes=self.minutes)
         code = s.get(Inquiry, choice.inquiry_id).code
-        return replace(reply, text=f"{reply.text}\n\n{texts.followup_question(lang, code, self.minutes)}",
+        held_at = f"{choice.sent_at.astimezone(self.cases.calendar.tz):%H:%M}"
+        return replace(reply, text=f"{reply.text}\n\n{texts.followup_question(lang, code, self.minutes, held_at)}",
                        choices=texts.followup_choices(lang, choice.id))
 
     @staticmethod

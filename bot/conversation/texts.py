@@ -57,12 +57,18 @@ def followup_choices(lang: str, choice_id: int) -> tuple[Choice, ...]:
     return tuple(Choice(payload(kind, choice_id), title) for kind, title in FOLLOWUP_LABELS[lang].items())
 
 
-def followup_question(lang: str, code: str, minutes: int) -> str:
+def followup_question(lang: str, code: str, minutes: int, held_at: Optional[str] = None) -> str:
+    """Asked about the message just received; `held_at` ("10:05"): asked again under a reply to
+    something else, so the message meant is named by its time (a review: "Nội dung này" then
+    pointed at the thanks or the code just sent). Not quoted: a bot reply with a prohibited
+    phrase is never sent (cases/outbox.py), and the business's text may hold one."""
     if lang == "en":
-        return (f"Does this add to your inquiry {code}, or is it a new question? Please choose below. Without an "
+        this = f"your message of {held_at}" if held_at else "this"
+        return (f"Does {this} add to your inquiry {code}, or is it a new question? Please choose below. Without an "
                 f"answer within {minutes} minutes we will take it as a new inquiry, so that the competent unit "
                 "receives it.")
-    return (f"Nội dung này bổ sung cho phản ánh {code} hay là một câu hỏi mới? Quý doanh nghiệp vui lòng chọn bên "
+    this = f"Tin nhắn Quý doanh nghiệp gửi lúc {held_at}" if held_at else "Nội dung này"
+    return (f"{this} bổ sung cho phản ánh {code} hay là một câu hỏi mới? Quý doanh nghiệp vui lòng chọn bên "
             f"dưới. Nếu không có lựa chọn trong {minutes} phút, chúng tôi sẽ tiếp nhận thành phản ánh mới để "
             "chuyển tới đúng đơn vị có thẩm quyền.")
 
@@ -101,10 +107,26 @@ def typed_action(text: Optional[str]) -> Optional[tuple[str, str]]:
 PROGRAMME = {"vi": "DDCI Quảng Ninh", "en": "DDCI Quang Ninh"}
 
 
-def voice(lang: str, who: Optional[Mapping[str, str]]) -> str:
+# An English name of a body takes "the" in a sentence ("Welcome to the Quang Ninh Department of
+# Construction"); a place's or the programme's does not.
+_BODY_WORDS = re.compile(r"\b(Department|Board|Committee|Office|Authority|Centre|Center|Agency|Bureau|Police|"
+                         r"Inspectorate|Administration|Council|Service|Unit)\b")
+
+
+def voice(lang: str, who: Optional[Mapping[str, str]], *, start: bool = False) -> str:
     """The name the bot speaks in: `who` (a unit's page: its names by language), else the
-    programme (also in English on a page with no English name: never Vietnamese in English)."""
-    return (who or {}).get(lang) or PROGRAMME[lang]
+    programme (also in English on a page with no English name: never Vietnamese in English).
+    `start`: it opens a sentence (English "The …")."""
+    name = (who or {}).get(lang)
+    if not name:
+        return PROGRAMME[lang]
+    if lang == "en" and _BODY_WORDS.search(name) and not name.lower().startswith("the "):
+        name = f"{'The' if start else 'the'} {name}"
+    return name
+
+
+# Messenger shows a greeting of at most 160 characters (Messenger Profile API, greeting)
+GREETING_LIMIT = 160
 
 
 def welcome(lang: str, lead_days: int, who: Optional[Mapping[str, str]] = None) -> str:
@@ -138,13 +160,27 @@ def help_text(lang: str, lead_days: int, complex_days: int) -> str:
 
 
 def greeting(lang: str, lead_days: int, who: Optional[Mapping[str, str]] = None) -> str:
-    """The page's greeting before a conversation starts (Messenger Profile)."""
-    name = voice(lang, who)
-    if lang == "en":
-        return (f"{name} takes businesses' questions and complaints about administrative procedures. "
-                f"Answered within {lead_days} working days.")
-    return (f"{name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính. "
-            f"Trả lời trong {lead_days} ngày làm việc.")
+    """The page's greeting before a conversation starts (Messenger Profile), within Messenger's
+    GREETING_LIMIT: a unit whose name makes it longer gets a shorter sentence, and with a name
+    too long even for that the programme's greeting (a review: "Quang Ninh Department of Ethnic
+    Minorities and Religions" made 164 characters, and the page would have got no greeting,
+    Get Started or menu, which are set in the same call)."""
+    def full(name: str) -> str:
+        if lang == "en":
+            return (f"{name} takes businesses' questions and complaints about administrative procedures. "
+                    f"Answered within {lead_days} working days.")
+        return (f"{name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính. "
+                f"Trả lời trong {lead_days} ngày làm việc.")
+
+    def short(name: str) -> str:
+        if lang == "en":
+            return f"{name}: questions on administrative procedures, answered within {lead_days} working days."
+        return f"{name}: tiếp nhận phản ánh về thủ tục hành chính, trả lời trong {lead_days} ngày làm việc."
+
+    for text in (full(voice(lang, who, start=True)), short(voice(lang, who, start=True)), full(PROGRAMME[lang])):
+        if len(text) <= GREETING_LIMIT:
+            return text
+    return full(PROGRAMME[lang])[:GREETING_LIMIT]
 
 
 ASK_CONTACT = {
@@ -155,11 +191,11 @@ CONTACT_THANKS = {
     "vi": "Cảm ơn Quý doanh nghiệp, chúng tôi đã ghi nhận thông tin liên hệ.",
     "en": "Thank you, we have noted your contact details.",
 }
-SMALL_TALK = {  # {name}: voice()
+SMALL_TALK = {  # {name}: voice(); {Name}: the same opening a sentence
     "chao_hoi": {
-        "vi": "Xin chào Quý doanh nghiệp! {name} sẵn sàng hỗ trợ. Quý doanh nghiệp vui lòng mô tả "
+        "vi": "Xin chào Quý doanh nghiệp! {Name} sẵn sàng hỗ trợ. Quý doanh nghiệp vui lòng mô tả "
               "thủ tục hoặc vướng mắc cần hỗ trợ (nêu rõ địa điểm, dự án nếu có).",
-        "en": "Hello! {name} is here to help. Please describe the procedure or problem you need "
+        "en": "Hello! {Name} is here to help. Please describe the procedure or problem you need "
               "help with (with the location or project, if any).",
     },
     "cam_on": {
@@ -167,16 +203,16 @@ SMALL_TALK = {  # {name}: voice()
         "en": "Thank you for contacting {name}. We wish your business every success!",
     },
     "ngoai_pham_vi": {
-        "vi": "{name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính và môi "
+        "vi": "{Name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính và môi "
               "trường đầu tư, kinh doanh. Nội dung này nằm ngoài phạm vi tiếp nhận; xin cảm ơn Quý doanh nghiệp.",
-        "en": "{name} handles businesses' questions and complaints about administrative procedures "
+        "en": "{Name} handles businesses' questions and complaints about administrative procedures "
               "and the investment climate. This message is outside that scope; thank you for understanding.",
     },
 }
 
 
 def small_talk(intent: str, lang: str, who: Optional[Mapping[str, str]] = None) -> str:
-    return SMALL_TALK[intent][lang].format(name=voice(lang, who))
+    return SMALL_TALK[intent][lang].format(name=voice(lang, who), Name=voice(lang, who, start=True))
 
 
 def officer_linked(email: str, unit_name: str, channel_title: str) -> str:
