@@ -358,13 +358,21 @@ class Casework:
                 self._notify(s, inquiry, lead, "assigned")
             trace["trace"] = lines
             inquiry.routing_trace, inquiry.updated_at = trace, now
-            if not self.opened_in_public(inquiry):  # the new unit and date are not for everyone's eyes
-                key = f"assigned:{lead.id}" if not same_unit else f"domain:{lead.id}:{now.isoformat()}"
-                change = "domain" if same_unit else ("reassigned" if current is not None and current.role == "lead"
-                                                     else "assigned")
-                self.reply(s, inquiry.id, key, Reply(self._changed(inquiry, lead, change)),
-                           address=self.address(inquiry))
+            key = f"assigned:{lead.id}" if not same_unit else f"domain:{lead.id}:{now.isoformat()}"
+            change = "domain" if same_unit else ("reassigned" if current is not None and current.role == "lead"
+                                                 else "assigned")
+            self._tell_business(s, inquiry, lead, change, key)
             return lead
+
+    def _tell_business(self, s, inquiry: Inquiry, lead: Assignment, change: str, key: str) -> None:
+        """The business learns what changed: privately, or under its comment for an inquiry
+        written as a comment (the channel allowed one private reply, the acknowledgement, which
+        promised the unit and the date; a walkthrough found them never told while the console
+        said "Doanh nghiệp đã được báo"). What is said there is routing's decision only: the
+        code, field, unit and date, nothing of the business's."""
+        public = self.opened_in_public(inquiry)
+        self.reply(s, inquiry.id, key, Reply(self._changed(inquiry, lead, change)),
+                   address=self.address(inquiry, public=public))
 
     def mark_complex(self, code: str, *, by: str, reason: str, session=None) -> Assignment:
         """A complex case: the lead unit has `complex_days` working days from its assignment."""
@@ -384,9 +392,7 @@ class Casework:
             lead.due_at = self.due("lead", lead.assigned_at, complex_case=True)
             inquiry.due_at, inquiry.updated_at = lead.due_at, now
             self._audit(s, lead, old, by, reason)
-            if not self.opened_in_public(inquiry):  # the business learns its new date, as of a reassignment
-                self.reply(s, inquiry.id, f"complex:{lead.id}", Reply(self._changed(inquiry, lead, "complex")),
-                           address=self.address(inquiry))
+            self._tell_business(s, inquiry, lead, "complex", f"complex:{lead.id}")  # its new date, as of a reassignment
             return lead
 
     def request_coordination(self, code: str, unit_codes: Sequence[str], *, by: str, reason: str,

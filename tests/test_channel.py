@@ -616,3 +616,27 @@ def test_a_units_greeting_fits_messenger_and_its_english_name_reads_as_english(n
         assert texts.greeting("en", 3, who).startswith(f"The {name_en}")
     assert texts.welcome("en", 3, {"vi": "Hạ Long", "en": "Ha Long City"}).startswith("Welcome to Ha Long City!")
     assert texts.small_talk("cam_on", "en", None).startswith("Thank you for contacting DDCI Quang Ninh.")
+
+
+def test_a_comment_in_triage_is_told_its_unit_and_date_under_the_comment(channel, graph):
+    """Its private reply (the only one Facebook allows a comment) promised the unit and the due
+    date once the standing office had assigned it; a walkthrough found them never told, while
+    the console said "Doanh nghiệp đã được báo". They are now said under the comment, as the
+    answer will be; so is a complex case's later date."""
+    d = channel()
+    d.post(load_fixture("feed_comment_add.json"))
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.status == "triage" and "Chúng tôi sẽ báo đơn vị và hạn trả lời" in graph.calls[0].text
+    comment = "/v21.0/150691160110528_150691260110518/comments"
+    before = len(graph.calls)
+    cli = d.app.test_cli_runner()
+    for args in (["assign", inquiry.code, "SO_TC", "--reason", "thuộc lĩnh vực tài chính"],
+                 ["complex", inquiry.code, "--reason", "cần xác minh"]):
+        result = cli.invoke(args=["inquiries", *args, "--by", "bxt.officer"])
+        assert result.exit_code == 0, result.output
+        d.worker.run_once()
+    told = graph.calls[before:]
+    assert [c.path for c in told] == [comment, comment]  # in public: its private reply is spent
+    assert "Sở Tài chính" in told[0].body["message"] and inquiry.code in told[0].body["message"]
+    assert "phức tạp" in told[1].body["message"]
+    assert {o.status for o in d.rows(Outbox)} == {"sent"}
