@@ -529,6 +529,7 @@ class Casework:
                 s, kind="office_reminder", key=f"office_reminder:{duty.id}:{now.isoformat()}", inquiry=inquiry,
                 assignment=duty, unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
                 policy=self.policy, now=now, page_name=self.directory.page_name(inquiry.page_id),
+                lead_name=self._lead_name(inquiry, duty),  # a walkthrough: "Đơn vị chủ trì: chưa giao"
                 fanouts=self.fanouts, link=self.link(inquiry.code),
                 note=f"Cơ quan thường trực đề nghị đơn vị khẩn trương xử lý. Lý do: {reason}" if reason else None)
             return Reminded(inquiry.code, duty.unit_code, by, queued)
@@ -688,12 +689,16 @@ class Casework:
         s.add(DeadlineChange(assignment_id=assignment.id, old_due_at=old, new_due_at=assignment.due_at,
                              changed_by=by, reason=reason, changed_at=self.clock()))
 
+    def _lead_name(self, inquiry: Inquiry, assignment: Assignment) -> Optional[str]:
+        """Who leads, for a coordinating unit's notice (None: not assigned yet, or not asked)."""
+        if assignment.role == "coordinate" and inquiry.status != "triage":
+            return self.directory.name(inquiry.unit_code)
+        return None
+
     def _notify(self, s, inquiry: Inquiry, assignment: Assignment, kind: str) -> None:
         """The unit's notice, in the role of ITS assignment (a coordinating unit reads who leads)."""
         unit = self.directory[assignment.unit_code]
-        lead = None
-        if assignment.role == "coordinate" and inquiry.status != "triage":
-            lead = self.directory.name(inquiry.unit_code)
+        lead = self._lead_name(inquiry, assignment)
         queue_notification(s, kind=kind, key=f"{kind}:{assignment.id}", inquiry=inquiry, assignment=assignment,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
                            policy=self.policy, now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),

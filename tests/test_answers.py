@@ -396,6 +396,18 @@ def test_the_standing_office_reminds_a_unit_at_once(case, clock):
     assert "Nhắc xử lý" in notices[0].subject and f"/inquiries/{code}" in notices[0].body_text
 
 
+def test_a_reminded_coordinating_unit_reads_who_leads(case, clock):
+    """A walkthrough: the office's reminder to a coordinating unit said "Đơn vị chủ trì: chưa giao
+    (cơ quan thường trực đang phân loại)" of an inquiry Sở Xây dựng led."""
+    c = case()
+    code = c.ask()
+    c.cw.request_coordination(code, ["SO_TC"], by=OFFICE.email, reason="hỏi ý kiến")
+    c.cw.remind(code, by=OFFICE.email, unit_code="SO_TC", reason="sắp đến hạn")
+    [notice] = [n for n in c.rows(Notification) if n.kind == "office_reminder" and n.channel == "email"]
+    assert "Đơn vị chủ trì: Sở Xây dựng" in notice.body_text and "chưa giao" not in notice.body_text
+    assert "sau khi được giao" not in notice.body_text
+
+
 def test_a_unit_sends_an_inquiry_back_to_the_triage_queue(case, clock):
     from cases.worklists import triage_queue
 
