@@ -541,6 +541,11 @@ def test_contacts_are_found_in_the_first_max_scan_chars_only():
     before = "lh a.b@congty.vn 0912 345 678 " + filler
     assert contacts_in(before) == ("0912345678", "a.b@congty.vn")
     assert contacts_in("sđt +84 912 345 678 ạ") == ("+84912345678", None)  # a space after +84 (a review)
+    for written in ("0912-555-777", "(+84) 912 555 777", "+84-912-555-777", "+84 (0) 912 555 777"):  # a walkthrough
+        assert contacts_in(f"Phone {written}")[0] in ("0912555777", "+84912555777"), written
+    assert contacts_in("Quảng Ninh: 0203 3835 123")[0] == "02033835123"  # a landline, 11 digits
+    for not_a_phone in ("MST 0100109106-001", "ngày 01-01-2026 10:00"):  # no number starts 01 today
+        assert contacts_in(not_a_phone) == (None, None), not_a_phone
     end = MAX_SCAN_CHARS - len("a.b@congty.vn")
     assert contacts_in("y" * (end - 1) + " a.b@congty.vn")[1] == "a.b@congty.vn"  # ends at the bound
     assert contacts_in("y" * end + " a.b@congty.vn") == (None, None)  # one character past it

@@ -6,9 +6,12 @@ from typing import Optional
 
 from nlu.classifier import MAX_CLASSIFY_CHARS
 
-# "0987 654 321", "0987.654.321", "+84987654321", and "+84 987 654 321" (a space after the country
-# code: a review found it taken for no phone at all)
-PHONE = re.compile(r"(?<!\d)(?:\+84 ?|0)(?:\d[ .]?){8,9}\d(?!\d)")
+# A Vietnamese phone number: 0 or +84 ("(+84)", "+84 (0)"), then an area or mobile prefix 2-9 and
+# 8 or 9 more digits, with single spaces, dots or dashes between them: "0987 654 321",
+# "0987.654.321", "0912-555-777", "+84 987 654 321" (a walkthrough found the last three taken for
+# no phone, and the bot asked for a contact it had just been given). A leading 01 is no phone
+# today, so a tax code ("0100109106-001") or a date ("01-01-2026 10:00") is not one either.
+PHONE = re.compile(r"(?<![\d+])(?:\(\+84\) ?|\+84[ .-]?(?:\(0\) ?)?|0)[2-9](?:[ .-]?\d){8,9}(?!\d)")
 # Linear in the text's length: a match starts only where a run of local-part characters starts
 # (the lookbehind), and the local part (at most 64 characters, RFC 5321) and the domain are
 # bounded, so no start position is retried across a long run (the unbounded form took
@@ -31,7 +34,8 @@ def contacts_in(text: str) -> tuple[Optional[str], Optional[str]]:
     """The first phone number and e-mail address in the first MAX_SCAN_CHARS of `text`."""
     head = text[:MAX_SCAN_CHARS]
     phone, email = PHONE.search(head), EMAIL.search(head)
-    return (re.sub(r"[ .]", "", phone.group(0)) if phone else None, email.group(0) if email else None)
+    number = re.sub(r"^\+840", "+84", re.sub(r"[^\d+]", "", phone.group(0))) if phone else None
+    return number, email.group(0) if email else None
 
 
 def contact_only(text: str) -> bool:
