@@ -315,3 +315,22 @@ def test_a_business_text_that_looks_like_a_formula_stays_text_in_the_workbook(se
     for code, text in ((seeded["I1"], hostile.replace("\x0b", "")), (seeded["I3"], link)):
         assert cells[code].value == text and cells[code].data_type == "s"
     assert not [c.coordinate for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_an_inquiry_is_counted_under_its_corrected_domain(seeded, reports, app, clock):
+    """A walkthrough found the standing office's correction ignored by the reports (counted
+    under the classifier's guess), and a status question sent to triage and assigned counted
+    under "Tra cứu phản ánh"."""
+    from bot import context
+    from scheduler.reports import UNCLASSIFIED
+
+    with app.app_context(), context.db().session() as s:
+        i6, i1 = (s.execute(select(Inquiry).where(Inquiry.code == seeded[k])).scalar_one() for k in ("I6", "I1"))
+        i6.corrected_intent = "dau_tu"  # the classifier said xay_dung
+        i1.intent = "tra_cuu"
+    clock.set(vn(2026, 12, 10, 9, 0))
+    report = reports.build(reports.period("weekly", "2026-W48"))
+    domains = {line.code: line.domain for line in report.lines}
+    assert (domains[seeded["I6"]], domains[seeded["I1"]], domains[seeded["I2"]]) == ("dau_tu", UNCLASSIFIED, "xay_dung")
+    groups = {g.key: g.counts.as_row()[0] for g in report.by_domain}
+    assert groups["dau_tu"] == 2 and groups[UNCLASSIFIED] == 2 and "tra_cuu" not in groups  # I3, I6; I1, I5

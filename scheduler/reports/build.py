@@ -114,6 +114,15 @@ class Report:
                        posts=tuple(p for p in self.posts if p.unit_code == unit_code))
 
 
+def report_domain(inquiry) -> str:
+    """The domain an inquiry is counted under: an officer's correction first, as the queue and
+    the notices use it (a walkthrough found a corrected inquiry counted under the classifier's
+    guess); a guess that is no domain (a status question or a greeting sent to triage, and
+    assigned without a correction) is "Chưa phân loại", not "Tra cứu phản ánh"."""
+    intent = inquiry.corrected_intent or inquiry.intent
+    return intent if intent in taxonomy.DOMAIN_INTENTS else UNCLASSIFIED
+
+
 def domain_name(key: str) -> str:
     if key == UNCLASSIFIED:
         return "Chưa phân loại"
@@ -172,7 +181,7 @@ def build_report(session, calendar: WorkingCalendar, period: Period, as_of: date
                 outcome = "overdue" if due is not None and due < as_of else "open"
         lines.append(Line(
             code=inquiry.code or f"#{inquiry.id}", unit_code=(lead.unit_code if lead else inquiry.unit_code) or "-",
-            domain=inquiry.intent or UNCLASSIFIED, received_at=inquiry.received_at, due_at=due,
+            domain=report_domain(inquiry), received_at=inquiry.received_at, due_at=due,
             answered_at=answered, assigned=assigned, outcome=outcome, response_hours=hours, text=inquiry.text,
             unapproved=answered is not None and inquiry.answered_via == "page",
         ))
