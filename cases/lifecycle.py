@@ -356,6 +356,8 @@ class Casework:
                 inquiry.unit_code, inquiry.status, inquiry.due_at = unit.code, "assigned", lead.due_at
                 lines.append(f"assigned to {unit.code} by {by}: {reason}")
                 self._notify(s, inquiry, lead, "assigned")
+                if current is not None and current.role == "lead":  # the unit it leaves (a walkthrough: never told)
+                    self._tell_moved(s, inquiry, current, lead, office_reason=reason)
             trace["trace"] = lines
             inquiry.routing_trace, inquiry.updated_at = trace, now
             key = f"assigned:{lead.id}" if not same_unit else f"domain:{lead.id}:{now.isoformat()}"
@@ -593,13 +595,20 @@ class Casework:
         return Rerouted(True, domain_changed, new.unit_code, new.role, new.due_at, new.working_days,
                         current.unit_code if current else None)
 
-    def _tell_moved(self, s, inquiry: Inquiry, old: Assignment, new: Assignment) -> None:
-        """The unit of a closed assignment learns where the inquiry went: it need not act."""
+    def _tell_moved(self, s, inquiry: Inquiry, old: Assignment, new: Assignment, *,
+                    office_reason: Optional[str] = None) -> None:
+        """The unit of a closed assignment learns where the inquiry went: it need not act. Moved
+        by the business's edit, or by the standing office (`office_reason`, its reason)."""
         unit = self.directory[old.unit_code]
         purpose = " để phân loại, giao đơn vị" if new.role == "triage" else ""
-        note = (f"Doanh nghiệp đã sửa nội dung phản ánh trước khi đơn vị bắt đầu xử lý. Theo nội dung mới, phản "
-                f"ánh đã được chuyển cho {self.directory.name(new.unit_code)}{purpose} (hạn "
-                f"{format_local(new.due_at)}). Đơn vị không cần xử lý phản ánh này nữa; hệ thống đã dừng nhắc hạn.")
+        where = (f"phản ánh đã được chuyển cho {self.directory.name(new.unit_code)}{purpose} (hạn "
+                 f"{format_local(new.due_at)})")
+        if office_reason is not None:
+            said = f"Cơ quan thường trực đã giao lại phản ánh: {where}. Lý do: {office_reason.strip()}."
+        else:
+            said = (f"Doanh nghiệp đã sửa nội dung phản ánh trước khi đơn vị bắt đầu xử lý. Theo nội dung mới, "
+                    f"{where}.")
+        note = f"{said} Đơn vị không cần xử lý phản ánh này nữa; hệ thống đã dừng nhắc hạn."
         queue_notification(s, kind="transferred", key=f"transferred:{old.id}", inquiry=inquiry, assignment=old,
                            unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
                            policy=self.policy, now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),

@@ -72,6 +72,12 @@ def test_reassignment_gives_the_new_unit_three_days_from_when_it_receives_it(app
     notice = [m for m in smtp.messages if "Không gửi được" in m["subject"]]
     assert notice and notice[0]["to"] == ["motcua@bqlkkt.quangninh.example"]
     assert "17:00 ngày 04/12/2026" in notice[0]["text"]
+    # the unit it left is told it need not act, and why (a walkthrough: it was never told, and
+    # its link now opens the console's 404)
+    [left] = [m for m in smtp.messages if "đã được chuyển sang đơn vị khác" in m["subject"]]
+    assert left["to"] == ["motcua@soxd.quangninh.example"]
+    assert "Cơ quan thường trực đã giao lại phản ánh" in left["text"] and "Lý do: dự án trong KKT." in left["text"]
+    assert "không cần xử lý phản ánh này nữa" in left["text"] and f"/inquiries/{code}" not in left["text"]
 
 
 def test_reassignment_within_a_day_reaches_the_business(app, client, worker, casework, clock, graph):
