@@ -135,6 +135,11 @@ def test_weekly_report_numbers_for_a_seeded_week(seeded, reports, clock):
     # before the cut-off the counts are as of now: I4 is answered late only after Thu 09:00
     early = reports.build(period, as_of=vn(2026, 12, 3, 10, 0))
     assert early.total.as_row()[:6] == (8, 7, 4, 2, 2, 2)
+    # a picture of the running week counts what was received by then, as it counts the rest
+    # (a walkthrough: received counted to the period's end, assigned and answered to `as_of`)
+    midweek = reports.build(period, as_of=vn(2026, 11, 26, 12, 0))  # Thu noon: I1, I2, I3, I9, I10
+    assert {l.code for l in midweek.lines} == {seeded[k] for k in ("I1", "I2", "I3", "I9", "I10")}
+    assert midweek.total.as_row()[:2] == (5, 5)
 
 
 def test_report_periods_and_cutoffs(reports):

@@ -153,7 +153,11 @@ def build_report(session, calendar: WorkingCalendar, period: Period, as_of: date
                  unit_names: Mapping[str, str], pages: Sequence[PageInfo], min_posts: int = 5) -> Report:
     """Count the period's cohort as of `as_of` (every definition: scheduler/reports/__init__.py)."""
     start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
-    inquiries = session.execute(select(Inquiry).where(Inquiry.received_at >= start, Inquiry.received_at < end)
+    # received by `as_of` too: a report of the running week is a picture at one moment (a
+    # walkthrough saw "Số liệu tính đến 23:55" count as received what came at 23:58, but not
+    # as assigned or answered)
+    inquiries = session.execute(select(Inquiry).where(Inquiry.received_at >= start, Inquiry.received_at < end,
+                                                      Inquiry.received_at <= as_of.astimezone(UTC))
                                 .order_by(Inquiry.received_at, Inquiry.id)).scalars().all()
     leads: dict[int, list[Assignment]] = {}
     ids = [i.id for i in inquiries]
