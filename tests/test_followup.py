@@ -318,7 +318,8 @@ def test_a_decomposed_text_is_stored_composed(talk):
         assert s.query(Inquiry).filter(Inquiry.text.contains("xây dựng")).count() == 1
 
 
-@pytest.mark.parametrize("typed", ["qn 2026 1", "ma QN2026000001", "Tra cứu QN-2026-1 ạ"])
+@pytest.mark.parametrize("typed", ["qn 2026 1", "ma QN2026000001", "Tra cứu QN-2026-1 ạ",
+                                   "Cho em hỏi QN-2026-000001 đến đâu rồi ạ"])
 def test_a_tracking_code_typed_back_loosely_is_a_status_lookup(talk, clock, typed):
     """A review's "qn 2026 1" opened an inquiry of its own (in triage), and "ma QN2026000001"
     was then joined to that one as a follow-up. A message that only gives a code, however it
@@ -378,6 +379,9 @@ def test_the_status_menu_button_keeps_a_pending_choice(talk, clock):
     ("qn 2026 1", ["QN-2026-000001"], True),
     ("ma QN2026000001", ["QN-2026-000001"], True),
     ("QN 2026-2020", ["QN-2026-002020"], True),    # not a later year: a code typed loosely
+    ("what is the status of qn 2026 2", ["QN-2026-000002"], True),  # a walkthrough: it opened an inquiry
+    ("where is my inquiry QN-2026-000002 please", ["QN-2026-000002"], True),
+    ("Cán bộ xử lý QN-2026-000002 chậm trễ gây khó khăn", ["QN-2026-000002"], False),  # a complaint, not a lookup
 ])
 def test_a_planning_period_is_not_a_tracking_code(text, codes, lookup):
     """A review: "QN 2021-2030" (a plan's years) was read as inquiry 2030 of 2021, and a

@@ -58,6 +58,9 @@ def inbox(db, clock, tmp_path):
      ["5701234567"], "cty MST [0100000000](tax_code) và chi nhánh [0100000000-001](tax_code) bị khóa hóa đơn"),
     ("mã QN-2026-004512 của chị Lan sao chưa xử lý",
      ["004512", "Lan"], "mã [QN-2026-000001](tracking_code) của chị A sao chưa xử lý"),
+    # typed back loosely (a walkthrough: kept as written), but a plan's years are no code
+    ("status of qn 2026 4512 please, quy hoạch QN 2021-2030", ["4512"],
+     "status of [QN-2026-000001](tracking_code) please, quy hoạch QN 2021-2030"),
     ("ten em la tran van binh, cho em hoi thu tuc", ["binh"], "ten em la Nguyễn Văn A, cho em hoi thu tuc"),
     ("Giám đốc Phạm Minh Tuấn đề nghị hướng dẫn", ["Tuấn"], "Giám đốc Nguyễn Văn A đề nghị hướng dẫn"),
     ("My name is John Smith, call +84 912 345 678", ["Smith", "912"],

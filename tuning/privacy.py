@@ -115,15 +115,22 @@ class Scrubbed:
 # also "(+84) 987 654 321" and "+84 (0) 987 654 321", which a review found passing unreplaced
 _PHONE = re.compile(r"(?<![\d+])(?:\(\+84\) ?|\+84[ .]?(?:\(0\) ?)?|0)(?:\d[ .]?){8,9}\d(?!\d)")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
-_TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq][Nn]-\d{4}-\d{6}(?!\d)")
+# a tracking code as the bot writes it, and as people type it back ("qn 2026 2", "QN2026000002";
+# bot/conversation/contacts.py reads the same); "QN 2021-2030", a plan's years, is not one
+_TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
+
+
+def _tracking(text: str):
+    return (m for m in _TRACKING.finditer(text)
+            if len(m.group(2)) == 6 or not (len(m.group(2)) == 4 and int(m.group(1)) < int(m.group(2)) <= 2100))
 _TAX = re.compile(r"(?<![\d-])(?:\d{10}-\d{3}|\d{13}|\d{10})(?![\d])")
 
 
 def _entities(text: str) -> list[dict]:
     found = []
-    for kind, pattern in (("tracking_code", _TRACKING), ("email", _EMAIL), ("phone", _PHONE), ("tax_code", _TAX)):
-        found += [{"entity": kind, "value": m.group(0), "start": m.start(), "end": m.end()}
-                  for m in pattern.finditer(text)]
+    for kind, matches in (("tracking_code", _tracking(text)), ("email", _EMAIL.finditer(text)),
+                          ("phone", _PHONE.finditer(text)), ("tax_code", _TAX.finditer(text))):
+        found += [{"entity": kind, "value": m.group(0), "start": m.start(), "end": m.end()} for m in matches]
     return resolve(text, found)  # the project's own reading: a 10-digit number is a phone or an MST
 
 

@@ -24,8 +24,12 @@ MAX_SCAN_CHARS = MAX_CLASSIFY_CHARS
 # "ma QN2026000001" was joined to it as a follow-up).
 TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
 # Words that may stand beside a code in a message that only asks for it ("mã QN…", "tra cứu QN…")
+# ("what is the status of qn 2026 2" opened an inquiry in triage: a walkthrough)
 _LOOKUP_WORDS = re.compile(r"(?i)\b(mã|ma|số|so|tra cứu|tra cuu|kiểm tra|kiem tra|xem|tình trạng|tinh trang|"
-                           r"phản ánh|phan anh|hồ sơ|ho so|code|tracking|status|check|inquiry|of|my|the|ạ|a|ad|ơi|oi)\b")
+                           r"phản ánh|phan anh|hồ sơ|ho so|cho|em|mình|minh|hỏi|hoi|giúp|giup|với|voi|nhé|nhe|"
+                           r"đến đâu|den dau|rồi|roi|thế nào|the nao|sao|"
+                           r"code|tracking|status|check|inquiry|of|my|the|what|what's|whats|is|where|how|about|"
+                           r"please|pls|ạ|a|ad|ơi|oi)\b")
 _FILLER = re.compile(r"(?i)\b(sdt|sđt|số|so|điện thoại|dien thoai|đt|dt|email|mail|của|cua|em|anh|chị|chi|tôi|toi|"
                      r"mình|minh|là|la|ạ|a|nhé|nhe|phone|my|is|e-mail|lh|liên hệ|lien he|zalo)\b")
 
