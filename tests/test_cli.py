@@ -24,6 +24,19 @@ def test_deadline_due_explain_lists_skipped_days(app):
         args=["deadline", "due", "--start", "2026-02-13T10:00", "--days", "3", "--explain"])
     assert "Tết Âm lịch (mùng 1 Bính Ngọ)" in result.output
     assert "1. Thứ Hai 23/02/2026" in result.output
+    assert "tạm tính" not in result.output  # 2026's days off are declared
+
+
+def test_deadline_due_explain_says_a_date_is_provisional(app):
+    """In a year whose days off are not declared, as the acknowledgements say (a walkthrough)."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["deadline", "due", "--start", "2027-02-05T10:00", "--days", "3", "--explain"])
+    assert result.exit_code == 0 and "Hạn tạm tính, có thể thay đổi khi lịch nghỉ lễ năm 2027 được công bố." in result.output
+    plain = runner.invoke(args=["deadline", "due", "--start", "2027-02-05T10:00", "--days", "3"])
+    assert len(plain.output.splitlines()) == 1  # scripts read one ISO instant
+    english = runner.invoke(args=["deadline", "due", "--start", "2027-02-05T10:00", "--days", "3", "--explain",
+                                  "--lang", "en"])
+    assert "Due date provisional: it may change when the official 2027 public holidays are announced." in english.output
 
 
 def test_deadline_due_rejects_bad_input(app):

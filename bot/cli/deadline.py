@@ -34,3 +34,7 @@ def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:
     click.echo(due.isoformat())
     if explain:
         click.echo(cal.explain_due(moment, days).render(lang))
+        if not cal.is_declared(due):  # as the acknowledgements and notices say it (a walkthrough)
+            from cases.replies import provisional_text
+
+            click.echo(("Due date " if lang == "en" else "Hạn ") + provisional_text(due, lang) + ".")
