@@ -604,7 +604,7 @@ class Casework:
         where = (f"phản ánh đã được chuyển cho {self.directory.name(new.unit_code)}{purpose} (hạn "
                  f"{format_local(new.due_at)})")
         if office_reason is not None:
-            said = f"Cơ quan thường trực đã giao lại phản ánh: {where}. Lý do: {office_reason.strip()}."
+            said = f"Cơ quan thường trực đã giao lại phản ánh: {where}. Lý do: {office_reason.strip().rstrip('.')}."
         else:
             said = (f"Doanh nghiệp đã sửa nội dung phản ánh trước khi đơn vị bắt đầu xử lý. Theo nội dung mới, "
                     f"{where}.")

@@ -11,6 +11,22 @@ from typing import Any
 
 from nlu.normalize import strip_diacritics
 
+
+
+def phone_pattern(first: str = "[2-9]") -> str:
+    """A Vietnamese phone number as people write it: 0, +84, "(+84)", "+84 (0)" or "+840",
+    then the area or mobile prefix (`first`: a digit class; "[2-9]": numbers as they are
+    since 2018, so a tax code 01… is not one) and 8 or 9 more digits. The first three digits
+    come together ("0912", "0203"); after them single spaces, dots or dashes may group the
+    rest: "0987 654 321", "0987.654.321", "0912-555-777", "+84 987 654 321". A date
+    ("05-03-2026 14:30") or a document number ("09-2026-0015") starts with two digits and a
+    separator, so it is not one (a review found both read as the business's phone).
+    bot/conversation/contacts.py reads contact details with it; tuning/privacy.py replaces
+    phones in training data with it (with `first` "[1-9]": older numbers are personal data too)."""
+    return (r"(?<![\d+])(?:\(\+84\) ?|\+84[ .-]?(?:\(0\) ?|0)?|0)" + first
+            + r"\d(?:[ .-]?\d){7,8}(?!\d)")
+
+
 _PHONE_CUE = re.compile(r"(sdt|so dien thoai|dien thoai|dt|phone|tel|hotline|lh|lien he|zalo|call)\W*$", re.I)
 _TAX_CUE = re.compile(r"(mst|ma so thue|ma so doanh nghiep|msdn|tax code|tax id|tin)\W*$", re.I)
 _MOBILE = re.compile(r"^(\+84|0)[35789]")

@@ -51,8 +51,8 @@ def phone_digits(phone: str) -> str:
     digits = re.sub(r"\D", "", phone)
     if not phone.lstrip(" (").startswith("+84"):
         return digits
-    national = digits[2:]  # "+84 (0) 987 654 321": the 0 written after the country code is one
-    return "0" + (national[1:] if len(national) == 10 and national.startswith("0") else national)
+    national = digits[2:]  # "+84 (0) 987 654 321", "+84 (0) 203 3835 123": a 0 after the country code is the trunk 0
+    return "0" + (national[1:] if national.startswith("0") else national)
 
 
 def searchable(*texts: Optional[str]) -> str:

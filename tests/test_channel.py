@@ -544,8 +544,11 @@ def test_contacts_are_found_in_the_first_max_scan_chars_only():
     for written in ("0912-555-777", "(+84) 912 555 777", "+84-912-555-777", "+84 (0) 912 555 777"):  # a walkthrough
         assert contacts_in(f"Phone {written}")[0] in ("0912555777", "+84912555777"), written
     assert contacts_in("Quảng Ninh: 0203 3835 123")[0] == "02033835123"  # a landline, 11 digits
-    for not_a_phone in ("MST 0100109106-001", "ngày 01-01-2026 10:00"):  # no number starts 01 today
+    for not_a_phone in ("MST 0100109106-001", "ngày 01-01-2026 10:00",  # no number starts 01 today
+                        # dates and document numbers start with two digits and a separator (a review)
+                        "em nộp hồ sơ lúc 05-03-2026 14:30", "HĐ 09-2026-0015", "ngày 05.03.2026 14:30"):
         assert contacts_in(not_a_phone) == (None, None), not_a_phone
+    assert contacts_in("+840912345678")[0] == "+84912345678"  # caught before the forms above were added
     end = MAX_SCAN_CHARS - len("a.b@congty.vn")
     assert contacts_in("y" * (end - 1) + " a.b@congty.vn")[1] == "a.b@congty.vn"  # ends at the bound
     assert contacts_in("y" * end + " a.b@congty.vn") == (None, None)  # one character past it

@@ -36,7 +36,7 @@ def test_deadline_due_explain_says_a_date_is_provisional(app):
     assert len(plain.output.splitlines()) == 1  # scripts read one ISO instant
     english = runner.invoke(args=["deadline", "due", "--start", "2027-02-05T10:00", "--days", "3", "--explain",
                                   "--lang", "en"])
-    assert "Due date provisional: it may change when the official 2027 public holidays are announced." in english.output
+    assert "The due date is provisional: it may change when the official 2027 public holidays are announced." in english.output
 
 
 def test_deadline_due_rejects_bad_input(app):

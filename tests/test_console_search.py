@@ -65,6 +65,7 @@ def test_the_stored_form_has_the_texts_phones_as_digits():
     # a review: "(+84)" and "+84 (0)" in a text were not read as phone numbers
     assert searchable("LH (+84) 987 654 321").endswith("\n0987654321")
     assert searchable("sđt +84 (0) 912 345 678").endswith("\n0912345678")
+    assert searchable("+84 (0) 203 3835 123").endswith("\n02033835123")  # a landline's trunk 0 too
 
 
 # ---- both searches -------------------------------------------------------------------------------

@@ -382,6 +382,10 @@ def test_the_status_menu_button_keeps_a_pending_choice(talk, clock):
     ("what is the status of qn 2026 2", ["QN-2026-000002"], True),  # a walkthrough: it opened an inquiry
     ("where is my inquiry QN-2026-000002 please", ["QN-2026-000002"], True),
     ("Cán bộ xử lý QN-2026-000002 chậm trễ gây khó khăn", ["QN-2026-000002"], False),  # a complaint, not a lookup
+    # one word beside the question's may be the point (a review: these became status lookups)
+    ("QN-2026-000001 sai rồi", ["QN-2026-000001"], False), ("Cho em hủy QN-2026-000001", ["QN-2026-000001"], False),
+    ("cancel my inquiry QN-2026-000001 please", ["QN-2026-000001"], False),
+    ("QN-2026-000001 is wrong", ["QN-2026-000001"], False),
 ])
 def test_a_planning_period_is_not_a_tracking_code(text, codes, lookup):
     """A review: "QN 2021-2030" (a plan's years) was read as inquiry 2030 of 2021, and a

@@ -68,6 +68,8 @@ def inbox(db, clock, tmp_path):
     # a review: these two forms of a phone number reached the training data as written
     ("LH (+84) 912 345 678 hoặc +84 (0) 987 654 321", ["912", "987"],
      "LH [0900 000 000](phone) hoặc [0900 000 000](phone)"),
+    ("liên hệ 0912-555-777 hoặc +84-987-654-321 nhé", ["555", "654"],  # dashes (a review)
+     "liên hệ [0900 000 000](phone) hoặc [0900 000 000](phone) nhé"),
     # places whose first word is a family name or a pronoun are not people (the gazetteer and
     # EXTRA_PLACES); "em" and English titles address a person
     ("Dự án ở Vân Đồn, kỹ sư Hàn Quốc, cửa khẩu Bắc Luân, sông Ba Chẽ; liên hệ em Linh hoặc Ms. Wang Li",

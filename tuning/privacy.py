@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nlu.entities import resolve
+from nlu.entities import phone_pattern, resolve
 from nlu.normalize import detect_language, strip_diacritics
 
 PLACEHOLDER = {"phone": "0900 000 000", "email": "email@example.com", "tracking_code": "QN-2026-000001"}
@@ -112,8 +112,7 @@ class Scrubbed:
     parts: tuple[tuple[str, Optional[str]], ...] = ()
 
 
-# also "(+84) 987 654 321" and "+84 (0) 987 654 321", which a review found passing unreplaced
-_PHONE = re.compile(r"(?<![\d+])(?:\(\+84\) ?|\+84[ .]?(?:\(0\) ?)?|0)(?:\d[ .]?){8,9}\d(?!\d)")
+_PHONE = re.compile(phone_pattern("[1-9]"))  # every written form (nlu/entities.py), older numbers too
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
 # a tracking code as the bot writes it, and as people type it back ("qn 2026 2", "QN2026000002";
 # bot/conversation/contacts.py reads the same); "QN 2021-2030", a plan's years, is not one

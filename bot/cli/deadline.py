@@ -37,4 +37,4 @@ def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:
         if not cal.is_declared(due):  # as the acknowledgements and notices say it (a walkthrough)
             from cases.replies import provisional_text
 
-            click.echo(("Due date " if lang == "en" else "Hạn ") + provisional_text(due, lang) + ".")
+            click.echo(("The due date is " if lang == "en" else "Hạn ") + provisional_text(due, lang) + ".")

@@ -5,13 +5,9 @@ import re
 from typing import Optional
 
 from nlu.classifier import MAX_CLASSIFY_CHARS
+from nlu.entities import phone_pattern
 
-# A Vietnamese phone number: 0 or +84 ("(+84)", "+84 (0)"), then an area or mobile prefix 2-9 and
-# 8 or 9 more digits, with single spaces, dots or dashes between them: "0987 654 321",
-# "0987.654.321", "0912-555-777", "+84 987 654 321" (a walkthrough found the last three taken for
-# no phone, and the bot asked for a contact it had just been given). A leading 01 is no phone
-# today, so a tax code ("0100109106-001") or a date ("01-01-2026 10:00") is not one either.
-PHONE = re.compile(r"(?<![\d+])(?:\(\+84\) ?|\+84[ .-]?(?:\(0\) ?)?|0)[2-9](?:[ .-]?\d){8,9}(?!\d)")
+PHONE = re.compile(phone_pattern())  # nlu/entities.py: the forms, and why dates are not phones
 # Linear in the text's length: a match starts only where a run of local-part characters starts
 # (the lookbehind), and the local part (at most 64 characters, RFC 5321) and the domain are
 # bounded, so no start position is retried across a long run (the unbounded form took
@@ -24,12 +20,13 @@ MAX_SCAN_CHARS = MAX_CLASSIFY_CHARS
 # "ma QN2026000001" was joined to it as a follow-up).
 TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
 # Words that may stand beside a code in a message that only asks for it ("mã QN…", "tra cứu QN…")
-# ("what is the status of qn 2026 2" opened an inquiry in triage: a walkthrough)
 _LOOKUP_WORDS = re.compile(r"(?i)\b(mã|ma|số|so|tra cứu|tra cuu|kiểm tra|kiem tra|xem|tình trạng|tinh trang|"
-                           r"phản ánh|phan anh|hồ sơ|ho so|cho|em|mình|minh|hỏi|hoi|giúp|giup|với|voi|nhé|nhe|"
-                           r"đến đâu|den dau|rồi|roi|thế nào|the nao|sao|"
-                           r"code|tracking|status|check|inquiry|of|my|the|what|what's|whats|is|where|how|about|"
-                           r"please|pls|ạ|a|ad|ơi|oi)\b")
+                           r"phản ánh|phan anh|hồ sơ|ho so|code|tracking|status|check|inquiry|of|my|the|ạ|a|ad|ơi|oi)\b")
+# ...and the words of a question about where it stands ("what is the status of qn 2026 2", "cho em
+# hỏi QN… đến đâu rồi ạ" opened an inquiry in triage: a walkthrough); a message of these alone
+# asks where it stands, but one more word may be the point ("QN… sai rồi", "cho em hủy QN…")
+_STATUS_WORDS = re.compile(r"(?i)\b(cho|em|mình|minh|hỏi|hoi|giúp|giup|với|voi|nhé|nhe|đến đâu|den dau|rồi|roi|"
+                           r"thế nào|the nao|sao|what|what's|whats|is|where|how|please|pls)\b")
 _FILLER = re.compile(r"(?i)\b(sdt|sđt|số|so|điện thoại|dien thoai|đt|dt|email|mail|của|cua|em|anh|chị|chi|tôi|toi|"
                      r"mình|minh|là|la|ạ|a|nhé|nhe|phone|my|is|e-mail|lh|liên hệ|lien he|zalo)\b")
 
@@ -75,4 +72,4 @@ def code_lookup_only(text: str) -> bool:
     for m in reversed(codes):
         text = f"{text[:m.start()]} {text[m.end():]}"
     rest = _LOOKUP_WORDS.sub(" ", text)
-    return len(re.findall(r"\w+", rest)) <= 1
+    return len(re.findall(r"\w+", rest)) <= 1 or not re.findall(r"\w+", _STATUS_WORDS.sub(" ", rest))
