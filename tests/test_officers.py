@@ -112,8 +112,12 @@ def test_casework_from_the_cli_gives_linked_officers_their_copy(app, client, wor
                                                 "--reason", "đúng thẩm quyền"])
     assert result.exit_code == 0, result.output
     with app.app_context(), context.db().session() as s:
-        rows = s.execute(select(Notification).order_by(Notification.id)).scalars().all()
+        every = s.execute(select(Notification).order_by(Notification.id)).scalars().all()
+        rows = [n for n in every if n.kind == "assigned"]
         assert [(n.kind, n.channel, n.recipients) for n in rows[-2:]] == [
             ("assigned", "email", ["motcua@sotc.quangninh.example"]),
             ("assigned", "messenger", [f"{FIXTURE_PAGE}:{OFFICER}"])]
         assert rows[-1].idempotency_key == rows[-2].idempotency_key + ":messenger"
+        # the unit it left (Sở Xây dựng, which routing chose) is told, and only it
+        assert [(n.kind, n.recipients) for n in every if n.kind == "transferred"] == [
+            ("transferred", ["motcua@soxd.quangninh.example"])]
