@@ -27,6 +27,21 @@ def phone_pattern(first: str = "[2-9]") -> str:
             + r"\d(?:[ .-]?\d){7,8}(?!\d)")
 
 
+# A tracking code as the bot writes it, "QN-2026-000123", and as people type it back: "qn 2026
+# 123", "QN2026000123", "QN-2026-123" (a review's "qn 2026 1" opened an inquiry of its own).
+TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
+
+
+def tracking_matches(text: str) -> list[re.Match]:
+    """TRACKING's matches in `text` that are codes. "QN 2021-2030" is a planning period, not
+    inquiry 2030 of 2021: a loose form whose number is a later year of this century is read as
+    a period (the bot writes six digits, and a business typing inquiry 2030 of 2021 back
+    without its zeros is rarer than a plan's years). bot/conversation/contacts.py looks codes
+    up with it; tuning/privacy.py replaces them in training data."""
+    return [m for m in TRACKING.finditer(text)
+            if not (len(m.group(2)) == 4 and int(m.group(1)) < int(m.group(2)) <= 2100)]
+
+
 _PHONE_CUE = re.compile(r"(sdt|so dien thoai|dien thoai|dt|phone|tel|hotline|lh|lien he|zalo|call)\W*$", re.I)
 _TAX_CUE = re.compile(r"(mst|ma so thue|ma so doanh nghiep|msdn|tax code|tax id|tin)\W*$", re.I)
 _MOBILE = re.compile(r"^(\+84|0)[35789]")

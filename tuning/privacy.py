@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nlu.entities import phone_pattern, resolve
+from nlu.entities import phone_pattern, resolve, tracking_matches
 from nlu.normalize import detect_language, strip_diacritics
 
 PLACEHOLDER = {"phone": "0900 000 000", "email": "email@example.com", "tracking_code": "QN-2026-000001"}
@@ -114,20 +114,12 @@ class Scrubbed:
 
 _PHONE = re.compile(phone_pattern("[1-9]"))  # every written form (nlu/entities.py), older numbers too
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
-# a tracking code as the bot writes it, and as people type it back ("qn 2026 2", "QN2026000002";
-# bot/conversation/contacts.py reads the same); "QN 2021-2030", a plan's years, is not one
-_TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
-
-
-def _tracking(text: str):
-    return (m for m in _TRACKING.finditer(text)
-            if len(m.group(2)) == 6 or not (len(m.group(2)) == 4 and int(m.group(1)) < int(m.group(2)) <= 2100))
 _TAX = re.compile(r"(?<![\d-])(?:\d{10}-\d{3}|\d{13}|\d{10})(?![\d])")
 
 
 def _entities(text: str) -> list[dict]:
     found = []
-    for kind, matches in (("tracking_code", _tracking(text)), ("email", _EMAIL.finditer(text)),
+    for kind, matches in (("tracking_code", tracking_matches(text)), ("email", _EMAIL.finditer(text)),
                           ("phone", _PHONE.finditer(text)), ("tax_code", _TAX.finditer(text))):
         found += [{"entity": kind, "value": m.group(0), "start": m.start(), "end": m.end()} for m in matches]
     return resolve(text, found)  # the project's own reading: a 10-digit number is a phone or an MST

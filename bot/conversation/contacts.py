@@ -5,7 +5,7 @@ import re
 from typing import Optional
 
 from nlu.classifier import MAX_CLASSIFY_CHARS
-from nlu.entities import phone_pattern
+from nlu.entities import phone_pattern, tracking_matches
 
 PHONE = re.compile(phone_pattern())  # nlu/entities.py: the forms, and why dates are not phones
 # Linear in the text's length: a match starts only where a run of local-part characters starts
@@ -15,10 +15,6 @@ PHONE = re.compile(phone_pattern())  # nlu/entities.py: the forms, and why dates
 EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}")
 # Contact details are looked for where the classifier reads: the first MAX_CLASSIFY_CHARS.
 MAX_SCAN_CHARS = MAX_CLASSIFY_CHARS
-# A tracking code as people type it back: "QN-2026-000123", and also "qn 2026 123",
-# "QN2026000123", "QN-2026-123" (a review's "qn 2026 1" opened an inquiry of its own, and
-# "ma QN2026000001" was joined to it as a follow-up).
-TRACKING = re.compile(r"(?<![A-Za-z0-9])[Qq] ?[Nn][ .-]?(20\d{2})[ .-]?(\d{1,6})(?!\d)")
 # Words that may stand beside a code in a message that only asks for it ("mã QN…", "tra cứu QN…")
 _LOOKUP_WORDS = re.compile(r"(?i)\b(mã|ma|số|so|tra cứu|tra cuu|kiểm tra|kiem tra|xem|tình trạng|tinh trang|"
                            r"phản ánh|phan anh|hồ sơ|ho so|code|tracking|status|check|inquiry|of|my|the|ạ|a|ad|ơi|oi)\b")
@@ -48,25 +44,15 @@ def contact_only(text: str) -> bool:
     return len(re.findall(r"\w+", rest)) <= 2
 
 
-def _codes(text: str) -> list[re.Match]:
-    """TRACKING's matches in `text` that are codes. "QN 2021-2030" is a planning period, not
-    inquiry 2030 of 2021: a loose form whose number is a later year of this century is read as
-    a period (the bot writes six digits, and a business typing inquiry 2030 of 2021 back
-    without its zeros is rarer than a plan's years). It used to be looked up, and the business
-    was told "not found" instead of being shown its open inquiries."""
-    return [m for m in TRACKING.finditer(text)
-            if not (len(m.group(2)) == 4 and int(m.group(1)) < int(m.group(2)) <= 2100)]
-
-
 def tracking_codes(text: str) -> list[str]:
     """The codes in `text`, written as the bot writes them ("qn 2026 1" -> "QN-2026-000001")."""
-    return list(dict.fromkeys(f"QN-{m.group(1)}-{int(m.group(2)):06d}" for m in _codes(text[:MAX_SCAN_CHARS])))
+    return list(dict.fromkeys(f"QN-{m.group(1)}-{int(m.group(2)):06d}" for m in tracking_matches(text[:MAX_SCAN_CHARS])))
 
 
 def code_lookup_only(text: str) -> bool:
     """The message only gives a tracking code (with at most a word or two such as "mã" or
     "tra cứu"): the business asks where that inquiry stands, whatever the classifier makes of it."""
-    codes = _codes(text) if len(text) <= 200 else []
+    codes = tracking_matches(text) if len(text) <= 200 else []
     if not codes:
         return False
     for m in reversed(codes):
