@@ -23,8 +23,9 @@ Base = declarative_base()
 # An inquiry someone still has to act on: the standing office (triage) or a unit (assigned).
 OPEN_INQUIRY_STATUSES = ("triage", "assigned")
 # Assignment statuses that no longer give the unit sight of the inquiry (bot/console/scope.py):
-# given to another unit, sent back to the standing office ("not ours"), or a coordination no
-# longer asked for. A notice about such an assignment does not link to the inquiry.
+# given to another unit, sent back to the standing office ("not ours"; a review found the unit
+# still opening it after the office had assigned it elsewhere), or a coordination no longer
+# asked for. A notice about such an assignment does not link to the inquiry.
 GONE_ASSIGNMENT_STATUSES = ("reassigned", "returned", "cancelled")
 
 

@@ -25,10 +25,6 @@ from sqlalchemy.sql import Select
 from store import GONE_ASSIGNMENT_STATUSES, Assignment, Inquiry
 
 UNIT_ROLES = ("lead", "coordinate")
-# Assignment statuses that no longer give the unit sight of the inquiry: given to another unit,
-# sent back to the standing office ("not ours"; a review found the unit still opening it after
-# the office had assigned it elsewhere), or a coordination no longer asked for.
-GONE = GONE_ASSIGNMENT_STATUSES
 MAX_CODE = 32
 
 
@@ -44,7 +40,7 @@ def inquiry_filter(user=None):
     if user.sees_all:
         return true()
     return exists().where(Assignment.inquiry_id == Inquiry.id, Assignment.unit_code == user.unit_code,
-                          Assignment.role.in_(UNIT_ROLES), Assignment.status.notin_(GONE))
+                          Assignment.role.in_(UNIT_ROLES), Assignment.status.notin_(GONE_ASSIGNMENT_STATUSES))
 
 
 def visible(query: Select, user=None) -> Select:
