@@ -352,8 +352,17 @@ def test_a_business_writes_the_unit_drafts_the_head_approves_and_only_then_it_is
     flow.shot("admin-inquiry")
     flow.sign_in(officer, "/overview")
     flow.shot("officer-overview")
+    # the search, typed without diacritics and with the phone as the queue shows it (301644a)
+    from urllib.parse import quote
+
+    for query in ("xay dung nha xuong", "0912.345.678"):
+        flow.open(f"/inquiries?q={quote(query)}")
+        assert code in flow.text("main"), query
+    flow.shot("officer-search-without-diacritics")
     flow.sign_in(PEOPLE["officer_b"])
     flow.shot("other-unit-queue")
+    flow.open(f"/inquiries?q={quote('0912.345.678')}")
+    assert code not in flow.b.page_source  # another unit's inquiry is not found by its phone either
     flow.open(f"/inquiries/{code}")
     assert "Không tìm thấy" in flow.text("h1") and code not in flow.b.page_source
     flow.shot("other-unit-foreign-inquiry-404")
