@@ -9,15 +9,27 @@ import logging
 from typing import Any, Mapping, Optional
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from bot.config import ConfigError, Settings, load_settings
 
 __all__ = ["create_app", "cli_app", "ConfigError"]
 
 
+class RowId(IntegerConverter):
+    """`<int:…>` in our URLs is a row id: past a 64-bit integer no row can have it, so the URL
+    matches nothing (404) instead of reaching the database, which cannot bind it (SQLite's
+    OverflowError was a 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build the app: settings (defaults < config.yml < environment < test_config), database, blueprints."""
     app = Flask(__name__, instance_relative_config=False, static_folder=None)  # the console serves its own
+    app.url_map.converters["int"] = RowId  # before any route is added
     overrides = dict(test_config or {})
     flask_overrides = {k: overrides.pop(k) for k in list(overrides) if k.isupper()}
     settings: Settings = load_settings(overrides)
@@ -38,10 +50,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.extensions["ddci_db"] = Database(settings.database_url)
 
     if settings.config.app.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+        from bot.proxies import TrustedProxyFix
 
-        hops = settings.config.app.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.config.app.trusted_proxies,
+                                       settings.config.app.proxy_addresses)
 
     from bot import cli, console, health, metrics
     from bot.channels import CHANNELS

@@ -20,11 +20,9 @@ Refused: 401 for a wrong token, 403 otherwise.
 """
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import os
 from datetime import datetime
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional
 
 from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -35,13 +33,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import context, health
+from bot.monitoring_access import refusal
 from nlu.training import read_active
 from store import Assignment, Database, Heartbeat, InboxEvent, Notification, Outbox, SchedulerLock
 from telemetry import MULTIPROC_ENV
 
 bp = Blueprint("metrics", __name__)
 BACKLOG_STATUSES = ("pending", "processing")
-PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
 class StateCollector:
@@ -156,30 +154,6 @@ class _Together:
     def collect(self):
         for part in self.parts:
             yield from part.collect()
-
-
-def refusal(remote_addr: Optional[str], headers: Mapping[str, str], *, token: Optional[str],
-            networks: Sequence[str], trusted_proxies: int) -> Optional[tuple[int, str]]:
-    """None when the caller may read the metrics, else (HTTP status, why). Pure: the view
-    passes the request's address and headers and the deployment's values."""
-    given = headers.get("Authorization", "")
-    if token and given:
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
-            return None
-        return 401, "wrong metrics token"
-    try:
-        address = ipaddress.ip_address((remote_addr or "").split("%")[0])
-    except ValueError:
-        return 403, "metrics: unknown client address"
-    if address.version == 6 and address.ipv4_mapped:  # a dual-stack socket: ::ffff:127.0.0.1
-        address = address.ipv4_mapped
-    if trusted_proxies == 0 and any(h in headers for h in PROXY_HEADERS):
-        return 403, ("metrics: this request came through a reverse proxy that is not declared (app.trusted_proxies): "
-                     "scrape the web process directly, or use METRICS_TOKEN")
-    if address.is_loopback or any(address in ipaddress.ip_network(n) for n in networks):
-        return None
-    return 403, "metrics: allowed from loopback, metrics.allow_networks or with METRICS_TOKEN only"
 
 
 @bp.get("/metrics")

@@ -11,7 +11,8 @@ places then scrub every text on its way out of the process's memory:
   traceback prints one.
 
 Besides the registered values, anything that looks like a credential in a URL or header
-(`access_token=…`, `appsecret_proof=…`, `Authorization: Bearer …`) is replaced too: a
+(`access_token=…`, `appsecret_proof=…`, `Authorization: Bearer …`, the console's one-time
+link `/password/set/<token>`, which an access log prints) is replaced too: a
 token that was never registered (a page added to the environment later, a user token in
 an error Facebook echoes) is still caught by its shape.
 
@@ -34,6 +35,9 @@ _PATTERNS = (
                r"(=|%3D|\"\s*:\s*\"|'\s*:\s*')([^&\s\"'<>,;)]+)"),
     # Authorization headers
     re.compile(r"(?i)\b(bearer|oauth)(\s+)([A-Za-z0-9._~+/=-]{8,})"),
+    # the console's one-time password links (`flask users create|reset`): the web process's
+    # access log prints the path it was opened with, and the link works until it is used
+    re.compile(r"(/password/set)(/)([A-Za-z0-9_-]{8,})"),
 )
 
 _lock = threading.Lock()

@@ -152,3 +152,100 @@ def test_the_mail_sink_follows_make_runs_port_too():
         == 8025
     with pytest.raises(ConfigError, match="DDCI_SMTP_PORT"):
         load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_SMTP_PORT": "mail"})
+
+
+def test_a_flask_command_without_ddci_env_is_production_and_make_run_is_development(tmp_path):
+    """An operator's `flask worker` on a server without DDCI_ENV used to run as the sandbox
+    (.flaskenv set development): its messages went to the sandbox's Graph stand-in and
+    `flask users demo` wrote demo passwords into the real database. Now .flaskenv leaves the
+    variable alone: unset is production, which says which secret is missing and how to reach
+    the embedded instance; `make run` sets development for every command it runs."""
+    import os
+    import subprocess
+
+    assert "DDCI_ENV" not in {line.split("=", 1)[0].strip() for line in (REPO / ".flaskenv").read_text().splitlines()
+                              if "=" in line and not line.lstrip().startswith("#")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DDCI_ENV", "FB_APP_SECRET", "FB_VERIFY_TOKEN")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    result = subprocess.run([sys.executable, "-m", "flask", "users", "demo"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "FB_APP_SECRET is not set (required in production" in result.stderr
+    assert "export DDCI_ENV=development" in result.stderr
+    assert not (tmp_path / "server.sqlite3").exists()  # nothing was written
+    plan = subprocess.run(["make", "-n", "run"], cwd=REPO, capture_output=True, text=True).stdout
+    commands = [line for line in plan.splitlines() if "flask " in line or "honcho " in line]
+    assert len(commands) == 4 and all("DDCI_ENV=development" in line for line in commands), commands
+
+
+def test_make_production_listens_on_8000_or_the_port_asked_for():
+    """Under `make production` gunicorn listened on 5000 (honcho sets PORT=5000 for the first
+    process, so Procfile.production's ${PORT:-8000} never applied) while README "Metrics" scrapes
+    :8000 (an operator's first deployment). The Makefile passes PROD_PORT to honcho, which gives
+    it to the first process: web."""
+    import subprocess
+
+    def honcho(*args: str) -> str:
+        plan = subprocess.run(["make", "-n", "production", *args], cwd=REPO, capture_output=True, text=True).stdout
+        (line,) = [line for line in plan.splitlines() if "honcho " in line]
+        return line
+
+    assert honcho().endswith("honcho start -f Procfile.production -p 8000")
+    assert honcho("PROD_PORT=8100").endswith("honcho start -f Procfile.production -p 8100")
+    first = next(line for line in (REPO / "Procfile.production").read_text().splitlines()
+                 if line.strip() and not line.startswith("#"))
+    assert first.startswith("web:") and "--bind 0.0.0.0:${PORT:-8000}" in first
+
+
+def test_the_readme_names_every_section_of_config_yml_and_every_variable_settings_read():
+    """README "Configuration" listed `admins` twice and left out `app`, `reports`, `console` and
+    `webhook`; its table lacked DDCI_INSTANCE, DDCI_SMTP_PORT and FB_APP_ID (an operator's first
+    deployment). The paragraph introduces each section as `name` (...), in config.yml's order."""
+    import re
+
+    import yaml
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration\n"):readme.index("### Connecting a real page")]
+    paragraph = section[:section.index("\n\n", len("## Configuration\n\n"))]
+    sections = list(yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8")))
+    assert re.findall(r"`([a-z_]+)`\s\(", paragraph) == sections
+    source = (REPO / "bot" / "config" / "settings.py").read_text(encoding="utf-8")
+    variables = set(re.findall(r'(?:env\.get|secret)\("([A-Z_]+)"', source))
+    assert {"DDCI_INSTANCE", "DDCI_SMTP_PORT", "FB_APP_ID"} <= variables
+    rows = set(re.findall(r"^\| `([A-Z_]+)`", section, flags=re.M))
+    assert variables - rows == set()
+
+
+def test_the_readmes_backup_list_names_the_paths_the_deployment_uses():
+    """README "Backup and upgrade" (an operator's first deployment found none): each path it
+    names is where settings and config.yml put it."""
+    from bot.config.settings import Settings
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Backup and upgrade"):readme.index("## Metrics")]
+    s = load_settings({"config_path": REPO / "config.yml"}, environ={"DDCI_ENV": "development"})
+    assert s.model_dir == REPO / "models" and "`models/` (`nlu.model_dir`)" in section and "`active.json`" in section
+    assert s.inbox_data_dir == REPO / "nlu" / "data" and "`nlu.inbox_data_dir` (null, as shipped:\n  `nlu/data/`" in section
+    assert s.database_url == f"sqlite:///{REPO / 'instance' / 'ddci.sqlite3'}" and "`instance/ddci.sqlite3`" in section
+    assert Settings.__dataclass_fields__["instance_path"].default == REPO / "instance"
+    assert 'archive=settings.instance_path / "reports"' in (REPO / "bot" / "runtime.py").read_text(encoding="utf-8")
+    assert "`instance/reports/`" in section
+    assert "ddci db upgrade" in section and "There is no downgrade" in section
+
+
+def test_a_postgres_url_as_hosts_print_it_works_and_a_dead_database_is_one_line(tmp_path):
+    """An operator: DATABASE_URL=postgres://… ended in NoSuchModuleError's traceback, and
+    `flask db upgrade` with the database down printed an OperationalError's."""
+    import os
+    import subprocess
+
+    s = load_settings({"config_path": REPO / "config.yml"},
+                      environ={"DDCI_ENV": "development", "DATABASE_URL": "postgres://u:p@db.example/ddci"})
+    assert s.database_url == "postgresql+psycopg2://u:p@db.example/ddci"
+    env = {**os.environ, "DDCI_ENV": "development", "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+           "DDCI_INSTANCE": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "Error: the database at postgresql+psycopg2://nobody@127.0.0.1:1/none did not answer" in result.stderr

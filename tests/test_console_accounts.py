@@ -185,3 +185,32 @@ def test_behind_a_trusted_proxy_the_client_address_is_logged_and_throttled(make_
                 data={"csrf_token": csrf_from(text(page)), "email": PEOPLE["officer_a"].email, "password": "sai sai sai"})
     with app.app_context(), context.db().session() as s:
         assert s.execute(select(AuditEntry.address)).scalar_one() == "198.51.100.4"
+
+
+def test_forwarded_headers_count_only_from_the_proxy_itself(make_app):
+    """gunicorn is reachable directly too (Procfile.production binds 0.0.0.0): a caller there
+    who writes X-Forwarded-For is not taken for 127.0.0.1 (metrics) nor for a new address at
+    each attempt (the login throttle, the audit log). From the proxy's address they count."""
+    app = make_app(app={"base_url": "http://127.0.0.1:5000", "tracking_prefix": "QN", "graph_api_version": "v21.0",
+                        "trusted_proxies": 1, "proxy_addresses": ["10.0.0.5"]})
+    add_user(app, PEOPLE["officer_a"])
+    direct, proxied = {"REMOTE_ADDR": "192.0.2.2"}, {"REMOTE_ADDR": "10.0.0.5"}
+    client = app.test_client()
+    assert client.get("/metrics", environ_base=direct, headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 403
+    assert client.get("/metrics", environ_base=proxied, headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
+    for n, environ in enumerate([direct, direct, proxied]):
+        page = client.get("/login", environ_base=environ)
+        client.post("/login", environ_base=environ, headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
+                    data={"csrf_token": csrf_from(text(page)), "email": PEOPLE["officer_a"].email,
+                          "password": "sai sai sai"})
+    with app.app_context(), context.db().session() as s:
+        addresses = s.execute(select(AuditEntry.address).order_by(AuditEntry.id)).scalars().all()
+    assert addresses == ["192.0.2.2", "192.0.2.2", "198.51.100.3"]
+
+
+def test_a_proxy_address_that_is_not_one_stops_the_start(make_app):
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"app\.proxy_addresses.*not an IP address"):
+        make_app(app={"base_url": "http://127.0.0.1:5000", "tracking_prefix": "QN", "graph_api_version": "v21.0",
+                      "proxy_addresses": ["nginx.local"]})

@@ -272,3 +272,18 @@ def test_the_walk_itself_changed_only_the_victim(world):
     with app.app_context(), context.db().session() as s:
         states = {u.email: u.active for u in s.query(User)}
     assert states.pop(VICTIM.email) is False and all(states.values())
+
+
+def test_an_id_past_any_row_is_404_not_500(world):
+    """A row id no database can hold (past 64 bits) reads as one that does not exist, for
+    each route with an id, as a person who may use the route (SQLite raised OverflowError)."""
+    app, samples, _ = world
+    walker = Walker(app)
+    huge = 10 ** 20
+    rules = [r for r in app.url_map.iter_rules() if {"user_id", "draft_id", "job_id"} & set(r.arguments)]
+    assert len(rules) >= 10
+    for rule in rules:
+        who = "officer_a" if "draft_id" in rule.arguments else "admin"
+        url = rule.build({**samples, "user_id": huge, "draft_id": huge, "job_id": huge})[1]
+        for method in methods(rule):
+            assert walker.request(who, method, url).status_code == 404, (rule.endpoint, method, who)

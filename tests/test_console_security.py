@@ -364,6 +364,11 @@ def test_the_one_time_link_sets_a_password_once(app, client, clock):
     assert form.status_code == 200 and "moi@soxd.example" in text(form) and raw not in text(form)
     weak = client.post("/password/set", data={"csrf_token": csrf_from(text(form)), "new": "ngan", "confirm": "ngan"})
     assert "ít nhất 10 ký tự" in text(weak)
+    # long enough, but guessed at once (a security review set 12345678901)
+    for guessable in ("12345678901", "qwertyuiop12", "Quangninh2026!", "moi@soxd.example1"):
+        refused = client.post("/password/set", data={"csrf_token": csrf_from(text(form)), "new": guessable,
+                                                     "confirm": guessable})
+        assert refused.status_code == 200 and "quá dễ đoán" in text(refused), guessable
     done = client.post("/password/set", data={"csrf_token": csrf_from(text(form)), "new": "một cụm từ thật dài",
                                               "confirm": "một cụm từ thật dài"})
     assert done.status_code == 302 and done.headers["Location"] == "/login"

@@ -315,3 +315,55 @@ def test_profile_lookup_failures_through_the_worker_leave_no_token(failure, secr
     output = app.test_cli_runner().invoke(args=["inquiries", "show", code]).output
     assert_clean(database_text(app), logs.text, "\n".join(r.getMessage() for r in logs.records), output,
                  app.test_client().get("/healthz").get_data(as_text=True))
+
+
+def test_gunicorns_access_log_keeps_no_one_time_link(tmp_path, db_url, smtp, graph):
+    """Procfile.production runs gunicorn with `--access-logfile -`, which prints every request
+    line. A one-time link opened there must not put its token in the log: the link sets the
+    account's password until it is used (24 h), so whoever reads the log could take it."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    from datetime import datetime, timezone
+
+    import requests
+
+    from bot.console import accounts
+    from store import Database
+    from tests.conftest import REPO, TEST_SECRET, TEST_VERIFY, write_config
+
+    database = Database(db_url)
+    database.upgrade()
+    with database.session() as s:
+        user = accounts.create_user(s, email="moi@soxd.example", unit_code="SO_XD", role="officer",
+                                    units={"SO_XD"}, now=datetime.now(timezone.utc))
+        raw = accounts.issue_link(s, user, purpose="invite", now=datetime.now(timezone.utc), hours=24,
+                                  created_by="cli:test")
+    database.dispose()
+    port = free_port()
+    env = {**os.environ, "DDCI_ENV": "test", "DDCI_CONFIG": str(write_config(tmp_path, smtp.port)),
+           "DATABASE_URL": db_url, "GRAPH_API_URL": graph.url, "FB_APP_SECRET": TEST_SECRET,
+           "FB_VERIFY_TOKEN": TEST_VERIFY, "DDCI_INSTANCE": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "ops/gunicorn.conf.py", "--workers", "1",
+                               "--access-logfile", "-", "--bind", f"127.0.0.1:{port}", "bot:create_app()"],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log: list[str] = []
+    try:
+        for line in server.stdout:  # blocks until gunicorn says it listens (or exits)
+            log.append(line)
+            if "Listening at" in line:
+                break
+        assert server.poll() is None, "".join(log)
+        reader = threading.Thread(target=lambda: log.extend(server.stdout), daemon=True)
+        reader.start()
+        opened = requests.get(f"http://127.0.0.1:{port}/password/set/{raw}", allow_redirects=False, timeout=60)
+        assert opened.status_code == 303 and opened.headers["Location"].endswith("/password/set")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    reader.join(timeout=10)
+    text = "".join(log)
+    assert '"GET /password/set/[REDACTED] HTTP/1.1" 303' in text, text  # the request is logged, its token is not
+    assert raw not in text

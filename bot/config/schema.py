@@ -15,6 +15,14 @@ from pydantic import BaseModel, Extra, Field, root_validator, validator
 from routing.taxonomy import DOMAIN_INTENTS
 
 
+
+def ip_network(value: str, problem: str) -> str:
+    """A network (or one address) as ipaddress writes it, else the key's error saying `problem`."""
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(f"{problem}: {value!r}") from None
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file, the key and why."""
 
@@ -198,6 +206,13 @@ class AppModel(_Model):
     # are trusted that many hops deep, so the audit log and the login throttle see the client's
     # address, not the proxy's. 0: no proxy, the socket's address is the client.
     trusted_proxies: int = Field(0, ge=0, le=5)
+    # ... and only on connections from these addresses (bot/proxies.py): gunicorn is reachable
+    # directly too, where anyone could write those headers. Default: nginx on this machine.
+    proxy_addresses: list[str] = ["127.0.0.1/32", "::1/128"]
+
+    @validator("proxy_addresses", each_item=True)
+    def _proxy_network(cls, v: str) -> str:
+        return ip_network(v, "not an IP address or network (e.g. 127.0.0.1 or 10.0.0.5)")
 
 
 class MetricsModel(_Model):
@@ -209,10 +224,7 @@ class MetricsModel(_Model):
 
     @validator("allow_networks", each_item=True)
     def _network(cls, v: str) -> str:
-        try:
-            return str(ipaddress.ip_network(v, strict=False))
-        except ValueError:
-            raise ValueError(f"not an IP network (e.g. 10.0.0.0/8 or 192.168.1.5): {v!r}") from None
+        return ip_network(v, "not an IP network (e.g. 10.0.0.0/8 or 192.168.1.5)")
 
 
 class ConsoleModel(_Model):

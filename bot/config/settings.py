@@ -150,7 +150,8 @@ def load_settings(
             return value
         if dev:
             return dev_default
-        raise ConfigError(f"{name} is not set (required outside development)")
+        raise ConfigError(f"{name} is not set (required in production; for the embedded instance of "
+                          "`make run`: export DDCI_ENV=development)")
 
     app_secret = secret("FB_APP_SECRET", DEV_APP_SECRET)
     verify_token = secret("FB_VERIFY_TOKEN", DEV_VERIFY_TOKEN)
@@ -161,6 +162,10 @@ def load_settings(
     database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL") or (
         f"sqlite:///{instance / 'ddci.sqlite3'}"
     )
+    if database_url.startswith(("postgres://", "postgresql://")):
+        # the form most hosts and tools print; SQLAlchemy names its driver (an operator's
+        # postgres:// ended in NoSuchModuleError's traceback)
+        database_url = "postgresql+psycopg2://" + database_url.split("://", 1)[1]
     graph_api_url = overrides.pop("graph_api_url", None) or env.get("GRAPH_API_URL") or (
         f"{config.app.base_url.rstrip('/')}/sandbox/graph" if environment == "development" else DEFAULT_GRAPH_API_URL
     )

@@ -7,6 +7,13 @@ lanes cannot shorten on two cores; a login would hold a gunicorn thread and a co
 third of a second. Hashes made with other parameters still verify and are rehashed with these
 at the next login (`needs_rehash`).
 
+A new password must also not be easy to guess: zxcvbn (Dropbox's estimator, with its lists of
+common passwords, keyboard walks, sequences, dates and English words) must rate it at least
+GUESSABLE_BELOW (3: "safely unguessable", about 10^8 guesses and more), with the person's
+e-mail and the province's words counted as known. A length rule and a short list let
+"12345678901" through (a security review). zxcvbn reads at most its first 72 characters; what
+a longer passphrase adds is not counted against it.
+
 An unknown e-mail is checked against a dummy hash (`verify_unknown`) so that a login costs
 the same time whether or not the account exists: the answer's timing must not tell which
 e-mails have accounts.
@@ -27,6 +34,11 @@ MAX_LENGTH = 256  # argon2 takes any length; a bound keeps a login request cheap
 TOO_COMMON = frozenset({"1234567890", "12345678910", "0123456789", "matkhau123", "matkhau@123", "password123",
                         "password@123", "quangninh123", "quangninh@123", "qwertyuiop", "abc@123456",
                         "admin@12345", "ddci123456"})
+
+GUESSABLE_BELOW = 3  # zxcvbn's score (0-4) a new password must reach
+ZXCVBN_MAX = 72  # zxcvbn refuses longer input (its cost grows with the length)
+# what an attacker of this deployment would try first, besides the person's e-mail
+KNOWN_WORDS = ("quangninh", "quang ninh", "ddci", "matkhau", "mat khau", "canbo", "lanhdao", "bxt", "soxd")
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
@@ -84,4 +96,14 @@ def policy_error(password: str, email: str = "") -> Optional[str]:
         return "Mật khẩu quá dễ đoán; hãy chọn một cụm từ dài hơn."
     if email and (folded == email.casefold() or folded == email.split("@")[0].casefold()):
         return "Mật khẩu không được trùng với email."
+    if _guessable(text, email):
+        return ("Mật khẩu quá dễ đoán (dãy số, từ hay mật khẩu phổ biến, phím liền nhau, ngày tháng, email). "
+                "Hãy chọn một cụm gồm vài từ mà người khác không đoán được.")
     return None
+
+
+def _guessable(text: str, email: str) -> bool:
+    from zxcvbn import zxcvbn
+
+    known = [*KNOWN_WORDS, *([email, email.split("@")[0]] if email else [])]
+    return zxcvbn(text[:ZXCVBN_MAX], user_inputs=known)["score"] < GUESSABLE_BELOW
