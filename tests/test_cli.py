@@ -71,3 +71,32 @@ def test_inquiries_export(app, client, worker):
     assert row["received_at"] == "2026-11-27T03:00:00Z" and row["due_at"] == "2026-12-02T10:00:00Z"
     assert set(row) == {"code", "page_id", "sender_id", "text", "intent", "confidence", "unit", "status",
                         "received_at", "due_at"}
+
+
+def test_devmail_is_refused_in_production(make_app, monkeypatch):
+    """The development mail sink keeps e-mails instead of delivering them; an operator's first
+    deployment could start it with DDCI_ENV=production. It says why and exits 2, before listening."""
+    import bot.devmail
+
+    started = []
+    monkeypatch.setattr(bot.devmail, "serve", lambda *args: started.append(args))
+    app = make_app({"environment": "production", "ddci_secret_key": "k" * 40})
+    with app.app_context():  # `flask` pushes one for every command; the runner for AppGroup's only
+        result = app.test_cli_runner().invoke(args=["devmail"])
+    assert result.exit_code == 2 and started == []
+    assert "does not run with DDCI_ENV=production" in result.output
+
+
+def test_devmail_on_a_busy_port_is_one_line_and_a_failure(app):
+    """A port already taken printed aiosmtpd's traceback after its 5 s ready timeout (an operator's
+    first deployment): now one line that names the address, and exit status 1."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with app.app_context():
+            result = app.test_cli_runner().invoke(args=["devmail", "--host", "127.0.0.1", "--port", str(port)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.output.strip().splitlines() == [
+        f"Error: the mail sink cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another `make run`'s sink? `make run PORT=...` or --port moves it)"]

@@ -113,3 +113,12 @@ def test_explain_marks_a_due_date_in_an_undeclared_year(explain):
     out = explain("Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả", "--at", "2026-12-30T10:00")
     assert ("due:         2027-01-05T17:00:00+07:00 (3 working days) provisional: that year's days off are not "
             "declared") in out
+
+
+def test_explain_refuses_an_instant_that_is_not_one_cleanly(make_app, trained_model):
+    """An operator: `--at yesterday` printed a traceback (ValueError: Invalid isoformat string)."""
+    result = make_app().test_cli_runner().invoke(args=["routing", "explain", "Thủ tục cấp phép xây dựng?",
+                                                       "--at", "yesterday"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "Invalid value for '--at': not an ISO 8601 date-time: 'yesterday'" in result.output
+    assert "Traceback" not in result.output

@@ -360,6 +360,12 @@ def test_inbox_export_and_import_with_decisions(app, clock):
     assert result.exit_code == 1
     assert "line 2: unknown intent 'khong_ton_tai'" in result.stderr and "line 3:" in result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"applied": 2, "errors": 2, "skipped": 0}
+    from store import AuditEntry
+
+    with app.app_context(), context.db().session() as s:  # the import is in the audit log, as the console's decisions
+        [entry] = s.execute(select(AuditEntry)).scalars().all()
+        assert (entry.action, entry.actor.startswith("cli:"), entry.details) == (
+            "nlu.inbox.import", True, {"on_behalf_of": "admin", "applied": 2, "errors": 2, "skipped": 0})
     exported = runner.invoke(args=["nlu", "inbox", "export"])
     rows = {r["id"]: r for r in map(json.loads, exported.stdout.strip().splitlines())}
     assert (rows[a]["status"], rows[a]["label"], rows[a]["decided_by"]) == ("relabelled", "hai_quan", "admin")

@@ -150,6 +150,16 @@ def test_harmful_relabelling_is_refused_by_the_gate_then_overridden_activated_an
                 .scalars().first() is not None
         assert kinds == [("train", version_a, "ops"), ("activate", version_b, "lead@bxt"),
                          ("rollback", version_a, "lead@bxt")]
+        from store import AuditEntry
+
+        # the CLI's switches are in the audit log as the console's are (the refused one is not)
+        with db.session() as s:  # a session of its own: one left open holds PostgreSQL's locks
+            entries = [(e.action, e.object_id, e.actor.startswith("cli:"), e.details["on_behalf_of"],
+                        e.details.get("gate_refusals"))
+                       for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+        assert [e[:4] for e in entries] == [("nlu.activate.override", version_b, True, "lead@bxt"),
+                                            ("nlu.rollback", version_a, True, "lead@bxt")]
+        assert entries[0][4] and entries[1][4] == []
         listed = runner.invoke(args=["nlu", "versions", "--json"])
         versions = {v["version"]: v for v in map(json.loads, listed.stdout.strip().splitlines())}
         assert versions[version_a]["active"] and versions[version_a]["trained_by"] == "ops"

@@ -12,11 +12,13 @@ from bot import context, runtime
 deadline_cli = AppGroup("deadline", help="Working-day deadlines.")
 
 
-def parse_instant(value: str, tz: ZoneInfo) -> datetime:
+def parse_instant(value: str, tz: ZoneInfo, param_hint: str | None = None) -> datetime:
+    """An ISO 8601 instant typed on the command line; anything else is click's clean usage
+    error (exit 2, naming `param_hint`), never a traceback."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}") from None
+        raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}", param_hint=param_hint) from None
     # A start without an offset is read as local time in Quảng Ninh.
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
@@ -29,7 +31,7 @@ def parse_instant(value: str, tz: ZoneInfo) -> datetime:
 def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:
     """Print the due instant (ISO 8601, +07:00)."""
     cal = runtime.calendar(context.settings())
-    moment = parse_instant(start, cal.tz)
+    moment = parse_instant(start, cal.tz, "'--start'")
     due = cal.due(moment, days).astimezone(cal.tz)
     click.echo(due.isoformat())
     if explain:

@@ -2,10 +2,16 @@
 inquiry (assign, complex, coordinate, send back, remind; draft, approve or return, record an
 answer given another way; a coordinating unit's input), through the one lifecycle (cases).
 
-The CLI has no login: `--by` names the person, and their role and unit come from `--role` and
-`--unit`, by default from config.yml (one of a unit's approvers, `head_email` or `approvers`,
-acts as `head`; anyone else as `officer`; the unit is the inquiry's or the draft's). Whoever
-runs the command on the server is trusted to say who they are; the console checks accounts.
+The CLI has no login: `--by` names the person. When the console has an account with that
+e-mail (`flask users`), the account decides: its role and unit are the person's (a `--role`
+or `--unit` that says otherwise is refused), and a disabled account is refused, as the console
+would refuse it. Without an account, the role and unit come from `--role` and `--unit`, by
+default from config.yml (one of a unit's approvers, `head_email` or `approvers`, acts as
+`head`; anyone else as `officer`; the unit is the inquiry's or the draft's). Whoever runs the
+command on the server is trusted to say who they are.
+So every change made here is in the audit log as the console's are, in the same transaction,
+under the operating system's user who ran it (`cli:<user>`, address `cli`: the one identity
+the server knows) with the `--by` it claimed as `on_behalf_of`.
 
 `answer` keeps its old uses: without --text it records that the lead unit answered some other
 way (or, with --unit, a coordinating unit's input); with --text it needs --approved-by, another
@@ -23,8 +29,11 @@ from sqlalchemy import select
 
 from bot import context, runtime
 from bot.cli.deadline import parse_instant
+from bot.cli.users import cli_actor
+from bot.console import accounts
 from cases import Actor, Casework, CaseError, DraftView, queries
 from store import Draft
+from store import audit as log
 
 inquiries_cli = AppGroup("inquiries", help="Inquiries.")
 
@@ -56,6 +65,29 @@ def _run(action):
         sys.exit(1)
 
 
+def _audit(s, action: str, code: str, by: str, details: Optional[dict] = None) -> None:
+    log.record(s, at=context.clock()(), action=action, actor=cli_actor(), address="cli", object_type="inquiry",
+               object_id=code, details={"on_behalf_of": by, **(details or {})})
+
+
+def _audited(action: str, by: str, work: Callable, details: Callable):
+    """`work(s)` and its audit entry in one transaction: `details(s, result)` gives the
+    inquiry's code and what the entry says. A refused change writes neither."""
+    _refuse_disabled(by)
+
+    def go():
+        with context.db().session() as s:
+            result = work(s)
+            code, said = details(s, result)
+            _audit(s, action, code, by, said)
+            return result
+    return _run(go)
+
+
+def _code(s, code: str) -> str:
+    return _casework().find(s, code).code
+
+
 def _show_assignment(a, tz) -> str:
     return f"{a.role} {a.unit_code} due {a.due_at.astimezone(tz).isoformat()} ({days_en(a.working_days)})"
 
@@ -76,7 +108,10 @@ def assign(code: str, unit: str, by: str, reason: str, domain: str | None) -> No
 
     With --domain the domain is corrected too (kept beside the classifier's prediction, for
     the NLU inbox); naming the unit that already leads corrects the domain only."""
-    a = _run(lambda: _casework().assign(code, unit, by=by, reason=reason, domain=domain))
+    a = _audited(log.INQUIRY_ASSIGN, by, lambda s: _casework().assign(code, unit, by=by, reason=reason, domain=domain,
+                                                                      session=s),
+                 lambda s, a: (a.inquiry.code, {"unit": a.unit_code, "domain": domain, "due_at": a.due_at.isoformat(),
+                                                "reason": reason.strip()}))
     click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}"
                + (f", domain {domain}" if domain else ""))
 
@@ -87,7 +122,8 @@ def assign(code: str, unit: str, by: str, reason: str, domain: str | None) -> No
 @click.option("--reason", required=True)
 def complex_case(code: str, by: str, reason: str) -> None:
     """Mark CODE complex: 5 working days from the lead unit's assignment."""
-    a = _run(lambda: _casework().mark_complex(code, by=by, reason=reason))
+    a = _audited(log.INQUIRY_COMPLEX, by, lambda s: _casework().mark_complex(code, by=by, reason=reason, session=s),
+                 lambda s, a: (a.inquiry.code, {"due_at": a.due_at.isoformat(), "reason": reason.strip()}))
     click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}")
 
 
@@ -98,14 +134,46 @@ def complex_case(code: str, by: str, reason: str) -> None:
 @click.option("--reason", required=True)
 def coordinate(code: str, units: tuple[str, ...], by: str, reason: str) -> None:
     """Ask UNITS for input on CODE: 2 working days from now."""
-    created = _run(lambda: _casework().request_coordination(code, units, by=by, reason=reason))
+    created = _audited(log.INQUIRY_COORDINATE, by,
+                       lambda s: _casework().request_coordination(code, units, by=by, reason=reason, session=s),
+                       lambda s, made: (_code(s, code), {"units": [a.unit_code for a in made], "reason": reason.strip()}))
     tz = runtime.calendar(context.settings()).tz
     for a in created:
         click.echo(f"{code.upper()}: {_show_assignment(a, tz)}")
 
 
+def _refuse(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _refuse_disabled(email: str) -> None:
+    """Every change: a --by naming a disabled console account is refused (the drafts' and
+    approvals' commands check more, in _actor)."""
+    with context.db().session() as s:
+        user = accounts.by_email(s, email) if email and email.strip() else None
+        disabled = user is not None and not user.active
+        address = user.email if user is not None else None
+    if disabled:
+        _refuse(f"the console account {address} is disabled")
+
+
 def _actor(email: str, role: str | None, unit: str | None, default_unit: str | None) -> Actor:
-    """The person behind --by: the role and unit given, or config's (see the module docstring)."""
+    """The person behind --by: their console account's role and unit when they have one (a
+    disabled account, or a --role/--unit contradicting it, is refused), otherwise the role and
+    unit given, or config's (see the module docstring)."""
+    with context.db().session() as s:
+        user = accounts.by_email(s, email)
+        account = (user.email, user.role, user.unit_code, user.active) if user is not None else None
+    if account is not None:
+        address, own_role, own_unit, active = account
+        if not active:
+            _refuse(f"the console account {address} is disabled")
+        if role is not None and role != own_role:
+            _refuse(f"{address} is {own_role} in the console, not {role}")
+        if unit is not None and unit != own_unit:
+            _refuse(f"{address} belongs to {own_unit} in the console, not {unit}")
+        return Actor(address, own_role, own_unit)
     unit = unit or default_unit or ""
     if role is None:
         rules = runtime.approval_rules(context.settings())
@@ -144,11 +212,13 @@ def answer(code: str, by: str, unit: str | None, text: str | None, approved_by: 
     """Record that the lead unit (or --unit) answered CODE, or send --text once --approved-by approves it."""
     cw = _casework()
     if text is None:
-        a = _run(lambda: cw.answer(code, by=by, unit_code=unit))
+        a = _audited(log.ANSWER_RECORD, by, lambda s: cw.answer(code, by=by, unit_code=unit, session=s),
+                     lambda s, a: (a.inquiry.code, {"unit": a.unit_code, "how": "other"}))
         click.echo(f"{code.upper()}: {a.role} {a.unit_code} answered")
         return
     if unit is not None:
-        _run(lambda: cw.give_input(code, unit, by=by, text=text))
+        _audited(log.INPUT_GIVE, by, lambda s: cw.give_input(code, unit, by=by, text=text, session=s),
+                 lambda s, _: (_code(s, code), {"unit": unit}))
         click.echo(f"{code.upper()}: coordinate {unit} answered")
         return
     if not approved_by:
@@ -162,8 +232,12 @@ def answer(code: str, by: str, unit: str | None, text: str | None, approved_by: 
     def draft_and_approve():
         with context.db().session() as s:  # all or nothing: no draft left behind when approval is refused
             d = cw.answers.draft(code, actor=author, text=text, session=s)
-            cw.answers.submit(d.id, actor=author, session=s)
-            return cw.answers.approve(d.id, actor=approver, session=s)
+            _audit(s, log.DRAFT_CREATE, d.code, author.email, {"draft": d.id, "language": d.language})
+            d = cw.answers.submit(d.id, actor=author, session=s)
+            _audit(s, log.DRAFT_SUBMIT, d.code, author.email, {"draft": d.id, "status": d.status})
+            d = cw.answers.approve(d.id, actor=approver, session=s)
+            _audit(s, log.DRAFT_APPROVE, d.code, approver.email, {"draft": d.id, "author": d.author})
+            return d
     d = _run(draft_and_approve)
     click.echo(f"{_show_draft(d)}; approved by {approver.email}, sent by the worker")
 
@@ -181,9 +255,12 @@ def draft(code: str, by: str, text: str, language: str | None, submit: bool, rol
     """Draft the lead unit's answer to CODE (and submit it for approval)."""
     cw = _casework()
     actor = _actor(by, role, unit, _run(lambda: _inquiry_unit(code)))
-    d = _run(lambda: cw.answers.draft(code, actor=actor, text=text, language=language))
+    d = _audited(log.DRAFT_CREATE, by, lambda s: cw.answers.draft(code, actor=actor, text=text, language=language,
+                                                                  session=s),
+                 lambda s, d: (d.code, {"draft": d.id, "language": d.language}))
     if submit:
-        d = _run(lambda: cw.answers.submit(d.id, actor=actor))
+        d = _audited(log.DRAFT_SUBMIT, by, lambda s: cw.answers.submit(d.id, actor=actor, session=s),
+                     lambda s, d: (d.code, {"draft": d.id, "status": d.status}))
     click.echo(_show_draft(d))
 
 
@@ -195,7 +272,9 @@ def draft(code: str, by: str, text: str, language: str | None, submit: bool, rol
 def submit(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
     """Put a draft up for approval (its author only)."""
     actor = _actor(by, role, unit, _draft_unit(draft_id))
-    click.echo(_show_draft(_run(lambda: _casework().answers.submit(draft_id, actor=actor))))
+    click.echo(_show_draft(_audited(log.DRAFT_SUBMIT, by,
+                                    lambda s: _casework().answers.submit(draft_id, actor=actor, session=s),
+                                    lambda s, d: (d.code, {"draft": d.id, "status": d.status}))))
 
 
 @inquiries_cli.command("approve")
@@ -206,7 +285,9 @@ def submit(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
 def approve(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
     """Approve a submitted draft: the answer is queued and the worker sends it."""
     actor = _actor(by, role, unit, _draft_unit(draft_id))
-    click.echo(_show_draft(_run(lambda: _casework().answers.approve(draft_id, actor=actor))))
+    click.echo(_show_draft(_audited(log.DRAFT_APPROVE, by,
+                                    lambda s: _casework().answers.approve(draft_id, actor=actor, session=s),
+                                    lambda s, d: (d.code, {"draft": d.id, "author": d.author}))))
 
 
 @inquiries_cli.command("return")
@@ -218,7 +299,9 @@ def approve(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
 def return_draft(draft_id: int, by: str, reason: str, role: str | None, unit: str | None) -> None:
     """Return a submitted draft to its unit with a reason."""
     actor = _actor(by, role, unit, _draft_unit(draft_id))
-    click.echo(_show_draft(_run(lambda: _casework().answers.return_draft(draft_id, actor=actor, reason=reason))))
+    click.echo(_show_draft(_audited(
+        log.DRAFT_RETURN, by, lambda s: _casework().answers.return_draft(draft_id, actor=actor, reason=reason, session=s),
+        lambda s, d: (d.code, {"draft": d.id, "reason": reason.strip()}))))
 
 
 @inquiries_cli.command("record")
@@ -229,9 +312,12 @@ def return_draft(draft_id: int, by: str, reason: str, role: str | None, unit: st
 @click.option("--at", "at", default=None, help="When (ISO 8601, no offset = Asia/Ho_Chi_Minh; default now).")
 def record(code: str, by: str, how: str, text: str, at: str | None) -> None:
     """Record an answer given another way (phone, e-mail, ...): the clock stops at --at."""
-    when = parse_instant(at, runtime.calendar(context.settings()).tz) if at else None
-    r = _run(lambda: _casework().answers.record(code, by=by, how=how, text=text, at=when))
-    click.echo(f"{r.code}: answered by {r.how} ({r.how_vi}) at {r.at.isoformat()}, recorded by {r.by}")
+    when = parse_instant(at, runtime.calendar(context.settings()).tz, "'--at'") if at else None
+    r = _audited(log.ANSWER_RECORD, by, lambda s: _casework().answers.record(code, by=by, how=how, text=text, at=when,
+                                                                             session=s),
+                 lambda s, r: (r.code, {"by": r.by, "how": r.how, "at": r.at.isoformat()}))
+    local = r.at.astimezone(runtime.calendar(context.settings()).tz).isoformat(timespec="seconds")
+    click.echo(f"{r.code}: answered by {r.how} ({r.how_vi}) at {local}, recorded by {r.by}")
 
 
 @inquiries_cli.command("input")
@@ -241,7 +327,8 @@ def record(code: str, by: str, how: str, text: str, at: str | None) -> None:
 @click.option("--text", required=True)
 def give_input(code: str, unit: str, by: str, text: str) -> None:
     """A coordinating UNIT's input on CODE (internal, for the lead unit)."""
-    _run(lambda: _casework().give_input(code, unit, by=by, text=text))
+    _audited(log.INPUT_GIVE, by, lambda s: _casework().give_input(code, unit, by=by, text=text, session=s),
+             lambda s, _: (_code(s, code), {"unit": unit}))
     click.echo(f"{code.upper()}: input from {unit} recorded")
 
 
@@ -251,7 +338,8 @@ def give_input(code: str, unit: str, by: str, text: str) -> None:
 @click.option("--reason", required=True)
 def send_back(code: str, by: str, reason: str) -> None:
     """The lead unit returns CODE to the standing office's triage queue."""
-    a = _run(lambda: _casework().send_back(code, by=by, reason=reason))
+    a = _audited(log.INQUIRY_SEND_BACK, by, lambda s: _casework().send_back(code, by=by, reason=reason, session=s),
+                 lambda s, a: (a.inquiry.code, {"reason": reason.strip()}))
     click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}")
 
 
@@ -261,7 +349,8 @@ def send_back(code: str, by: str, reason: str) -> None:
 @click.option("--unit", default=None, help="A coordinating unit (default: the lead unit).")
 def remind(code: str, by: str, unit: str | None) -> None:
     """The standing office reminds the unit now."""
-    r = _run(lambda: _casework().remind(code, by=by, unit_code=unit))
+    r = _audited(log.INQUIRY_REMIND, by, lambda s: _casework().remind(code, by=by, unit_code=unit, session=s),
+                 lambda s, r: (r.code, {"unit": r.unit, "queued": r.queued}))
     click.echo(f"{r.code}: reminder to {r.unit} " + ("queued" if r.queued else "already queued"))
 
 

@@ -2,7 +2,6 @@
 itself and the web process stay free of TensorFlow."""
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
@@ -12,12 +11,23 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import context, runtime
+from bot.cli.users import cli_actor
 
 nlu_cli = AppGroup("nlu", help="Train and run the NLU classifier; the admins' inbox, versions and retraining.")
 
 
 def _who(by: str | None) -> str:
-    return by or f"cli:{getpass.getuser()}"
+    return by or cli_actor()
+
+
+def _audit(action: str, object_type: str, object_id: str, by: str | None, details: dict) -> None:
+    """The change in the audit log as the console writes it, under the operating system's user
+    who ran the command (`cli:<user>`), with the --by it named (bot/cli/inquiries.py)."""
+    from store import audit as log
+
+    with context.db().session() as s:
+        log.record(s, at=context.clock()(), action=action, actor=cli_actor(), address="cli", object_type=object_type,
+                   object_id=object_id, details={**({"on_behalf_of": by} if by else {}), **details})
 
 
 def _registry():
@@ -130,7 +140,8 @@ def nlu_versions(as_json: bool) -> None:
                        f"{v.trained_by}; {scores}")
 
 
-def _switch(action) -> None:
+def _switch(action, by: str | None) -> None:
+    from bot.console.tuning_texts import activation_entry
     from tuning.versions import GateRefused, VersionError
 
     try:
@@ -140,6 +151,8 @@ def _switch(action) -> None:
         raise click.ClickException(str(exc)) from None
     except VersionError as exc:
         raise click.ClickException(str(exc)) from None
+    entry, details = activation_entry(done)
+    _audit(entry, "nlu_model", done.version, by, details)
     click.echo(json.dumps(done.audit(), ensure_ascii=False))
 
 
@@ -149,14 +162,14 @@ def _switch(action) -> None:
 @click.option("--by", default=None, help="Who activates (default cli:<user>).")
 def nlu_activate(version: str, override_reason: str | None, by: str | None) -> None:
     """Make VERSION the active model (workers pick it up without a restart)."""
-    _switch(lambda: _registry().activate(version, by=_who(by), override_reason=override_reason))
+    _switch(lambda: _registry().activate(version, by=_who(by), override_reason=override_reason), by)
 
 
 @nlu_cli.command("rollback")
 @click.option("--by", default=None, help="Who rolls back (default cli:<user>).")
 def nlu_rollback(by: str | None) -> None:
     """Return to the model that was active before the current one."""
-    _switch(lambda: _registry().rollback(by=_who(by)))
+    _switch(lambda: _registry().rollback(by=_who(by)), by)
 
 
 # ---- retraining jobs -----------------------------------------------------------------------
@@ -174,6 +187,7 @@ def jobs_request(by: str | None) -> None:
         job = runtime.training_queue(context.settings(), context.db(), context.clock()).request(by=_who(by))
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit("nlu.train.request", "training_job", str(job.id), by, {})
     click.echo(json.dumps({"job": job.id, "status": job.status}))
 
 
@@ -233,6 +247,9 @@ def inbox_import(path, by: str | None) -> None:
     context.db().yield_to_requests()  # a bulk import: the web's waiting requests write first
     inbox = runtime.nlu_inbox(context.settings(), context.db(), context.clock())
     report = inbox.import_(path, by=_who(by))
+    if report.applied:
+        _audit("nlu.inbox.import", "classification", Path(getattr(path, "name", "-")).name, by,
+               {"applied": report.applied, "errors": len(report.errors), "skipped": len(report.skipped)})
     for number, message in report.errors:
         click.echo(f"line {number}: {message}", err=True)
     click.echo(json.dumps({"applied": report.applied, "errors": len(report.errors), "skipped": len(report.skipped)}))

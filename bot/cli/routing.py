@@ -56,8 +56,7 @@ def routing_check() -> None:
 @click.option("--at", "at", default=None, help="When it was received (ISO 8601; default: now).")
 def routing_explain(text: str, page_id: str | None, at: str | None) -> None:
     """Classify TEXT and show the rule trace, the unit and the due date."""
-    from datetime import datetime
-
+    from bot.cli.deadline import parse_instant
     from scheduler.deadlines import due_at
 
     settings = context.settings()
@@ -67,8 +66,7 @@ def routing_explain(text: str, page_id: str | None, at: str | None) -> None:
     cal, policy = runtime.calendar(settings), runtime.policy(settings)
     received = context.clock()()
     if at:
-        received = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        received = received if received.tzinfo else received.replace(tzinfo=cal.tz)
+        received = parse_instant(at, cal.tz, "'--at'")
     from nlu.classifier import NoModel
 
     try:

@@ -31,7 +31,8 @@ DEMO_ACCOUNTS = (
 )
 
 
-def _actor() -> str:
+def cli_actor() -> str:
+    """Who ran a command, as the audit log names them: the operating system's user."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name in a container
@@ -44,7 +45,7 @@ def _fail(message: str) -> None:
 
 
 def _record(s, action: str, email: str, details=None) -> None:
-    log.record(s, at=context.clock()(), action=action, actor=_actor(), address="cli", object_type="user",
+    log.record(s, at=context.clock()(), action=action, actor=cli_actor(), address="cli", object_type="user",
                object_id=email, details=details)
 
 
@@ -76,7 +77,7 @@ def create(email: str, unit_code: str, role: str) -> None:
         except accounts.AccountError as exc:
             _fail(str(exc))
         raw = accounts.issue_link(s, user, purpose="invite", now=now, hours=settings.config.console.password_link_hours,
-                                  created_by=_actor())
+                                  created_by=cli_actor())
         _record(s, log.USER_CREATE, user.email, {"unit": unit_code, "role": role})
         email = user.email
     _print_link(email, raw)
@@ -123,7 +124,7 @@ def reset(email: str) -> None:
     with context.db().session() as s:
         user = _user(s, email)
         raw = accounts.reset(s, user, now=context.clock()(), hours=settings.config.console.password_link_hours,
-                             created_by=_actor())
+                             created_by=cli_actor())
         _record(s, log.USER_RESET, user.email)
         email = user.email
     _print_link(email, raw)

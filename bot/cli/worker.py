@@ -54,7 +54,20 @@ def sender_command() -> None:
 @click.option("--port", default=None, type=int, help="Defaults to smtp.port of config.yml.")
 def devmail_command(host: str | None, port: int | None) -> None:
     """Development SMTP sink: catches the units' e-mails and shows them in the sandbox."""
-    from bot.devmail import serve
+    from bot.devmail import PortBusy, serve
 
-    smtp = context.settings().config.smtp
-    serve(context.db(), host or smtp.host, port or smtp.port, stop_event())
+    settings = context.settings()
+    if settings.environment == "production":
+        # it would swallow the units' notices and the reports: they are stored, never delivered
+        raise _Refused("flask devmail is the development mail sink: it keeps e-mails instead of delivering "
+                       "them, so it does not run with DDCI_ENV=production (smtp: in config.yml names the "
+                       "real mail server)")
+    smtp = settings.config.smtp
+    try:
+        serve(context.db(), host or smtp.host, port or smtp.port, stop_event())
+    except PortBusy as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+class _Refused(click.ClickException):
+    exit_code = 2

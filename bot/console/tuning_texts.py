@@ -170,3 +170,19 @@ def filters(page_names: Mapping[str, str]) -> dict[str, Callable]:
             "page_name": label(page_names), "gate_reason": gate_reason, "job_log": log_text, "job_error": job_error,
             "number": number, "change": change, "percent": percent, "annotation_parts": annotation_parts,
             "preview_parts": preview_parts}
+
+
+def activation_entry(activation) -> tuple[str, dict]:
+    """The audit log's action and details for a model activation or rollback
+    (tuning.versions.Activation), the same from the console and from `flask nlu`: an activation
+    the gate refused goes through only with a written reason, audited as its own action
+    (nlu.activate.override) so it can be found. Who and when are the entry's own columns; the
+    refusals in Vietnamese, as the admin read them (tuning's English verdict stays in
+    nlu_activations.gate)."""
+    data = activation.audit()
+    action = data.pop("action")  # nlu.activate | nlu.rollback
+    if activation.override_reason and (activation.gate or {}).get("refusals"):
+        action = "nlu.activate.override"
+    data.pop("by"), data.pop("at")
+    data["gate_refusals"] = [gate_reason(r) for r in data["gate_refusals"]]
+    return action, data

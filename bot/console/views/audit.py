@@ -31,7 +31,7 @@ ACTION_NAMES = {
     log.USER_RESET: "Cấp lại liên kết đặt mật khẩu",
     # the admins' NLU pages (views/nlu_inbox.py, views/nlu_models.py)
     "nlu.inbox.confirm": "NLU: xác nhận nhãn", "nlu.inbox.relabel": "NLU: gán lại nhãn",
-    "nlu.inbox.discard": "NLU: loại bỏ tin", "nlu.train.request": "NLU: yêu cầu huấn luyện",
+    "nlu.inbox.discard": "NLU: loại bỏ tin", "nlu.inbox.import": "NLU: nhập quyết định từ tệp", "nlu.train.request": "NLU: yêu cầu huấn luyện",
     "nlu.activate": "NLU: kích hoạt mô hình", "nlu.activate.override": "NLU: kích hoạt mô hình vượt cổng đánh giá",
     "nlu.rollback": "NLU: quay lại mô hình trước",
     log.DRAFT_CREATE: "Soạn dự thảo trả lời", log.DRAFT_EDIT: "Sửa dự thảo", log.DRAFT_SUBMIT: "Trình duyệt dự thảo",
@@ -51,7 +51,8 @@ DETAIL_NAMES = {"draft": "dự thảo", "author": "người soạn", "language":
                 "unit_code": "đơn vị", "role": "vai trò", "reason_code": "lý do", "source": "nguồn",
                 "where": "sai ở", "purpose": "mục đích", "ids": "tin", "label": "nhãn", "labels": "các nhãn",
                 "not_applied": "tin không áp dụng", "version": "mô hình", "previous_version": "mô hình trước",
-                "override_reason": "lý do vượt cổng", "gate_refusals": "cổng đánh giá từ chối"}
+                "override_reason": "lý do vượt cổng", "gate_refusals": "cổng đánh giá từ chối",
+                "on_behalf_of": "nhân danh", "applied": "đã áp dụng", "errors": "dòng lỗi", "skipped": "bỏ qua"}
 
 
 OBJECT_NAMES = {"account": "tài khoản", "user": "tài khoản", "inquiry": "phản ánh", "classification": "tin (NLU)",

@@ -23,7 +23,7 @@ from bot import context
 from bot.console import nlu
 from bot.console.access import roles
 from bot.console.audit import audit
-from bot.console.tuning_texts import gate_reason
+from bot.console.tuning_texts import activation_entry, gate_reason
 from store import ClassificationRecord
 from tuning import dataset
 from tuning.gate import MAX_OVERALL_DROP, MAX_VARIANT_DROP
@@ -173,14 +173,7 @@ def compare(model: str, messages=(), status: int = 200, refused: bool = False, r
 
 
 def _record(activation) -> None:
-    data = activation.audit()
-    action = data.pop("action")  # nlu.activate | nlu.rollback
-    if activation.override_reason and (activation.gate or {}).get("refusals"):
-        action = "nlu.activate.override"
-    # who and when are the entry's own columns; the refusals in Vietnamese, as the admin read them
-    # (tuning's English verdict stays in nlu_activations.gate)
-    data.pop("by"), data.pop("at")
-    data["gate_refusals"] = [gate_reason(r) for r in data["gate_refusals"]]
+    action, data = activation_entry(activation)
     with context.db().session() as s:
         audit(s, action, object_type="nlu_model", object_id=activation.version, details=data)
 
