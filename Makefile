@@ -12,6 +12,10 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 
 # `make run PORT=5100` when 5000 is taken: the web process listens there and every link says so
 PORT ?= 5000
+# The embedded instance (sandbox, development secrets, SQLite in instance/). Not in .flaskenv:
+# a `flask` command run by hand on a server without DDCI_ENV must be production, not a
+# sandbox that "sends" to its own Graph stand-in (README "Configuration").
+DEV := DDCI_ENV=development
 BASE_URL := http://127.0.0.1:$(PORT)
 # the development mail sink moves with it (8025 beside 5000, 8335 beside 5310), so a second
 # instance starts instead of failing on the first one's sink
@@ -19,6 +23,9 @@ MAIL_PORT ?= $(shell echo $$(( $(PORT) + 3025 )))
 # prometheus-client's multiprocess directory: every process of the group writes its counters
 # there and the web process's /metrics sums them (README "Metrics"). Emptied before each start.
 METRICS_DIR ?= $(abspath instance/metrics)
+# `make production PROD_PORT=8100`: where gunicorn listens. Passed to honcho, which otherwise sets
+# PORT=5000 for the first process and Procfile.production's own default (8000) never applies.
+PROD_PORT ?= 8000
 
 .PHONY: run production test venv train bench clean metrics-dir
 
@@ -32,11 +39,11 @@ $(STAMP): requirements.txt
 	@touch $@
 
 train: $(STAMP)
-	flask nlu train
+	$(DEV) flask nlu train
 
 run: $(STAMP)
-	flask db upgrade
-	flask nlu train
+	$(DEV) flask db upgrade
+	$(DEV) flask nlu train
 	@echo ""
 	@echo "  DDCI triage bot (embedded: SQLite in instance/, web + worker + scheduler + mail sink)"
 	@echo "  Console:  $(BASE_URL)/          (officers, unit heads, standing office, admins)"
@@ -46,19 +53,20 @@ run: $(STAMP)
 	@echo "  Webhook:  $(BASE_URL)/webhooks/messenger"
 	@echo "  Mail sink: 127.0.0.1:$(MAIL_PORT) (the units' e-mails, shown in the sandbox)"
 	@echo ""
-	@DDCI_BASE_URL=$(BASE_URL) flask users demo
+	@$(DEV) DDCI_BASE_URL=$(BASE_URL) flask users demo
 	@echo ""
 	@echo "  Ctrl-C stops everything."
 	@echo ""
 	@$(MAKE) --no-print-directory metrics-dir
-	DDCI_BASE_URL=$(BASE_URL) DDCI_SMTP_PORT=$(MAIL_PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile -p $(PORT)
+	$(DEV) DDCI_BASE_URL=$(BASE_URL) DDCI_SMTP_PORT=$(MAIL_PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile -p $(PORT)
 
 # The production shape on one machine (Procfile.production: gunicorn, a worker, the scheduler);
 # the environment holds DDCI_ENV=production, DATABASE_URL and the secrets (README "Connecting a real page").
+# To try it: honcho stops every process when one exits. A deployment runs ops/systemd/.
 production: $(STAMP)
 	flask db upgrade
 	@$(MAKE) --no-print-directory metrics-dir
-	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile.production
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile.production -p $(PROD_PORT)
 
 # prometheus-client: the directory must be emptied before the processes start, never while they run
 metrics-dir:

@@ -6,9 +6,17 @@ returns (level, reason) pairs, so another one (a stale heartbeat, a backlog) is 
 more. Today: the delivery circuits (store.circuits): a channel refusing a page's messages or
 a unit's notices right now is "degraded"; one failing for an hour (store.circuits.
 ALERT_AFTER) or a page whose token expired (nothing goes until it is renewed) is "failing".
-The answer stays 200 whatever the status (the web process itself works; a load balancer must
+Besides: messages waiting in the inbox for over a minute (degraded; ten minutes: failing), as
+when no worker runs; and no active NLU model (failing: the worker waits for one). The answer stays 200 whatever the status (the web process itself works; a load balancer must
 not restart it because Facebook is down): monitoring reads `status`. Only an unreachable
 database is 503.
+
+Who sees what: the details (queues, circuits with their pages, units and last errors,
+heartbeats with host and pid, the database driver's error) are for the people who run the
+deployment, so they follow /metrics' rule (loopback, `metrics.allow_networks`, or
+`METRICS_TOKEN`: bot.metrics.refusal). Anyone else (an uptime probe on the internet) gets the
+`status` and whether the database answers, with the same HTTP status (a security review found
+page ids, unit codes and the scheduler's host:pid public).
 
 `warnings` are what an admin must act on before it hurts (today: the official days off of the
 current year, or from 1 December of the next one, not declared in config.yml, so deadlines in
@@ -16,7 +24,7 @@ that year are provisional); a warning does not change the status.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -82,7 +90,49 @@ def circuit_check(s, now: datetime) -> Iterable[tuple[str, str]]:
             yield "degraded", f"{what}: failing since {since} ({c.reason}); one probe at a time"
 
 
-CHECKS: tuple[Callable[..., Iterable[tuple[str, str]]], ...] = (circuit_check,)
+BACKLOG_DEGRADED = timedelta(minutes=1)  # a burst drains within seconds (README "Scaling")
+BACKLOG_FAILING = timedelta(minutes=10)
+
+
+def backlog_check(s, now: datetime) -> Iterable[tuple[str, str]]:
+    """Events waiting for a worker: the oldest's age says whether one is working them (an
+    operator's dead worker left messages waiting for minutes while the status said ok)."""
+    oldest = s.execute(select(func.min(InboxEvent.received_at))
+                       .where(InboxEvent.status.in_(("pending", "processing")))).scalar()
+    if oldest is None or now - oldest < BACKLOG_DEGRADED:
+        return
+    beat = s.get(Heartbeat, "worker")
+    worker = (f"the worker's last heartbeat {int((now - beat.beat_at).total_seconds())} s ago" if beat
+              else "no worker has ever reported")
+    minutes = int((now - oldest).total_seconds() // 60)
+    level = "failing" if now - oldest >= BACKLOG_FAILING else "degraded"
+    yield level, f"inbox: the oldest message has waited {minutes} min ({worker}); is a worker running?"
+
+
+def model_check(s, now: datetime) -> Iterable[tuple[str, str]]:
+    """No NLU model to classify with: the worker claims nothing (bot/worker.py), so every
+    message waits; with a Rasa server (nlu.server_url) that server holds the model."""
+    settings = context.settings()
+    if settings.config.nlu.server_url is None and not read_active(settings.model_dir):
+        yield "failing", "no NLU model is active: run `flask nlu train`; messages wait in the inbox until then"
+
+
+PARKED_LOOKBACK = timedelta(days=1)
+
+
+def parked_check(s, now: datetime) -> Iterable[tuple[str, str]]:
+    """Messages to a page or channel this deployment does not configure are parked, not lost
+    (README "Bad input"); a mistyped page id in config.yml would park every message of that
+    page while the status said ok (an operator's review): degraded while any came within a day."""
+    rows = s.execute(select(InboxEvent.page_id, func.count()).where(
+        InboxEvent.status == "parked", InboxEvent.received_at >= now - PARKED_LOOKBACK)
+        .group_by(InboxEvent.page_id)).all()
+    for page_id, n in rows:
+        yield "degraded", (f"page {page_id}: {n} message(s) in the last day parked, the page is not configured "
+                           "(config.yml pages); they are kept in the inbox, not answered")
+
+
+CHECKS: tuple[Callable[..., Iterable[tuple[str, str]]], ...] = (circuit_check, backlog_check, model_check, parked_check)
 
 
 def overall(s, now: datetime) -> tuple[str, list[str]]:
@@ -106,8 +156,27 @@ def favicon():
     return Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
+def _may_see_details() -> bool:
+    from flask import request
+
+    from bot.monitoring_access import refusal
+
+    settings = context.settings()
+    return refusal(request.remote_addr, request.headers, token=settings.metrics_token,
+                   networks=settings.config.metrics.allow_networks,
+                   trusted_proxies=settings.config.app.trusted_proxies) is None
+
+
 @bp.get("/healthz")
 def healthz():
+    response, status = _health()
+    if status == 503 or _may_see_details():
+        return response, status
+    body = response.get_json()
+    return jsonify(status=body["status"], database=body["database"]), status
+
+
+def _health():
     db, now = context.db(), context.clock()()
     body: dict = {"database": "ok",
                   "warnings": warnings(_calendar(), now, context.settings().config_path.name)}
@@ -119,8 +188,10 @@ def healthz():
             status, reasons = overall(s, now)
             circuits = _circuits(s)
     except SQLAlchemyError as exc:
-        return jsonify(status="failing", reasons=["database unreachable"], database="unreachable",
-                       error=str(exc).splitlines()[0]), 503
+        body = {"status": "failing", "reasons": ["database unreachable"], "database": "unreachable"}
+        if _may_see_details():
+            body["error"] = str(exc).splitlines()[0]
+        return jsonify(body), 503
     body["status"], body["reasons"], body["circuits"] = status, reasons, circuits
     body["inbox_backlog"] = backlog["inbox"].get("pending", 0) + backlog["inbox"].get("processing", 0)
     body["queues"] = backlog

@@ -26,6 +26,8 @@ from collections import deque
 from datetime import datetime
 from typing import Callable, Mapping, Optional
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 import telemetry
 from bot.channels.base import Channel, InboundMessage
 from bot.conversation import Conversation
@@ -40,6 +42,11 @@ from store.inbox import claim_batch
 log = logging.getLogger(__name__)
 LOOKUP_WAIT_SECONDS = 15  # the batch's names; the events' leases (120 s) must not run out waiting
 CLAIM_BATCH = 16  # events leased at once: a few seconds of work at most, well inside the lease
+NO_MODEL_WAIT_SECONDS = 10.0  # between looks for a first model, events waiting meanwhile
+DB_RETRY_MAX_SECONDS = 30.0  # the longest wait between tries while the database does not answer
+# A database that restarts or is unreachable: the loop waits and tries again (a PostgreSQL
+# restart killed the worker for good). Anything else is a defect and still ends the process.
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def lanes(delivery: OutboxDelivery, notifications: NotificationDelivery) -> list[Lane]:
@@ -211,29 +218,61 @@ class Worker:
         whose messages wait for new credentials are probed at the first pass."""
         self.delivery.restarted()
 
+    def _pass(self, sender) -> float:
+        """One pass of run_forever; returns how long to wait before the next one (0: at once).
+
+        Without a model (none trained yet, or the first one unreadable) no event is claimed:
+        each would fail its attempts within a second and be given up (an operator's first
+        deployment lost every message that way); they wait in the inbox, /healthz says why,
+        and the worker looks again every NO_MODEL_WAIT_SECONDS."""
+        try:
+            ready = self._model_ready()
+        except Exception:
+            log.exception("the NLU model could not be loaded; events wait in the inbox")
+            ready = False
+        if self.training is not None:
+            self.training.poll()  # a queued retraining starts in the background; messages go on
+        if sender is not None:
+            sender.check()
+        self.heartbeat()
+        if not ready:
+            log.warning("no NLU model is active (run `flask nlu train`); events wait in the inbox")
+            return NO_MODEL_WAIT_SECONDS
+        return 0 if self.work_inbox() else self._poll_seconds
+
+    def _model_ready(self) -> bool:
+        refresh = getattr(self.classifier, "refresh", None)
+        if refresh:
+            refresh()  # picks up a newly activated model without a restart
+        return getattr(self.classifier, "ready", True)
+
     def run_forever(self, stop: threading.Event, poll_seconds: float, sender=None) -> None:
         """The event loop in this thread; the senders in threads of their own (bot/sending.py),
         or in `sender`, a child process (bot/sender.SenderProcess: woken after every event,
         started again if it dies, stopped with the loop). `flask worker` has lowered the
         process's CPU priority before the model loaded (app.worker_nice, README "Scaling")."""
+        self._poll_seconds = poll_seconds
         self.started()
         if sender is None:
             self.sending.start(stop, poll_seconds)
         else:
             sender.start()
             self._wake = sender.wake
-        refresh = getattr(self.classifier, "refresh", None)
+        outage = 0  # passes in a row that the database did not answer
         try:
             while not stop.is_set():
-                if refresh:
-                    refresh()  # picks up a newly activated model without a restart
-                if self.training is not None:
-                    self.training.poll()  # a queued retraining starts in the background; messages go on
-                if sender is not None:
-                    sender.check()
-                self.heartbeat()
-                if self.work_inbox() == 0:
-                    stop.wait(poll_seconds)
+                try:
+                    waiting = self._pass(sender)
+                    outage = 0
+                except DB_UNAVAILABLE as exc:
+                    if "no such table" in str(exc):  # SQLite without its schema: `flask db upgrade`, not a wait
+                        raise
+                    outage += 1
+                    waiting = min(DB_RETRY_MAX_SECONDS, poll_seconds * 2 ** min(outage, 8))
+                    log.warning("database unavailable (%s); the worker tries again in %.1f s",
+                                str(exc).splitlines()[0], waiting)
+                if waiting:
+                    stop.wait(waiting)
         finally:
             stop.set()
             if sender is not None:

@@ -243,6 +243,11 @@ class RasaClassifier:
     def version(self) -> Optional[str]:
         return self._version
 
+    @property
+    def ready(self) -> bool:
+        """A model is loaded: the worker claims no event before (bot/worker.py)."""
+        return self._agent is not None
+
     def refresh(self) -> Optional[str]:
         """Load the active model if it changed since the last call; returns its version."""
         active = read_active(self.model_dir)

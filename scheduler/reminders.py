@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import delete, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import NullType
 
@@ -161,6 +161,8 @@ class ReminderService:
             status["held_by"] = current[0] if current else None
             self._beat("scheduler-standby", now, {"waiting_for": status["held_by"]})
             return status
+        if not self._was_active:
+            self._forget_standby()
         if not self._was_active or self._last_full is None or now - self._last_full >= FULL_RECONCILE_EVERY:
             status["reconcile"] = self.reconcile()
             if self.reports is not None:
@@ -326,6 +328,13 @@ class ReminderService:
 
     def job_count(self) -> int:
         return self.jobs.job_count()
+
+    def _forget_standby(self) -> None:
+        """A standby that takes over stops beating as "scheduler-standby": its row would age for
+        ever and trip the heartbeat alert (an operator saw 538 s after a takeover). Another
+        standby still running writes it again at its next tick."""
+        with self.db.session() as s:
+            s.execute(delete(Heartbeat).where(Heartbeat.name == "scheduler-standby"))
 
     def _beat(self, name: str, now: datetime, info: dict) -> None:
         with self.db.session() as s:

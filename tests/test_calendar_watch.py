@@ -139,3 +139,26 @@ def test_admins_must_be_e_mail_addresses(tmp_path):
         load_config_file(write_config(tmp_path, admins=["quan tri"]))
     with pytest.raises(ConfigError, match="admins"):
         load_config_file(write_config(tmp_path, admins="it@quangninh.example"))  # a list, not one string
+
+
+def test_a_standby_that_takes_over_stops_reporting_as_standby(make_app, services, clock):
+    """After a takeover the "scheduler-standby" heartbeat aged for ever (538 s in an operator's
+    run), which would trip the heartbeat alert; the new active one removes it."""
+    from bot import context
+    from store import Heartbeat
+
+    app = make_app()
+    clock.set(vn(2026, 12, 2, 9, 0))
+    first, second = services(app, "first"), services(app, "second")
+    beat(first)
+    beat(second)
+
+    def beats():
+        with app.app_context(), context.db().session() as s:
+            return {h.name: h.info for h in s.query(Heartbeat)}
+
+    assert beats()["scheduler-standby"] == {"waiting_for": first.lease.holder}
+    first.shutdown()  # releases the lease
+    clock.advance(seconds=5)
+    beat(second)
+    assert "scheduler-standby" not in beats() and beats()["scheduler"]["holder"] == second.lease.holder

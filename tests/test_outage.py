@@ -218,7 +218,7 @@ def test_an_expired_token_alerts_the_admins_at_once_and_its_messages_wait_for_th
     worker2.run_once()
     delivered = [c for c in graph.calls if c.ok and c.token == "token-ddci-renewed"]
     assert [c.body["recipient"]["id"] for c in delivered] == [A, B]  # each once, at once
-    assert delivered[0].text.startswith("We received your message at 10:00 on 27/11/2026 (Vietnam time).\n"
+    assert delivered[0].text.startswith("We received your message at 10:00 Vietnam time on 27 November 2026.\n"
                                         "Thank you for contacting DDCI Quang Ninh.")
     assert delivered[1].text.startswith("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày "
                                         "27/11/2026.\nCảm ơn Quý doanh nghiệp")
@@ -426,7 +426,7 @@ def test_how_long_messenger_accepts_a_message(author, human_agent_page, until):
 @pytest.mark.parametrize("lang, author, late, first_line", [
     ("vi", "bot", True, "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày 27/11/2026."),
     (None, "bot", True, "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày 27/11/2026."),
-    ("en", "bot", True, "We received your message at 10:00 on 27/11/2026 (Vietnam time)."),
+    ("en", "bot", True, "We received your message at 10:00 Vietnam time on 27 November 2026."),
     ("vi", "bot", False, "Cảm ơn"),
     ("vi", "human", True, "Cảm ơn"),
 ])
@@ -443,7 +443,7 @@ def test_a_late_reply_names_when_the_message_it_answers_was_received():
     received = datetime(2026, 11, 27, 9, 40, tzinfo=VN)
     reply = Reply.from_json(Reply("Thank you", lang="en", received=received).to_json())
     sent = as_sent(reply, author="bot", queued_at=received + timedelta(minutes=20), now=received + timedelta(hours=5))
-    assert sent.text == "We received your message at 09:40 on 27/11/2026 (Vietnam time).\nThank you"
+    assert sent.text == "We received your message at 09:40 Vietnam time on 27 November 2026.\nThank you"
 
 
 def test_a_row_waiting_for_an_open_circuits_probe_writes_nothing_and_one_caller_wins_the_probe(db, clock):
