@@ -30,7 +30,9 @@ still be delivered:
 
 A sent row that carries an approved answer stops the inquiry's clock in the transaction that
 records the send, at the send time (cases.answers); a person's answer that cannot be sent
-(undeliverable, or failed for good) is told to the unit, and the inquiry stays open.
+(undeliverable, or failed for good) is told to the unit, and the inquiry stays open. One
+refused for the window is queued again, as a new row, when the business writes again
+(cases.answers.Answers.send_waiting); its send tells the unit that it reached the business.
 """
 from __future__ import annotations
 
@@ -157,7 +159,7 @@ class OutboxDelivery:
                 return
             if plan.action == "undeliverable":
                 self._attempt(s, row, now, "undeliverable", "failed", plan.reason)
-                self._tell_unit(s, row, channel.title, reason=plan.reason)
+                self._tell_unit(s, row, channel.title, reason=plan.reason_vi or plan.reason)  # officers read it
                 return
             until = self._deadline(row, plan)
             key = Key("outbox", row.channel, row.page_id)
@@ -193,7 +195,7 @@ class OutboxDelivery:
             self._attempt(s, row, now, "sent", "sent", None)
             row.provider_message_id, row.sent_at = provider_id, later
             circuits.succeeded(s, key, later)
-            self.casework.delivered(s, row, later)  # an approved answer stops the clock now
+            self.casework.delivered(s, row, later, channel_title=channel_title)  # an approved answer stops the clock now
             return True
         attempt = self._attempt(s, row, now, row.status, "retry", str(failure))
         attempt.http_status, attempt.error_code = failure.status, failure.code

@@ -4,6 +4,7 @@ Decision 3887/QĐ-UBND, Art. 9.5(a) and 8.4 (who approves: cases/approval.py). A
 
     draft ──submit──▶ submitted ──approve──▶ approved ──(delivery sends it)──▶ sent
       │  (edit)           │                      └──(the channel cannot)──▶ undeliverable
+      │                   │                  approved ◀──(the business writes again)──┘
       └──withdraw──▶ withdrawn   └──return (reason)──▶ returned  (a new draft may follow it)
 
 and any draft still in the work (draft, submitted) becomes `superseded` when the inquiry is
@@ -17,7 +18,10 @@ the inquiry and its open assignments are answered at the send time. If the chann
 deliver it (Messenger's window has closed), the draft is `undeliverable`, the inquiry stays open
 and the unit is told (Casework.undeliverable); the unit then records the answer it gave
 another way (`record`: phone, e-mail, in person, a letter), which stops the clock at the time
-it says. An answer typed directly on the channel's page (Meta Business Suite) stops the clock
+it says. If the business writes again first (the window opens again: an evening or weekend
+inquiry's window often closes before office hours), the approved answer goes at once, as
+approved, before the reply to that message (`send_waiting`); the clock stops when it is sent
+and the unit is told that it reached the business (Casework.answer_reached). An answer typed directly on the channel's page (Meta Business Suite) stops the clock
 too but is marked `answered_via = "page"` ("gửi không qua phê duyệt").
 
 Two approvers pressing "approve" at once: the approval is a conditional UPDATE (`WHERE status =
@@ -34,12 +38,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 
 from cases import queries, replies
 from cases.approval import Actor, ApprovalRules, DraftFacts, same_person
-from cases.errors import CaseError, Conflict, NotAllowed
+from cases.errors import CaseError, Conflict, ContentBlocked, NotAllowed, who
 from cases.outbox import Address, Reply, screen
+from scheduler.notifications.render import format_local
 from store import OPEN_INQUIRY_STATUSES, Conversation, Draft, DraftEvent, Inquiry, Outbox
 from store import audit
 
@@ -53,6 +59,7 @@ STATUS_VI = {
 ACTION_VI = {
     "created": "soạn", "edited": "sửa", "submitted": "trình duyệt", "approved": "duyệt", "returned": "trả lại",
     "sent": "đã gửi", "undeliverable": "không gửi được", "withdrawn": "rút", "superseded": "không còn hiệu lực",
+    "queued_again": "gửi lại khi doanh nghiệp nhắn tin lại",
 }
 # how an answer given outside the bot was given (record)
 HOW_VI = {"phone": "điện thoại", "email": "email", "in_person": "trực tiếp", "letter": "văn bản", "other": "cách khác"}
@@ -284,6 +291,7 @@ class Answers:
     def return_draft(self, draft_id: int, *, actor: Actor, reason: str, session=None) -> DraftView:
         """Send a submitted draft back to the unit with a reason (kept in its history); the unit
         writes a new draft, which follows this one."""
+        who(actor.email)
         reason = (reason or "").strip()
         if not reason:
             raise CaseError("a return needs a reason", "Cần nêu lý do trả lại dự thảo.")
@@ -324,8 +332,10 @@ class Answers:
         return row
 
     # ---- the delivery loop's hooks (in its short transaction) ------------------------------
-    def delivered(self, s, row: Outbox, at: datetime) -> bool:
-        """`row` was sent at `at`: if it carries an approved answer, the clock stops now."""
+    def delivered(self, s, row: Outbox, at: datetime, *, channel_title: Optional[str] = None) -> bool:
+        """`row` was sent at `at`: if it carries an approved answer, the clock stops now. An
+        answer sent when the business wrote again (`send_waiting`) after the unit was told it
+        could not be sent: the unit is told that it has reached the business after all."""
         if row.author != "human" or row.inquiry_id is None:
             return False
         d = s.execute(select(Draft).where(Draft.outbox_id == row.id)).scalar_one_or_none()
@@ -338,8 +348,15 @@ class Answers:
         stopped = inquiry.status in OPEN_INQUIRY_STATUSES  # not already answered another way meanwhile
         if stopped:
             self.cases.stop_clock(s, inquiry, at=at, by=d.author, text=d.text, via="approved")
+        again = s.execute(select(DraftEvent.id).where(DraftEvent.draft_id == d.id,
+                                                      DraftEvent.action == "queued_again").limit(1)).first() is not None
+        details = {"draft": d.id, "author": d.author, "approved_by": d.decided_by, "clock_stopped": stopped}
+        if again:
+            details["after_undeliverable"] = True
         audit.record(s, at=at, action=audit.ANSWER_SENT, actor="worker", object_type="inquiry", object_id=inquiry.code,
-                     details={"draft": d.id, "author": d.author, "approved_by": d.decided_by, "clock_stopped": stopped})
+                     details=details)
+        if again:
+            self.cases.answer_reached(s, inquiry, row, d, at=at, clock_stopped=stopped, channel_title=channel_title)
         return True
 
     def undelivered(self, s, row: Outbox, reason: str) -> None:
@@ -351,6 +368,71 @@ class Answers:
             inquiry = s.get(Inquiry, d.inquiry_id)
             audit.record(s, at=self.clock(), action=audit.ANSWER_UNDELIVERABLE, actor="worker", object_type="inquiry",
                          object_id=inquiry.code, details={"draft": d.id, "reason": reason})
+
+    # ---- an undeliverable answer, sent when the business writes again ----------------------
+    def send_waiting(self, s, page_id: str, sender_id: str, *, at: datetime) -> list[Outbox]:
+        """The business has just written to the page (at `at`, in the caller's transaction):
+        Messenger's window is open again, so an approved answer that could not be sent because
+        it had closed goes now, as it was approved (no new approval, no new draft). Such an
+        answer waits when, for an inquiry of this sender on this page that was written
+        privately (an answer under a comment has no window) and is still open:
+        - its latest draft is `undeliverable` and its outbox row was refused for the window
+          (status "undeliverable": the channel's plan said so, or it kept failing until the
+          window closed); one the channel refused for good ("failed": the person blocked the
+          page, a bad parameter) would only fail again;
+        - the unit that wrote it still leads (not given to another unit meanwhile), and the
+          unit has started no newer draft (a draft after it, even withdrawn, is its later word).
+        An answer recorded as given another way (`record`) has answered the inquiry: never sent.
+        The draft goes back to `approved` by a conditional UPDATE (two messages of the business
+        handled at once, by two workers: one wins, one row is queued) and a new outbox row is
+        queued with the text first approved, keyed by the refused row (`answer:draft:<id>:
+        after:<row>`); the delivery loop sends it like any reply (at least once), stops the
+        clock at the send (`delivered`) and the unit is told that it reached the business. A
+        text the content filter now refuses is not sent (it stays undeliverable). Returns the
+        rows queued."""
+        newer = aliased(Draft)
+        latest = select(func.max(newer.id)).where(newer.inquiry_id == Inquiry.id).correlate(Inquiry).scalar_subquery()
+        found = s.execute(select(Draft, Inquiry, Outbox).join(Inquiry, Inquiry.id == Draft.inquiry_id)
+                          .join(Outbox, Outbox.id == Draft.outbox_id).where(
+            Inquiry.page_id == page_id, Inquiry.sender_id == sender_id, Inquiry.comment_id.is_(None),
+            Inquiry.status.in_(OPEN_INQUIRY_STATUSES), Draft.status == "undeliverable", Draft.id == latest,
+            Outbox.status == "undeliverable").order_by(Draft.id)).all()
+        queued: list[Outbox] = []
+        for d, inquiry, refused in found:
+            lead = queries.lead(s, inquiry)
+            if lead is None or lead.unit_code != d.unit_code:
+                continue
+            reply = Reply.from_json(refused.message)
+            try:
+                screen(reply, public=False, author="human", rules=self.cases.content_rules)
+            except ContentBlocked:
+                continue
+            now = self.clock()
+            if s.execute(update(Draft).where(Draft.id == d.id, Draft.status == "undeliverable")
+                         .values(status="approved", updated_at=now)
+                         .execution_options(synchronize_session=False)).rowcount != 1:
+                continue  # another worker has queued it
+            s.refresh(d)
+            row = self.cases.reply(s, inquiry.id, f"answer:draft:{d.id}:after:{refused.id}", reply,
+                                   address=self.cases.address(inquiry), author="human")
+            s.flush()
+            d.outbox_id = row.id
+            self._event(s, d, "delivery", "queued_again",
+                        note=f"doanh nghiệp nhắn tin lại lúc {format_local(at)}; gửi câu trả lời đã duyệt")
+            queued.append(row)
+        return queued
+
+    def waiting(self, s, inquiry_ids) -> set[int]:
+        """Of these inquiries, those whose approved answer is on its way or waits for the
+        business to write again (`send_waiting`): the status a business looks up says so, not
+        "đang xử lý"."""
+        ids = list(inquiry_ids)
+        if not ids:
+            return set()
+        latest = select(func.max(Draft.id)).where(Draft.inquiry_id.in_(ids)).group_by(Draft.inquiry_id)
+        return set(s.execute(select(Draft.inquiry_id).join(Outbox, Outbox.id == Draft.outbox_id).where(
+            Draft.id.in_(latest), ((Draft.status == "approved") & (Outbox.status.in_(("pending", "held"))))
+            | ((Draft.status == "undeliverable") & (Outbox.status == "undeliverable")))).scalars())
 
     def supersede(self, s, inquiry: Inquiry, *, by: str, note: str) -> None:
         """Drafts still in the work are moot (answered another way, or another unit's now)."""
@@ -367,7 +449,7 @@ class Answers:
         inquiry arrived). Returns what the console writes in its audit log."""
         if how not in HOW_VI:
             raise CaseError(f"unknown way {how!r}: one of {', '.join(HOW_VI)}", "Cách trả lời không hợp lệ.")
-        text = _clean(text)
+        by, text = who(by), _clean(text)
         now = self.clock()
         at = at or now
         if at.tzinfo is None:

@@ -16,6 +16,23 @@ class CaseError(Exception):
         self.reason = reason or message
 
 
+def who(by: Optional[str]) -> str:
+    """`by` (who did it) without its surrounding blanks; blank is refused: every change is
+    stored with who made it."""
+    by = (by or "").strip()
+    if not by:
+        raise CaseError("who does it (by) is empty", "Chưa ghi người thực hiện.")
+    return by
+
+
+def why(reason: Optional[str], what: str = "this change", what_vi: str = "thay đổi này") -> str:
+    """A required reason without its surrounding blanks; blank is refused."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise CaseError(f"{what} needs a reason", f"Cần nêu lý do {what_vi}.")
+    return reason
+
+
 class NotAllowed(CaseError):
     """The rules forbid this person the action (four eyes, not an approver, not the author).
     `code` names the rule for callers that log or test it."""

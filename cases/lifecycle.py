@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 from sqlalchemy import select
@@ -43,6 +43,7 @@ from cases import queries, replies, screening
 from cases.answers import Answers, TextLimitFor, WindowFor
 from cases.approval import ApprovalRules
 from cases.errors import AlreadyOpened, CaseError, ContentBlocked  # noqa: F401 (the package's names)
+from cases.errors import who, why
 from cases.moderation import Rules, Verdict, default_rules
 from cases.outbox import Address, Reply, join_reply, queue_action, queue_reply
 from cases.screening import Written
@@ -56,8 +57,8 @@ from scheduler.deadlines import DeadlinePolicy, due_at
 from scheduler.notifications.delivery import inquiry_url, queue_notification
 from scheduler.notifications.render import format_local
 from store import audit
-from store import (OPEN_INQUIRY_STATUSES, Assignment, CaseNote, Database, DeadlineChange, Inquiry, InquiryMessage,
-                   Notification, Outbox)
+from store import (OPEN_INQUIRY_STATUSES, Assignment, CaseNote, Conversation, Database, DeadlineChange, Draft,
+                   Inquiry, InquiryMessage, Notification, Outbox)
 
 __all__ = ["AlreadyOpened", "CaseError", "Casework", "Intake", "Opened", "Reminded"]
 # the acknowledgement of the message (inbox event) that opened an inquiry: "ack:<event id>"
@@ -287,16 +288,29 @@ class Casework:
             return replies.received_for_triage(lang, code=inquiry.code, office_name=self.directory.name(
                 lead.unit_code, lang), assign_by=lead.due_at, lead_days=self.policy.days_for("lead"),
                 provisional=provisional)
-        return replies.acknowledgement(lang, code=inquiry.code, intent=inquiry.corrected_intent or inquiry.intent or "",
+        return replies.acknowledgement(lang, code=inquiry.code, intent=self.field_said(inquiry, lead.unit_code),
                                        unit_name=self.directory.name(lead.unit_code, lang), due=lead.due_at,
                                        days=lead.working_days, provisional=provisional)
+
+    def field_said(self, inquiry: Inquiry, unit_code: str) -> str:
+        """The field the acknowledgement names: the domain as it stands, except when a unit's
+        own page kept the message (routing's "page" rule: the classifier leaned to another
+        unit's domain, not surely enough to move it) and no officer has corrected it. Then the
+        field is left out: "Lĩnh vực: Văn hóa, thể thao, du lịch / Đơn vị trả lời: Sở Xây
+        dựng" read as a contradiction to the business (a walkthrough); the unit reads the
+        message and answers or sends it back."""
+        intent = inquiry.corrected_intent or inquiry.intent or ""
+        rule = (inquiry.routing_trace or {}).get("rule") if isinstance(inquiry.routing_trace, dict) else None
+        if not inquiry.corrected_intent and rule == "page" and self.table.domain_units.get(intent) not in (
+                None, unit_code):
+            return ""
+        return intent
 
     def _changed(self, inquiry: Inquiry, lead: Assignment, change: str) -> str:
         """What the business is told when its inquiry's unit, field or date changes later
         (replies.case_changed)."""
         lang = inquiry.language
-        return replies.case_changed(lang, change, code=inquiry.code,
-                                    intent=inquiry.corrected_intent or inquiry.intent or "",
+        return replies.case_changed(lang, change, code=inquiry.code, intent=self.field_said(inquiry, lead.unit_code),
                                     unit_name=self.directory.name(lead.unit_code, lang), due=lead.due_at,
                                     days=lead.working_days, provisional=not self.calendar.is_declared(lead.due_at))
 
@@ -322,6 +336,7 @@ class Casework:
         inbox reads it as a label), written in the routing trace, used in every later notice,
         and the business is told the corrected domain. Naming the unit that already leads with
         a domain corrects the domain only: no new assignment, the deadline stays."""
+        by, reason = who(by), why(reason, "an assignment", "giao phản ánh")
         unit = self._unit(unit_code)
         if domain is not None and domain not in DOMAIN_INTENTS:
             raise CaseError(f"unknown domain {domain!r} (one of: {', '.join(DOMAIN_INTENTS)})",
@@ -378,6 +393,7 @@ class Casework:
 
     def mark_complex(self, code: str, *, by: str, reason: str, session=None) -> Assignment:
         """A complex case: the lead unit has `complex_days` working days from its assignment."""
+        by, reason = who(by), why(reason, "a complex case", "xác định vụ việc phức tạp")
         now = self.clock()
         with self._work(session) as s:
             inquiry = self.find(s, code)
@@ -399,13 +415,37 @@ class Casework:
 
     def request_coordination(self, code: str, unit_codes: Sequence[str], *, by: str, reason: str,
                              session=None) -> list[Assignment]:
-        """Ask units for their input: `coordination_days` working days from this request."""
+        """Ask units for their input: `coordination_days` working days from this request.
+
+        All or nothing: the request is refused as a whole, naming the unit, when one of the
+        units leads the inquiry (it answers; its input is its own answer), already has an open
+        coordinating assignment on it (asked before and not yet answered: a second one would
+        stay open after its input and keep being escalated), or is named twice. Nothing is
+        written then; the person asks again without that unit. A unit whose earlier input is
+        given (its assignment answered) may be asked again."""
+        by, reason = who(by), why(reason, "a coordination request", "đề nghị phối hợp")
         units = [self._unit(c) for c in unit_codes]
         now = self.clock()
         with self._work(session) as s:
             inquiry = self.find(s, code)
             if inquiry.status in ("answered", "closed"):
                 raise CaseError(f"{inquiry.code} is already {inquiry.status}", _closed_vi(inquiry))
+            lead = queries.lead(s, inquiry)
+            asked = {a.unit_code for a in queries.open_assignments(s, inquiry) if a.role == "coordinate"}
+            seen: set[str] = set()
+            for unit in units:
+                if lead is not None and lead.role == "lead" and unit.code == lead.unit_code:
+                    raise CaseError(f"{unit.code} leads {inquiry.code}: a lead unit is not asked to coordinate",
+                                    f"{unit.name} đang chủ trì phản ánh {inquiry.code}, không thể đồng thời là "
+                                    f"đơn vị phối hợp.")
+                if unit.code in asked:
+                    raise CaseError(f"{unit.code} is already asked to coordinate on {inquiry.code} "
+                                    f"(its input is awaited)",
+                                    f"{unit.name} đã được đề nghị phối hợp về phản ánh {inquiry.code} "
+                                    f"và chưa cho ý kiến.")
+                if unit.code in seen:
+                    raise CaseError(f"{unit.code} is named twice", f"{unit.name} được nêu hai lần.")
+                seen.add(unit.code)
             created = []
             for unit in units:
                 a = self._assignment(s, inquiry, unit.code, "coordinate", now)
@@ -419,6 +459,7 @@ class Casework:
         its input, or the lead unit answered the business some other way (recorded as "other";
         `answers.record` says how and what). A text to the business goes through a draft and
         its approval (`answers`); there is no way to send one without."""
+        by = who(by)
         with self._work(session) as s:
             inquiry = self.find(s, code)
             if unit_code is not None:
@@ -436,7 +477,7 @@ class Casework:
     def give_input(self, code: str, unit_code: str, *, by: str, text: str, session=None) -> CaseNote:
         """A coordinating unit's input for the lead unit (internal, never sent to the business);
         it closes that unit's coordination assignment (its 2-day clock stops)."""
-        text = (text or "").strip()
+        by, text = who(by), (text or "").strip()
         if not text:
             raise CaseError("the input is empty", "Ý kiến đang để trống.")
         with self._work(session) as s:
@@ -490,8 +531,14 @@ class Casework:
 
     def send_back(self, code: str, *, by: str, reason: str, session=None) -> Assignment:
         """The lead unit says the inquiry is not its own: back to the standing office's triage
-        queue (`triage_days` to assign it again); the business is told once it is reassigned."""
-        reason = (reason or "").strip()
+        queue (`triage_days` to assign it again); the business is told once it is reassigned.
+
+        Coordinating units asked for input stay asked (their assignments open, reminded and
+        escalated as before): their input is on the inquiry's matter, for whichever unit leads
+        it next, and their 2 working days run from the request (Art. 9.3), as after a
+        reassignment; an inquiry in triage may have coordinating units (their notices say the
+        lead unit is not assigned yet). Only the routing of an edited text cancels them."""
+        by, reason = who(by), (reason or "").strip()
         if not reason:
             raise CaseError("sending an inquiry back needs a reason", "Cần nêu lý do trả phản ánh về Ban Xúc tiến.")
         now = self.clock()
@@ -519,7 +566,7 @@ class Casework:
         default) queued now, whatever the reminder timeline says; once per unit and instant.
         `reason` (the console asks for one) is said in the notice under its headline."""
         now = self.clock()
-        reason = (reason or "").strip()
+        by, reason = who(by), (reason or "").strip()
         with self._work(session) as s:
             inquiry = self.find(s, code)
             duty = self._open_duty(s, inquiry, unit_code) if unit_code else queries.lead(s, inquiry)
@@ -599,7 +646,6 @@ class Casework:
                     office_reason: Optional[str] = None) -> None:
         """The unit of a closed assignment learns where the inquiry went: it need not act. Moved
         by the business's edit, or by the standing office (`office_reason`, its reason)."""
-        unit = self.directory[old.unit_code]
         purpose = " để phân loại, giao đơn vị" if new.role == "triage" else ""
         where = (f"phản ánh đã được chuyển cho {self.directory.name(new.unit_code)}{purpose} (hạn "
                  f"{format_local(new.due_at)})")
@@ -609,10 +655,36 @@ class Casework:
             said = (f"Doanh nghiệp đã sửa nội dung phản ánh trước khi đơn vị bắt đầu xử lý. Theo nội dung mới, "
                     f"{where}.")
         note = f"{said} Đơn vị không cần xử lý phản ánh này nữa; hệ thống đã dừng nhắc hạn."
-        queue_notification(s, kind="transferred", key=f"transferred:{old.id}", inquiry=inquiry, assignment=old,
-                           unit_name=unit.name, recipients=list(unit.emails), calendar=self.calendar,
-                           policy=self.policy, now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),
-                           fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
+        self._notice(s, inquiry, old, kind="transferred", key=f"transferred:{old.id}", note=note)
+
+    ADDITION_NOTICE_EVERY = timedelta(minutes=30)
+
+    def tell_unit_of_addition(self, s, inquiry: Inquiry, *, text: Optional[str], attachments: Sequence = (),
+                              at: datetime) -> None:
+        """The unit handling the inquiry learns that the business added to it (a follow-up
+        message or file joined to the thread): nothing told it before, and a draft awaiting
+        approval could be approved against what the business had just corrected (a
+        walkthrough: "À em nhầm, nhà xưởng ở Quảng Yên chứ không phải Cẩm Phả"). At most one
+        notice per inquiry per ADDITION_NOTICE_EVERY: a business adds in bursts, and the
+        console's thread shows every message. A draft awaiting approval is named in it."""
+        assignment = s.execute(select(Assignment).where(
+            Assignment.inquiry_id == inquiry.id, Assignment.role.in_(("lead", "triage")), Assignment.status == "open")
+            .order_by(Assignment.id.desc()).limit(1)).scalars().first()
+        if assignment is None or inquiry.status not in OPEN_INQUIRY_STATUSES:
+            return
+        bucket = int(at.timestamp() // self.ADDITION_NOTICE_EVERY.total_seconds())
+        said = (text or "").strip()
+        shown = said if len(said) <= 1000 else said[:1000] + "…"
+        files = f" kèm {len(attachments)} tệp" if attachments else ""
+        note = (f"Doanh nghiệp đã gửi thêm nội dung cho phản ánh lúc {format_local(at)}{files}"
+                + (f": «{shown}»." if shown else ".")
+                + " Các tin nhắn bổ sung đều có trên trang phản ánh.")
+        waiting = s.execute(select(Draft.id).where(Draft.inquiry_id == inquiry.id, Draft.status == "submitted")
+                            .order_by(Draft.id)).scalars().all()
+        if waiting:
+            note += (f" Dự thảo trả lời #{waiting[-1]} đang chờ duyệt được soạn trước nội dung này: đề nghị xem lại "
+                     "trước khi duyệt.")
+        self._notice(s, inquiry, assignment, kind="added", key=f"added:{inquiry.id}:{bucket}", note=note)
 
     def tell_unit_of_edit(self, s, inquiry: Inquiry, *, key: str, text: str, at: datetime) -> None:
         """A unit that has started learns that the business changed what it wrote; nothing
@@ -622,11 +694,16 @@ class Casework:
             .order_by(Assignment.status != "open", Assignment.id.desc()).limit(1)).scalars().first()
         if assignment is None:
             return
-        unit = self.directory[assignment.unit_code]
         shown = text if len(text) <= 1000 else text[:1000] + "…"
         note = (f"Doanh nghiệp đã sửa một tin nhắn của phản ánh lúc {format_local(at)}, sau khi đơn vị đã bắt đầu "
                 f"xử lý. Nội dung mới: «{shown}». Phản ánh không tự chuyển đơn vị và hạn trả lời không thay đổi.")
-        queue_notification(s, kind="edited", key=key, inquiry=inquiry, assignment=assignment, unit_name=unit.name,
+        self._notice(s, inquiry, assignment, kind="edited", key=key, note=note)
+
+    def _notice(self, s, inquiry: Inquiry, assignment: Assignment, *, kind: str, key: str, note: str) -> None:
+        """A notice to the unit of `assignment` saying `note` under its headline (moved, edited,
+        added to), with the inquiry's details and link as every notice has them."""
+        unit = self.directory[assignment.unit_code]
+        queue_notification(s, kind=kind, key=key, inquiry=inquiry, assignment=assignment, unit_name=unit.name,
                            recipients=list(unit.emails), calendar=self.calendar, policy=self.policy,
                            now=self.clock(), page_name=self.directory.page_name(inquiry.page_id),
                            fanouts=self.fanouts, note=note, link=self.link(inquiry.code))
@@ -639,23 +716,54 @@ class Casework:
         inquiry = s.get(Inquiry, row.inquiry_id)
         unit = self.directory.get(inquiry.unit_code)
         contact_text = ", ".join(c for c in contact if c) or "doanh nghiệp chưa để lại số điện thoại hoặc email"
+        # an approved answer refused for the window goes when the business writes again (Answers.send_waiting)
+        later = (f"\nNếu doanh nghiệp nhắn tin lại qua {channel_title} trước khi đơn vị ghi nhận trả lời, hệ thống sẽ "
+                 f"gửi ngay câu trả lời đã duyệt này (không cần duyệt lại) và báo cho đơn vị."
+                 if row.author == "human" and row.status == "undeliverable" and not inquiry.comment_id else "")
         text = (f"Tin nhắn gửi doanh nghiệp về phản ánh {inquiry.code} không thể gửi qua {channel_title} "
-                f"({reason}).\nĐề nghị đơn vị liên hệ trực tiếp: {contact_text}.\n\nNội dung cần gửi:\n"
+                f"({reason}).\nĐề nghị đơn vị liên hệ trực tiếp: {contact_text}.{later}\n\nNội dung cần gửi:\n"
                 f"{Reply.from_json(row.message).text}\n\nNội dung phản ánh:\n{inquiry.text}\n\n"
                 f"Sau khi trả lời, ghi nhận câu trả lời (cách trả lời, nội dung) trong trang quản lý: "
                 f"{self.link(inquiry.code)}")
-        s.add(Notification(
-            idempotency_key=f"undeliverable:{row.id}", inquiry_id=inquiry.id, kind="undeliverable",
-            channel="email", recipients=list(unit.emails) if unit else [],
-            subject=f"[DDCI Quảng Ninh] Không gửi được trả lời phản ánh {inquiry.code} qua {channel_title}",
-            body_text=text, status="pending", attempts=0, next_attempt_at=self.clock(), created_at=self.clock()))
+        self._mail_unit(s, inquiry, unit, key=f"undeliverable:{row.id}", kind="undeliverable", body=text,
+                        subject=f"Không gửi được trả lời phản ánh {inquiry.code} qua {channel_title}")
 
-    def delivered(self, s, row: Outbox, at: datetime) -> bool:
+    def _mail_unit(self, s, inquiry: Inquiry, unit, *, key: str, kind: str, subject: str, body: str) -> None:
+        """A plain e-mail to a unit about the delivery of a message to its business."""
+        s.add(Notification(
+            idempotency_key=key, inquiry_id=inquiry.id, kind=kind, channel="email",
+            recipients=list(unit.emails) if unit else [], subject=f"[DDCI Quảng Ninh] {subject}", body_text=body,
+            status="pending", attempts=0, next_attempt_at=self.clock(), created_at=self.clock()))
+
+    def delivered(self, s, row: Outbox, at: datetime, *, channel_title: Optional[str] = None) -> bool:
         """The delivery loop sent `row` at `at` (in its transaction): an approved answer stops
         the clock now (cases.answers); an acknowledgement's wait is measured (telemetry)."""
         if row.idempotency_key.startswith(ACK_KEY_PREFIX):
             self._acknowledged(s, row, at)
-        return self.answers.delivered(s, row, at)
+        return self.answers.delivered(s, row, at, channel_title=channel_title)
+
+    def answer_reached(self, s, inquiry: Inquiry, row: Outbox, draft, *, at: datetime, clock_stopped: bool,
+                       channel_title: Optional[str] = None) -> None:
+        """An approved answer the unit was told could not be sent (Messenger's window had
+        closed) has reached the business after all, when it wrote again (Answers.send_waiting):
+        the unit need not call the business any more, told in Vietnamese."""
+        unit = self.directory.get(draft.unit_code)
+        title = channel_title or inquiry.reply_channel
+        written = s.get(Conversation, (inquiry.page_id, inquiry.sender_id))
+        came_back = (f" lúc {format_local(written.last_user_message_at)}"
+                     if written is not None and written.last_user_message_at else "")
+        if clock_stopped:
+            outcome = (f"Phản ánh được ghi nhận đã trả lời lúc {format_local(at)}. Đơn vị không cần liên hệ doanh "
+                       f"nghiệp bằng cách khác và không cần ghi nhận trả lời nữa.")
+        else:
+            outcome = ("Phản ánh đã được ghi nhận trả lời trước đó (bằng cách khác); thời điểm trả lời không thay "
+                       "đổi.")
+        text = (f"Doanh nghiệp đã nhắn tin lại{came_back} qua {title}, nên hệ thống đã gửi câu trả lời đã duyệt "
+                f"(dự thảo #{draft.id}) về phản ánh {inquiry.code} lúc {format_local(at)}; câu trả lời này trước đó "
+                f"không gửi được vì đã quá thời gian {title} cho phép.\n{outcome}\n\nNội dung đã gửi:\n"
+                f"{Reply.from_json(row.message).text}\n\nTrang quản lý: {self.link(inquiry.code)}")
+        self._mail_unit(s, inquiry, unit, key=f"answer_delivered:{row.id}", kind="answer_delivered", body=text,
+                        subject=f"Đã gửi được trả lời phản ánh {inquiry.code} qua {title}")
 
     @staticmethod
     def _acknowledged(s, row: Outbox, at: datetime) -> None:

@@ -13,15 +13,25 @@ from routing.taxonomy import DOMAIN_INTENTS, domain_name
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 STATUS_NAMES = {
-    "vi": {"triage": "đang phân loại", "assigned": "đang xử lý", "answered": "đã trả lời", "closed": "đã đóng"},
-    "en": {"triage": "being triaged", "assigned": "in progress", "answered": "answered", "closed": "closed"},
+    "vi": {"triage": "đang phân loại", "assigned": "đang xử lý", "answered": "đã trả lời", "closed": "đã đóng",
+           "answer_on_its_way": "đã có câu trả lời, đang gửi tới Quý doanh nghiệp"},
+    "en": {"triage": "being triaged", "assigned": "in progress", "answered": "answered", "closed": "closed",
+           "answer_on_its_way": "answered, the answer is being sent to you"},
 }
 
 
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")
+
+
 def when(instant: datetime, lang: str) -> str:
+    """A local instant as the business reads it. In English the month is a word: a foreign
+    investor may read 09/12 as 12 September; and no brackets, since the due date is followed by
+    its own ("Answer due by: 17:00 Vietnam time on 9 December 2026 (3 working days, …)"; a
+    walkthrough read two pairs in a row)."""
     local = instant.astimezone(TZ)
     if lang == "en":
-        return local.strftime("%H:%M on %d/%m/%Y (Vietnam time)")
+        return f"{local:%H:%M} Vietnam time on {local.day} {MONTHS_EN[local.month - 1]} {local.year}"
     return local.strftime("%H:%M ngày %d/%m/%Y")
 
 
@@ -49,23 +59,26 @@ def provisional_text(due: datetime, lang: str) -> str:
 
 def acknowledgement(lang: str, *, code: str, intent: str, unit_name: str, due: datetime, days: int,
                     provisional: bool = False) -> str:
-    """`intent` is the domain as it stands (an officer's correction, else the classifier's);
+    """`intent` is the domain as it stands (an officer's correction, else the classifier's;
+    "" leaves the field out: the unit does not own it, see Casework._acknowledgement);
     `provisional`: the due date lies in a year whose days off are not declared yet."""
     if lang == "en":
         note = f"; {provisional_text(due, lang)}" if provisional else ""
+        field_line = f"Field: {domain_name(intent, 'en')}\n" if intent else ""
         return (
             "Thank you for contacting DDCI Quang Ninh. We have received your inquiry.\n"
             f"Tracking code: {code}\n"
-            f"Field: {domain_name(intent, 'en')}\n"
+            f"{field_line}"
             f"Answering unit: {unit_name}\n"
             f"Answer due by: {when(due, lang)} ({days_text(days, lang)}, Decision 3887/QĐ-UBND{note})\n"
             "Send us the tracking code at any time to check its status."
         )
     note = f"; {provisional_text(due, lang)}" if provisional else ""
+    field_line = f"Lĩnh vực: {domain_name(intent, 'vi')}\n" if intent else ""
     return (
         "Cảm ơn Quý doanh nghiệp đã gửi phản ánh, kiến nghị tới DDCI Quảng Ninh.\n"
         f"Mã tra cứu: {code}\n"
-        f"Lĩnh vực: {domain_name(intent, 'vi')}\n"
+        f"{field_line}"
         f"Đơn vị trả lời: {unit_name}\n"
         f"Hạn trả lời: {when(due, lang)} ({days_text(days, lang)} theo Quyết định 3887/QĐ-UBND{note})\n"
         "Quý doanh nghiệp có thể gửi mã tra cứu để xem tình trạng xử lý."
@@ -133,10 +146,12 @@ def updated_after_edit(lang: str, *, code: str, intent: Optional[str], unit_name
         return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa và chuyển tới "
                 f"{unit_name} để giao đơn vị có thẩm quyền trước {when(due, lang)}.")
     if lang == "en":
-        return (f"We have updated inquiry {code} with your edited message. Field: {domain_name(intent or '', 'en')}. "
+        field = f"Field: {domain_name(intent, 'en')}. " if intent else ""  # "": the unit does not own it
+        return (f"We have updated inquiry {code} with your edited message. {field}"
                 f"Answering unit: {unit_name}. Answer due by: {when(due, lang)}.")
-    return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa. Lĩnh vực: "
-            f"{domain_name(intent or '', 'vi')}. Đơn vị trả lời: {unit_name}. Hạn trả lời: {when(due, lang)}.")
+    field = f"Lĩnh vực: {domain_name(intent, 'vi')}. " if intent else ""
+    return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa. {field}"
+            f"Đơn vị trả lời: {unit_name}. Hạn trả lời: {when(due, lang)}.")
 
 
 def answer(lang: str, *, code: str, unit_name: str, text: str) -> str:
@@ -153,8 +168,16 @@ def status_lines(lang: str, rows: list[dict]) -> str:
                 else "Không tìm thấy phản ánh nào của Quý doanh nghiệp với mã tra cứu này.")
     names = STATUS_NAMES["en" if lang == "en" else "vi"]
     due_word = "due" if lang == "en" else "hạn"
-    return "\n".join(f"{r['code']}: {names.get(r['status'], r['status'])}, {r['unit']}, "
-                     f"{due_word} {when(r['due'], lang) if r['due'] else '-'}" for r in rows)
+
+    def line(r: dict) -> str:
+        if r.get("answered_at"):  # when it was answered, not a deadline that no longer matters
+            said = "answered at" if lang == "en" else "đã trả lời lúc"
+            return f"{r['code']}: {said} {when(r['answered_at'], lang)}, {r['unit']}"
+        if r["status"] == "answer_on_its_way":
+            return f"{r['code']}: {names.get(r['status'], r['status'])}, {r['unit']}"
+        return (f"{r['code']}: {names.get(r['status'], r['status'])}, {r['unit']}, "
+                f"{due_word} {when(r['due'], lang) if r['due'] else '-'}")
+    return "\n".join(line(r) for r in rows)
 
 
 def no_open_inquiry(lang: str) -> str:
@@ -165,6 +188,16 @@ def no_open_inquiry(lang: str) -> str:
 def followup_joined(lang: str, code: str) -> str:
     return (f"We have added this to your inquiry {code}." if lang == "en"
             else f"Đã bổ sung nội dung này vào phản ánh {code}.")
+
+
+def followup_was_answered(lang: str, code: str) -> str:
+    """"Add to my inquiry" chosen after that inquiry was answered: it opens a new one, said so
+    before its acknowledgement (a walkthrough: the new code came with no word why)."""
+    if lang == "en":
+        return (f"Your inquiry {code} has already been answered, so what you wrote is received as a new "
+                "inquiry (its tracking code follows).")
+    return (f"Phản ánh {code} đã được trả lời, nên nội dung Quý doanh nghiệp muốn bổ sung được tiếp nhận là "
+            "một phản ánh mới (mã tra cứu ở tin nhắn sau).")
 
 
 def followup_already(lang: str, status: str, code: str) -> str:

@@ -56,6 +56,7 @@ def has_diacritics(text: str) -> bool:
     return bool(_VIET_MARKS.search(unicodedata.normalize("NFD", text)))
 
 
+_LETTERS = re.compile(r"[^\W\d_]+")
 _EN_WORDS = frozenset(
     "the a an and or of to for in on at is are was were be do does did how what when where which who "
     "we our us i my you your please can could would should may need want apply license licence permit "
@@ -69,13 +70,19 @@ _VI_WORDS = frozenset(
 
 
 def detect_language(text: str, default: str = "vi") -> str:
-    """'vi' or 'en': the language to answer in. Diacritics decide; else word counts do; a text
-    that shows neither (a phone number, "ok", a name) is `default` (the conversation's so far)."""
-    if has_diacritics(text):
+    """'vi' or 'en': the language to answer in. A word with diacritics that is not capitalised
+    decides Vietnamese; else word counts do; a text that shows neither (a phone number, "ok", a
+    name, "Hạ Long?") is `default` (the conversation's so far).
+
+    Capitalised words with diacritics are names: foreign investors write "Vân Đồn", "Hạ Long"
+    and "Quảng Ninh" with their accents inside English sentences, which were answered in
+    Vietnamese (a walkthrough)."""
+    marked = [w for w in _LETTERS.findall(text) if has_diacritics(w)]
+    if any(not w[0].isupper() for w in marked):
         return "vi"
-    words = re.findall(r"[a-z]+", text.lower())
+    words = re.findall(r"[a-z]+", strip_diacritics(text).lower())
     en = sum(w in _EN_WORDS for w in words)
     vi = sum(w in _VI_WORDS for w in words)
-    if en == vi == 0:
+    if en == vi == 0:  # names alone ("Hạ Long?") keep the conversation's language
         return default
     return "en" if en > vi and en >= max(1, len(words) // 5) else "vi"

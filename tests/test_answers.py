@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from cases import Actor, CaseError, Conflict, NotAllowed
 from cases.approval import ApprovalRules, DraftFacts, UnitApproval
-from store import Assignment, Draft, DraftEvent, Inquiry, InquiryMessage, Notification, Outbox
+from store import Assignment, DeadlineChange, Draft, DraftEvent, Inquiry, InquiryMessage, Notification, Outbox
 from tests.conftest import REPO, VN, load_fixture, signed_post, with_text
 
 QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
@@ -383,6 +383,82 @@ def test_coordinating_units_input_closes_only_its_own_assignment(case, clock, gr
     assert record.link == f"http://127.0.0.1:5000/inquiries/{code}"
 
 
+def test_the_lead_unit_or_a_unit_already_asked_is_not_asked_to_coordinate(case, clock):
+    """An operator: `coordinate CODE SO_XD` on an inquiry SO_XD leads was accepted, and asking
+    THUE_QN twice made two open assignments (one stayed open after its input, escalated)."""
+    c = case()
+    code = c.ask()
+    with pytest.raises(CaseError, match="SO_XD leads") as lead:
+        c.cw.request_coordination(code, ["SO_XD"], by=OFFICE.email, reason="hỏi ý kiến")
+    assert "đang chủ trì" in lead.value.reason
+    c.cw.request_coordination(code, ["THUE_QN"], by=OFFICE.email, reason="hỏi ý kiến về thuế")
+    with pytest.raises(CaseError, match="THUE_QN is already asked") as again:
+        c.cw.request_coordination(code, ["SO_TC", "THUE_QN"], by=OFFICE.email, reason="hỏi lại")
+    assert "đã được đề nghị phối hợp" in again.value.reason
+    with pytest.raises(CaseError, match="SO_TC is named twice"):
+        c.cw.request_coordination(code, ["SO_TC", "SO_TC"], by=OFFICE.email, reason="hỏi ý kiến")
+    coordinating = [a for a in c.rows(Assignment) if a.role == "coordinate"]
+    assert [(a.unit_code, a.status) for a in coordinating] == [("THUE_QN", "open")]  # nothing else written
+    c.cw.give_input(code, "THUE_QN", by="canbo@thue.quangninh.example", text="Không phát sinh nghĩa vụ thuế.")
+    assert [a.status for a in c.rows(Assignment) if a.role == "coordinate"] == ["answered"]
+    c.cw.request_coordination(code, ["THUE_QN"], by=OFFICE.email, reason="hỏi thêm")  # answered: may be asked again
+    run = c.app.test_cli_runner().invoke(args=["inquiries", "coordinate", code, "THUE_QN", "--by", OFFICE.email,
+                                               "--reason", "lần nữa"])
+    assert run.exit_code == 1 and "already asked" in run.output
+    assert [a.status for a in c.rows(Assignment) if a.role == "coordinate"] == ["answered", "open"]
+
+
+BLANKS = [
+    ("assign", lambda cw, code, by, why: cw.assign(code, "SO_TC", by=by, reason=why)),
+    ("complex", lambda cw, code, by, why: cw.mark_complex(code, by=by, reason=why)),
+    ("coordinate", lambda cw, code, by, why: cw.request_coordination(code, ["THUE_QN"], by=by, reason=why)),
+    ("send-back", lambda cw, code, by, why: cw.send_back(code, by=by, reason=why)),
+]
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+@pytest.mark.parametrize("name, call", BLANKS, ids=[n for n, _ in BLANKS])
+def test_a_change_with_a_blank_who_or_why_is_refused(case, clock, name, call, blank):
+    """An operator: `complex CODE --by "" --reason ""` stored a deadline change with neither."""
+    c = case()
+    code = c.ask()
+    before = (c.rows(Assignment), c.rows(DeadlineChange))
+    with pytest.raises(CaseError, match="who does it") as no_who:
+        call(c.cw, code, blank, "một lý do")
+    assert no_who.value.reason == "Chưa ghi người thực hiện."
+    with pytest.raises(CaseError, match="needs a reason") as no_why:
+        call(c.cw, code, OFFICE.email, blank)
+    assert no_why.value.reason.startswith("Cần nêu lý do")
+    after = (c.rows(Assignment), c.rows(DeadlineChange))
+    assert [[(a.id, a.status, a.due_at) for a in rows] for rows in after] == \
+        [[(a.id, a.status, a.due_at) for a in rows] for rows in before]  # nothing written
+
+
+def test_other_actions_refuse_a_blank_who_and_the_cli_says_why(case, clock):
+    c = case()
+    code = c.ask()
+    c.cw.request_coordination(code, ["THUE_QN"], by=" " + OFFICE.email + " ", reason=" hỏi ý kiến ")
+    [stored] = [ch for ch in c.rows(DeadlineChange) if ch.old_due_at is None and ch.reason.startswith("hỏi")]
+    assert (stored.changed_by, stored.reason) == (OFFICE.email, "hỏi ý kiến")  # kept without the blanks
+    for call in (lambda: c.cw.remind(code, by=" "),
+                 lambda: c.cw.give_input(code, "THUE_QN", by=" ", text="Ý kiến"),
+                 lambda: c.cw.answer(code, by=""),
+                 lambda: c.answers.record(code, by=" ", how="phone", text="Đã gọi điện")):
+        with pytest.raises(CaseError, match="who does it"):
+            call()
+    d = c.answers.submit(c.answers.draft(code, actor=OFFICER, text=ANSWER).id, actor=OFFICER)
+    with pytest.raises(CaseError, match="who does it"):
+        c.answers.return_draft(d.id, actor=Actor(" ", "head", "SO_XD"), reason="Chưa cụ thể")
+    run = c.app.test_cli_runner().invoke
+    changes = len(c.rows(DeadlineChange))
+    result = run(args=["inquiries", "complex", code, "--by", "", "--reason", ""])
+    assert result.exit_code == 1 and "who does it (by) is empty" in result.output
+    result = run(args=["inquiries", "complex", code, "--by", OFFICE.email, "--reason", "  "])
+    assert result.exit_code == 1 and "needs a reason" in result.output
+    assert len(c.rows(DeadlineChange)) == changes and c.inquiry(code).status == "assigned"
+    assert c.rows(Draft)[0].status == "submitted"
+
+
 def test_the_standing_office_reminds_a_unit_at_once(case, clock):
     c = case()
     code = c.ask()
@@ -428,6 +504,17 @@ def test_a_unit_sends_an_inquiry_back_to_the_triage_queue(case, clock):
         assert triage_queue(s, c.cw.calendar, "BXT", clock.now).rows == ()
 
 
+def test_a_send_back_leaves_the_coordinating_units_asked(case, clock):
+    """Intended (Casework.send_back): the input is on the inquiry's matter, for its next lead."""
+    c = case()
+    code = c.ask()
+    c.cw.request_coordination(code, ["THUE_QN"], by=OFFICE.email, reason="hỏi ý kiến về thuế")
+    c.cw.send_back(code, by=HEAD.email, reason="Không thuộc thẩm quyền của Sở")
+    assert {(a.role, a.unit_code): a.status for a in c.rows(Assignment)} == {
+        ("lead", "SO_XD"): "returned", ("coordinate", "THUE_QN"): "open", ("triage", "BXT"): "open"}
+    c.cw.give_input(code, "THUE_QN", by="canbo@thue.quangninh.example", text="Không phát sinh nghĩa vụ thuế.")
+
+
 def test_the_cli_drafts_approves_returns_and_records(case, clock, graph):
     c = case()
     code = c.ask()
@@ -452,6 +539,55 @@ def test_the_cli_drafts_approves_returns_and_records(case, clock, graph):
 
     shown = json.loads(run(args=["inquiries", "show", code, "--json"]).output)
     assert shown["answered_via"] == "recorded" and [d["status"] for d in shown["drafts"]] == ["returned"]
+
+
+def test_the_cli_takes_the_role_and_unit_of_the_persons_console_account(case, clock):
+    """An operator: a head created with `flask users create --role head` was refused by
+    `approve` unless --role head was given, and a disabled account approved with --role head."""
+    c = case()
+    code = c.ask()
+    run = c.app.test_cli_runner().invoke
+    boss = "truongphong@soxd.quangninh.example"  # in no approvers list of config.yml
+    assert run(args=["users", "create", "--email", boss, "--unit", "SO_XD", "--role", "head"]).exit_code == 0
+    drafted = run(args=["inquiries", "draft", code, "--by", OFFICER.email, "--text", ANSWER])
+    draft_id = drafted.output.split("draft #")[1].split()[0]
+    officer = run(args=["inquiries", "approve", draft_id, "--by", boss, "--role", "officer"])
+    assert officer.exit_code == 1 and "is head in the console, not officer" in officer.output
+    elsewhere = run(args=["inquiries", "approve", draft_id, "--by", boss, "--unit", "SO_TC"])
+    assert elsewhere.exit_code == 1 and "belongs to SO_XD in the console, not SO_TC" in elsewhere.output
+    assert run(args=["users", "disable", "--email", boss]).exit_code == 0
+    disabled = run(args=["inquiries", "approve", draft_id, "--by", boss.upper(), "--role", "head"])
+    assert disabled.exit_code == 1 and "disabled" in disabled.output
+    assert c.rows(Draft)[0].status == "submitted"
+    # ... and every other change in a disabled account's name (a review: only drafts checked)
+    for args in (["remind", code], ["complex", code, "--reason", "x"], ["send-back", code, "--reason", "x"],
+                 ["record", code, "--how", "phone", "--text", "x"], ["assign", code, "SO_TC", "--reason", "x"]):
+        refused = run(args=["inquiries", *args, "--by", boss])
+        assert refused.exit_code == 1 and "disabled" in refused.output, (args, refused.output)
+    assert c.inquiry(code).status == "assigned" and c.inquiry(code).unit_code == "SO_XD"
+    assert run(args=["users", "enable", "--email", boss]).exit_code == 0
+    approved = run(args=["inquiries", "approve", draft_id, "--by", boss])
+    assert approved.exit_code == 0, approved.output
+    assert c.rows(Draft)[0].status == "approved" and c.history(int(draft_id))[-1] == ("approved", boss)
+    # without an account, config.yml decides, as before
+    again = c.ask(sender="4455667788")
+    drafted = run(args=["inquiries", "draft", again, "--by", OFFICER.email, "--text", ANSWER])
+    second = drafted.output.split("draft #")[1].split()[0]
+    assert run(args=["inquiries", "approve", second, "--by", HEAD.email]).exit_code == 0
+
+
+def test_the_cli_prints_the_recorded_instant_in_local_time(case, clock):
+    """An operator: `record` printed `at 2026-12-04T20:20:18.903182+00:00` (README: local time)."""
+    from datetime import timezone
+
+    c = case()
+    code = c.ask()
+    clock.set(datetime(2026, 11, 27, 13, 20, 18, 903182, tzinfo=timezone.utc))
+    result = c.app.test_cli_runner().invoke(args=["inquiries", "record", code, "--by", OFFICER.email,
+                                                  "--how", "phone", "--text", "Đã gọi điện hướng dẫn"])
+    assert result.exit_code == 0, result.output
+    assert "answered by phone (điện thoại) at 2026-11-27T20:20:18+07:00, recorded by" in result.output
+    assert c.inquiry(code).answered_at == clock.now  # stored as it was, to the microsecond
 
 
 def test_the_units_queue_states_filters_search_and_paging(case, clock):
@@ -504,3 +640,234 @@ def test_the_units_queue_states_filters_search_and_paging(case, clock):
     assert week.week == "2026-W49"
     xd = {r.unit: r for r in week.rows}["SO_XD"]
     assert (xd.received, xd.open, xd.awaiting_approval, xd.overdue) == (3, 3, 1, 0)  # b, cc, d (a: last week)
+
+
+def test_every_change_made_with_the_cli_is_in_the_audit_log(case, clock, graph):
+    """The CLI has no login: each change is logged as the console's are, under the operating
+    system's user who ran it, with the --by it claimed; a refused command logs nothing."""
+    import getpass
+
+    from store import AuditEntry
+    from store import audit as log
+
+    c = case()
+    code, other, third = c.ask(), c.ask(QUESTION + " (lần 2)", sender="b"), c.ask(QUESTION + " (lần 3)", sender="c")
+    run = c.app.test_cli_runner().invoke
+
+    def ok(*args):
+        result = run(args=["inquiries", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ok("remind", code, "--by", OFFICE.email)
+    ok("complex", code, "--by", OFFICE.email, "--reason", "cần xác minh")
+    ok("coordinate", code, "SO_TC", "--by", OFFICE.email, "--reason", "hỏi ý kiến")
+    ok("input", code, "SO_TC", "--by", "canbo@sotc.quangninh.example", "--text", "Không vướng về tài chính")
+    first = ok("draft", code, "--by", OFFICER.email, "--text", "Xem trên mạng").split("draft #")[1].split()[0]
+    ok("return", first, "--by", HEAD.email, "--reason", "Chưa cụ thể")
+    second = ok("draft", code, "--by", OFFICER.email, "--text", ANSWER).split("draft #")[1].split()[0]
+    refused = run(args=["inquiries", "approve", second, "--by", OFFICER2.email])  # not an approver
+    assert refused.exit_code == 1
+    ok("approve", second, "--by", HEAD.email)
+    ok("send-back", other, "--by", OFFICER.email, "--reason", "Không thuộc thẩm quyền")
+    ok("assign", other, "SO_TC", "--by", OFFICE.email, "--reason", "thuộc tài chính")
+    ok("answer", third, "--by", OFFICER.email, "--text", ANSWER, "--approved-by", HEAD.email)
+    with c.session() as s:
+        entries = s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+        got = [(e.action, e.object_id, e.details["on_behalf_of"]) for e in entries]
+        assert {(e.actor, e.address) for e in entries} == {(f"cli:{getpass.getuser()}", "cli")}
+    assert got == [
+        (log.INQUIRY_REMIND, code, OFFICE.email), (log.INQUIRY_COMPLEX, code, OFFICE.email),
+        (log.INQUIRY_COORDINATE, code, OFFICE.email), (log.INPUT_GIVE, code, "canbo@sotc.quangninh.example"),
+        (log.DRAFT_CREATE, code, OFFICER.email), (log.DRAFT_SUBMIT, code, OFFICER.email),
+        (log.DRAFT_RETURN, code, HEAD.email), (log.DRAFT_CREATE, code, OFFICER.email),
+        (log.DRAFT_SUBMIT, code, OFFICER.email), (log.DRAFT_APPROVE, code, HEAD.email),
+        (log.INQUIRY_SEND_BACK, other, OFFICER.email), (log.INQUIRY_ASSIGN, other, OFFICE.email),
+        (log.DRAFT_CREATE, third, OFFICER.email), (log.DRAFT_SUBMIT, third, OFFICER.email),
+        (log.DRAFT_APPROVE, third, HEAD.email)]
+
+
+def test_a_status_lookup_of_an_answered_inquiry_says_when_it_was_answered(case, clock, graph):
+    """Not the deadline, which no longer matters (a walkthrough read "đã trả lời, …, hạn …")."""
+    c = case()
+    code = c.ask()
+    clock.advance(hours=2)
+    c.answers.record(code, by=OFFICER.email, how="phone", text="Đã gọi điện hướng dẫn")
+    clock.advance(hours=1)
+    signed_post(c.client, with_text(load_fixture("text_message.json"), f"mã {code} của em có trả lời chưa ạ",
+                                    mid="m-lookup"))
+    c.worker.run_once()
+    sender = load_fixture("text_message.json")["entry"][0]["messaging"][0]["sender"]["id"]
+    reply = graph.messages_to(sender)[-1].text
+    assert reply == f"{code}: đã trả lời lúc 12:00 ngày 27/11/2026, Sở Xây dựng", reply
+
+# ---- an undeliverable answer goes when the business writes again -----------------------------
+SATURDAY_NIGHT = datetime(2026, 11, 28, 3, 16, tzinfo=VN)  # the window closes Sunday 03:16: no office time
+
+
+def undeliverable_answer(c, clock, *, text=QUESTION, language=None, answer=ANSWER):
+    """An inquiry written Saturday 03:16 whose answer is approved on Monday: Messenger's window
+    (24 h, the page has no Human Agent permission) closed on Sunday, so it is undeliverable
+    and the unit is told. Returns the inquiry's code and the draft."""
+    clock.set(SATURDAY_NIGHT)
+    code = c.ask(text)
+    clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=VN))
+    d = c.answers.submit(c.answers.draft(code, actor=OFFICER, text=answer, language=language).id, actor=OFFICER)
+    c.answers.approve(d.id, actor=HEAD)
+    c.worker.run_once()
+    [row] = c.rows(Outbox, Outbox.author == "human")
+    assert row.status == "undeliverable" and c.rows(Draft)[-1].status == "undeliverable"
+    return code, d
+
+
+def sends_of(graph, code):
+    return [call for call in graph.calls if call.path.endswith("/me/messages") and code in (call.text or "")
+            and ("Trả lời phản ánh" in call.text or "Answer to inquiry" in call.text)]
+
+
+def write(c, text):
+    c.n += 1
+    signed_post(c.client, with_text(load_fixture("text_message.json"), text, mid=f"m{c.n}"))
+
+
+def test_an_undeliverable_answer_goes_when_the_business_writes_again(case, clock, graph, smtp):
+    from store import AuditEntry
+
+    c = case()
+    code, d = undeliverable_answer(c, clock)
+    [told] = [n for n in c.rows(Notification) if n.kind == "undeliverable"]
+    assert "past 24 hours" not in told.body_text and "đã quá 24 giờ" in told.body_text  # Vietnamese for officers
+    assert "nhắn tin lại" in told.body_text  # what happens if the business writes again
+    assert sends_of(graph, code) == []
+    clock.set(datetime(2026, 11, 30, 10, 40, tzinfo=VN))
+    write(c, "có ai không ạ")
+    c.worker.run_once()
+    [sent] = sends_of(graph, code)  # approved already: no new draft, no new approval
+    assert ANSWER in sent.text and sent.text.startswith(f"Trả lời phản ánh {code}")
+    assert len(c.rows(Inquiry)) == 1 and graph.calls[-1] is sent  # the answer is the reply: no new inquiry
+    assert [(m.direction, m.text) for m in c.rows(InquiryMessage)][-2:] == [("in", "có ai không ạ"), ("out", ANSWER)]
+    assert sent.body["messaging_type"] == "RESPONSE"
+    inquiry = c.inquiry(code)
+    assert (inquiry.status, inquiry.answered_at, inquiry.answered_via) == ("answered", clock.now, "approved")
+    [draft] = c.rows(Draft)
+    assert (draft.status, draft.sent_at) == ("sent", clock.now)
+    assert [a for a, _ in c.history(d.id)] == ["created", "submitted", "approved", "undeliverable", "queued_again",
+                                               "sent"]
+    [reached] = [n for n in c.rows(Notification) if n.kind == "answer_delivered"]
+    assert reached.recipients == told.recipients and code in reached.subject
+    assert "không cần liên hệ" in reached.body_text and "10:40 ngày 30/11/2026" in reached.body_text
+    [audit] = c.rows(AuditEntry, AuditEntry.action == "answer.sent")
+    assert audit.actor == "worker" and audit.object_id == code
+    # the next message does not send it again; a status lookup says it is answered
+    clock.advance(minutes=5)
+    write(c, "cảm ơn ạ")
+    write(c, code)
+    c.worker.run_once()
+    assert len(sends_of(graph, code)) == 1
+    assert "đã trả lời" in graph.calls[-1].text and "đang xử lý" not in graph.calls[-1].text
+
+
+def test_in_english_for_a_business_that_wrote_in_english(case, clock, graph, smtp):
+    c = case()
+    code, _ = undeliverable_answer(c, clock, text=ENGLISH, answer="You need the application form and the drawings.")
+    clock.set(datetime(2026, 11, 30, 14, 0, tzinfo=VN))
+    write(c, "Hello, is anyone there?")
+    c.worker.run_once()
+    [sent] = sends_of(graph, code)
+    assert sent.text.startswith(f"Answer to inquiry {code}") and "application form" in sent.text
+    assert c.inquiry(code).answered_at == clock.now
+
+
+def test_two_quick_messages_send_the_answer_once(case, clock, graph, smtp):
+    c = case()
+    code, _ = undeliverable_answer(c, clock)
+    clock.set(datetime(2026, 11, 30, 10, 40, tzinfo=VN))
+    write(c, "có ai không ạ")
+    write(c, "alo")
+    c.worker.run_once()
+    assert len(sends_of(graph, code)) == 1
+    assert len(c.rows(Outbox, Outbox.author == "human", Outbox.status == "sent")) == 1
+    assert len([n for n in c.rows(Notification) if n.kind == "answer_delivered"]) == 1
+
+
+def test_a_status_lookup_sends_the_waiting_answer_instead_of_in_progress(case, clock, graph, smtp):
+    c = case()
+    code, _ = undeliverable_answer(c, clock)
+    clock.set(datetime(2026, 11, 30, 11, 0, tzinfo=VN))
+    write(c, code)
+    c.worker.run_once()
+    assert len(sends_of(graph, code)) == 1
+    [status] = [call for call in graph.calls if call.text and call.text.startswith(f"{code}:")]
+    assert "đang xử lý" not in status.text and "đã có câu trả lời" in status.text
+    assert c.inquiry(code).status == "answered"
+
+
+def test_an_answer_recorded_as_given_another_way_is_not_sent(case, clock, graph, smtp):
+    c = case()
+    code, _ = undeliverable_answer(c, clock)
+    clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=VN))
+    c.answers.record(code, by=OFFICER.email, how="phone", text="Đã gọi điện hướng dẫn hồ sơ")
+    clock.advance(hours=1)
+    write(c, "có ai không ạ")
+    c.worker.run_once()
+    assert sends_of(graph, code) == []
+    inquiry = c.inquiry(code)
+    assert (inquiry.answered_via, inquiry.answered_at) == ("recorded", datetime(2026, 11, 30, 10, 0, tzinfo=VN))
+    assert [n for n in c.rows(Notification) if n.kind == "answer_delivered"] == []
+
+
+def test_a_newer_draft_is_the_units_word_not_the_undeliverable_one(case, clock, graph, smtp):
+    c = case()
+    code, _ = undeliverable_answer(c, clock)
+    c.answers.draft(code, actor=OFFICER, text="Câu trả lời đang soạn lại")
+    clock.advance(hours=1)
+    write(c, "có ai không ạ")
+    c.worker.run_once()
+    assert sends_of(graph, code) == [] and c.inquiry(code).status == "assigned"
+
+
+def test_the_unit_is_told_when_the_business_adds_to_its_inquiry_and_a_waiting_draft_is_named(case, clock, smtp):
+    """A walkthrough corrected its inquiry after a draft was submitted ("À em nhầm, … Quảng
+    Yên chứ không phải Cẩm Phả"): nothing told the unit, and the head could approve the old
+    answer. One notice per half hour, naming the draft that waits."""
+    from store import Notification
+
+    c = case()
+    code = c.ask()
+    d = c.answers.submit(c.answers.draft(code, actor=OFFICER, text=ANSWER).id, actor=OFFICER)
+    for minutes, text in ((5, "À em nhầm, nhà xưởng ở thị xã Quảng Yên chứ không phải Cẩm Phả ạ"),
+                          (2, "Diện tích nhà xưởng khoảng 2.000 m2 ạ")):
+        clock.advance(minutes=minutes)
+        signed_post(c.client, with_text(load_fixture("text_message.json"), text, mid=f"m-add-{minutes}"))
+        c.worker.run_once()
+    added = c.rows(Notification, Notification.kind == "added", Notification.channel == "email")
+    assert len(added) == 1, [n.body_text for n in added]  # the second addition, 2 minutes later: no second e-mail
+    [notice] = added
+    assert notice.subject.endswith(f"Doanh nghiệp gửi thêm nội dung cho phản ánh {code}")
+    assert "Quảng Yên chứ không phải Cẩm Phả" in notice.body_text
+    assert f"Dự thảo trả lời #{d.id} đang chờ duyệt được soạn trước nội dung này" in notice.body_text
+    assert [m.text for m in c.rows(InquiryMessage) if m.direction == "in"][-1] == "Diện tích nhà xưởng khoảng 2.000 m2 ạ"
+    # and the inquiry's page warns whoever would approve it
+    from tests.console import PEOPLE, add_user, login
+
+    add_user(c.app, PEOPLE["head_a"])
+    browser = c.app.test_client()
+    assert login(browser, PEOPLE["head_a"]).status_code == 302
+    page = browser.get(f"/inquiries/{code}").get_data(as_text=True)
+    assert "Doanh nghiệp đã gửi thêm 2 tin nhắn sau khi dự thảo này được trình" in page
+
+
+def test_the_look_for_a_waiting_answer_is_made_only_when_the_window_may_have_closed(case, clock):
+    """Every message of a known sender paid a join and a flush for it (a review of the hot
+    path); only a day without a word from the business can have left an answer waiting."""
+    c = case()
+    c.ask()
+    looked = []
+    real = c.worker.conversation.cases.answers.send_waiting
+    c.worker.conversation.cases.answers.send_waiting = lambda *a, **k: looked.append(k["at"]) or real(*a, **k)
+    for n, hours in enumerate((0.1, 2, 25)):
+        clock.advance(hours=hours)
+        signed_post(c.client, with_text(load_fixture("text_message.json"), f"Dạ em bổ sung thêm ý {n} ạ",
+                                        mid=f"m-more-{n}"))
+        c.worker.run_once()
+    assert looked == [clock.now]  # after 25 hours of silence only

@@ -359,3 +359,40 @@ def test_the_business_is_never_told_a_field_that_is_not_one():
         assert "Lĩnh vực: chưa xác định" in vi and "Field: not set yet" in en
     vi = case_changed("vi", "assigned", code="QN-2026-000001", intent="xay_dung", unit_name="Sở Xây dựng", due=due, days=3)
     assert "Lĩnh vực: Xây dựng" in vi
+
+
+@pytest.mark.parametrize("confidence, unit, field", [
+    (0.60, "Sở Xây dựng", None),  # the page keeps it: the field it does not own is not said
+    (0.99, "Sở Văn hóa, Thể thao và Du lịch", "Văn hóa, thể thao, du lịch"),  # moved to the owner: said
+])
+def test_a_unit_pages_acknowledgement_names_no_field_the_unit_does_not_own(app, clock, confidence, unit, field):
+    """A walkthrough read "Lĩnh vực: Văn hóa, thể thao, du lịch / Đơn vị trả lời: Sở Xây dựng"
+    on Sở Xây dựng's page: routing's page rule kept the message, and the acknowledgement named
+    a field that unit does not own."""
+    from bot import context, runtime
+    from cases import Intake
+    from nlu.classifier import Classification
+    from store import InboxEvent, Outbox
+    from tests.conftest import SECOND_PAGE
+
+    text = "Khách sạn của tôi ở Bãi Cháy muốn được công nhận hạng 3 sao thì làm thủ tục gì"
+    with app.app_context():
+        casework = runtime.casework(context.settings(), context.db(), clock)
+        with context.db().session() as s:
+            event = InboxEvent(dedup_key="page-rule", page_id=SECOND_PAGE, kind="message", sender_id="42",
+                               payload={}, received_at=clock(), status="done")
+            s.add(event)
+            s.flush()
+            intake = Intake(event_id=event.id, channel="messenger", reply_channel="messenger", page_id=SECOND_PAGE,
+                            sender_id="42", text=text, language="vi", received_at=clock(), sent_at=clock(),
+                            reply_to={"id": "42"})
+            opened = casework.open_inquiry(s, intake, Classification(text=text, intent="van_hoa_du_lich",
+                                                                     confidence=confidence, needs_review=False))
+        casework.mark_complex(opened.code, by="lanhdao", reason="cần xác minh")  # told again later: the same rule
+        with context.db().session() as s:
+            ack, later = [o.message["text"] for o in s.query(Outbox).order_by(Outbox.id)]
+    assert ("Văn hóa" in later) == bool(field), later
+    unit_names = [line for line in ack.splitlines() if line.startswith("Đơn vị trả lời: ")]
+    assert unit_names and unit_names[0].startswith(f"Đơn vị trả lời: {unit}")
+    fields = [line for line in ack.splitlines() if line.startswith("Lĩnh vực: ")]
+    assert fields == ([f"Lĩnh vực: {field}"] if field else [])

@@ -169,6 +169,43 @@ def test_a_person_answering_from_the_page_inbox_answers_the_open_inquiry(channel
     assert [(m.direction, m.source) for m in d.rows(InquiryMessage)] == [("in", "messenger"), ("out", "page_inbox")]
 
 
+@pytest.mark.parametrize("by", ["mid", "text", "small_talk"])
+def test_without_an_app_id_our_own_echo_does_not_answer_the_inquiry(channel, clock, graph, by):
+    """Without FB_APP_ID (config.yml ships none) the echo of the bot's own acknowledgement was
+    taken for a person answering from the page inbox: the inquiry was marked answered the
+    moment it was acknowledged (an operator's review). Our echoes are found in the outbox,
+    by the Send API's message id or, if the echo comes before that id is written, by text."""
+    d = channel()
+    question = load_fixture("video_attachment.json")  # sender 1423587017700273 on page 404217156637689
+    question["entry"][0]["messaging"][0]["message"] = {"mid": "m_q", "text": "Cho hỏi thủ tục xin giấy phép xây dựng"}
+    d.post(question)
+    if by == "small_talk":  # a reply about no inquiry (thanks): found among the page's recent messages
+        thanks = copy.deepcopy(question)
+        thanks["entry"][0]["messaging"][0]["message"] = {"mid": "m_thanks", "text": "Cảm ơn ad nhiều ạ"}
+        clock.advance(hours=2)  # past the follow-up time: thanks are small talk, not an addition
+        thanks["entry"][0]["messaging"][0]["timestamp"] = int(clock.now.timestamp() * 1000)
+        d.post(thanks)
+    ack = [row for row in d.rows(Outbox) if row.status == "sent"][-1]
+    assert (ack.inquiry_id is None) == (by == "small_talk")
+    echo = copy.deepcopy(load_fixture("message_echo.json"))
+    message = echo["entry"][0]["messaging"][0]["message"]
+    message.pop("app_id")  # whatever app: the deployment does not know its own id
+    if by in ("mid", "small_talk"):
+        message["mid"], message["text"] = ack.provider_message_id, "(any text)"
+    else:
+        message["mid"], message["text"] = "m.echo-before-the-id", ack.message["text"]
+    echo["entry"][0]["messaging"][0]["timestamp"] = int(clock.now.timestamp() * 1000)
+    assert ack.provider_message_id
+    d.post(echo)
+    [inquiry] = d.rows(Inquiry)
+    assert inquiry.status != "answered" and inquiry.answered_at is None
+    assert d.outcomes()[-1] == ("echo", "ignored", "echo of our own message (matched in the outbox)")
+    clock.advance(hours=2)  # a person of the page then answers from the page inbox: that one counts
+    d.post(load_fixture("message_echo.json"))
+    [inquiry] = d.rows(Inquiry)
+    assert (inquiry.status, inquiry.answered_by) == ("answered", "page inbox")
+
+
 def inquiry_assignments(d, inquiry):
     from store import Assignment
 
@@ -532,7 +569,7 @@ def test_nul_characters_are_dropped_from_what_is_stored(channel, graph):
 
 
 # ---- contact details: a bounded, linear search --------------------------------------------------
-def test_contacts_are_found_in_the_first_max_scan_chars_only():
+def test_contacts_are_found_in_the_first_or_the_last_max_scan_chars_only():
     from bot.conversation.contacts import MAX_SCAN_CHARS, contacts_in
     from nlu.classifier import MAX_CLASSIFY_CHARS
 
@@ -551,8 +588,11 @@ def test_contacts_are_found_in_the_first_max_scan_chars_only():
     assert contacts_in("+840912345678")[0] == "+84912345678"  # caught before the forms above were added
     end = MAX_SCAN_CHARS - len("a.b@congty.vn")
     assert contacts_in("y" * (end - 1) + " a.b@congty.vn")[1] == "a.b@congty.vn"  # ends at the bound
-    assert contacts_in("y" * end + " a.b@congty.vn") == (None, None)  # one character past it
-    assert contacts_in(filler + " a.b@congty.vn 0912 345 678") == (None, None)
+    middle = "y" * end + " a.b@congty.vn 0912 345 678 " + "z " * MAX_SCAN_CHARS
+    assert contacts_in(middle) == (None, None)  # past the first bound and before the last one
+    # a long letter that signs off with them (a walkthrough: 5,558 characters, "SĐT 0204 3812 345.")
+    assert contacts_in(filler + " Trân trọng, SĐT 0204 3812 345. Email a.b@congty.vn") == ("02043812345", "a.b@congty.vn")
+    assert contacts_in("lh 0912 345 678 " + filler + " a.b@congty.vn") == ("0912345678", "a.b@congty.vn")
 
 
 @pytest.mark.parametrize("text", [
@@ -648,3 +688,68 @@ def test_a_comment_in_triage_is_told_its_unit_and_date_under_the_comment(channel
     assert "Sở Tài chính" in told[0].body["message"] and inquiry.code in told[0].body["message"]
     assert "phức tạp" in told[1].body["message"]
     assert {o.status for o in d.rows(Outbox)} == {"sent"}
+
+
+def comment_assigned_to_sxd(d):
+    """The fixture comment's inquiry, assigned by the standing office to Sở Xây dựng."""
+    from bot import context, runtime
+
+    d.post(load_fixture("feed_comment_add.json"))
+    [inquiry] = d.rows(Inquiry)
+    with d.app.app_context():
+        runtime.casework(context.settings(), context.db(), context.clock()).assign(
+            inquiry.code, "SO_XD", by="bxt", reason="xây dựng")
+    return inquiry
+
+
+def test_the_console_warns_that_an_answer_to_a_comment_is_public(channel, graph):
+    """A walkthrough's officer was not told that the answer goes under the comment, for all
+    to see."""
+    from tests.console import PEOPLE, add_user, login
+
+    d = channel()
+    inquiry = comment_assigned_to_sxd(d)
+    add_user(d.app, PEOPLE["office"])
+    browser = d.app.test_client()
+    assert login(browser, PEOPLE["office"]).status_code == 302
+    page = browser.get(f"/inquiries/{inquiry.code}").get_data(as_text=True)
+    assert 'id="public-answer"' in page and "công khai" in page
+
+
+def test_a_reply_under_ones_own_comment_joins_its_inquiry(channel, graph, clock):
+    """A walkthrough thanked under its own comment ("Cảm ơn ad, mong sớm nhận được phản hồi"):
+    a second public inquiry opened, with its own public acknowledgement."""
+    from store import InquiryMessage
+
+    d = channel()
+    inquiry = comment_assigned_to_sxd(d)
+    d.worker.run_once()  # the unit and date said under the comment
+    calls = len(graph.calls)
+    clock.advance(minutes=30)
+    reply = copy.deepcopy(load_fixture("feed_comment_add.json"))
+    value = reply["entry"][0]["changes"][0]["value"]
+    value.update(message="Cảm ơn ad, mong sớm nhận được phản hồi", comment_id="150691160110528_999",
+                 parent_id=inquiry.comment_id, created_time=int(clock.now.timestamp()))
+    d.post(reply)
+    assert [i.code for i in d.rows(Inquiry)] == [inquiry.code] and len(graph.calls) == calls  # nothing said in public
+    assert [m.text for m in d.rows(InquiryMessage) if m.direction == "in"][-1] == "Cảm ơn ad, mong sớm nhận được phản hồi"
+    assert d.outcomes()[-1][2] == f"reply under its own comment: added to {inquiry.code}"
+    # someone else's reply under that comment is theirs: an inquiry of its own, as before
+    other = copy.deepcopy(reply)
+    other["entry"][0]["changes"][0]["value"].update(comment_id="150691160110528_1000", message="Cho tôi hỏi thủ tục cấp phép xây dựng nhà ở",
+                                                    **{"from": {"id": "777", "name": "Người khác"}})
+    d.post(other)
+    assert len(d.rows(Inquiry)) == 2
+
+
+def test_a_file_alone_is_asked_what_it_is_about_in_its_acknowledgement(channel, graph):
+    """A walkthrough's location pin opened an inquiry in triage, and nothing asked what it was
+    about, or for a contact."""
+    from bot.conversation import texts
+
+    d = channel()
+    d.post(load_fixture("location_attachment.json"))
+    [inquiry] = d.rows(Inquiry)
+    [said] = graph.calls  # one message: the acknowledgement, the question and the contact ask joined
+    assert inquiry.code in said.text and texts.PROMPT_DESCRIBE_FILE["vi"] in said.text
+    assert "số điện thoại hoặc email" in said.text

@@ -363,6 +363,16 @@ def test_a_pending_choice_is_asked_again_after_a_lookup_or_small_talk(talk, cloc
     assert [m.text for m in d.rows(InquiryMessage)] == [PERMIT, VAT]
 
 
+def test_get_started_keeps_a_pending_choice(talk, clock):
+    d = talk()
+    choice = _asked(d, clock)
+    d.say("Bắt đầu", payload="GET_STARTED")
+    said = d.last()
+    assert said.text.startswith("Chào mừng") and "bổ sung cho phản ánh QN-2026-000001" in said.text
+    assert [q["payload"] for q in said.body["message"]["quick_replies"]] == [
+        f"FOLLOWUP_JOIN:{choice.id}", f"FOLLOWUP_NEW:{choice.id}"]
+
+
 def test_the_status_menu_button_keeps_a_pending_choice(talk, clock):
     d = talk()
     choice = _asked(d, clock)
@@ -394,3 +404,75 @@ def test_a_planning_period_is_not_a_tracking_code(text, codes, lookup):
 
     assert tracking_codes(text) == codes
     assert code_lookup_only(text) is lookup
+
+
+# ---- messages that say nothing to act on yet (a walkthrough) ------------------------------------
+@pytest.mark.parametrize("text, lang", [
+    ("Cho em hỏi", "vi"), ("ad ơi cho em hỏi chút", "vi"), ("Em chào anh chị, em có việc cần hỏi ạ", "vi"),
+    ("Dạ vâng ạ", "vi"), ("có ai không ạ", "vi"), ("0912 777 888", "vi"), ("I have a question", "en"),
+    ("noted, will check", "vi"),  # no word tells the language of a first message: the page's (Vietnamese)
+    ("Bổ sung", "vi"), ("Câu hỏi mới", "vi"),  # a choice's label typed with no choice waiting
+])
+def test_a_message_that_says_nothing_yet_is_asked_for_its_matter_not_given_a_code(talk, clock, text, lang):
+    t = talk()
+    t.say(text)
+    assert t.rows(Inquiry) == []  # no tracking code, no triage task, no e-mail
+    assert t.last().text == texts.small_talk("no_matter", lang, None)
+    t.say(PERMIT)  # the matter then opens the inquiry, as always
+    [inquiry] = t.rows(Inquiry)
+    assert inquiry.text == PERMIT and inquiry.code in t.last().text
+
+
+def test_an_acknowledgement_within_an_open_inquirys_time_still_joins_it(talk, clock, graph):
+    """With an inquiry just opened, "Dạ vâng ạ" is the business answering the bot: it joins
+    as before, and no invitation to write a question comes."""
+    t = talk()
+    t.say(PERMIT)
+    clock.advance(minutes=1)
+    t.say("Dạ vâng ạ")
+    [inquiry] = t.rows(Inquiry)
+    assert [m.text for m in t.rows(InquiryMessage) if m.direction == "in"][-1] == "Dạ vâng ạ"
+    assert texts.small_talk("no_matter", "vi", None) not in [m.text for m in graph.messages_to(SENDER)]
+
+
+@pytest.mark.parametrize("text", [
+    "Cho em hỏi sổ đỏ ạ", "Em muốn hỏi về hộ kinh doanh", "Em cần hỗ trợ về hồ sơ", "Sổ đỏ của em đâu rồi ạ",
+    "hồ sơ em sao rồi ạ", "Cho em xin số điện thoại của sở ạ", "Cho em hỏi thủ tục",
+])
+def test_a_short_message_with_matter_is_not_taken_for_one_that_says_nothing(text):
+    """A review: compared without diacritics, "sổ đỏ", "hồ sơ" and "hộ" read as "số", "đó",
+    "hỗ"; and loose words of the question openers ("doanh", "sao", "về") counted as empty."""
+    from bot.conversation.phrasing import default_phrasing
+
+    assert not default_phrasing().carries_no_matter(text)
+
+
+def test_a_ping_long_after_an_open_inquiry_is_told_where_it_stands(talk, clock, graph):
+    """Past the follow-up time, "có ai không ạ" gets the open inquiry's status, not the
+    invitation that promises a tracking code."""
+    t = talk()
+    t.say(PERMIT)
+    [inquiry] = t.rows(Inquiry)
+    clock.advance(days=2)
+    t.say("có ai không ạ")
+    assert len(t.rows(Inquiry)) == 1
+    assert t.last().text.startswith(f"{inquiry.code}: ")
+
+
+def test_add_to_an_inquiry_answered_meanwhile_opens_a_new_one_and_says_why(talk, clock, graph):
+    """A walkthrough tapped "Bổ sung" after its inquiry had been answered: a new code came
+    with no word why."""
+    from bot import runtime
+
+    d = talk()
+    choice = _asked(d, clock)
+    with d.app.app_context():
+        cw = runtime.casework(context.settings(), context.db(), clock)
+    [permit] = d.rows(Inquiry)
+    cw.answers.record(permit.code, by="canbo@soxd", how="phone", text="Đã gọi điện hướng dẫn")
+    clock.advance(minutes=1)
+    d.say("Bổ sung", payload=f"FOLLOWUP_JOIN:{choice.id}")
+    assert [i.code for i in d.rows(Inquiry)] == [permit.code, "QN-2026-000002"]
+    texts_sent = [m.text for m in graph.messages_to(SENDER)]
+    told = texts_sent.index(next(t for t in texts_sent if t.startswith(f"Phản ánh {permit.code} đã được trả lời")))
+    assert "QN-2026-000002" in texts_sent[told + 1]  # then the new inquiry's acknowledgement

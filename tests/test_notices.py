@@ -168,7 +168,7 @@ def test_english_readers_read_provisional(app, trained_model, graph, clock):
     clock.set(datetime(2026, 12, 30, 10, 0, tzinfo=VN))
     open_inquiry(app, clock, "How do we apply for a work permit for our Korean engineer in Ha Long?")
     ack = graph.messages_to(SENDER)[0].text
-    assert "17:00 on 05/01/2027" in ack
+    assert "17:00 Vietnam time on 5 January 2027" in ack
     assert "provisional: it may change when the official 2027 public holidays are announced" in ack
 
 

@@ -103,6 +103,15 @@ def test_every_label_is_understood_typed():
 @pytest.mark.parametrize("text, default, lang", [
     ("0912 345 678", "en", "en"), ("ok", "en", "en"), ("0912 345 678", "vi", "vi"),
     ("Cho em hỏi", "en", "vi"), ("How do we apply for a permit?", "vi", "en"), ("cho em hoi thu tuc", "en", "vi"),
+    # names keep their accents in English (a walkthrough got Vietnamese answers to these)
+    ("We plan to build a resort in Vân Đồn special zone; which agency approves the investment policy? "
+     "Contact: ceo@sunrise.sg", "vi", "en"),
+    ("How can I register a company in Hạ Long?", "vi", "en"),
+    ("Where do I apply for a work permit in Quảng Ninh?", "vi", "en"),
+    # ... and Vietnamese stays Vietnamese, typed in Title Case or with one marked word
+    ("Cho Em Hỏi Thủ Tục Xây Dựng", "en", "vi"), ("Hạ Long", "en", "en"), ("Hạ Long", "vi", "vi"),
+    ("xin chào", "en", "vi"),
+    ("Công ty em ở Hạ Long cần giấy phép gì", "en", "vi"),
 ])
 def test_a_message_without_a_language_keeps_the_conversations(text, default, lang):
     from nlu.normalize import detect_language

@@ -62,6 +62,7 @@ class InboundMessage:
     ref: Optional[str] = None
     revision: Optional[int] = None
     sender_name: Optional[str] = None  # the person's name when the event itself carries it (a comment)
+    parent_id: Optional[str] = None  # a comment written as a reply: the comment it answers
 
     def __post_init__(self):
         _nfc_fields(self, "text", "sender_name")
@@ -82,6 +83,7 @@ class AnsweredElsewhere:
     attachments: tuple[dict, ...] = ()
     business_id: Optional[str] = None
     comment_id: Optional[str] = None
+    ref: Optional[str] = None  # the channel's id of the message (Messenger's mid)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ class Plan:
     messaging_type: Optional[str] = None
     tag: Optional[str] = None
     deliver_until: Optional[datetime] = None
+    reason_vi: str = ""  # an undeliverable message's reason in Vietnamese, for the unit's e-mail ("": `reason`)
 
 
 class DeliveryFailure(Exception):

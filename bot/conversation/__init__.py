@@ -17,6 +17,9 @@ The prohibited-content filter (cases/screening.py) hides a comment with a blocki
 inquiry) and flags any other hit on the inquiry for the officer; private messages are never
 hidden. A business that wrote in English reads English in every reply: the language of the
 message, or for a button the language of the conversation so far.
+A business that writes again (anything that opens the channel's window) gets at once an
+approved answer that could not be sent because the window had closed; a message that is not
+a new matter then only joins that inquiry's thread: the answer is its reply.
 A person of the page answering the business elsewhere answers the inquiry and stops its
 clock. An edited message keeps its history and may route the inquiry again (edits.py).
 Deliveries, reads, handover, comment edits, removals and the page's own posts are recorded.
@@ -50,7 +53,14 @@ from routing.taxonomy import CONVERSATION_INTENTS
 from store import Conversation as ConversationState, Database, FollowupChoice
 from tuning.records import record as record_classification
 
+COURTESY_INTENTS = ("chao_hoi", "cam_on")  # a sure greeting or thanks has its own reply
+
 __all__ = ["Conversation", "contacts"]
+# The shortest reply window a channel has (Messenger's standard 24 hours): less time since the
+# person last wrote, and no approved answer can be waiting for the window (_touch).
+WINDOW_MAY_HAVE_CLOSED = timedelta(hours=24)
+# Session.info: the inquiries whose undeliverable answer this unit of work queued again (_touch)
+SENT_AGAIN = "conversation.answers_sent_again"
 
 
 class Conversation(PublicComments, MenuAndStatus, Signals):
@@ -101,12 +111,25 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
 
     # ---- helpers ---------------------------------------------------------------------------
     def _touch(self, s, page_id: str, sender_id: str, at: datetime, lang: Optional[str] = None) -> ConversationState:
-        """The person acted: the channel's messaging window is open from `at`."""
+        """The person acted: the channel's messaging window is open from `at`. An approved
+        answer that could not be sent because the window had closed goes now, queued before
+        the reply to what the person has just said (cases.answers.Answers.send_waiting). Its
+        read comes after the conversation row's write (the per-sender lock: a second message
+        handled at once waits, then finds the answer queued)."""
         conv = self._state(s, page_id, sender_id)
+        known, before = conv not in s.new, conv.last_user_message_at
         if conv.last_user_message_at is None or at > conv.last_user_message_at:
             conv.last_user_message_at = at
         if lang:
             conv.language = lang
+        # Only a window that closed since the person last wrote can have made an answer
+        # undeliverable: a first-time sender, or one who wrote within the day, has none waiting,
+        # and the look (a join and a flush) is skipped on the hot path (a review: every message
+        # of a known sender paid it in a burst).
+        if known and (before is None or at - before >= WINDOW_MAY_HAVE_CLOSED):
+            s.flush()
+            for row in self.cases.answers.send_waiting(s, page_id, sender_id, at=at):
+                s.info.setdefault(SENT_AGAIN, set()).add(row.inquiry_id)
         return conv
 
     def _state(self, s, page_id: str, sender_id: str) -> ConversationState:
@@ -231,6 +254,12 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
             conv = self._touch(s, m.page_id, m.sender_id, m.sent_at, lang)
             if phone or email:
                 conv.phone, conv.email = phone or conv.phone, email or conv.email
+            said = self._says_nothing_new(s, m, text, result)
+            if said is not None:
+                self._classified(s, t, m, result, lang, "small_talk", routed=False)
+                if note:
+                    self.cases.flag(s, verdict, written, inquiry_id=None)
+                return self._small_talk(s, t, m, said, lang, text)
             if result.intent in CONVERSATION_INTENTS and not result.needs_review:
                 self._classified(s, t, m, result, lang, "small_talk", routed=True)
                 if note:
@@ -248,6 +277,16 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                     self.cases.flag(s, verdict, written, inquiry_id=None)
                 return t.finish(s, "done", f"added to the pending follow-up {pending.id}")
             open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
+            if open_ is not None and open_.id in s.info.get(SENT_AGAIN, ()) \
+                    and new_matter(open_.intent, result, text, self.phrasing) is None:
+                # "có ai không ạ" after days: its answer, waiting for the window, is the reply
+                self._classified(s, t, m, result, lang, "followup", routed=False)
+                self.cases.add_message(s, open_, direction="in", source=m.source, text=text, at=m.sent_at,
+                                       event_id=t.event_id, ref=m.ref, revision=m.revision)
+                if note:
+                    open_.moderation_note = open_.moderation_note or note
+                    self.cases.flag(s, verdict, written, inquiry_id=open_.id)
+                return t.finish(s, "done", f"{open_.code}: its approved answer goes now (the business wrote again)")
             if open_ is not None and m.sent_at - queries.last_activity(s, open_) <= self.followup:
                 why = new_matter(open_.intent, result, text, self.phrasing)
                 if why is not None:  # not merged silently: ask
@@ -263,6 +302,7 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                 if note:
                     open_.moderation_note = open_.moderation_note or note
                     self.cases.flag(s, verdict, written, inquiry_id=open_.id)
+                self.cases.tell_unit_of_addition(s, open_, text=text, attachments=m.attachments, at=m.sent_at)
                 self._say(s, t, m, Reply(replies.followup_joined(lang, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"follow-up joined {open_.code}")
             opened = self.cases.open_inquiry(s, self._intake(t, m, text, lang, m.attachments, note), result)
@@ -272,6 +312,30 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
             self._ask_contact_once(s, m.page_id, m.sender_id, lang, opened.inquiry_id, t.key("ask-contact"),
                                    Address(m.channel, m.page_id, m.reply_to), join=f"ack:{t.event_id}")
             return t.finish(s, "done", f"inquiry {opened.code} -> {opened.unit}")
+
+    def _says_nothing_new(self, s, m: InboundMessage, text: str, result: Classification) -> Optional[str]:
+        """What to answer a message that says nothing to act on yet: an opener without its
+        question, an acknowledgement, a ping or bare contact details ("Cho em hỏi", "Dạ vâng
+        ạ", "có ai không ạ", "I have a question", "0912 777 888"; phrasing.carries_no_matter).
+        Each had opened an inquiry with a tracking code and the standing office's triage task
+        (a walkthrough). "no_matter": the business is asked for its question; "tra_cuu": it
+        has an open inquiry past its follow-up time, so it is told where that one stands
+        ("có ai không ạ" two days later). None: as before, when a sure greeting or thanks has
+        its own reply, a follow-up choice waits, an
+        inquiry is within its follow-up time (the message joins or is asked about), or the
+        message released a waiting answer (that answer is its reply)."""
+        if not self.phrasing.carries_no_matter(text) or s.info.get(SENT_AGAIN):
+            return None
+        if result.intent in COURTESY_INTENTS and not result.needs_review:
+            return None
+        # a domain the classifier is sure of does not count: a message of these words alone
+        # carries none ("Bổ sung" alone came out a complaint about an official at 0.61)
+        if self.choices.find(s, m.page_id, m.sender_id, None) is not None:
+            return None
+        open_ = queries.open_inquiry(s, m.page_id, m.sender_id, m.source)
+        if open_ is None:
+            return "no_matter"
+        return "tra_cuu" if m.sent_at - queries.last_activity(s, open_) > self.followup else None
 
     def _officer(self, s, t: Ticket, m: InboundMessage, text: str) -> Optional[Outcome]:
         """A one-time link code, or a message from a linked officer: not an inquiry."""
@@ -322,6 +386,7 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                 open_.attachments = list(open_.attachments or []) + list(m.attachments)
                 self.cases.add_message(s, open_, direction="in", source=m.source, text=caption or None,
                                        attachments=m.attachments, at=m.sent_at, event_id=t.event_id, ref=m.ref)
+                self.cases.tell_unit_of_addition(s, open_, text=caption, attachments=m.attachments, at=m.sent_at)
                 self._say(s, t, m, Reply(replies.attachment_joined(open_.language, open_.code)), inquiry_id=open_.id)
                 return t.finish(s, "done", f"attachment joined {open_.code}")
         # Nothing open: an inquiry the standing office must look at (we cannot read a photo).
@@ -331,6 +396,12 @@ class Conversation(PublicComments, MenuAndStatus, Signals):
                 else self._language(s, m)
             opened = self.cases.open_inquiry(s, self._intake(t, m, caption or "(tệp đính kèm)", lang, m.attachments),
                                              result, force_review=True)
+            address = Address(m.channel, m.page_id, m.reply_to)
+            if not caption:  # a file or a place alone: what is it about? (a walkthrough: nothing asked)
+                self.cases.reply(s, opened.inquiry_id, t.key("describe"), Reply(texts.PROMPT_DESCRIBE_FILE[lang]),
+                                 address=address, join=f"ack:{t.event_id}")
+            self._ask_contact_once(s, m.page_id, m.sender_id, lang, opened.inquiry_id, t.key("ask-contact"),
+                                   address, join=f"ack:{t.event_id}")
             return t.finish(s, "done", f"inquiry {opened.code} (attachment, needs review)")
 
     def _held(self, t: Ticket, m: InboundMessage) -> Outcome:

@@ -18,7 +18,7 @@ from cases.moderation import Verdict
 from cases.screening import Written, note_vi, shown_hits
 from nlu.normalize import detect_language, normalize
 from routing.taxonomy import CONVERSATION_INTENTS
-from store import ModerationRecord
+from store import OPEN_INQUIRY_STATUSES, ModerationRecord
 
 
 def _rules(verdict: Verdict) -> str:
@@ -37,6 +37,10 @@ class PublicComments:
                     return t.finish(s, "done", "comment already hidden")
                 self.cases.hide_comment(s, verdict, written, page_name=self.page_names.get(m.page_id, m.page_id))
                 return t.finish(s, "done", f"comment hidden: {_rules(verdict)}")
+        with self.db.session() as s:
+            done = self._reply_under_own_comment(s, t, m, note, verdict, written)
+            if done is not None:
+                return done
         result = self._classify(m.text)
         with self.db.session() as s:
             if queries.by_comment(s, m.comment_id) is not None:
@@ -55,6 +59,24 @@ class PublicComments:
                                  Reply(replies.public_acknowledgement(lang, opened.code)),
                                  address=Address(m.channel, m.page_id, m.reply_to, public=True))
             return t.finish(s, "done", f"inquiry {opened.code} from comment -> {opened.unit}")
+
+    def _reply_under_own_comment(self, s, t: Ticket, m: InboundMessage, note, verdict, written) -> Optional[Outcome]:
+        """A business's reply under its own comment that has an inquiry ("Cảm ơn ad, mong sớm
+        nhận được phản hồi") belongs to that inquiry's thread: it had opened a second public
+        inquiry with its own public acknowledgement (a walkthrough). Kept on the thread; the
+        unit is told while the inquiry is open; nothing is said in public."""
+        if not m.parent_id or m.parent_id == m.post_id:
+            return None
+        parent = queries.by_comment(s, m.parent_id)
+        if parent is None or parent.sender_id != m.sender_id:
+            return None
+        self.cases.add_message(s, parent, direction="in", source=m.source, text=m.text, at=m.sent_at,
+                               event_id=t.event_id, ref=m.ref)
+        if note:
+            self.cases.flag(s, verdict, written, inquiry_id=parent.id)
+        if parent.status in OPEN_INQUIRY_STATUSES:
+            self.cases.tell_unit_of_addition(s, parent, text=m.text, at=m.sent_at)
+        return t.finish(s, "done", f"reply under its own comment: added to {parent.code}")
 
     @staticmethod
     def _hidden(s, comment_id: Optional[str]) -> bool:

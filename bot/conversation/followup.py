@@ -115,9 +115,11 @@ class FollowupChoices:
         """`reply` (to something else the business wrote: a code looked up, a greeting, a menu
         button) with the sender's pending choice asked again in the same message, its time
         started again. Messenger drops the buttons once the person writes, so the choice could
-        no longer be made and became a new inquiry when its time ran out. A reply that has
-        buttons of its own (the welcome's menu) stays as it is."""
-        choice = None if reply.choices else self.find(s, page_id, sender_id, None)
+        no longer be made and became a new inquiry when its time ran out. The choice's buttons
+        replace a reply's own (the welcome's menu after Get Started): the choice runs out in
+        minutes and the menu stays in the persistent menu (a walkthrough: Get Started dropped
+        the pending choice)."""
+        choice = self.find(s, page_id, sender_id, None)
         if choice is None:
             return reply
         choice.due_at = self.clock() + timedelta(minutes=self.minutes)
@@ -158,9 +160,14 @@ class FollowupChoices:
                 inquiry.attachments = list(inquiry.attachments or []) + list(choice.attachments)
             inquiry.moderation_note = inquiry.moderation_note or choice.moderation_note
             choice.result_inquiry_id = inquiry.id
+            self.cases.tell_unit_of_addition(s, inquiry, text=choice.text, attachments=choice.attachments or (),
+                                             at=choice.sent_at)
             self.cases.reply(s, inquiry.id, f"choice-joined:{choice.id}", Reply(
                 replies.followup_joined(choice.language, inquiry.code)), address=self.address(choice))
             return f"follow-up joined {inquiry.code} ({by})"
+        if kind == texts.JOIN:  # "add to it", but it was answered meanwhile: a new inquiry, said why
+            self.cases.reply(s, inquiry.id, f"choice-answered:{choice.id}", Reply(
+                replies.followup_was_answered(choice.language, inquiry.code)), address=self.address(choice))
         intake = Intake(event_id=choice.event_id, channel=choice.channel, reply_channel=choice.reply_channel,
                         page_id=choice.page_id, sender_id=choice.sender_id, text=choice.text,
                         language=choice.language, received_at=choice.received_at, sent_at=choice.sent_at,

@@ -12,6 +12,7 @@ from bot.conversation import texts  # the module, not the package
 from bot.conversation.contacts import tracking_codes
 from bot.outcome import Outcome, Ticket
 from cases import Reply, queries, replies
+from store import OPEN_INQUIRY_STATUSES
 
 
 class MenuAndStatus:
@@ -22,10 +23,16 @@ class MenuAndStatus:
         return t.finish(s, "done", f"conversation: {intent}")
 
     def _status(self, s, m: InboundMessage, lang: str, text: str) -> str:
-        """The sender's inquiries by tracking code, or all their open ones ("my inquiries")."""
+        """The sender's inquiries by tracking code, or all their open ones ("my inquiries"). An
+        open inquiry whose approved answer is on its way, or was waiting for the business to
+        write again (the message asking is what sends it: `_touch`), is "answered, the answer is
+        being sent", not "đang xử lý"."""
         codes = tracking_codes(text)
-        rows = [{"code": i.code, "status": i.status, "unit": self.cases.directory.name(i.unit_code, lang),
-                 "due": i.due_at} for i in queries.of_sender(s, m.page_id, m.sender_id, codes)]
+        found = queries.of_sender(s, m.page_id, m.sender_id, codes)
+        waiting = self.cases.answers.waiting(s, [i.id for i in found if i.status in OPEN_INQUIRY_STATUSES])
+        rows = [{"code": i.code, "status": "answer_on_its_way" if i.id in waiting else i.status,
+                 "unit": self.cases.directory.name(i.unit_code, lang), "due": i.due_at,
+                 "answered_at": i.answered_at} for i in found]
         if not rows and not codes:
             return replies.no_open_inquiry(lang)
         return replies.status_lines(lang, rows)

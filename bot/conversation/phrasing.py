@@ -24,7 +24,9 @@ from typing import Callable, Iterable, Optional
 
 import yaml
 
+from bot.conversation.contacts import EMAIL, PHONE
 from nlu.classifier import Classification
+from nlu.entities import tracking_matches
 from nlu.normalize import normalize, strip_diacritics
 from routing.taxonomy import DOMAIN_INTENTS
 
@@ -43,7 +45,11 @@ SMALL_TALK = ("chao_hoi", "cam_on")
 OUT_OF_SCOPE = "ngoai_pham_vi"
 _SEP = re.compile(r"[\s,.!?:;…\-–—~*/()\[\]\"'“”‘’]*")
 _WORD = re.compile(r"[^\W_]+")
-_KEYS = ("greetings", "thanks", "addressees", "fillers", "connectors", "question_openers")
+_CONTACTS = re.compile(f"{PHONE.pattern}|{EMAIL.pattern}")
+_KEYS = ("greetings", "thanks", "addressees", "fillers", "connectors", "question_openers", "no_matter")
+NO_MATTER_LISTS = ("greetings", "thanks", "addressees", "fillers", "connectors", "no_matter")
+# Past this many words a message is taken to say something, whatever its words.
+NO_MATTER_MAX_WORDS = 12
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,26 @@ class Phrasing:
         self._greeting, self._thanks = _pattern(self.lists["greetings"]), _pattern(self.lists["thanks"])
         self._tail, self._filler = _pattern(self.lists["addressees"]), _pattern(self.lists["fillers"])
         self._connector, self._question = _pattern(self.lists["connectors"]), _pattern(self.lists["question_openers"])
+
+        # what a message may be made of and still say nothing: `no_matter`'s words and those of
+        # the courtesy lists, compared WITH their diacritics (folded, "sổ đỏ" and "hồ sơ" read as
+        # "số", "đó", "hỗ", a review); the question openers carry content words ("thủ tục") and
+        # are left out. Unaccented forms are listed in `no_matter` one by one where unambiguous.
+        self._empty_words = frozenset(w for k in NO_MATTER_LISTS for p in self.lists[k]
+                                      for w in _WORD.findall(normalize(p).lower()))
+
+    def carries_no_matter(self, text: str) -> bool:
+        """`text` says nothing to act on yet: only courtesy, an opener without its question,
+        an acknowledgement or a ping, and perhaps contact details ("Cho em hỏi", "Dạ vâng ạ",
+        "có ai không ạ", "I have a question", "0912 777 888"). Such a message opened an
+        inquiry (a tracking code, a triage task and its e-mails) for nothing; the conversation
+        asks for the matter instead (bot/conversation/__init__.py). A tracking code is matter
+        (a lookup), and so is any word outside the lists."""
+        if tracking_matches(text):
+            return False
+        bare = _CONTACTS.sub(" ", normalize(text))
+        found = _WORD.findall(bare.lower())
+        return len(found) <= NO_MATTER_MAX_WORDS and all(w in self._empty_words for w in found)
 
     @classmethod
     def load(cls, path: Path = DATA) -> "Phrasing":

@@ -140,6 +140,12 @@ def welcome(lang: str, lead_days: int, who: Optional[Mapping[str, str]] = None) 
             f"{lead_days} ngày làm việc. Quý doanh nghiệp cần hỗ trợ gì?")
 
 
+PROMPT_DESCRIBE_FILE = {  # a file or a location sent alone opened an inquiry: what is it about?
+    "vi": "Quý doanh nghiệp vui lòng nhắn thêm nội dung cần hỏi hoặc phản ánh về tệp vừa gửi: thủ tục, địa "
+          "điểm hoặc dự án, cơ quan đã làm việc (nếu có).",
+    "en": "Please tell us in a message what the file you sent is about: the procedure, the location or "
+          "project, the office you dealt with (if any).",
+}
 PROMPT_SUBMIT = {
     "vi": "Quý doanh nghiệp vui lòng mô tả vướng mắc trong một tin nhắn: thủ tục, địa điểm hoặc dự án, "
           "cơ quan đã làm việc (nếu có) và số điện thoại hoặc email để liên hệ.",
@@ -201,6 +207,14 @@ SMALL_TALK = {  # {name}: voice(); {Name}: the same opening a sentence
     "cam_on": {
         "vi": "Cảm ơn Quý doanh nghiệp đã liên hệ {name}. Chúc Quý doanh nghiệp thành công!",
         "en": "Thank you for contacting {name}. We wish your business every success!",
+    },
+    "no_matter": {  # not an intent: a message that says nothing to act on yet (phrasing.carries_no_matter)
+        "vi": "{Name} sẵn sàng hỗ trợ Quý doanh nghiệp. Xin mời Quý doanh nghiệp nêu nội dung cần hỏi "
+              "trong một tin nhắn: thủ tục, địa điểm hoặc dự án, cơ quan đã làm việc (nếu có). Khi nhận "
+              "được, chúng tôi sẽ gửi mã tra cứu và chuyển tới đơn vị có thẩm quyền.",
+        "en": "{Name} is here to help. Please write your question in one message: the procedure, the "
+              "location or project, the office you dealt with (if any). We will then send you a "
+              "tracking code and pass it to the competent office.",
     },
     "ngoai_pham_vi": {
         "vi": "{Name} tiếp nhận phản ánh, kiến nghị của doanh nghiệp về thủ tục hành chính và môi "

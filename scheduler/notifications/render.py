@@ -53,6 +53,7 @@ HEADLINES = {
     # the business edited its message (cases: Casework.reroute, Casework.tell_unit_of_edit)
     "transferred": "Phản ánh {code} đã được chuyển sang đơn vị khác",
     "edited": "Doanh nghiệp đã sửa nội dung phản ánh {code}",
+    "added": "Doanh nghiệp gửi thêm nội dung cho phản ánh {code}",
 }
 # A sentence under the headline saying what is expected of the recipient now.
 NOTES = {

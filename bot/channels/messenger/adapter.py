@@ -156,7 +156,8 @@ class MessengerAdapter:
         text = message.get("text") if isinstance(message.get("text"), str) else None
         return AnsweredElsewhere(channel=NAME, source="messenger", page_id=event.page_id, by="page inbox",
                                  thread_source="page_inbox", sent_at=event_time(event), text=text,
-                                 attachments=tuple(attachment_links(message)), business_id=str(recipient))
+                                 attachments=tuple(attachment_links(message)), business_id=str(recipient),
+                                 ref=_str(message.get("mid")))
 
     def _message_edit(self, event: InboxEvent) -> Inbound:
         """The person edited a message it sent: its mid, the new text and which edit it is."""
@@ -225,7 +226,8 @@ class MessengerAdapter:
         return InboundMessage(channel=NAME, source="comment", page_id=event.page_id, sender_id=author,
                               sent_at=event_time(event), text=text, reply_to={"comment_id": comment_id},
                               public=True, post_id=post_id, comment_id=comment_id, ref=comment_id,
-                              sender_name=_str(sender.get("name")) if isinstance(sender, dict) else None)
+                              sender_name=_str(sender.get("name")) if isinstance(sender, dict) else None,
+                              parent_id=_str(value.get("parent_id")))
 
     def _comment_edited(self, event: InboxEvent) -> Inbound:
         value = _raw(event)

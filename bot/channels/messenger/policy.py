@@ -33,6 +33,7 @@ class Delivery:
     tag: Optional[str] = None
     reason: str = ""
     until: Optional[datetime] = None  # the last instant Messenger accepts it (None: not known)
+    reason_vi: str = ""  # a refusal as the unit's officers read it (the e-mail that they must call)
 
 
 def window_end(*, last_user_message_at: datetime, author: str, human_agent_page: bool) -> datetime:
@@ -57,10 +58,13 @@ def decide(*, now: datetime, last_user_message_at: Optional[datetime], author: s
     if to_comment:
         until = commented_at + COMMENT_REPLY_WINDOW if commented_at else None
         if until is not None and now > until:
-            return Delivery(False, reason="a private reply to a comment is allowed only within 7 days of it")
+            return Delivery(False, reason="a private reply to a comment is allowed only within 7 days of it",
+                            reason_vi="Messenger chỉ cho phép nhắn riêng trả lời một bình luận trong vòng 7 ngày "
+                                      "kể từ khi bình luận")
         return Delivery(True, "RESPONSE", None, "private reply to a comment", until)
     if last_user_message_at is None:
-        return Delivery(False, reason="the business never wrote to this page: Messenger will not deliver")
+        return Delivery(False, reason="the business never wrote to this page: Messenger will not deliver",
+                        reason_vi="doanh nghiệp chưa từng nhắn tin cho trang nên Messenger không cho phép gửi")
     age = now - last_user_message_at
     until = window_end(last_user_message_at=last_user_message_at, author=author, human_agent_page=human_agent_page)
     if age <= STANDARD_WINDOW:
@@ -68,5 +72,8 @@ def decide(*, now: datetime, last_user_message_at: Optional[datetime], author: s
     if author == "human" and human_agent_page and age <= HUMAN_AGENT_WINDOW:
         return Delivery(True, "MESSAGE_TAG", "HUMAN_AGENT", "a person's answer within 7 days (Human Agent)", until)
     if author == "human" and age <= HUMAN_AGENT_WINDOW:
-        return Delivery(False, reason="past 24 hours and the page has no Human Agent permission")
-    return Delivery(False, reason="past Messenger's messaging window")
+        return Delivery(False, reason="past 24 hours and the page has no Human Agent permission",
+                        reason_vi="đã quá 24 giờ kể từ tin nhắn cuối của doanh nghiệp; trang chưa được Meta cấp "
+                                  "quyền Human Agent, quyền cho phép cán bộ trả lời trong vòng 7 ngày")
+    return Delivery(False, reason="past Messenger's messaging window",
+                    reason_vi="đã quá thời gian Messenger cho phép gửi tin nhắn kể từ tin nhắn cuối của doanh nghiệp")

@@ -53,7 +53,7 @@ class MessengerSender:
                                 author=out.author, human_agent_page=out.page_id in self.human_agent_pages,
                                 to_comment=to_comment, commented_at=commented_at)
         if not verdict.allowed:
-            return Plan("undeliverable", verdict.reason)
+            return Plan("undeliverable", verdict.reason, reason_vi=verdict.reason_vi)
         return Plan("send", verdict.reason, verdict.messaging_type, verdict.tag, deliver_until=verdict.until)
 
     def answer_window(self, s, page_id: str, to: Mapping[str, Any], public: bool) -> Optional[datetime]:
