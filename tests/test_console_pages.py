@@ -577,3 +577,19 @@ def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_server_error(consol
         for fmt in ("html", "png", "xlsx"):
             assert c.client("office").get(f"/reports/{label}.{fmt}").status_code == 404, (label, fmt)
     assert c.client("office").get("/reports/weekly/2017-W01.html").status_code == 200
+
+
+def test_attachments_on_the_thread_are_named_in_vietnamese(console, clock):
+    """A walkthrough read "Tệp đính kèm (location)" in the Vietnamese console."""
+    from store import InquiryMessage
+
+    c = console()
+    code = c.ask()
+    with c.app.app_context(), context.db().session() as s:
+        inquiry = s.execute(select(Inquiry).where(Inquiry.code == code)).scalar_one()
+        s.add(InquiryMessage(inquiry_id=inquiry.id, direction="in", source="messenger", text=None,
+                             created_at=clock(), attachments=[
+                                 {"type": "location", "url": "https://www.google.com/maps?q=21.0,107.1", "title": None},
+                                 {"type": "image", "url": "https://example.com/a.jpg", "title": None}]))
+    page = text(c.client("officer_a").get(f"/inquiries/{code}"))
+    assert "Tệp đính kèm (vị trí)" in page and "Tệp đính kèm (ảnh)" in page and "(location)" not in page

@@ -339,3 +339,19 @@ def test_an_inquiry_is_counted_under_its_corrected_domain(seeded, reports, app, 
     assert (domains[seeded["I6"]], domains[seeded["I1"]], domains[seeded["I2"]]) == ("dau_tu", UNCLASSIFIED, "xay_dung")
     groups = {g.key: g.counts.as_row()[0] for g in report.by_domain}
     assert groups["dau_tu"] == 2 and groups[UNCLASSIFIED] == 2 and "tra_cuu" not in groups  # I3, I6; I1, I5
+
+
+def test_the_report_commands_the_readme_shows_run_as_written(app, smtp, tmp_path):
+    """`flask report monthly --month 2026-11`, as README wrote it, ended with "say where the
+    report goes" (an operator's first deployment): every `flask report` the README shows runs."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"`flask (report [^`]*)`", readme.replace("\n  ", " "))
+    assert len(commands) >= 2, commands
+    runner = app.test_cli_runner()
+    for command in commands:
+        result = runner.invoke(args=[str(tmp_path / "out") if word == "DIR" else word for word in shlex.split(command)])
+        assert result.exit_code == 0, (command, result.output)

@@ -42,7 +42,7 @@ DELIVERY_VI = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "gửi 
 NOTICE_KIND_VI = {"assigned": "Giao xử lý", "triage": "Chờ phân loại", "coordinate": "Đề nghị phối hợp",
                   "reminder": "Nhắc hạn", "escalation": "Cảnh báo quá hạn", "office_reminder": "Ban Xúc tiến nhắc",
                   "undeliverable": "Không gửi được cho doanh nghiệp", "transferred": "Đã chuyển đơn vị khác",
-                  "edited": "Doanh nghiệp sửa tin nhắn"}
+                  "edited": "Doanh nghiệp sửa tin nhắn", "added": "Doanh nghiệp gửi thêm nội dung", "answer_delivered": "Đã gửi được trả lời cho doanh nghiệp"}
 NOTICE_STATE_VI = {"sent": "đã gửi", "pending": "chờ gửi", "failed": "gửi lỗi", "retry": "sẽ gửi lại",
                    "planned": "dự kiến"}
 STAGE_VI = {"half_time": "khi đã qua nửa thời hạn", "due_day": "sáng ngày đến hạn", "before_due": "trước hạn",
@@ -101,6 +101,17 @@ class CasePage:
     @property
     def is_open(self) -> bool:
         return self.file.inquiry.status in OPEN_INQUIRY_STATUSES
+
+    @property
+    def added_since_draft(self) -> int:
+        """Messages the business wrote after the current draft was written (submitted, or
+        saved): the head is warned before approving an answer to what was since corrected (a
+        walkthrough); the unit was e-mailed too (Casework.tell_unit_of_addition)."""
+        d = self.current
+        since = (d.submitted_at or d.created_at) if d is not None else None
+        if since is None:
+            return 0
+        return sum(1 for m in self.file.thread if m.direction == "in" and m.source != "page_inbox" and m.at > since)
 
     @property
     def rule_vi(self) -> str:
