@@ -10,7 +10,7 @@ import yaml
 
 from bot import ConfigError, create_app
 from bot.config import load_settings
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, free_port, write_config
 
 
 def settings_for(path: Path, **extra):
@@ -176,6 +176,26 @@ def test_a_flask_command_without_ddci_env_is_production_and_make_run_is_developm
     plan = subprocess.run(["make", "-n", "run"], cwd=REPO, capture_output=True, text=True).stdout
     commands = [line for line in plan.splitlines() if "flask " in line or "honcho " in line]
     assert len(commands) == 4 and all("DDCI_ENV=development" in line for line in commands), commands
+
+
+def test_gunicorn_without_a_secret_says_which_in_one_line(tmp_path):
+    """`make production` (gunicorn) on a server without FB_APP_SECRET printed a traceback per
+    worker and ended with "Worker failed to boot" (an operator's first deployment). The master
+    checks the settings before it forks (ops/gunicorn.conf.py) and ends as `flask` does: one
+    line, status 2, nothing written."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DDCI_ENV", "FB_APP_SECRET", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(DDCI_ENV="production", FB_VERIFY_TOKEN="v", DDCI_SECRET_KEY="k" * 32,
+               DATABASE_URL=f"sqlite:///{tmp_path / 'server.sqlite3'}")
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "ops/gunicorn.conf.py", "--workers", "2",
+                             "--bind", f"127.0.0.1:{free_port()}", "bot:create_app()"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "Worker failed to boot" not in result.stderr
+    assert "Error: FB_APP_SECRET is not set (required in production" in result.stderr
+    assert not (tmp_path / "server.sqlite3").exists()
 
 
 def test_make_production_listens_on_8000_or_the_port_asked_for():
