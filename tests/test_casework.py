@@ -183,6 +183,32 @@ def test_cli_assign_and_show(app, client, worker, clock):
     assert bad.exit_code == 1 and "unknown unit NOPE" in bad.output
 
 
+def test_cli_reads_unit_codes_in_any_case(app, client, worker, clock):
+    """`flask inquiries assign CODE so_tc` said "unknown unit so_tc" (a walkthrough): the
+    commands that take a unit read config.yml's code whatever its case, and store it as
+    config.yml spells it (bot/cli/units.py)."""
+    import json
+
+    with app.app_context():
+        code = make_inquiry(client, worker)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["inquiries", "assign", code, "so_tc", "--by", "bxt", "--reason", "đăng ký đầu tư"])
+    assert result.exit_code == 0, result.output
+    assert "lead SO_TC due" in result.output
+    result = runner.invoke(args=["inquiries", "coordinate", code, "Thue_QN", "--by", "bxt", "--reason", "thuế"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["inquiries", "remind", code, "--by", "bxt", "--unit", "thue_qn"])
+    assert result.exit_code == 0 and "reminder to THUE_QN" in result.output, result.output
+    shown = json.loads(runner.invoke(args=["inquiries", "show", code, "--json"]).output)
+    assert {(a["unit"], a["role"]) for a in shown["assignments"] if a["status"] == "open"} == {
+        ("SO_TC", "lead"), ("THUE_QN", "coordinate")}
+    created = runner.invoke(args=["users", "create", "--email", "a@sotc.example", "--unit", "so_tc", "--role", "officer"])
+    assert created.exit_code == 0, created.output
+    assert runner.invoke(args=["users", "list"]).output.split("\t")[:2] == ["a@sotc.example", "SO_TC"]
+    bad = runner.invoke(args=["inquiries", "coordinate", code, "nope", "--by", "x", "--reason", "y"])
+    assert bad.exit_code == 1 and "unknown unit nope" in bad.output
+
+
 
 # ---- a corrected domain (issue 11, point 9) -----------------------------------------------------
 def test_reassignment_with_a_corrected_domain_tells_the_business_and_keeps_the_prediction(

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from bot import context, runtime
 from bot.cli.deadline import parse_instant
+from bot.cli.units import unit_code
 from bot.cli.users import cli_actor
 from bot.console import accounts
 from cases import Actor, Casework, CaseError, DraftView, queries
@@ -98,7 +99,7 @@ def days_en(days: int) -> str:
 
 @inquiries_cli.command("assign")
 @click.argument("code")
-@click.argument("unit")
+@click.argument("unit", callback=unit_code)
 @click.option("--by", required=True, help="Who assigns (name or e-mail).")
 @click.option("--reason", required=True, help="Why (kept in the audit trail).")
 @click.option("--domain", default=None, metavar="INTENT",
@@ -129,7 +130,7 @@ def complex_case(code: str, by: str, reason: str) -> None:
 
 @inquiries_cli.command("coordinate")
 @click.argument("code")
-@click.argument("units", nargs=-1, required=True)
+@click.argument("units", nargs=-1, required=True, callback=unit_code)
 @click.option("--by", required=True)
 @click.option("--reason", required=True)
 def coordinate(code: str, units: tuple[str, ...], by: str, reason: str) -> None:
@@ -199,13 +200,13 @@ def _show_draft(d: DraftView) -> str:
 
 _ROLE = click.option("--role", type=click.Choice(["officer", "head", "standing_office", "admin"]), default=None,
                      help="The person's role (default: head if config lists them as the unit's approver).")
-_UNIT = click.option("--unit", "unit", default=None, help="The person's unit (default: the inquiry's / draft's).")
+_UNIT = click.option("--unit", "unit", default=None, callback=unit_code, help="The person's unit (default: the inquiry's / draft's).")
 
 
 @inquiries_cli.command("answer")
 @click.argument("code")
 @click.option("--by", required=True)
-@click.option("--unit", default=None, help="A coordinating unit's input (default: the lead unit's answer).")
+@click.option("--unit", default=None, callback=unit_code, help="A coordinating unit's input (default: the lead unit's answer).")
 @click.option("--text", default=None, help="The answer to send (needs --approved-by).")
 @click.option("--approved-by", default=None, help="Who approves --text (never --by: four eyes).")
 def answer(code: str, by: str, unit: str | None, text: str | None, approved_by: str | None) -> None:
@@ -322,7 +323,7 @@ def record(code: str, by: str, how: str, text: str, at: str | None) -> None:
 
 @inquiries_cli.command("input")
 @click.argument("code")
-@click.argument("unit")
+@click.argument("unit", callback=unit_code)
 @click.option("--by", required=True)
 @click.option("--text", required=True)
 def give_input(code: str, unit: str, by: str, text: str) -> None:
@@ -346,7 +347,7 @@ def send_back(code: str, by: str, reason: str) -> None:
 @inquiries_cli.command("remind")
 @click.argument("code")
 @click.option("--by", required=True)
-@click.option("--unit", default=None, help="A coordinating unit (default: the lead unit).")
+@click.option("--unit", default=None, callback=unit_code, help="A coordinating unit (default: the lead unit).")
 def remind(code: str, by: str, unit: str | None) -> None:
     """The standing office reminds the unit now."""
     r = _audited(log.INQUIRY_REMIND, by, lambda s: _casework().remind(code, by=by, unit_code=unit, session=s),

@@ -7,13 +7,14 @@ import click
 from flask.cli import AppGroup
 
 from bot import context
+from bot.cli.units import unit_code as canonical_unit
 
 
 officers_cli = AppGroup("officers", help="Officers' Messenger accounts for notifications.")
 
 
 @officers_cli.command("link")
-@click.option("--unit", "unit_code", required=True)
+@click.option("--unit", "unit_code", required=True, callback=canonical_unit)
 @click.option("--email", required=True, help="The officer's e-mail (who the link belongs to).")
 @click.option("--page", "page_id", default=None, help="The page the officer writes to (default: the unit's page).")
 def link(unit_code: str, email: str, page_id: str | None) -> None:

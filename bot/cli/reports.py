@@ -13,6 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from bot import context, runtime
+from bot.cli.units import unit_code
 
 report_cli = AppGroup("report", help="Weekly (Thursday) and monthly reports.")
 
@@ -57,7 +58,7 @@ def _run(kind: str, label: Optional[str], out: Optional[Path], send: bool, unit:
 @click.option("--week", help="ISO week, e.g. 2026-W48 (default: the last complete week).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write the .html, .png and .xlsx here.")
 @click.option("--send", is_flag=True, help="E-mail it to the configured recipients and unit heads.")
-@click.option("--unit", help="Only this unit's extract (unit code).")
+@click.option("--unit", callback=unit_code, help="Only this unit's extract (unit code).")
 @click.option("--as-of", "as_of", help="Count as of this instant (default: the scheduled sending time, or now if earlier).")
 def report_weekly(week: Optional[str], out: Optional[Path], send: bool, unit: Optional[str], as_of: Optional[str]) -> None:
     """The weekly report: one ISO week (Monday-Sunday, local time)."""
@@ -68,7 +69,7 @@ def report_weekly(week: Optional[str], out: Optional[Path], send: bool, unit: Op
 @click.option("--month", help="Month, e.g. 2026-11 (default: the last complete month).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write the .html, .png and .xlsx here.")
 @click.option("--send", is_flag=True, help="E-mail it to the configured recipients and unit heads.")
-@click.option("--unit", help="Only this unit's extract (unit code).")
+@click.option("--unit", callback=unit_code, help="Only this unit's extract (unit code).")
 @click.option("--as-of", "as_of", help="Count as of this instant (default: the scheduled sending time, or now if earlier).")
 def report_monthly(month: Optional[str], out: Optional[Path], send: bool, unit: Optional[str], as_of: Optional[str]) -> None:
     """The monthly report: one calendar month (local time)."""

@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bot import context
+from bot.cli.units import unit_code as canonical_unit
 from bot.console import accounts, passwords
 from bot.console.accounts import ROLES
 from store import User
@@ -65,7 +66,7 @@ def _print_link(email: str, raw: str) -> None:
 
 @users_cli.command("create")
 @click.option("--email", required=True)
-@click.option("--unit", "unit_code", required=True, help="Unit code from config.yml, e.g. SO_XD.")
+@click.option("--unit", "unit_code", required=True, callback=canonical_unit, help="Unit code from config.yml, e.g. SO_XD.")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 def create(email: str, unit_code: str, role: str) -> None:
     """Create an account and print its one-time link to set a password."""
