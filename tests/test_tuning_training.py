@@ -185,6 +185,62 @@ def _registered(app, clock, archives):
     return registry, out
 
 
+def test_flask_nlu_train_goes_through_the_gate_once_a_model_is_active(tiny_app, clock):
+    """`flask nlu train` activated whatever it trained, so a harmful relabelling went live from
+    the command line while the admins' page refused it (a review). The first model is still
+    activated as trained; after it, the command runs a training job and activates through the
+    gate: a refusal keeps the active model and exits 3, --override-reason is audited, and a
+    second training while one runs is refused."""
+    from bot import context, runtime
+    from store import AuditEntry, TrainingJob
+    from tuning.inbox import InboxFilter
+
+    runner = tiny_app.test_cli_runner()
+    first = runner.invoke(args=["nlu", "train", "--by", "ops"])
+    assert first.exit_code == 0, first.output
+    version_a = json.loads(first.stdout.strip().splitlines()[-1])["version"]
+    with tiny_app.app_context():
+        settings, db = context.settings(), context.db()
+        worker = runtime.worker(settings, db, clock)
+        for n, text in enumerate(TAX_TRAFFIC + CUSTOMS_TRAFFIC):
+            _ask(tiny_app, worker, text, f"t{n}")
+        inbox = runtime.nlu_inbox(settings, db, clock)
+        items = {i.text: i for i in inbox.items(InboxFilter(limit=100))}
+        inbox.decide([items[t].id for t in TAX_TRAFFIC], "relabel", by="careless@bxt", intent="hai_quan")
+        inbox.decide([items[t].id for t in CUSTOMS_TRAFFIC], "relabel", by="careless@bxt", intent="thue")
+        registry = runtime.model_registry(settings, db, clock)
+
+        refused = runner.invoke(args=["nlu", "train", "--by", "ops"])
+        assert refused.exit_code == 3, refused.output
+        assert "is trained but not activated" in refused.output and "macro-F1 all drops by" in refused.output
+        assert f"The active model stays {version_a}" in refused.output
+        assert "[2/3]" in refused.stderr and "Evaluating" in refused.stderr  # the job's log, as it goes
+        assert registry.active_version() == version_a
+        assert _ask(tiny_app, worker, TAX_TRAFFIC[1], "q1").intent == "thue"  # the worker kept A
+        with db.session() as s:
+            jobs = [(j.status, j.requested_by, j.busy) for j in s.execute(select(TrainingJob)).scalars()]
+        assert jobs == [("done", "ops", None)]
+        version_b = registry.versions()[0].version
+        assert version_b != version_a and registry.get(version_b).scores is not None
+
+        queue = runtime.training_queue(settings, db, clock)
+        queued = queue.request(by="admin@bxt")  # the admins' page asked the worker for one
+        busy = runner.invoke(args=["nlu", "train", "--by", "ops"])
+        assert busy.exit_code == 1 and f"#{queued.id}" in busy.output, busy.output
+        queue.finish(queued.id, "failed", error="cancelled by the test")
+
+        overridden = runner.invoke(args=["nlu", "train", "--by", "lead@bxt", "--override-reason", "thử nghiệm"])
+        assert overridden.exit_code == 0, overridden.output
+        done = json.loads(overridden.stdout.strip().splitlines()[-1])
+        assert (done["version"], done["activated"], done["skipped"]) == (version_b, True, True)  # trained already
+        assert registry.active_version() == version_b
+        assert _ask(tiny_app, worker, TAX_TRAFFIC[1], "q2").intent == "hai_quan"
+        with db.session() as s:
+            entries = [(e.action, e.object_id, e.details.get("on_behalf_of"), e.details.get("override_reason"))
+                       for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+        assert entries[-1] == ("nlu.activate.override", version_b, "lead@bxt", "thử nghiệm"), entries
+
+
 def test_a_corrupt_archive_is_never_activated(tiny_app, tiny_archives, clock):
     from tuning.versions import CorruptModel
 

@@ -82,13 +82,15 @@ class JobView:
 
 class TrainingQueue:
     def __init__(self, *, db: Database, clock: Callable[[], datetime], project_dir: Path, inbox_dir: Path,
-                 stale_after: timedelta = timedelta(minutes=30)):
+                 stale_after: timedelta = timedelta(minutes=30), echo: Optional[Callable[[str], None]] = None):
         self.db, self.clock, self.project_dir, self.inbox_dir = db, clock, Path(project_dir), Path(inbox_dir)
         self.stale_after = stale_after
+        self.echo = echo  # `flask nlu train` prints the log's lines as they come
 
-    def request(self, *, by: str) -> JobView:
+    def request(self, *, by: str, start: bool = False) -> JobView:
         """Queue a retraining; TrainingBusy while another is queued or running,
-        TrainingRefused while conflicts exist."""
+        TrainingRefused while conflicts exist. With `start` the job is created running, for
+        the caller to run itself (`flask nlu train`): no worker claims it."""
         if not by or not by.strip():
             raise TrainingError("who asks for the training must be named")
         with self.db.session() as s:
@@ -103,8 +105,8 @@ class TrainingQueue:
                     job.error = f"no sign of life since {job.updated_at:%Y-%m-%d %H:%M} UTC: the worker stopped"
         try:
             with self.db.session() as s:
-                job = TrainingJob(requested_by=by, status="queued", busy=1, progress=0, log="",
-                                  requested_at=now, updated_at=now)
+                job = TrainingJob(requested_by=by, status="running" if start else "queued", busy=1, progress=0,
+                                  log="", requested_at=now, updated_at=now, started_at=now if start else None)
                 s.add(job)
                 s.flush()
                 return JobView.of(job)
@@ -141,6 +143,8 @@ class TrainingQueue:
             return job_id if done.rowcount == 1 else None
 
     def note(self, job_id: int, progress: Optional[int], line: str) -> None:
+        if self.echo is not None:
+            self.echo(line.rstrip())
         with self.db.session() as s:
             job = s.get(TrainingJob, job_id)
             job.log = ((job.log or "") + line.rstrip() + "\n")[-LOG_CHARS:]

@@ -195,7 +195,9 @@ class ModelRegistry:
         return self.register(result, by="(before the registry)")
 
     def record_training_activation(self, version: str, *, by: str, previous: Optional[str]) -> Activation:
-        """`flask nlu train` activated `version` itself (no gate: the command's contract)."""
+        """`flask nlu train` activated `version` itself: the first model, when none was active
+        (nothing to compare it with), or the active one retrained in place (--force on
+        unchanged data). Every later model goes through `activate` and its gate."""
         return self._switched(version, by=by, kind="train", override_reason=None, gate=None, previous=previous)
 
     # ---- switching ---------------------------------------------------------------------

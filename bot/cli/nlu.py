@@ -34,13 +34,28 @@ def _registry():
     return runtime.model_registry(context.settings(), context.db(), context.clock())
 
 
+class GateRefusedExit(click.ClickException):
+    """The candidate was trained but the evaluation gate refuses it: exit status 3, so that a
+    script (and `make run`) can tell "kept the active model" from a failure."""
+    exit_code = 3
+
+
 @nlu_cli.command("train")
 @click.option("--force", is_flag=True, help="Train even if data and pipeline are unchanged.")
+@click.option("--override-reason", default=None,
+              help="Activate although the evaluation gate refuses (recorded in the audit log).")
 @click.option("--by", default=None, help="Who trains (recorded with the version; default cli:<user>).")
-def nlu_train(force: bool, by: str | None) -> None:
-    """Train the NLU model if missing or out of date, and activate it (with the inbox's
-    accepted examples, nlu.inbox_data_dir)."""
-    from nlu.training import read_active, train
+def nlu_train(force: bool, override_reason: str | None, by: str | None) -> None:
+    """Train the NLU model if missing or out of date (with the inbox's accepted examples,
+    nlu.inbox_data_dir), and activate it.
+
+    The first model (none active yet) is activated as trained. Once a model is active, a new
+    one goes the way of the admins' page *Huấn luyện*: a training job (one at a time; refused
+    while a text is labelled two ways), evaluated with the active model on the held-out set,
+    and activated only through the evaluation gate (tuning.versions). A refusal keeps the
+    active model, prints the comparison and exits with status 3; --override-reason activates
+    anyway, audited. --force with unchanged data retrains the active model in place."""
+    from nlu.training import fingerprint, read_active, train
     from tuning import dataset
 
     settings = context.settings()
@@ -52,7 +67,13 @@ def nlu_train(force: bool, by: str | None) -> None:
         db_ok = False
         click.echo(f"(the database is not ready, the inbox's examples are not refreshed: {str(exc).splitlines()[0]})",
                    err=True)
-    before = (read_active(settings.model_dir) or {}).get("version")
+    active = read_active(settings.model_dir)
+    changed = active is None or active.get("fingerprint") != fingerprint(settings.nlu_project_dir,
+                                                                          [settings.inbox_data_dir])
+    if db_ok and changed and active is not None:
+        _train_through_the_gate(settings, override_reason, by)
+        return
+    before = (active or {}).get("version")
     result = train(settings.nlu_project_dir, settings.model_dir, force=force, extra_dirs=[settings.inbox_data_dir],
                    progress=lambda m: click.echo(m, err=True))
     if db_ok and not result.skipped:
@@ -61,7 +82,40 @@ def nlu_train(force: bool, by: str | None) -> None:
         if before != result.version:
             registry.record_training_activation(result.version, by=_who(by), previous=before)
     click.echo(json.dumps({"version": result.version, "path": str(result.path), "skipped": result.skipped,
-                           "seconds": round(result.seconds, 1), "examples": result.examples}))
+                           "seconds": round(result.seconds, 1), "examples": result.examples, "activated": False
+                           if result.skipped else before != result.version}))
+
+
+def _train_through_the_gate(settings, override_reason: str | None, by: str | None) -> None:
+    """A training job run here, then activation through the gate (see `nlu_train`)."""
+    from tuning.jobs import TrainingError
+    from tuning.versions import GateRefused
+
+    runner = runtime.training_runner(settings, context.db(), context.clock())
+    runner.queue.echo = lambda line: click.echo(line, err=True)
+    try:
+        job = runner.queue.request(by=_who(by), start=True)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+    _audit("nlu.train.request", "training_job", str(job.id), by, {})
+    done = runner.trainer.run(job.id)
+    if done.status == "failed":
+        raise click.ClickException(f"training job #{done.id} failed: {done.error}")
+    version = done.candidate_version
+    registry = _registry()
+    if version == registry.active_version():
+        click.echo(json.dumps({"version": version, "job": done.id, "skipped": True, "activated": False}))
+        return
+    try:
+        _switch(lambda: registry.activate(version, by=_who(by), override_reason=override_reason), by, quiet=True)
+    except GateRefused as exc:
+        click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
+        raise GateRefusedExit(
+            f"{version} is trained but not activated: {exc}. The active model stays "
+            f"{exc.comparison.active_version}. To activate it anyway: "
+            f"flask nlu activate {version} --override-reason \"...\"") from None
+    click.echo(json.dumps({"version": version, "job": done.id, "skipped": done.status == "skipped",
+                           "activated": True, "comparison": done.comparison}, ensure_ascii=False))
 
 
 @nlu_cli.command("classify")
@@ -140,20 +194,25 @@ def nlu_versions(as_json: bool) -> None:
                        f"{v.trained_by}; {scores}")
 
 
-def _switch(action, by: str | None) -> None:
+def _switch(action, by: str | None, *, quiet: bool = False) -> None:
+    """Run an activation or rollback and audit it; GateRefused goes up when `quiet` (the
+    caller says it its own way)."""
     from bot.console.tuning_texts import activation_entry
     from tuning.versions import GateRefused, VersionError
 
     try:
         done = action()
     except GateRefused as exc:
+        if quiet:
+            raise
         click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
         raise click.ClickException(str(exc)) from None
     except VersionError as exc:
         raise click.ClickException(str(exc)) from None
     entry, details = activation_entry(done)
     _audit(entry, "nlu_model", done.version, by, details)
-    click.echo(json.dumps(done.audit(), ensure_ascii=False))
+    if not quiet:
+        click.echo(json.dumps(done.audit(), ensure_ascii=False))
 
 
 @nlu_cli.command("activate")
