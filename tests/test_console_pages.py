@@ -593,3 +593,31 @@ def test_attachments_on_the_thread_are_named_in_vietnamese(console, clock):
                                  {"type": "image", "url": "https://example.com/a.jpg", "title": None}]))
     page = text(c.client("officer_a").get(f"/inquiries/{code}"))
     assert "Tệp đính kèm (vị trí)" in page and "Tệp đính kèm (ảnh)" in page and "(location)" not in page
+
+
+def test_the_inquiry_page_links_the_business_s_other_inquiries_its_reader_may_see(console, clock):
+    """A business that writes again after its answer opens a new inquiry, and the officer who
+    got it did not see what was asked before (a walkthrough). The page lists the same
+    sender's other inquiries on the page, but only those the reader's unit may see: another
+    unit's stay unnamed, as its page is a 404."""
+    console = console()
+    sender = "900000000077777"
+    first = open_inquiry(console.app, "Cho em hỏi thủ tục cấp phép xây dựng nhà xưởng " + SCRIPT, "xay_dung",
+                         sender=sender)
+    clock.advance(hours=2)
+    again = open_inquiry(console.app, "Vậy bản vẽ thiết kế nộp ở đâu ạ?", "xay_dung", sender=sender)
+    tax = open_inquiry(console.app, "Cho em hỏi hoàn thuế GTGT hàng xuất khẩu", "thue", sender=sender)
+    other = console.ask()  # another business: never listed
+
+    def related(who, code):
+        page = text(console.client(who).get(f"/inquiries/{code}"))
+        block = page[page.index('id="related"'):page.index("</ul>", page.index('id="related"'))] \
+            if 'id="related"' in page else ""
+        return re.findall(r">(QN-\d{4}-\d{6})</a>", block), block
+
+    codes, block = related("officer_a", again)
+    assert codes == [first] and SCRIPT not in block and "&lt;script&gt;" in block and "Sở Xây dựng" in block
+    assert related("officer_a", first)[0] == [again]  # the tax office's inquiry stays unnamed
+    assert related("officer_b", tax)[0] == []  # and the construction department's too
+    assert related("office", tax)[0] == [again, first]  # the standing office sees every one, newest first
+    assert other not in related("office", first)[0] and related("office", other)[0] == []

@@ -93,6 +93,7 @@ class CasePage:
     sent_draft: Optional[DraftView]  # the approved draft whose sending answered the inquiry
     open_duties: tuple  # open assignments (the remind form's choices)
     now: datetime
+    related: tuple = ()  # the business's other inquiries on this page that this person may see (`related`)
 
     @property
     def inquiry(self):
@@ -153,7 +154,25 @@ def load(s, code: str, at: datetime) -> Optional[CasePage]:
     english = inquiry.language == "en"
     return CasePage(f, record, _powers(inquiry, lead, duties, current, english), lead,
                     working_left(inquiry.due_at, at) if inquiry.due_at and lead else None, english, current,
-                    returned, undeliverable, sent, duties, at)
+                    returned, undeliverable, sent, duties, at, related(s, inquiry))
+
+
+RELATED_SHOWN = 10
+
+
+def related(s, inquiry) -> tuple:
+    """The same business's other inquiries on the same page, newest first, among those the
+    logged-in person may see (bot.console.scope: another unit's stay unnamed, as a 404 would).
+
+    Why: a business that writes again after its answer ("vậy bản vẽ nộp ở đâu?") opens a new
+    inquiry, and the officer who gets it did not see what was asked and answered before (a
+    walkthrough). The conversation's thread stays per inquiry; this list links the others."""
+    from bot.console.scope import visible
+    from store import Inquiry
+
+    query = visible(select(Inquiry).where(Inquiry.page_id == inquiry.page_id, Inquiry.sender_id == inquiry.sender_id,
+                                          Inquiry.id != inquiry.id, Inquiry.code.is_not(None)))
+    return tuple(s.execute(query.order_by(Inquiry.id.desc()).limit(RELATED_SHOWN)).scalars())
 
 
 def _powers(inquiry, lead, duties, current: Optional[DraftView], english: bool) -> Powers:
