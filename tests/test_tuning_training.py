@@ -79,26 +79,37 @@ def _ask(app, worker, text: str, mid: str) -> Inquiry:
         return s.execute(select(Inquiry).order_by(Inquiry.id.desc())).scalars().first()
 
 
-def test_harmful_relabelling_is_refused_by_the_gate_then_overridden_activated_and_rolled_back(tiny_app, clock):
+def _model_a_then_a_careless_relabelling(app, clock):
+    """Model A from `flask nlu train` (the first model: activated as trained), real traffic
+    classified by a running worker, and a careless admin who labels it the wrong way round.
+    Inside `app`'s context; returns the CLI runner, A's version and the worker."""
     from bot import context, runtime
     from tuning.inbox import InboxFilter
-    from tuning.versions import GateRefused
 
-    runner = tiny_app.test_cli_runner()
+    runner = app.test_cli_runner()
     trained = runner.invoke(args=["nlu", "train", "--by", "ops"])
     assert trained.exit_code == 0, trained.output
     version_a = json.loads(trained.stdout.strip().splitlines()[-1])["version"]
+    settings, db = context.settings(), context.db()
+    worker = runtime.worker(settings, db, clock)
+    for n, text in enumerate(TAX_TRAFFIC + CUSTOMS_TRAFFIC):
+        _ask(app, worker, text, f"t{n}")
+    inbox = runtime.nlu_inbox(settings, db, clock)
+    items = {i.text: i for i in inbox.items(InboxFilter(limit=100))}
+    inbox.decide([items[t].id for t in TAX_TRAFFIC], "relabel", by="careless@bxt", intent="hai_quan")
+    inbox.decide([items[t].id for t in CUSTOMS_TRAFFIC], "relabel", by="careless@bxt", intent="thue")
+    return runner, version_a, worker
+
+
+def test_harmful_relabelling_is_refused_by_the_gate_then_overridden_activated_and_rolled_back(tiny_app, clock):
+    from bot import context, runtime
+    from tuning.versions import GateRefused
+
     with tiny_app.app_context():
-        settings, db = context.settings(), context.db()
-        worker = runtime.worker(settings, db, clock)
-        assert _ask(tiny_app, worker, "cho em hỏi hoàn thuế GTGT", "q1").intent == "thue"
         # Real traffic comes in; a careless admin labels it the wrong way round.
-        for n, text in enumerate(TAX_TRAFFIC + CUSTOMS_TRAFFIC):
-            _ask(tiny_app, worker, text, f"t{n}")
-        inbox = runtime.nlu_inbox(settings, db, clock)
-        items = {i.text: i for i in inbox.items(InboxFilter(limit=100))}
-        inbox.decide([items[t].id for t in TAX_TRAFFIC], "relabel", by="careless@bxt", intent="hai_quan")
-        inbox.decide([items[t].id for t in CUSTOMS_TRAFFIC], "relabel", by="careless@bxt", intent="thue")
+        runner, version_a, worker = _model_a_then_a_careless_relabelling(tiny_app, clock)
+        settings, db = context.settings(), context.db()
+        assert _ask(tiny_app, worker, "cho em hỏi hoàn thuế GTGT", "q1").intent == "thue"
 
         queue, training = runtime.training_queue(settings, db, clock), runtime.training_runner(settings, db, clock)
         job = queue.request(by="careless@bxt")
@@ -193,21 +204,10 @@ def test_flask_nlu_train_goes_through_the_gate_once_a_model_is_active(tiny_app, 
     second training while one runs is refused."""
     from bot import context, runtime
     from store import AuditEntry, TrainingJob
-    from tuning.inbox import InboxFilter
 
-    runner = tiny_app.test_cli_runner()
-    first = runner.invoke(args=["nlu", "train", "--by", "ops"])
-    assert first.exit_code == 0, first.output
-    version_a = json.loads(first.stdout.strip().splitlines()[-1])["version"]
     with tiny_app.app_context():
+        runner, version_a, worker = _model_a_then_a_careless_relabelling(tiny_app, clock)
         settings, db = context.settings(), context.db()
-        worker = runtime.worker(settings, db, clock)
-        for n, text in enumerate(TAX_TRAFFIC + CUSTOMS_TRAFFIC):
-            _ask(tiny_app, worker, text, f"t{n}")
-        inbox = runtime.nlu_inbox(settings, db, clock)
-        items = {i.text: i for i in inbox.items(InboxFilter(limit=100))}
-        inbox.decide([items[t].id for t in TAX_TRAFFIC], "relabel", by="careless@bxt", intent="hai_quan")
-        inbox.decide([items[t].id for t in CUSTOMS_TRAFFIC], "relabel", by="careless@bxt", intent="thue")
         registry = runtime.model_registry(settings, db, clock)
 
         refused = runner.invoke(args=["nlu", "train", "--by", "ops"])
