@@ -43,7 +43,8 @@ train: $(STAMP)
 
 run: $(STAMP)
 	$(DEV) flask db upgrade
-	@# status 3: the evaluation gate kept the active model (the command said why); the bot runs with it
+	@# status 3: no new model activated, the active one stays (gate refusal, a training running, a
+	@# text labelled two ways: the command said which); the bot starts with it
 	$(DEV) flask nlu train || [ $$? -eq 3 ]
 	@echo ""
 	@echo "  DDCI triage bot (embedded: SQLite in instance/, web + worker + scheduler + mail sink)"

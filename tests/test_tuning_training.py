@@ -226,7 +226,7 @@ def test_flask_nlu_train_goes_through_the_gate_once_a_model_is_active(tiny_app, 
         queue = runtime.training_queue(settings, db, clock)
         queued = queue.request(by="admin@bxt")  # the admins' page asked the worker for one
         busy = runner.invoke(args=["nlu", "train", "--by", "ops"])
-        assert busy.exit_code == 1 and f"#{queued.id}" in busy.output, busy.output
+        assert busy.exit_code == 3 and f"#{queued.id}" in busy.output, busy.output  # the active model stays
         queue.finish(queued.id, "failed", error="cancelled by the test")
 
         overridden = runner.invoke(args=["nlu", "train", "--by", "lead@bxt", "--override-reason", "thử nghiệm"])
@@ -239,6 +239,63 @@ def test_flask_nlu_train_goes_through_the_gate_once_a_model_is_active(tiny_app, 
             entries = [(e.action, e.object_id, e.details.get("on_behalf_of"), e.details.get("override_reason"))
                        for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
         assert entries[-1] == ("nlu.activate.override", version_b, "lead@bxt", "thử nghiệm"), entries
+
+
+def test_flask_nlu_train_activates_a_better_model_and_never_bypasses_the_gate(tiny_app, clock, monkeypatch):
+    """The other ways through `flask nlu train` once a model is active (a review): labels that
+    help are activated without a reason; with the database down a changed model is refused,
+    not activated ungated; --force never retrains the active model in place; a training
+    stopped by Ctrl-C frees the one training slot, and the admins' page says why."""
+    import tuning.jobs
+    from bot import context, runtime
+    from bot.console.tuning_texts import job_error
+    from nlu.training import read_active
+    from store import TrainingJob
+    from tuning import dataset
+
+    runner = tiny_app.test_cli_runner()
+    first = runner.invoke(args=["nlu", "train", "--by", "ops"])
+    assert first.exit_code == 0, first.output
+    version_a = json.loads(first.stdout.strip().splitlines()[-1])["version"]
+    with tiny_app.app_context():
+        settings, db = context.settings(), context.db()
+        registry = runtime.model_registry(settings, db, clock)
+        forced = runner.invoke(args=["nlu", "train", "--force", "--by", "ops"])
+        assert forced.exit_code == 1 and "without evaluation" in forced.output
+        more = settings.nlu_project_dir / "data" / "more.yml"
+        more.write_text('version: "3.1"\nnlu:\n- intent: thue\n  examples: |\n    - nộp thuế môn bài\n'
+                        "    - khai thuế thu nhập cá nhân\n", encoding="utf-8")
+
+        def stopped(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as m:
+            m.setattr(tuning.jobs, "train_candidate", stopped)
+            interrupted = runner.invoke(args=["nlu", "train", "--by", "ops"])
+        assert interrupted.exit_code != 0 and read_active(settings.model_dir)["version"] == version_a
+        with db.session() as s:
+            [job] = s.execute(select(TrainingJob)).scalars().all()
+            assert (job.status, job.busy) == ("failed", None)
+            assert "bị dừng giữa chừng" in job_error(job.error)
+
+        def down(*args, **kwargs):
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT 1", {}, Exception("could not connect to server"))
+
+        with monkeypatch.context() as m:
+            m.setattr(dataset, "write_inbox_file", down)
+            no_db = runner.invoke(args=["nlu", "train", "--by", "ops"])
+        assert no_db.exit_code == 1 and "needs the database" in no_db.output
+        assert read_active(settings.model_dir)["version"] == version_a
+
+        better = runner.invoke(args=["nlu", "train", "--by", "ops"])
+        assert better.exit_code == 0, better.output
+        said = json.loads(better.stdout.strip().splitlines()[-1])
+        assert said["activated"] and said["version"] != version_a and said["comparison"]["allowed"]
+        assert said["examples"] > 0 and said["path"].endswith(".tar.gz")
+        assert registry.active_version() == read_active(settings.model_dir)["version"] == said["version"]
+        assert [a.kind for a in registry.history()] == ["activate", "train"]  # newest first
 
 
 def test_a_corrupt_archive_is_never_activated(tiny_app, tiny_archives, clock):

@@ -34,14 +34,17 @@ def _registry():
     return runtime.model_registry(context.settings(), context.db(), context.clock())
 
 
-class GateRefusedExit(click.ClickException):
-    """The candidate was trained but the evaluation gate refuses it: exit status 3, so that a
-    script (and `make run`) can tell "kept the active model" from a failure."""
+class KeptActive(click.ClickException):
+    """No new model was activated and the active one stays in use: the gate refused the
+    candidate, or another training runs, or a text is labelled two ways. Exit status 3, so
+    that a script (and `make run`, which then starts with the active model) can tell it from
+    a failure (status 1)."""
     exit_code = 3
 
 
 @nlu_cli.command("train")
-@click.option("--force", is_flag=True, help="Train even if data and pipeline are unchanged.")
+@click.option("--force", is_flag=True, help="Train even if data and pipeline are unchanged (only while no model "
+                                            "is active).")
 @click.option("--override-reason", default=None,
               help="Activate although the evaluation gate refuses (recorded in the audit log).")
 @click.option("--by", default=None, help="Who trains (recorded with the version; default cli:<user>).")
@@ -52,9 +55,11 @@ def nlu_train(force: bool, override_reason: str | None, by: str | None) -> None:
     The first model (none active yet) is activated as trained. Once a model is active, a new
     one goes the way of the admins' page *Huấn luyện*: a training job (one at a time; refused
     while a text is labelled two ways), evaluated with the active model on the held-out set,
-    and activated only through the evaluation gate (tuning.versions). A refusal keeps the
-    active model, prints the comparison and exits with status 3; --override-reason activates
-    anyway, audited. --force with unchanged data retrains the active model in place."""
+    and activated only through the evaluation gate (tuning.versions), which needs the
+    database. A refusal keeps the active model, prints the comparison and exits with status 3
+    (`KeptActive`); --override-reason activates anyway, audited. --force is for a deployment
+    without an active model: with one, an unchanged model is never retrained in place (its
+    archive would no longer be the one evaluated)."""
     from nlu.training import fingerprint, read_active, train
     from tuning import dataset
 
@@ -70,9 +75,21 @@ def nlu_train(force: bool, override_reason: str | None, by: str | None) -> None:
     active = read_active(settings.model_dir)
     changed = active is None or active.get("fingerprint") != fingerprint(settings.nlu_project_dir,
                                                                           [settings.inbox_data_dir])
-    if db_ok and changed and active is not None:
+    if active is not None and changed:
+        if not db_ok:
+            raise click.ClickException(
+                f"a model is active ({active['version']}) and the training data changed: the new model is "
+                "evaluated and activated through the gate, which needs the database (`flask db upgrade`)")
         _train_through_the_gate(settings, override_reason, by)
         return
+    if active is not None and force:
+        raise click.ClickException(
+            f"the active model {active['version']} was trained on exactly this data: --force would replace its "
+            "archive without evaluation. It is for a deployment without an active model")
+    if override_reason:
+        click.echo("(--override-reason is not used: " + ("nothing changed since the active model)" if active
+                                                          else "the first model has nothing to be compared with)"),
+                   err=True)
     before = (active or {}).get("version")
     result = train(settings.nlu_project_dir, settings.model_dir, force=force, extra_dirs=[settings.inbox_data_dir],
                    progress=lambda m: click.echo(m, err=True))
@@ -81,41 +98,56 @@ def nlu_train(force: bool, override_reason: str | None, by: str | None) -> None:
         registry.register(result, by=_who(by))
         if before != result.version:
             registry.record_training_activation(result.version, by=_who(by), previous=before)
-    click.echo(json.dumps({"version": result.version, "path": str(result.path), "skipped": result.skipped,
-                           "seconds": round(result.seconds, 1), "examples": result.examples, "activated": False
-                           if result.skipped else before != result.version}))
+    _said(result.version, result.path, result.skipped, result.seconds, result.examples,
+          activated=not result.skipped and before != result.version)
+
+
+def _said(version: str, path, skipped: bool, seconds, examples, *, activated: bool, **more) -> None:
+    """`flask nlu train`'s last line on standard output, the same keys on every path."""
+    click.echo(json.dumps({"version": version, "path": str(path), "skipped": skipped,
+                           "seconds": round(seconds or 0, 1), "examples": examples, "activated": activated, **more},
+                          ensure_ascii=False))
 
 
 def _train_through_the_gate(settings, override_reason: str | None, by: str | None) -> None:
     """A training job run here, then activation through the gate (see `nlu_train`)."""
-    from tuning.jobs import TrainingError
+    from tuning.jobs import TrainingBusy, TrainingError, TrainingRefused
     from tuning.versions import GateRefused
 
     runner = runtime.training_runner(settings, context.db(), context.clock())
     runner.queue.echo = lambda line: click.echo(line, err=True)
     try:
         job = runner.queue.request(by=_who(by), start=True)
+    except (TrainingBusy, TrainingRefused) as exc:
+        raise KeptActive(f"{exc} The active model stays in use.") from None
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from None
-    _audit("nlu.train.request", "training_job", str(job.id), by, {})
-    done = runner.trainer.run(job.id)
+    try:
+        _audit("nlu.train.request", "training_job", str(job.id), by, {})
+        done = runner.trainer.run(job.id)  # a failure inside ends the job as failed
+    except BaseException as exc:  # Ctrl-C, a signal: the job must not hold the one training slot
+        runner.queue.finish(job.id, "failed", error=f"interrupted: flask nlu train stopped ({type(exc).__name__})")
+        raise
     if done.status == "failed":
         raise click.ClickException(f"training job #{done.id} failed: {done.error}")
-    version = done.candidate_version
     registry = _registry()
-    if version == registry.active_version():
-        click.echo(json.dumps({"version": version, "job": done.id, "skipped": True, "activated": False}))
+    candidate = registry.get(done.candidate_version)
+    said = dict(version=candidate.version, path=registry.model_dir / candidate.archive, seconds=
+                candidate.training_seconds, examples=candidate.examples, skipped=done.status == "skipped", job=done.id)
+    if candidate.version == registry.active_version():
+        _said(**said, activated=False)
         return
     try:
-        _switch(lambda: registry.activate(version, by=_who(by), override_reason=override_reason), by, quiet=True)
+        _switch(lambda: registry.activate(candidate.version, by=_who(by), override_reason=override_reason), by,
+                quiet=True)
     except GateRefused as exc:
         click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
-        raise GateRefusedExit(
-            f"{version} is trained but not activated: {exc}. The active model stays "
+        _said(**said, activated=False, comparison=done.comparison)
+        raise KeptActive(
+            f"{candidate.version} is trained but not activated: {exc}. The active model stays "
             f"{exc.comparison.active_version}. To activate it anyway: "
-            f"flask nlu activate {version} --override-reason \"...\"") from None
-    click.echo(json.dumps({"version": version, "job": done.id, "skipped": done.status == "skipped",
-                           "activated": True, "comparison": done.comparison}, ensure_ascii=False))
+            f"flask nlu activate {candidate.version} --override-reason \"...\"") from None
+    _said(**said, activated=True, comparison=done.comparison)
 
 
 @nlu_cli.command("classify")

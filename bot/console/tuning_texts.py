@@ -120,6 +120,9 @@ JOB_ERRORS: tuple[tuple[re.Pattern, Callable[[re.Match], str]], ...] = (
     (re.compile(r"no sign of life since (?P<t>.+?) UTC: the worker stopped$"),
      lambda m: f"Không thấy worker hoạt động từ {m['t']} (giờ UTC): worker đã dừng giữa chừng. Hãy yêu cầu "
                "huấn luyện lại."),
+    (re.compile(r"interrupted: flask nlu train stopped \((?P<why>\w+)\)$"),
+     lambda m: f"Lệnh huấn luyện trên máy chủ (flask nlu train) bị dừng giữa chừng ({m['why']}). Hãy yêu cầu "
+               "huấn luyện lại."),
     (re.compile(r"(?P<n>\d+) text\(s\) are labelled with two intents", re.S),
      lambda m: f"{m['n']} câu đang mang hai nhãn khác nhau; hãy xử lý xung đột rồi yêu cầu huấn luyện lại."),
 )
