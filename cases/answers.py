@@ -143,6 +143,12 @@ class AnswerWindow:
     phone: Optional[str]
     email: Optional[str]
 
+    @property
+    def closed_at_known(self) -> bool:
+        """False when the business never wrote on the channel (no last message on record: the
+        Messenger policy's epoch), so the page says "closed" without "at 01/01/1970"."""
+        return self.closes_at is not None and self.closes_at.year > 1970
+
 
 class Answers:
     """Drafts, approvals, the send hook and answers given another way. Built by Casework

@@ -621,3 +621,20 @@ def test_the_inquiry_page_links_the_business_s_other_inquiries_its_reader_may_se
     assert related("officer_b", tax)[0] == []  # and the construction department's too
     assert related("office", tax)[0] == [again, first]  # the standing office sees every one, newest first
     assert other not in related("office", first)[0] and related("office", other)[0] == []
+
+
+def test_a_closed_window_without_a_message_on_record_is_not_dated_1970(console, clock):
+    """An inquiry whose business has no message on record (its conversation row is gone, or
+    the inquiry was opened without one) showed "Cửa sổ Messenger đã đóng lúc 01/01/1970 08:00"
+    (a screenshot): Messenger's policy dates that window at the epoch. The page says it is
+    closed and why, without the date; a real closing time is still shown."""
+    console = console()
+    bare = open_inquiry(console.app, QUESTION, "xay_dung", sender="900000000066666")
+    page = text(console.client("officer_a").get(f"/inquiries/{bare}"))
+    closed = page[page.index('id="window-closed"'):page.index("</p>", page.index('id="window-closed"'))]
+    assert "1970" not in page and "không có tin nhắn nào của doanh nghiệp được ghi nhận" in closed
+    wrote = clock() - timedelta(days=2)
+    dated = console.ask(wrote=wrote)
+    page = text(console.client("officer_a").get(f"/inquiries/{dated}"))
+    closed = page[page.index('id="window-closed"'):page.index("</p>", page.index('id="window-closed"'))]
+    assert f"lúc {(wrote + timedelta(hours=24)).astimezone(VN):%d/%m/%Y %H:%M}" in closed
