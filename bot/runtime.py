@@ -147,17 +147,21 @@ def nlu_inbox(settings: Settings, db: Database, clock: Callable[[], datetime]):
                              clock=clock, similarity=settings.config.nlu.inbox_similarity)
 
 
-def training_queue(settings: Settings, db: Database, clock: Callable[[], datetime]):
+def training_queue(settings: Settings, db: Database, clock: Callable[[], datetime],
+                   echo: Optional[Callable[[str], None]] = None):
     from tuning.jobs import TrainingQueue
 
-    return TrainingQueue(db=db, clock=clock, project_dir=settings.nlu_project_dir, inbox_dir=settings.inbox_data_dir)
+    return TrainingQueue(db=db, clock=clock, project_dir=settings.nlu_project_dir, inbox_dir=settings.inbox_data_dir,
+                         echo=echo)
 
 
-def training_runner(settings: Settings, db: Database, clock: Callable[[], datetime]):
-    """What the worker runs retraining jobs with (tuning.jobs)."""
+def training_runner(settings: Settings, db: Database, clock: Callable[[], datetime],
+                    echo: Optional[Callable[[str], None]] = None):
+    """What the worker runs retraining jobs with (tuning.jobs); `echo` also prints the job's
+    log lines as they come (`flask nlu train`)."""
     from tuning.jobs import Trainer, TrainingRunner
 
-    queue, nlu = training_queue(settings, db, clock), settings.config.nlu
+    queue, nlu = training_queue(settings, db, clock, echo), settings.config.nlu
     trainer = Trainer(queue=queue, registry=model_registry(settings, db, clock), project_dir=settings.nlu_project_dir,
                       inbox_dir=settings.inbox_data_dir, heldout_dir=settings.heldout_dir, threshold=nlu.threshold,
                       min_margin=nlu.min_margin)

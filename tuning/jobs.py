@@ -85,7 +85,7 @@ class TrainingQueue:
                  stale_after: timedelta = timedelta(minutes=30), echo: Optional[Callable[[str], None]] = None):
         self.db, self.clock, self.project_dir, self.inbox_dir = db, clock, Path(project_dir), Path(inbox_dir)
         self.stale_after = stale_after
-        self.echo = echo  # `flask nlu train` prints the log's lines as they come
+        self.echo = echo  # `flask nlu train` prints the log's lines as they come (bot.runtime)
 
     def request(self, *, by: str, start: bool = False) -> JobView:
         """Queue a retraining; TrainingBusy while another is queued or running,

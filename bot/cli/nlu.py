@@ -114,8 +114,8 @@ def _train_through_the_gate(settings, override_reason: str | None, by: str | Non
     from tuning.jobs import TrainingBusy, TrainingError, TrainingRefused
     from tuning.versions import GateRefused
 
-    runner = runtime.training_runner(settings, context.db(), context.clock())
-    runner.queue.echo = lambda line: click.echo(line, err=True)
+    runner = runtime.training_runner(settings, context.db(), context.clock(),
+                                     echo=lambda line: click.echo(line, err=True))
     try:
         job = runner.queue.request(by=_who(by), start=True)
     except (TrainingBusy, TrainingRefused) as exc:
@@ -138,10 +138,9 @@ def _train_through_the_gate(settings, override_reason: str | None, by: str | Non
         _said(**said, activated=False)
         return
     try:
-        _switch(lambda: registry.activate(candidate.version, by=_who(by), override_reason=override_reason), by,
-                quiet=True)
+        _switch(lambda: registry.activate(candidate.version, by=_who(by), override_reason=override_reason), by)
     except GateRefused as exc:
-        click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
+        _refused(exc)
         _said(**said, activated=False, comparison=done.comparison)
         raise KeptActive(
             f"{candidate.version} is trained but not activated: {exc}. The active model stays "
@@ -226,25 +225,26 @@ def nlu_versions(as_json: bool) -> None:
                        f"{v.trained_by}; {scores}")
 
 
-def _switch(action, by: str | None, *, quiet: bool = False) -> None:
-    """Run an activation or rollback and audit it; GateRefused goes up when `quiet` (the
-    caller says it its own way)."""
+def _switch(action, by: str | None):
+    """Run an activation or rollback, audit it and return it (tuning.versions.Activation).
+    GateRefused goes up: each caller says a refusal its own way (`_refused`)."""
     from bot.console.tuning_texts import activation_entry
     from tuning.versions import GateRefused, VersionError
 
     try:
         done = action()
-    except GateRefused as exc:
-        if quiet:
-            raise
-        click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
-        raise click.ClickException(str(exc)) from None
+    except GateRefused:
+        raise
     except VersionError as exc:
         raise click.ClickException(str(exc)) from None
     entry, details = activation_entry(done)
     _audit(entry, "nlu_model", done.version, by, details)
-    if not quiet:
-        click.echo(json.dumps(done.audit(), ensure_ascii=False))
+    return done
+
+
+def _refused(exc) -> None:
+    """A gate refusal's side-by-side comparison, as JSON on standard error."""
+    click.echo(json.dumps(exc.comparison.as_dict(), ensure_ascii=False), err=True)
 
 
 @nlu_cli.command("activate")
@@ -253,14 +253,21 @@ def _switch(action, by: str | None, *, quiet: bool = False) -> None:
 @click.option("--by", default=None, help="Who activates (default cli:<user>).")
 def nlu_activate(version: str, override_reason: str | None, by: str | None) -> None:
     """Make VERSION the active model (workers pick it up without a restart)."""
-    _switch(lambda: _registry().activate(version, by=_who(by), override_reason=override_reason), by)
+    from tuning.versions import GateRefused
+
+    try:
+        done = _switch(lambda: _registry().activate(version, by=_who(by), override_reason=override_reason), by)
+    except GateRefused as exc:
+        _refused(exc)
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(done.audit(), ensure_ascii=False))
 
 
 @nlu_cli.command("rollback")
 @click.option("--by", default=None, help="Who rolls back (default cli:<user>).")
 def nlu_rollback(by: str | None) -> None:
-    """Return to the model that was active before the current one."""
-    _switch(lambda: _registry().rollback(by=_who(by)), by)
+    """Return to the model that was active before the current one (not gated)."""
+    click.echo(json.dumps(_switch(lambda: _registry().rollback(by=_who(by)), by).audit(), ensure_ascii=False))
 
 
 # ---- retraining jobs -----------------------------------------------------------------------

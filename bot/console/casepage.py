@@ -19,12 +19,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from bot import context, runtime
+from bot.console.scope import visible
 from bot.console.work import casework, working_left
 from cases import DraftView, Verdict, queries
 from cases.answers import ACTION_VI, HOW_VI
 from cases.approval import DraftFacts, same_person
 from cases.casefile import CaseFile, Notice, case_file
-from store import OPEN_INQUIRY_STATUSES, Assignment, ClassificationRecord
+from store import OPEN_INQUIRY_STATUSES, Assignment, ClassificationRecord, Inquiry
 
 RULE_VI = {
     "unsure": "Bộ phân loại chưa chắc chắn: chuyển Ban Xúc tiến phân loại",
@@ -167,9 +168,6 @@ def related(s, inquiry) -> tuple:
     Why: a business that writes again after its answer ("vậy bản vẽ nộp ở đâu?") opens a new
     inquiry, and the officer who gets it did not see what was asked and answered before (a
     walkthrough). The conversation's thread stays per inquiry; this list links the others."""
-    from bot.console.scope import visible
-    from store import Inquiry
-
     query = visible(select(Inquiry).where(Inquiry.page_id == inquiry.page_id, Inquiry.sender_id == inquiry.sender_id,
                                           Inquiry.id != inquiry.id, Inquiry.code.is_not(None)))
     return tuple(s.execute(query.order_by(Inquiry.id.desc()).limit(RELATED_SHOWN)).scalars())
