@@ -168,9 +168,10 @@ def test_harmful_relabelling_is_refused_by_the_gate_then_overridden_activated_an
             entries = [(e.action, e.object_id, e.actor.startswith("cli:"), e.details["on_behalf_of"],
                         e.details.get("gate_refusals"))
                        for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
-        assert [e[:4] for e in entries] == [("nlu.activate.override", version_b, True, "lead@bxt"),
+        assert [e[:4] for e in entries] == [("nlu.train", version_a, True, "ops"),
+                                            ("nlu.activate.override", version_b, True, "lead@bxt"),
                                             ("nlu.rollback", version_a, True, "lead@bxt")]
-        assert entries[0][4] and entries[1][4] == []
+        assert entries[0][4] == [] and entries[1][4] and entries[2][4] == []
         listed = runner.invoke(args=["nlu", "versions", "--json"])
         versions = {v["version"]: v for v in map(json.loads, listed.stdout.strip().splitlines())}
         assert versions[version_a]["active"] and versions[version_a]["trained_by"] == "ops"
@@ -362,5 +363,56 @@ def test_activation_loads_the_model_on_the_rasa_server(make_app, tmp_path, tiny_
             with pytest.raises(RemoteLoadFailed, match="refused"):
                 registry.rollback(by="admin")
             assert registry.active_version() == vb.version
+    finally:
+        rasa.stop()
+
+
+def test_flask_nlu_train_loads_the_first_model_on_the_rasa_server(make_app, tmp_path, tiny_archives):
+    """With nlu.server_url, `flask nlu train`'s first model (none active) reached only
+    active.json, which the workers do not read: the Rasa server kept serving whatever it had
+    been started with. Now the server loads it first (`PUT /model`); a server that will not
+    leaves the archive trained and nothing active (exit 1)."""
+    from bot import context
+    from nlu import server
+    from nlu.training import read_active
+    from store import AuditEntry
+
+    _, swapped = tiny_archives
+    rasa = server.start(swapped.path, tmp_path / "rasa.log", port=free_port())  # serving B's swapped labels
+    try:
+        try:
+            rasa.wait_ready(tries=300)
+        except server.ServerFailed as exc:
+            pytest.fail(str(exc))
+        models, project = tmp_path / "models", tiny_project(tmp_path / "p")
+
+        def app_with(server_url: str):
+            return make_app(nlu__project_dir=str(project), nlu__model_dir=str(models),
+                            nlu__inbox_data_dir=str(tmp_path / "inbox"), nlu__server_url=server_url)
+
+        app = app_with(rasa.url + "/nowhere")
+        refused = app.test_cli_runner().invoke(args=["nlu", "train", "--by", "ops"])
+        assert refused.exit_code == 1 and "is trained but not activated" in refused.output, refused.output
+        assert "HTTP 404" in refused.output
+        assert read_active(models) is None
+        with app.app_context(), context.db().session() as s:
+            assert s.execute(select(NluActivation)).scalars().all() == []
+        assert requests.get(f"{rasa.url}/status", timeout=10).json()["model_file"] == swapped.path.name
+
+        app = app_with(rasa.url)
+        trained = app.test_cli_runner().invoke(args=["nlu", "train", "--by", "ops"])
+        assert trained.exit_code == 0, trained.output
+        said = json.loads(trained.stdout.strip().splitlines()[-1])
+        assert said["activated"] and read_active(models)["version"] == said["version"]
+        status = requests.get(f"{rasa.url}/status", timeout=10).json()
+        assert status["model_file"] == Path(said["path"]).name
+        parsed = requests.post(f"{rasa.url}/model/parse", json={"text": "hoàn thuế GTGT"}, timeout=10).json()
+        assert parsed["intent"]["name"] == "thue"  # the trained labels, no longer B's
+        with app.app_context(), context.db().session() as s:
+            [activation] = s.execute(select(NluActivation)).scalars().all()
+            assert (activation.version, activation.kind, activation.previous_version) == (said["version"], "train",
+                                                                                          None)
+            entries = s.execute(select(AuditEntry).where(AuditEntry.action == "nlu.train")).scalars().all()
+            assert [(e.object_id, e.details["on_behalf_of"]) for e in entries] == [(said["version"], "ops")]
     finally:
         rasa.stop()

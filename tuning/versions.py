@@ -194,11 +194,18 @@ class ModelRegistry:
                              int(active.get("examples") or 0), active.get("fingerprint", ""))
         return self.register(result, by="(before the registry)")
 
-    def record_training_activation(self, version: str, *, by: str, previous: Optional[str]) -> Activation:
-        """`flask nlu train` activated `version` itself: the first model, when none was active
-        (nothing to compare it with), or the active one retrained in place (--force on
-        unchanged data). Every later model goes through `activate` and its gate."""
-        return self._switched(version, by=by, kind="train", override_reason=None, gate=None, previous=previous)
+    def activate_first(self, version: str, *, by: str) -> Activation:
+        """`flask nlu train`'s first model, when none is active: nothing to compare it with,
+        so no gate; the archive is still checked and a Rasa server (`nlu.server_url`) must
+        load it first (`PUT /model`), or nothing switches. Every later model goes through
+        `activate` and its gate."""
+        path = self.verify(version)
+        previous = self.active_version()
+        if previous is not None:
+            raise VersionError(f"{previous} is active already: a new model goes through the evaluation gate "
+                               f"(flask nlu activate {version})")
+        self.load_remote(path)
+        return self._switched(version, by=by, kind="train", override_reason=None, gate=None, previous=None)
 
     # ---- switching ---------------------------------------------------------------------
     def verify(self, version: str) -> Path:
@@ -229,7 +236,7 @@ class ModelRegistry:
         comparison = self.comparison(version)
         if not comparison.allowed and reason is None:
             raise GateRefused(comparison)
-        self._load_remote(path)
+        self.load_remote(path)
         return self._switched(version, by=by, kind="activate", override_reason=reason, gate=comparison.as_dict(),
                               previous=previous)
 
@@ -243,11 +250,14 @@ class ModelRegistry:
             raise VersionError("nothing to roll back to: no earlier active model is recorded")
         target = last.previous_version
         path = self.verify(target)
-        self._load_remote(path)
+        self.load_remote(path)
         return self._switched(target, by=by, kind="rollback", override_reason=None, gate=None, previous=current)
 
-    # ---- internals ---------------------------------------------------------------------
-    def _load_remote(self, path: Path) -> None:
+    # ---- the Rasa server ---------------------------------------------------------------
+    def load_remote(self, path: Path) -> None:
+        """With `nlu.server_url`, have the Rasa server load the archive (`PUT /model` with its
+        absolute path, which the server must see at the same path); RemoteLoadFailed if it
+        cannot or will not. Nothing to do without a server."""
         if not self.server_url:
             return
         try:
@@ -259,6 +269,7 @@ class ModelRegistry:
             raise RemoteLoadFailed(f"the Rasa server refused {path.name}: HTTP {response.status_code} "
                                    f"{response.text[:300]}")
 
+    # ---- internals ---------------------------------------------------------------------
     def _switched(self, version: str, *, by: str, kind: str, override_reason: Optional[str], gate: Optional[dict],
                   previous: Optional[str]) -> Activation:
         now = self.clock()
@@ -268,10 +279,9 @@ class ModelRegistry:
             s.add(NluActivation(version=version, previous_version=previous, kind=kind, by=by, at=now,
                                 override_reason=override_reason, gate=gate))
             s.flush()
-            if kind != "train":  # `flask nlu train` wrote active.json itself
-                write_active(self.model_dir, {"version": version, "model": row.archive,
-                                              "fingerprint": row.fingerprint, "examples": row.examples,
-                                              "trained_at": row.trained_at.isoformat(timespec="seconds"),
-                                              "training_seconds": row.training_seconds,
-                                              "activated_by": by, "activated_at": now.isoformat(timespec="seconds")})
+            write_active(self.model_dir, {"version": version, "model": row.archive,
+                                          "fingerprint": row.fingerprint, "examples": row.examples,
+                                          "trained_at": row.trained_at.isoformat(timespec="seconds"),
+                                          "training_seconds": row.training_seconds,
+                                          "activated_by": by, "activated_at": now.isoformat(timespec="seconds")})
         return Activation(version, previous, kind, by, now, override_reason, gate)

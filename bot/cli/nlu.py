@@ -90,16 +90,42 @@ def nlu_train(force: bool, override_reason: str | None, by: str | None) -> None:
         click.echo("(--override-reason is not used: " + ("nothing changed since the active model)" if active
                                                           else "the first model has nothing to be compared with)"),
                    err=True)
-    before = (active or {}).get("version")
-    result = train(settings.nlu_project_dir, settings.model_dir, force=force, extra_dirs=[settings.inbox_data_dir],
+    if active is None:
+        _first_model(settings, db_ok, by)
+        return
+    # unchanged data: nothing to train (an archive gone missing is trained again in place)
+    result = train(settings.nlu_project_dir, settings.model_dir, extra_dirs=[settings.inbox_data_dir],
                    progress=lambda m: click.echo(m, err=True))
     if db_ok and not result.skipped:
-        registry = _registry()
-        registry.register(result, by=_who(by))
-        if before != result.version:
-            registry.record_training_activation(result.version, by=_who(by), previous=before)
-    _said(result.version, result.path, result.skipped, result.seconds, result.examples,
-          activated=not result.skipped and before != result.version)
+        _registry().register(result, by=_who(by))
+    _said(result.version, result.path, result.skipped, result.seconds, result.examples, activated=False)
+
+
+def _first_model(settings, db_ok: bool, by: str | None) -> None:
+    """No model is active: train one and activate it as trained (nothing to compare it with).
+    With `nlu.server_url` the Rasa server loads it first (`PUT /model`); if it cannot, the
+    archive stays trained but nothing is activated (exit 1). Registered and audited when the
+    database is there; before `flask db upgrade` only `active.json` is written (the registry
+    adopts it later)."""
+    from nlu.training import active_info, activate as write_active, train_candidate
+    from tuning.versions import RemoteLoadFailed
+
+    result = train_candidate(settings.nlu_project_dir, settings.model_dir, extra_dirs=[settings.inbox_data_dir],
+                             force=True, progress=lambda m: click.echo(m, err=True))
+    registry = _registry()
+    try:
+        if db_ok:
+            registry.register(result, by=_who(by))
+            _switch(lambda: registry.activate_first(result.version, by=_who(by)), by)
+        else:
+            registry.load_remote(result.path)
+    except (click.ClickException, RemoteLoadFailed) as exc:
+        said = exc.message if isinstance(exc, click.ClickException) else str(exc)
+        raise click.ClickException(f"{result.version} is trained but not activated: {said}") from None
+    if not db_ok:
+        write_active(settings.model_dir, active_info(result, context.clock()()))
+    click.echo(f"[3/3] Activated {result.version} ({result.seconds:.1f} s).", err=True)
+    _said(result.version, result.path, False, result.seconds, result.examples, activated=True)
 
 
 def _said(version: str, path, skipped: bool, seconds, examples, *, activated: bool, **more) -> None:

@@ -33,7 +33,7 @@ ACTION_NAMES = {
     "nlu.inbox.confirm": "NLU: xác nhận nhãn", "nlu.inbox.relabel": "NLU: gán lại nhãn",
     "nlu.inbox.discard": "NLU: loại bỏ tin", "nlu.inbox.import": "NLU: nhập quyết định từ tệp", "nlu.train.request": "NLU: yêu cầu huấn luyện",
     "nlu.activate": "NLU: kích hoạt mô hình", "nlu.activate.override": "NLU: kích hoạt mô hình vượt cổng đánh giá",
-    "nlu.rollback": "NLU: quay lại mô hình trước",
+    "nlu.rollback": "NLU: quay lại mô hình trước", "nlu.train": "NLU: huấn luyện và kích hoạt mô hình đầu tiên",
     log.DRAFT_CREATE: "Soạn dự thảo trả lời", log.DRAFT_EDIT: "Sửa dự thảo", log.DRAFT_SUBMIT: "Trình duyệt dự thảo",
     log.DRAFT_WITHDRAW: "Rút dự thảo", log.DRAFT_APPROVE: "Duyệt trả lời", log.DRAFT_RETURN: "Trả lại dự thảo",
     log.ANSWER_SENT: "Đã gửi trả lời cho doanh nghiệp", log.ANSWER_UNDELIVERABLE: "Không gửi được trả lời",
