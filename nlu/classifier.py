@@ -288,15 +288,25 @@ class RasaClassifier:
 
 
 class RemoteRasaClassifier:
-    """The same interface over a Rasa server started with `rasa run --enable-api`."""
+    """The same interface over a Rasa server started with `rasa run --enable-api`.
 
-    def __init__(self, server_url: str, *, threshold: float, min_margin: float = 0.0, timeout: float = 10.0):
+    The model version recorded with each classification is the one the server says it serves
+    (`/status`), asked again whenever `active.json` in `model_dir` names another model: an
+    activation or rollback loads the model on the server (`PUT /model`, tuning.versions) and
+    then rewrites `active.json`, so the running worker records the new version without a
+    restart, as it does in process. Without `model_dir` the version is asked once."""
+
+    def __init__(self, server_url: str, *, threshold: float, min_margin: float = 0.0, timeout: float = 10.0,
+                 model_dir: Optional[Path] = None):
         self.server_url = server_url.rstrip("/")
         self.threshold = threshold
         self.min_margin = min_margin
         self.timeout = timeout
+        self.model_dir = Path(model_dir) if model_dir is not None else None
         self._http = requests.Session()
         self._version: Optional[str] = None
+        self._active: Optional[str] = None  # the version active.json named when /status was last asked
+        self._following = threading.Lock()
 
     @property
     def version(self) -> Optional[str]:
@@ -310,7 +320,17 @@ class RemoteRasaClassifier:
             log.warning("Rasa server status unavailable: %s", exc)
         return self._version
 
+    def _follow_activations(self) -> None:
+        if self.model_dir is None:
+            return
+        with self._following:  # classify_many's threads: one of them asks
+            active = (read_active(self.model_dir) or {}).get("version")
+            if active != self._active:
+                self._active = active
+                self.refresh()
+
     def classify(self, text: str) -> Classification:
+        self._follow_activations()
         clean = for_rasa(text)
         if not clean:
             return _no_words(text, self._version)
@@ -325,6 +345,7 @@ class RemoteRasaClassifier:
         REMOTE_IN_FLIGHT requests are in flight at once (the network waits overlap)."""
         if len(texts) < 2:
             return [self.classify(text) for text in texts]
+        self._follow_activations()
         with ThreadPoolExecutor(max_workers=min(REMOTE_IN_FLIGHT, len(texts)),
                                 thread_name_prefix="rasa-parse") as pool:
             return list(pool.map(self.classify, texts))
@@ -332,5 +353,5 @@ class RemoteRasaClassifier:
 
 def build_classifier(model_dir: Path, threshold: float, min_margin: float, server_url: Optional[str]) -> Classifier:
     if server_url:
-        return RemoteRasaClassifier(server_url, threshold=threshold, min_margin=min_margin)
+        return RemoteRasaClassifier(server_url, threshold=threshold, min_margin=min_margin, model_dir=model_dir)
     return RasaClassifier(model_dir, threshold=threshold, min_margin=min_margin)

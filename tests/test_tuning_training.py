@@ -352,13 +352,20 @@ def test_activation_loads_the_model_on_the_rasa_server(make_app, tmp_path, tiny_
         app = make_app(nlu__project_dir=str(tiny_project(tmp_path / "p")), nlu__model_dir=str(tmp_path / "models"),
                        nlu__server_url=rasa.url)
         with app.app_context():
+            from bot import context, runtime
+
             registry, (va, vb) = _registered(app, clock, tiny_archives)
             registry.activate(va.version, by="admin")
             assert requests.get(f"{rasa.url}/status", timeout=10).json()["model_file"] == a.path.name
+            worker_side = runtime.classifier(context.settings())  # a running worker's, in remote mode
+            assert (worker_side.classify("hoàn thuế GTGT").model_version, worker_side.version) == (va.version,) * 2
             registry.activate(vb.version, by="admin", override_reason="same scores in this test")
             assert requests.get(f"{rasa.url}/status", timeout=10).json()["model_file"] == b.path.name
             parsed = requests.post(f"{rasa.url}/model/parse", json={"text": "hoàn thuế GTGT"}, timeout=10).json()
             assert parsed["intent"]["name"] == "hai_quan"  # B's swapped labels, served by the server
+            # the worker records the version it was served with, without a restart
+            for got in [worker_side.classify("hoàn thuế GTGT")] + worker_side.classify_many(["hoàn thuế", "thuế"]):
+                assert (got.intent, got.model_version) == ("hai_quan", vb.version)
             registry.server_url = rasa.url + "/nowhere"
             with pytest.raises(RemoteLoadFailed, match="refused"):
                 registry.rollback(by="admin")
