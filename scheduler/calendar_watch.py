@@ -1,10 +1,13 @@
 """Ahead of the calendar (issue 11, point 10): from 1 December, while next year's official days
 off and make-up Saturdays are not declared in config.yml (`calendar.declared_years`), the
-admins get an e-mail once a week saying so.
+admins get an e-mail once a week saying so; and still after 1 January while that year, now
+the current one, is undeclared (every deadline is then provisional: the reminder must not
+stop when it matters most).
 
 - The job `calendar:declared-check` runs every day at 08:00 local time (a cron trigger, so a
   day missed while no scheduler ran is caught up once); on a working day it asks the calendar
-  (`WorkingCalendar.undeclared_soon`) and, if next year is undeclared, queues the e-mail.
+  (`undeclared_year`: this year if undeclared, else next year from 1 December) and queues the
+  e-mail.
 - The e-mail goes out in office hours: a run when offices are shut checks again at the next
   opening (`calendar:declared-check:at-opening`), as the reports do.
 - "Once a week" is the e-mail's idempotency key, `calendar:undeclared:<year>:<ISO week>`: the
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Optional, Protocol, Sequence
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import IntegrityError
@@ -75,15 +78,23 @@ def mail_key(year: int, day) -> str:
     return f"calendar:undeclared:{year}:{iso_year}-W{week:02d}"
 
 
+def undeclared_year(calendar: WorkingCalendar, now: datetime) -> Optional[int]:
+    """The year the admins must declare now: the current one if it is undeclared, else the
+    next one from 1 December (`WorkingCalendar.undeclared_soon`); None when neither."""
+    if not calendar.is_declared(now):
+        return calendar.local_date(now).year
+    return calendar.undeclared_soon(now)
+
+
 def check_declared(db: Database, calendar: WorkingCalendar, admins: Sequence[str], *, now: datetime) -> bool:
-    """Queue this week's e-mail to the admins if next year is undeclared (from 1 December, on a
-    working day, once per ISO week). Returns True if one was queued."""
-    year = calendar.undeclared_soon(now)
+    """Queue this week's e-mail to the admins if a year they must declare is not (`undeclared_year`;
+    on a working day, once per ISO week). Returns True if one was queued."""
+    year = undeclared_year(calendar, now)
     today = calendar.local_date(now)
     if year is None or not admins or not calendar.is_working_day(today):
         return False
     key = mail_key(year, today)
-    subject, text = message_vi(year, calendar.declared_years)
+    subject, text = message_vi(year, calendar.declared_years, current=year == today.year)
     try:
         with db.session() as s:
             if s.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
@@ -97,17 +108,20 @@ def check_declared(db: Database, calendar: WorkingCalendar, admins: Sequence[str
     return True
 
 
-def message_vi(year: int, declared: Sequence[int]) -> tuple[str, str]:
-    """The admins' e-mail, in Vietnamese: what is missing, what it affects, what to do."""
+def message_vi(year: int, declared: Sequence[int], *, current: bool = False) -> tuple[str, str]:
+    """The admins' e-mail, in Vietnamese: what is missing, what it affects, what to do. `current`:
+    `year` is the year under way (every deadline now computed is provisional), not the next."""
     subject = f"[DDCI Quảng Ninh] Chưa khai báo lịch nghỉ lễ, nghỉ bù năm {year}"
     years = ", ".join(str(y) for y in declared) or "chưa có năm nào"
+    affected = (f"Năm {year} đã bắt đầu: mọi hạn trả lời tính từ nay" if current else
+                f"Từ nay, các phản ánh nhận vào cuối năm có hạn trả lời rơi vào năm {year}; các hạn đó")
     text = (
         f"Lịch nghỉ lễ, nghỉ bù và các ngày thứ Bảy làm bù của năm {year} chưa được khai báo trong config.yml "
         f"(calendar.declared_years hiện có: {years}).\n\n"
-        f"Từ nay, các phản ánh nhận vào cuối năm có hạn trả lời rơi vào năm {year}; hệ thống đang tính các hạn đó "
+        f"{affected} đang được tính "
         "theo lịch dự đoán của gói holidays, nên mọi hạn trong năm này được ghi là \"tạm tính\" trong thư gửi "
         "doanh nghiệp và thư gửi các đơn vị.\n\n"
-        "Việc cần làm khi có thông báo chính thức về lịch nghỉ năm tới:\n"
+        f"Việc cần làm khi có thông báo chính thức về lịch nghỉ năm {year}:\n"
         f"1. Thêm các ngày nghỉ (days_off) và ngày làm bù (make_up_workdays) của năm {year} vào mục calendar "
         "của config.yml, kèm số văn bản công bố (doc).\n"
         f"2. Thêm {year} vào calendar.declared_years.\n"

@@ -162,3 +162,41 @@ def test_a_standby_that_takes_over_stops_reporting_as_standby(make_app, services
     clock.advance(seconds=5)
     beat(second)
     assert "scheduler-standby" not in beats() and beats()["scheduler"]["holder"] == second.lease.holder
+
+
+def test_the_admins_are_still_told_after_new_year_while_the_year_is_undeclared(make_app, services, smtp, clock):
+    """The weekly e-mail stopped on 1 January by itself (a review): the year it was about had
+    become the current one, every new deadline provisional, and nothing asked for it any more."""
+    app = make_app()
+    service = services(app)
+    for day in (28, 29, 30, 31):  # the last week of 2026 (Monday 28/12 is its first working day)
+        clock.set(vn(2026, 12, day, 8, 0))
+        beat(service)
+    for day in (1, 4, 5, 11):  # Friday 01/01 is a day off; Mon 04/01 and Mon 11/01 open a week each
+        clock.set(vn(2027, 1, day, 8, 0))
+        beat(service)
+    mails = admin_mail(smtp)
+    assert len(mails) == 3, [m["subject"] for m in mails]
+    assert "cuối năm" in mails[0]["text"] and "đã bắt đầu" not in mails[0]["text"]
+    for mail in mails[1:]:
+        assert "Năm 2027 đã bắt đầu: mọi hạn trả lời tính từ nay" in mail["text"]
+        assert "Thêm 2027 vào calendar.declared_years" in mail["text"]
+    from bot import context
+    from sqlalchemy import select
+
+    from store import Notification
+
+    with app.app_context(), context.db().session() as s:
+        keys = s.execute(select(Notification.idempotency_key).where(Notification.kind == "calendar_undeclared")
+                         .order_by(Notification.id)).scalars().all()
+    assert keys == ["calendar:undeclared:2027:2026-W53", "calendar:undeclared:2027:2027-W01",
+                    "calendar:undeclared:2027:2027-W02"]
+
+
+def test_a_declared_current_year_sends_nothing_in_january(make_app, services, smtp, clock):
+    app = make_app(calendar=calendar_with([2025, 2026, 2027]))
+    service = services(app)
+    for day in (4, 5, 11):
+        clock.set(vn(2027, 1, day, 8, 0))
+        beat(service)
+    assert admin_mail(smtp) == []
