@@ -64,8 +64,8 @@ requires ``python-dateutil>=2.8,<2.9``. Releases up to 0.107 support Python 3.10
 * 2027 is not announced. Both versions guess Tết 2027-02-04..10 (Thu-Wed, five
   weekdays: 29 tháng Chạp .. mùng 5) and Quốc khánh 2027-09-02 + 09-03; the Prime
   Minister may choose other days. Correct a wrong guess with ``not_days_off`` plus
-  ``days_off``. 0.86 has no 2027-11-24 (Ngày Văn hóa Việt Nam): add it to
-  ``days_off`` unless the package is upgraded.
+  ``days_off``. 0.86 has no 24/11 (Ngày Văn hóa Việt Nam, from 2026): this module adds
+  it to every year from 2026 (``CULTURE_DAY_FROM``).
 """
 
 from __future__ import annotations
@@ -83,6 +83,16 @@ __all__ = ["DEFAULT_OFFICE_HOURS", "SkippedDay", "DueExplanation", "WorkingCalen
 
 UTC = _dt_timezone.utc
 _EMPTY: Mapping[date, str] = MappingProxyType({})
+
+# Ngày Văn hóa Việt Nam, 24/11 every year from 2026, a paid day off (Nghị quyết 28/2026/QH16,
+# in force 01/07/2026, per secondary sources: scheduler/vn-calendar.source.yml). The pinned
+# holidays 0.86 does not know it, so it is added to the statutory days of every year from
+# 2026 (config's days_off named it for 2026 only, and 2027 onwards counted it as a working
+# day). Whether a 24/11 on a weekend gives a day off in lieu is not settled (it is outside
+# Bộ luật Lao động Điều 112; python-holidays 0.109 gives one): none is added, and the first
+# such year, 2029 (a Saturday), is to be declared with its notice (days_off).
+CULTURE_DAY_FROM = 2026
+CULTURE_DAY_NAME = "Ngày Văn hóa Việt Nam"
 
 # Longest run of consecutive non-working days tolerated before giving up; a guard
 # against a config that closes everything (which would otherwise loop forever).
@@ -145,6 +155,9 @@ def _statutory_year(year: int) -> tuple[Mapping[date, str], frozenset[date]]:
         ) from exc
     found = holidays.country_holidays("VN", years=year, language="vi")
     days = {d: _nfc(name) for d, name in found.items() if d.year == year}
+    culture_day = date(year, 11, 24)
+    if year >= CULTURE_DAY_FROM and culture_day not in days:  # holidays 0.86 predates it
+        days[culture_day] = CULTURE_DAY_NAME
     workdays = frozenset(getattr(found, "weekend_workdays", ()) or ())
     return MappingProxyType(days), workdays
 

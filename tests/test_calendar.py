@@ -255,6 +255,19 @@ def test_working_days(cal, day):
     assert cal.day_off_reason(d(day)) is None
 
 
+def test_culture_day_is_off_every_year_from_2026(cal):
+    """Ngày Văn hóa Việt Nam (24/11) was a day off in 2026 only, from config's days_off: the
+    pinned holidays package does not know it, so 2027 and later counted it as a working day
+    and a deadline across it came a day short (a review)."""
+    for year in (2027, 2028):  # Wednesday, Friday
+        assert cal.day_off_reason(date(year, 11, 24)) == "Ngày Văn hóa Việt Nam"
+        assert WorkingCalendar().is_working_day(date(year, 11, 24)) is False  # without config's days_off too
+    assert cal.is_working_day(date(2025, 11, 24)) is True  # a Monday before the resolution
+    assert cal.due(local("2027-11-22 10:00"), 3) == close_on("2027-11-26")
+    skipped = cal.explain_due(local("2027-11-22 10:00"), 3).skipped
+    assert [(x.day, x.reason) for x in skipped] == [(date(2027, 11, 24), "Ngày Văn hóa Việt Nam")]
+
+
 def test_weekend_holiday_reason_names_both(cal):
     # Giỗ Tổ 2026 falls on Sunday 26/04 (the package has it; the config lists weekdays only).
     reason = cal.day_off_reason(d("2026-04-26"))
