@@ -136,22 +136,24 @@ def case_changed(lang: str, change: str, *, code: str, intent: str, unit_name: s
 
 
 def updated_after_edit(lang: str, *, code: str, intent: Optional[str], unit_name: str, due: datetime,
-                       triage: bool) -> str:
+                       triage: bool, provisional: bool = False) -> str:
     """The business edited its message before anyone started on it, and the new text changed
-    the field or the unit: one short message with where the inquiry is now and by when."""
+    the field or the unit: one short message with where the inquiry is now and by when
+    (`provisional` as in `acknowledgement`)."""
+    note = f" ({provisional_text(due, lang)})" if provisional else ""
     if triage:
         if lang == "en":
             return (f"We have updated inquiry {code} with your edited message. The {unit_name} will forward it "
-                    f"to the competent unit by {when(due, lang)}.")
+                    f"to the competent unit by {when(due, lang)}{note}.")
         return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa và chuyển tới "
-                f"{unit_name} để giao đơn vị có thẩm quyền trước {when(due, lang)}.")
+                f"{unit_name} để giao đơn vị có thẩm quyền trước {when(due, lang)}{note}.")
     if lang == "en":
         field = f"Field: {domain_name(intent, 'en')}. " if intent else ""  # "": the unit does not own it
         return (f"We have updated inquiry {code} with your edited message. {field}"
-                f"Answering unit: {unit_name}. Answer due by: {when(due, lang)}.")
+                f"Answering unit: {unit_name}. Answer due by: {when(due, lang)}{note}.")
     field = f"Lĩnh vực: {domain_name(intent, 'vi')}. " if intent else ""
     return (f"Phản ánh {code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa. {field}"
-            f"Đơn vị trả lời: {unit_name}. Hạn trả lời: {when(due, lang)}.")
+            f"Đơn vị trả lời: {unit_name}. Hạn trả lời: {when(due, lang)}{note}.")
 
 
 def answer(lang: str, *, code: str, unit_name: str, text: str) -> str:
@@ -162,7 +164,9 @@ def answer(lang: str, *, code: str, unit_name: str, text: str) -> str:
 
 
 def status_lines(lang: str, rows: list[dict]) -> str:
-    """Status of inquiries (code, unit, status, due) for a lookup by code or "my inquiries"."""
+    """Status of inquiries (code, unit, status, due) for a lookup by code or "my inquiries". A
+    row's `provisional` (its due date lies in a year whose days off are not declared) adds
+    "(tạm tính)" after the date, short in a list; the acknowledgement said why."""
     if not rows:
         return ("We found no inquiry with that tracking code from you." if lang == "en"
                 else "Không tìm thấy phản ánh nào của Quý doanh nghiệp với mã tra cứu này.")
@@ -175,8 +179,9 @@ def status_lines(lang: str, rows: list[dict]) -> str:
             return f"{r['code']}: {said} {when(r['answered_at'], lang)}, {r['unit']}"
         if r["status"] == "answer_on_its_way":
             return f"{r['code']}: {names.get(r['status'], r['status'])}, {r['unit']}"
+        marked = (" (provisional)" if lang == "en" else " (tạm tính)") if r["due"] and r.get("provisional") else ""
         return (f"{r['code']}: {names.get(r['status'], r['status'])}, {r['unit']}, "
-                f"{due_word} {when(r['due'], lang) if r['due'] else '-'}")
+                f"{due_word} {when(r['due'], lang) if r['due'] else '-'}{marked}")
     return "\n".join(line(r) for r in rows)
 
 

@@ -149,13 +149,19 @@ def test_a_deadline_in_an_undeclared_year_is_provisional(make_app, trained_model
     calendar = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))["calendar"]
     app = make_app(calendar={**calendar, "declared_years": declared})
     clock.set(datetime(2026, 12, 30, 10, 0, tzinfo=VN))
-    open_inquiry(app, clock)
+    code = open_inquiry(app, clock)
     ack = graph.messages_to(SENDER)[0].text
     [mail] = smtp.messages
     assert "17:00 ngày 05/01/2027" in ack and "17:00 ngày 05/01/2027" in mail["text"]
     assert ("tạm tính, có thể thay đổi khi lịch nghỉ lễ năm 2027 được công bố" in ack) is provisional
     assert ("Hạn trả lời doanh nghiệp: 17:00 ngày 05/01/2027 (tạm tính)" in mail["text"]) is provisional
     assert ("lịch nghỉ lễ, nghỉ bù năm 2027 chưa được khai báo" in mail["text"]) is provisional
+    # the business asks for its status by code: the date is marked there too (a review found it bare)
+    signed_post(app.test_client(), with_text(load_fixture("text_message.json"), code, mid="m-status"))
+    deliver(app, clock)
+    status = graph.messages_to(SENDER)[-1].text
+    assert f"{code}: đang xử lý" in status and "hạn 17:00 ngày 05/01/2027" in status
+    assert ("hạn 17:00 ngày 05/01/2027 (tạm tính)" in status) is provisional
 
 
 def test_a_deadline_in_a_declared_year_is_not_marked(app, trained_model, graph, smtp, clock):

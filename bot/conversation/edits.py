@@ -101,7 +101,8 @@ class MessageEdits:
             self.cases.reply(s, inquiry.id, t.key("edit-update"), Reply(replies.updated_after_edit(
                 lang, code=inquiry.code, intent=self.cases.field_said(inquiry, rerouted.unit),
                 unit_name=self.cases.directory.name(rerouted.unit, lang),
-                due=rerouted.due_at, triage=rerouted.role == "triage")), address=self.cases.address(inquiry))
+                due=rerouted.due_at, triage=rerouted.role == "triage",
+                provisional=not self.cases.calendar.is_declared(rerouted.due_at))), address=self.cases.address(inquiry))
         if rerouted.moved:
             return t.finish(s, "done", f"{label}: moved from {rerouted.previous_unit} to {rerouted.unit}")
         if rerouted.domain_changed:

@@ -32,6 +32,7 @@ class MenuAndStatus:
         waiting = self.cases.answers.waiting(s, [i.id for i in found if i.status in OPEN_INQUIRY_STATUSES])
         rows = [{"code": i.code, "status": "answer_on_its_way" if i.id in waiting else i.status,
                  "unit": self.cases.directory.name(i.unit_code, lang), "due": i.due_at,
+                 "provisional": i.due_at is not None and not self.cases.calendar.is_declared(i.due_at),
                  "answered_at": i.answered_at} for i in found]
         if not rows and not codes:
             return replies.no_open_inquiry(lang)
