@@ -15,8 +15,13 @@ REQUIRED = "Vui lòng nhập trường này."
 
 
 class LoginForm(FlaskForm):
-    email = StringField("Email", validators=[DataRequired(REQUIRED), Length(max=255, message="Tối đa 255 ký tự.")])
-    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=1024, message="Tối đa 1024 ký tự.")])
+    # a phone shows its e-mail keyboard and a password manager fills both (type stays text: a
+    # browser's own e-mail check would refuse what the server answers in Vietnamese)
+    email = StringField("Email", validators=[DataRequired(REQUIRED), Length(max=255, message="Tối đa 255 ký tự.")],
+                        render_kw={"autocomplete": "username", "inputmode": "email", "autocapitalize": "none",
+                                   "spellcheck": "false"})
+    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=1024, message="Tối đa 1024 ký tự.")],
+                             render_kw={"autocomplete": "current-password"})
     next = HiddenField()
 
 
