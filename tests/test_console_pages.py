@@ -125,6 +125,8 @@ def test_the_queue_is_the_units_home_page_by_urgency_with_names_states_and_highl
     assert "900000000" not in home  # never a raw id
     for label in ("quá hạn", "chờ duyệt", "đang soạn", "chủ trì", "Xây dựng", "03/12/2026 17:00"):
         assert label in home, label
+    # "due today" is said in words on its rows, not by their colour alone (a walkthrough)
+    assert home.count('<span class="badge state-due-today">đến hạn hôm nay</span>') == 2
     assert re.search(r"<strong>3</strong> việc đang mở.*<strong>1</strong> quá hạn.*<strong>2</strong> đến hạn hôm nay",
                      home, re.S)
     # the head sees the same queue, and first what awaits their approval with the time left for it
@@ -286,6 +288,10 @@ def test_a_return_needs_a_reason_then_a_second_draft_follows(console, clock):
     d = c.latest_draft(code)
     empty = c.post("head_a", f"/inquiries/{code}/drafts/{d.id}/return", {"return-reason": "   "})
     assert empty.status_code == 422 and "Vui lòng nêu lý do." in text(empty)
+    # the field is marked and its message tied to it, for the eye and for a screen reader
+    field = re.search(r'<textarea[^>]*id="return-reason"[^>]*>', text(empty)).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="return-reason-error"' in field
+    assert '<span class="error" id="return-reason-error">Vui lòng nêu lý do.</span>' in text(empty)
     assert c.latest_draft(code).status == "submitted" and c.audit("draft.return") == []
     back = c.post("head_a", f"/inquiries/{code}/drafts/{d.id}/return",
                   {"return-reason": "Cần nêu rõ thời hạn giải quyết."}, htmx=True)
@@ -546,7 +552,7 @@ def test_the_audit_log_names_what_people_and_the_worker_did(console, clock, grap
     c.deliver()
     page = text(c.client("office").get("/audit", query_string={"object_id": code}))
     for label in ("Soạn dự thảo trả lời", "Trình duyệt dự thảo", "Duyệt trả lời", "Đã gửi trả lời cho doanh nghiệp",
-                  PEOPLE["head_a"].email, "worker"):
+                  PEOPLE["head_a"].email, "hệ thống (tiến trình xử lý tin)"):
         assert label in page, label
     assert page.count(f'href="/inquiries/{code}"') == 4
     # details in words, the codes kept in the titles (a review read "đơn vị: SO_TC",
@@ -559,6 +565,20 @@ def test_the_audit_log_names_what_people_and_the_worker_did(console, clock, grap
     assert "đơn vị: Thuế tỉnh Quảng Ninh" in cells and "đơn vị trước: Sở Xây dựng" in cells
     assert "lĩnh vực sửa thành: Thuế" in cells and "bộ phân loại: Xây dựng" in cells
     assert "THUE_QN" not in cells and "SO_XD" not in cells and "xay_dung" not in cells
+    # a login's outcome, a link's purpose, the command line: in words too (a walkthrough read
+    # "lý do: wrong_password", "mục đích: invite", "cli:root")
+    from store import audit as log
+
+    with c.app.app_context(), context.db().session() as s:
+        log.record(s, at=clock(), action=log.LOGIN_FAILED, actor="x@soxd.example", address="10.0.0.1",
+                   object_type="account", object_id="x@soxd.example", details={"reason": "wrong_password"})
+        log.record(s, at=clock(), action=log.USER_CREATE, actor="cli:root", address="cli", object_type="user",
+                   object_id="y@soxd.example", details={"purpose": "invite", "reason": "wrong_password là mật khẩu"})
+    page = re.sub(r'title="[^"]*"', "", text(c.client("admin").get("/audit")))
+    assert "lý do: sai mật khẩu" in page and "mục đích: lời mời (tài khoản mới)" in page
+    assert "dòng lệnh (người dùng máy chủ root)" in page and "dòng lệnh trên máy chủ" in page
+    assert "lý do: wrong_password là mật khẩu" in page  # free text stays as written
+    assert "cli:root" not in page and ": invite" not in page
 
 
 def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_server_error(console):

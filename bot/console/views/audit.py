@@ -55,6 +55,31 @@ DETAIL_NAMES = {"draft": "dự thảo", "author": "người soạn", "language":
                 "on_behalf_of": "nhân danh", "applied": "đã áp dụng", "errors": "dòng lỗi", "skipped": "bỏ qua"}
 
 
+# codes some details store (the login's outcome, a link's purpose, where a password was wrong):
+# shown in words; free text under the same keys (an officer's reason) is shown as written
+CODE_VALUES = {
+    "reason": {"wrong_password": "sai mật khẩu", "unknown": "không có tài khoản này", "no_password": "chưa đặt mật khẩu",
+               "disabled": "tài khoản bị khóa"},
+    "purpose": {"invite": "lời mời (tài khoản mới)", "reset": "cấp lại mật khẩu"},
+    "where": {"password": "trang đổi mật khẩu"},
+}
+# who acted when it was not a person with an account, and from where
+PROCESS_ACTORS = {"worker": "hệ thống (tiến trình xử lý tin)", "scheduler": "hệ thống (bộ lập lịch)"}
+
+
+def actor_text(actor: str | None) -> str:
+    """`worker` → "hệ thống (…)", `cli:root` → "dòng lệnh (root)"; an e-mail as it is."""
+    if not actor:
+        return ""
+    if actor.startswith("cli:"):
+        return f"dòng lệnh (người dùng máy chủ {actor[4:]})"
+    return PROCESS_ACTORS.get(actor, actor)
+
+
+def address_text(address: str | None) -> str:
+    return "dòng lệnh trên máy chủ" if address == "cli" else (address or "")
+
+
 OBJECT_NAMES = {"account": "tài khoản", "user": "tài khoản", "inquiry": "phản ánh", "classification": "tin (NLU)",
                 "nlu_model": "mô hình NLU", "training_job": "lượt huấn luyện", "draft": "dự thảo"}
 INQUIRY_STATUS_VI = STATUS_NAMES["vi"]
@@ -68,7 +93,7 @@ def detail_texts(units: dict[str, str], tz_name: str):
     names = {**dict.fromkeys(("unit", "units", "previous", "unit_code"), units),
              **dict.fromkeys(("domain", "classifier", "label", "labels"), INTENT_NAMES),
              "role": ROLE_NAMES, "language": LANGUAGES,
-             "status": {**INQUIRY_STATUS_VI, **DRAFT_STATUS_VI}}
+             "status": {**INQUIRY_STATUS_VI, **DRAFT_STATUS_VI}, **CODE_VALUES}
     tz = ZoneInfo(tz_name)
 
     def detail_text(key: str, value) -> str:
@@ -113,5 +138,6 @@ def index():
         page = paginate(s, query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()),
                         context.settings().config.console.page_size)
     return render_template("console/audit.html", form=form, page=page, errors=errors, action_names=ACTION_NAMES,
-                           detail_names=DETAIL_NAMES, object_names=OBJECT_NAMES,
+                           detail_names=DETAIL_NAMES, object_names=OBJECT_NAMES, actor_text=actor_text,
+                           address_text=address_text,
                            detail_text=detail_texts({u.code: u.name for u in context.settings().config.units}, tz))
