@@ -75,8 +75,10 @@ def cli_app() -> Flask:
     message (file, key, reason) and exit status 2, not a traceback."""
     import sys
 
+    from store.db import BadDatabaseURL
+
     try:
         return create_app()
-    except ConfigError as exc:
+    except (ConfigError, BadDatabaseURL) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -267,15 +268,36 @@ def engine_options(url: str) -> dict:
     return kwargs
 
 
+class BadDatabaseURL(ValueError):
+    """DATABASE_URL names no database SQLAlchemy can open (a typo, or a driver not installed)."""
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for a message (a URL that does not parse is cut at '@')."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - it did not parse: show no credentials at all
+        return url.rsplit("@", 1)[-1] if "@" in url else url
+
+
 class Database:
     """A configured engine plus a session factory; cheap to build, connects lazily."""
 
     def __init__(self, url: str, *, echo: bool = False):
         self.url = url
-        path = _sqlite_file(url)
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True, echo=echo, **engine_options(url))
+        try:
+            path = _sqlite_file(url)
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, future=True, echo=echo, **engine_options(url))
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:  # not a URL, or a database we have no driver for
+            why = "it is not a URL of the form dialect+driver://…" if isinstance(exc, ArgumentError) else str(exc)
+            raise BadDatabaseURL(
+                f"DATABASE_URL {_shown(url)!r} is not a database this deployment can use: {why} (SQLite: "
+                "sqlite:////absolute/path/ddci.sqlite3; PostgreSQL: postgresql+psycopg2://user:password@host/name)"
+            ) from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)  # on every new connection of the pool
             if path:
@@ -316,6 +338,15 @@ class Database:
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def schema_behind(self) -> Optional[tuple[Optional[str], str]]:
+        """(the database's revision, the code's) when the schema is not the code's newest
+        (`flask db upgrade` was not run after an update), else None. Connects: a database that
+        does not answer raises as any query would."""
+        from store.migrate import revisions
+
+        current, head = revisions(self.engine)
+        return None if current == head else (current, head)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (Alembic), creating it if empty."""

@@ -269,3 +269,49 @@ def test_a_postgres_url_as_hosts_print_it_works_and_a_dead_database_is_one_line(
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "Error: the database at postgresql+psycopg2://nobody@127.0.0.1:1/none did not answer" in result.stderr
+
+
+def test_every_command_says_in_one_line_what_is_wrong_with_the_database(tmp_path):
+    """A sysadmin's walkthrough: a refused connection printed 122 lines of traceback from any
+    command but `flask db upgrade`; DATABASE_URL=garbage or a MySQL URL (no driver) too; and
+    after an update without `flask db upgrade` the worker started as usual, then failed on
+    every message with "column inquiries.search_text does not exist". Now one line, what to do,
+    and the worker, its sender, the scheduler and gunicorn refuse to start on a stale schema."""
+    import os
+
+    from sqlalchemy import create_engine
+
+    from store.migrate import upgrade
+
+    def run(*argv, url: str):
+        env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR",)}
+        env.update(DDCI_ENV="development", DATABASE_URL=url, DDCI_INSTANCE=str(tmp_path), FB_APP_SECRET="s",
+                   FB_VERIFY_TOKEN="v", DDCI_SECRET_KEY="k" * 32)
+        return subprocess.run([sys.executable, "-m", *argv], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    for url, said, status in (
+            ("garbage", "is not a database this deployment can use: it is not a URL", 2),
+            ("mysql://u:secret@127.0.0.1/x", "is not a database this deployment can use: No module named 'MySQLdb'", 2),
+            ("postgresql://nobody:secret@127.0.0.1:1/none", "did not answer: connection to server at", 1)):
+        result = run("flask", "inquiries", "export", url=url)
+        assert (result.returncode, "Traceback" in result.stderr) == (status, False), result.stderr
+        assert said in result.stderr and "secret" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+    old = tmp_path / "old.sqlite3"
+    engine = create_engine(f"sqlite:///{old}")
+    upgrade(engine, "0012")  # the release before: no search columns yet
+    engine.dispose()
+    stale = "the database's schema is at 0012, this code expects 0013: run `flask db upgrade`"
+    for argv in (("flask", "worker", "--once"), ("flask", "scheduler"), ("flask", "sender"),
+                 ("flask", "inquiries", "export")):
+        result = run(*argv, url=f"sqlite:///{old}")
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (argv, result.stderr)
+        assert stale in result.stderr, (argv, result.stderr)
+    web = run("gunicorn", "-c", "ops/gunicorn.conf.py", "--workers", "2", "--bind", f"127.0.0.1:{free_port()}",
+              "bot:create_app()", url=f"sqlite:///{old}")
+    assert web.returncode == 2 and "Traceback" not in web.stderr and stale in web.stderr, web.stderr
+    result = run("flask", "db", "upgrade", url=f"sqlite:///{old}")
+    assert result.returncode == 0, result.stderr
+    assert run("flask", "inquiries", "export", url=f"sqlite:///{old}").returncode == 0
