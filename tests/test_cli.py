@@ -100,3 +100,17 @@ def test_devmail_on_a_busy_port_is_one_line_and_a_failure(app):
     assert result.output.strip().splitlines() == [
         f"Error: the mail sink cannot listen on 127.0.0.1:{port}: Address already in use "
         "(another `make run`'s sink? `make run PORT=...` or --port moves it)"]
+
+
+def test_numbers_out_of_range_are_usage_errors_not_tracebacks(app):
+    """A sysadmin's walkthrough: `deadline due --start 9999-12-31T10:00` ended in OverflowError,
+    `inquiries approve 99999999999999999999999` in SQLite's 'int too large'."""
+    runner = app.test_cli_runner()
+    for args, said in ((["deadline", "due", "--start", "9999-12-31T10:00", "--days", "3"], "a year from 2000 to 2100"),
+                       (["deadline", "due", "--start", "0001-01-01T10:00", "--days", "1"], "a year from 2000 to 2100"),
+                       (["deadline", "due", "--start", "2026-12-01T10:00", "--days", "100000"], "1<=x<=260"),
+                       (["inquiries", "approve", "99999999999999999999999", "--by", "x"], "1<=x<=9223372036854775807"),
+                       (["inquiries", "submit", "0", "--by", "x"], "1<=x<=9223372036854775807")):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2 and said in result.output, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -12,6 +12,9 @@ from bot import context, runtime
 deadline_cli = AppGroup("deadline", help="Working-day deadlines.")
 
 
+YEARS = (2000, 2100)
+
+
 def parse_instant(value: str, tz: ZoneInfo, param_hint: str | None = None) -> datetime:
     """An ISO 8601 instant typed on the command line; anything else is click's clean usage
     error (exit 2, naming `param_hint`), never a traceback."""
@@ -19,13 +22,15 @@ def parse_instant(value: str, tz: ZoneInfo, param_hint: str | None = None) -> da
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}", param_hint=param_hint) from None
+    if not YEARS[0] <= moment.year <= YEARS[1]:  # as the console's date filters; 9999 overflowed (a walkthrough)
+        raise click.BadParameter(f"{value!r}: a year from {YEARS[0]} to {YEARS[1]}", param_hint=param_hint)
     # A start without an offset is read as local time in Quảng Ninh.
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
 @deadline_cli.command("due")
 @click.option("--start", required=True, help="ISO 8601 instant (no offset = Asia/Ho_Chi_Minh).")
-@click.option("--days", required=True, type=click.IntRange(min=1), help="Working days.")
+@click.option("--days", required=True, type=click.IntRange(min=1, max=260), help="Working days (a year's at most).")
 @click.option("--explain", is_flag=True, help="List counted and skipped days with reasons.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 def deadline_due(start: str, days: int, explain: bool, lang: str) -> None:

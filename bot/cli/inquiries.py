@@ -37,6 +37,7 @@ from store import Draft
 from store import audit as log
 
 inquiries_cli = AppGroup("inquiries", help="Inquiries.")
+DRAFT_ID = click.IntRange(min=1, max=2**63 - 1)  # a row id, as the console's routes take it (bot.RowId)
 
 
 @inquiries_cli.command("export")
@@ -266,7 +267,7 @@ def draft(code: str, by: str, text: str, language: str | None, submit: bool, rol
 
 
 @inquiries_cli.command("submit")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--by", required=True)
 @_ROLE
 @_UNIT
@@ -279,7 +280,7 @@ def submit(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
 
 
 @inquiries_cli.command("approve")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--by", required=True)
 @_ROLE
 @_UNIT
@@ -292,7 +293,7 @@ def approve(draft_id: int, by: str, role: str | None, unit: str | None) -> None:
 
 
 @inquiries_cli.command("return")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=DRAFT_ID)
 @click.option("--by", required=True)
 @click.option("--reason", required=True, help="Why (the author reads it; kept in the draft's history).")
 @_ROLE
