@@ -4,8 +4,9 @@ answer given another way; a coordinating unit's input), through the one lifecycl
 
 The CLI has no login: `--by` names the person. When the console has an account with that
 e-mail (`flask users`), the account decides: its role and unit are the person's (a `--role`
-or `--unit` that says otherwise is refused), and a disabled account is refused, as the console
-would refuse it. Without an account, the role and unit come from `--role` and `--unit`, by
+or `--unit` that says otherwise is refused), a disabled account is refused, and it may do only
+what it may in the console (assign, coordinate and remind: the standing office; send back:
+the lead unit; a complex case: either). Without an account, the role and unit come from `--role` and `--unit`, by
 default from config.yml (one of a unit's approvers, `head_email` or `approvers`, acts as
 `head`; anyone else as `officer`; the unit is the inquiry's or the draft's). Whoever runs the
 command on the server is trusted to say who they are.
@@ -110,6 +111,7 @@ def assign(code: str, unit: str, by: str, reason: str, domain: str | None) -> No
 
     With --domain the domain is corrected too (kept beside the classifier's prediction, for
     the NLU inbox); naming the unit that already leads corrects the domain only."""
+    _may(by, code, office=True, what=OFFICE_DOES)
     a = _audited(log.INQUIRY_ASSIGN, by, lambda s: _casework().assign(code, unit, by=by, reason=reason, domain=domain,
                                                                       session=s),
                  lambda s, a: (a.inquiry.code, {"unit": a.unit_code, "domain": domain, "due_at": a.due_at.isoformat(),
@@ -124,6 +126,7 @@ def assign(code: str, unit: str, by: str, reason: str, domain: str | None) -> No
 @click.option("--reason", required=True)
 def complex_case(code: str, by: str, reason: str) -> None:
     """Mark CODE complex: 5 working days from the lead unit's assignment."""
+    _may(by, code, office=True, lead=True, what="mark a complex case")
     a = _audited(log.INQUIRY_COMPLEX, by, lambda s: _casework().mark_complex(code, by=by, reason=reason, session=s),
                  lambda s, a: (a.inquiry.code, {"due_at": a.due_at.isoformat(), "reason": reason.strip()}))
     click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}")
@@ -136,6 +139,7 @@ def complex_case(code: str, by: str, reason: str) -> None:
 @click.option("--reason", required=True)
 def coordinate(code: str, units: tuple[str, ...], by: str, reason: str) -> None:
     """Ask UNITS for input on CODE: 2 working days from now."""
+    _may(by, code, office=True, what=OFFICE_DOES)
     created = _audited(log.INQUIRY_COORDINATE, by,
                        lambda s: _casework().request_coordination(code, units, by=by, reason=reason, session=s),
                        lambda s, made: (_code(s, code), {"units": [a.unit_code for a in made], "reason": reason.strip()}))
@@ -158,6 +162,28 @@ def _refuse_disabled(email: str) -> None:
         address = user.email if user is not None else None
     if disabled:
         _refuse(f"the console account {address} is disabled")
+
+
+OFFICE_DOES = "assign, ask for coordination or remind"  # what only the standing office does, as in the console
+
+
+def _may(email: str, code: str, *, office: bool = False, lead: bool = False, what: str) -> None:
+    """A --by naming a console account may do here only what the account may do in the console
+    (a walkthrough: an officer's e-mail assigned inquiries from the command line): `office`,
+    the standing office; `lead`, an officer or head of the inquiry's lead unit. A --by without
+    an account is trusted (module docstring)."""
+    with context.db().session() as s:
+        user = accounts.by_email(s, email) if email and email.strip() else None
+        account = (user.email, user.role, user.unit_code) if user is not None and user.active else None
+    if account is None:  # no account; or a disabled one, which _audited refuses as such
+        return
+    address, role, unit = account
+    if office and role == "standing_office":
+        return
+    if lead and role in ("officer", "head") and unit == _run(lambda: _inquiry_unit(code)):
+        return
+    who = " or ".join(w for w, on in (("the standing office", office), ("the lead unit's officers", lead)) if on)
+    _refuse(f"{address} is a console account ({role}, {unit}): only {who} may {what} (as in the console)")
 
 
 def _actor(email: str, role: str | None, unit: str | None, default_unit: str | None) -> Actor:
@@ -340,6 +366,7 @@ def give_input(code: str, unit: str, by: str, text: str) -> None:
 @click.option("--reason", required=True)
 def send_back(code: str, by: str, reason: str) -> None:
     """The lead unit returns CODE to the standing office's triage queue."""
+    _may(by, code, lead=True, what="send an inquiry back")
     a = _audited(log.INQUIRY_SEND_BACK, by, lambda s: _casework().send_back(code, by=by, reason=reason, session=s),
                  lambda s, a: (a.inquiry.code, {"reason": reason.strip()}))
     click.echo(f"{code.upper()}: {_show_assignment(a, runtime.calendar(context.settings()).tz)}")
@@ -351,6 +378,7 @@ def send_back(code: str, by: str, reason: str) -> None:
 @click.option("--unit", default=None, callback=unit_code, help="A coordinating unit (default: the lead unit).")
 def remind(code: str, by: str, unit: str | None) -> None:
     """The standing office reminds the unit now."""
+    _may(by, code, office=True, what=OFFICE_DOES)
     r = _audited(log.INQUIRY_REMIND, by, lambda s: _casework().remind(code, by=by, unit_code=unit, session=s),
                  lambda s, r: (r.code, {"unit": r.unit, "queued": r.queued}))
     click.echo(f"{r.code}: reminder to {r.unit} " + ("queued" if r.queued else "already queued"))
