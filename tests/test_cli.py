@@ -114,3 +114,17 @@ def test_numbers_out_of_range_are_usage_errors_not_tracebacks(app):
         result = runner.invoke(args=args)
         assert result.exit_code == 2 and said in result.output, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_users_list_prints_the_last_login_in_local_time(app, clock):
+    from datetime import datetime, timezone
+
+    from bot import context
+    from store import User
+    from tests.console import PEOPLE, add_user
+
+    uid = add_user(app, PEOPLE["officer_a"])
+    with app.app_context(), context.db().session() as s:
+        s.get(User, uid).last_login_at = datetime(2026, 12, 4, 23, 30, tzinfo=timezone.utc)
+    listed = app.test_cli_runner().invoke(args=["users", "list"]).output
+    assert "2026-12-05T06:30:00+07:00" in listed and "+00:00" not in listed

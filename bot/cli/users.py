@@ -14,7 +14,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from bot import context
+from bot import context, runtime
 from bot.cli.units import unit_code as canonical_unit
 from bot.console import accounts, passwords
 from bot.console.accounts import ROLES
@@ -86,12 +86,14 @@ def create(email: str, unit_code: str, role: str) -> None:
 
 @users_cli.command("list")
 def list_users() -> None:
-    """Every account: e-mail, unit, role, state, password set, last login."""
+    """Every account: e-mail, unit, role, state, password set, last login (local time, as every
+    instant the CLI prints for people)."""
+    tz = runtime.calendar(context.settings()).tz
     with context.db().session() as s:
         for u in s.execute(select(User).order_by(User.unit_code, User.email)).scalars():
             state = "active" if u.active else "disabled"
             password = "password set" if u.password_hash else "no password yet"
-            last = u.last_login_at.isoformat() if u.last_login_at else "never logged in"
+            last = u.last_login_at.astimezone(tz).isoformat() if u.last_login_at else "never logged in"
             click.echo(f"{u.email}\t{u.unit_code}\t{u.role}\t{state}\t{password}\t{last}")
 
 
