@@ -180,6 +180,8 @@ def test_the_inquiry_page_shows_the_whole_case_file(console, clock):
                                    runner_up="dat_dai", runner_up_confidence=0.06, outcome="inquiry",
                                    routed_automatically=True, needs_review=False, created_at=clock()))
     page = text(c.client("officer_a").get(f"/inquiries/{code}"))
+    assert f"<title>Phản ánh {code} · " in page  # a tab (or a screen reader) says what the page is
+    assert "<h2>Trao đổi với doanh nghiệp</h2>" in page  # the reload button beside its heading, not in it
     for shown in ("Công ty CP Vịnh Xanh", "0987654321", "DDCI Quảng Ninh (test)", QUESTION, "Xây dựng",
                   "Khả năng thứ hai", "Đất đai", "6 %", "Theo lĩnh vực: đơn vị quản lý lĩnh vực chủ trì",
                   "rule domain", "Giao xử lý", "dự kiến", "khi đã qua nửa thời hạn", "Cảnh báo quá hạn",
