@@ -26,8 +26,6 @@ from collections import deque
 from datetime import datetime
 from typing import Callable, Mapping, Optional
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
 import telemetry
 from bot.channels.base import Channel, InboundMessage
 from bot.conversation import Conversation
@@ -38,15 +36,15 @@ from cases import AlreadyOpened
 from scheduler.notifications.delivery import CLAIM_LEASE_SECONDS as NOTICE_LEASE, NotificationDelivery
 from store import Database, Heartbeat, InboxEvent, circuits
 from store.inbox import claim_batch
+from store.outage import Outage, unavailable
 
 log = logging.getLogger(__name__)
 LOOKUP_WAIT_SECONDS = 15  # the batch's names; the events' leases (120 s) must not run out waiting
 CLAIM_BATCH = 16  # events leased at once: a few seconds of work at most, well inside the lease
 NO_MODEL_WAIT_SECONDS = 10.0  # between looks for a first model, events waiting meanwhile
-DB_RETRY_MAX_SECONDS = 30.0  # the longest wait between tries while the database does not answer
-# A database that restarts or is unreachable: the loop waits and tries again (a PostgreSQL
-# restart killed the worker for good). Anything else is a defect and still ends the process.
-DB_UNAVAILABLE = (OperationalError, InterfaceError)
+# A database that restarts or is unreachable: the loop waits and tries again, up to 30 s apart
+# (store/outage.py; a PostgreSQL restart killed the worker for good). Anything else is a
+# defect and still ends the process.
 
 
 def lanes(delivery: OutboxDelivery, notifications: NotificationDelivery) -> list[Lane]:
@@ -258,19 +256,16 @@ class Worker:
         else:
             sender.start()
             self._wake = sender.wake
-        outage = 0  # passes in a row that the database did not answer
+        outage = Outage("worker", log, first=poll_seconds)  # passes in a row that the database did not answer
         try:
             while not stop.is_set():
                 try:
                     waiting = self._pass(sender)
-                    outage = 0
-                except DB_UNAVAILABLE as exc:
-                    if "no such table" in str(exc):  # SQLite without its schema: `flask db upgrade`, not a wait
+                    outage.answered()
+                except Exception as exc:
+                    if not unavailable(exc):  # a defect, or SQLite without its schema (`flask db upgrade`)
                         raise
-                    outage += 1
-                    waiting = min(DB_RETRY_MAX_SECONDS, poll_seconds * 2 ** min(outage, 8))
-                    log.warning("database unavailable (%s); the worker tries again in %.1f s",
-                                str(exc).splitlines()[0], waiting)
+                    waiting = outage.failed(exc)
                 if waiting:
                     stop.wait(waiting)
         finally:
