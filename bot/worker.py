@@ -247,16 +247,21 @@ class Worker:
     def run_forever(self, stop: threading.Event, poll_seconds: float, sender=None) -> None:
         """The event loop in this thread; the senders in threads of their own (bot/sending.py),
         or in `sender`, a child process (bot/sender.SenderProcess: woken after every event,
-        started again if it dies, stopped with the loop). `flask worker` has lowered the
+        started again if it dies, stopped with the loop). While the database does not answer,
+        at the start as later, the loop waits and tries again (store/outage.py: one line per
+        try, up to 30 s apart). `flask worker` has lowered the
         process's CPU priority before the model loaded (app.worker_nice, README "Scaling")."""
         self._poll_seconds = poll_seconds
-        self.started()
+        outage = Outage("worker", log, first=poll_seconds)  # passes in a row that the database did not answer
+        # Started while the database is down (a reboot that starts the worker before PostgreSQL):
+        # wait for it like the loop does, instead of ending with a traceback (systemd's restart loop)
+        if not outage.retry(self.started, stop):
+            return  # stopped before the database answered
         if sender is None:
             self.sending.start(stop, poll_seconds)
         else:
             sender.start()
             self._wake = sender.wake
-        outage = Outage("worker", log, first=poll_seconds)  # passes in a row that the database did not answer
         try:
             while not stop.is_set():
                 try:

@@ -1,0 +1,113 @@
+"""The long-running processes started, or running, while the database does not answer (a
+reboot that starts them before PostgreSQL, a PostgreSQL restart). Found by a sysadmin's
+walkthrough: `flask worker` and `flask scheduler` started with the database down ended with
+a traceback (exit 1; under systemd a restart loop with ~60 lines every 2 s), and the
+worker's sending lanes logged a traceback 4 times a second while it was down.
+
+Expected (README "Processes", store/outage.py): they start, log ONE line per failed try
+(no traceback) saying the database did not answer and when they try again, wait longer
+each time (up to 30 s), and work normally once it answers.
+
+The outage is real: the SQLite file's directory is moved away (the driver cannot open the
+file: "unable to open database file") and back. No test sleeps through a wait: the process's
+stop event is one whose `wait` records the wait and returns (`DrivenStop`); the sending
+lanes get their wait injected.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.sending import Lane, Sending
+from store.outage import Outage, unavailable
+from tests.conftest import load_fixture, signed_post, with_text
+
+QUESTION = "Cho em hỏi thủ tục cấp giấy phép xây dựng nhà xưởng ở Cẩm Phả"
+DOWN_FOR = 3  # failed tries before the database comes back
+
+
+class DrivenStop(threading.Event):
+    """The process's stop event (bot.cli.process.stop_event): a timed `wait` is recorded and
+    handed to `on_wait(n)` (n: the how-many-th wait) instead of sleeping; `on_wait` returns
+    the seconds to really wait (0: none), for the waits after the outage, when threads of
+    the process (the sending lanes) do work meanwhile."""
+
+    def __init__(self, on_wait):
+        super().__init__()
+        self.on_wait, self.waits = on_wait, []
+
+    def wait(self, timeout=None):
+        if timeout is None:
+            return super().wait()
+        self.waits.append(timeout)
+        real = self.on_wait(len(self.waits))
+        return super().wait(real) if real else self.is_set()
+
+
+class Unreachable:
+    """A SQLite database in a directory of its own, which `away()` moves (the driver cannot
+    open the file) and `back()` puts back."""
+
+    def __init__(self, tmp_path: Path):
+        self.dir, self.moved = tmp_path / "db", tmp_path / "db-away"
+        self.url = f"sqlite:///{self.dir / 'ddci.sqlite3'}"
+
+    def away(self, app) -> None:
+        app.extensions["ddci_db"].dispose()  # no pooled connection keeps the file open
+        self.dir.rename(self.moved)
+
+    def back(self) -> None:
+        if self.moved.exists():
+            self.moved.rename(self.dir)
+
+
+@pytest.fixture
+def unreachable(tmp_path):
+    db = Unreachable(tmp_path)
+    yield db
+    db.back()
+
+
+def _outage_lines(caplog, who: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"{who}: the database")]
+
+
+def _no_traceback(caplog) -> None:
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert "Traceback" not in caplog.text
+
+
+# ---- start-up ---------------------------------------------------------------------------------
+def test_the_worker_started_while_the_database_is_down_waits_for_it_and_then_works(
+        make_app, trained_model, graph, unreachable, monkeypatch, caplog):
+    app = make_app({"database_url": unreachable.url}, app__worker_nice=0)
+    signed_post(app.test_client(), with_text(load_fixture("text_message.json"), QUESTION))
+    unreachable.away(app)
+
+    def on_wait(n: int) -> float:
+        if n == DOWN_FOR:
+            unreachable.back()
+        if n > DOWN_FOR and graph.delivered():
+            stop.set()  # the message waiting in the inbox was acknowledged: the worker works
+        return 0.01 if n > DOWN_FOR else 0
+
+    stop = DrivenStop(on_wait)
+    monkeypatch.setattr("bot.cli.worker.stop_event", lambda: stop)
+    caplog.set_level(logging.INFO)
+    with app.app_context():  # as `flask worker` (FlaskGroup) has it
+        result = app.test_cli_runner().invoke(args=["worker"])
+
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    lines = _outage_lines(caplog, "worker")
+    assert len(lines) == DOWN_FOR + 1, lines  # one line per failed try, and one when it answers
+    assert all("did not answer (unable to open database file); trying again in" in line for line in lines[:-1])
+    assert lines[-1] == f"worker: the database answers again (after {DOWN_FOR} failed tries)"
+    waits = stop.waits[:DOWN_FOR]
+    assert waits == sorted(waits) and waits[0] < waits[-1] <= 30, waits  # backing off
+    _no_traceback(caplog)
+    assert "QN-2026-000001" in graph.delivered()[0].text
+
