@@ -39,6 +39,7 @@ from scheduler.reports.jobs import ensure_report_jobs
 from scheduler.reports.service import ReportService
 from scheduler.timeline import ReminderPlan, Timelines
 from store import Assignment, Database, Heartbeat, Inquiry, Notification
+from store.outage import reason, unavailable
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
@@ -139,8 +140,11 @@ class ReminderService:
         self.jobs.shutdown(wait=wait)
         try:
             self.lease.release(self.clock())
-        except Exception:  # a dead database must not block the stop; the lease expires anyway
-            log.exception("could not release the scheduler lease")
+        except Exception as exc:  # a dead database must not block the stop; the lease expires anyway
+            if unavailable(exc):  # stopped during an outage: one line, not a traceback
+                log.warning("could not release the scheduler lease: the database did not answer (%s)", reason(exc))
+            else:
+                log.exception("could not release the scheduler lease")
 
     def is_active(self, now: Optional[datetime] = None) -> bool:
         """True while this instance holds an unexpired lease (the only one that may send)."""

@@ -111,3 +111,32 @@ def test_the_worker_started_while_the_database_is_down_waits_for_it_and_then_wor
     _no_traceback(caplog)
     assert "QN-2026-000001" in graph.delivered()[0].text
 
+
+def test_the_scheduler_started_while_the_database_is_down_waits_for_it_and_then_takes_the_lease(
+        make_app, unreachable, monkeypatch, caplog):
+    app = make_app({"database_url": unreachable.url})
+    unreachable.away(app)
+
+    def on_wait(n: int) -> float:
+        if n == DOWN_FOR:
+            unreachable.back()
+        if n > DOWN_FOR:
+            stop.set()  # the first beat after the start is done
+        return 0
+
+    stop = DrivenStop(on_wait)
+    monkeypatch.setattr("bot.cli.scheduler.stop_event", lambda: stop)
+    caplog.set_level(logging.INFO)
+    with app.app_context():  # as `flask scheduler` (FlaskGroup) has it
+        result = app.test_cli_runner().invoke(args=["scheduler", "--sync-seconds", "5"])
+
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "started" in result.output and "active (lease holder)" in result.output, result.output
+    lines = _outage_lines(caplog, "scheduler")
+    assert len(lines) == DOWN_FOR + 1, lines
+    assert all("did not answer (unable to open database file); trying again in" in line for line in lines[:-1])
+    assert lines[-1] == f"scheduler: the database answers again (after {DOWN_FOR} failed tries)"
+    waits = stop.waits[:DOWN_FOR]
+    assert waits == sorted(waits) and waits[0] < waits[-1] <= 30, waits
+    assert stop.waits[DOWN_FOR] == 5  # then the beat's own pace
+    _no_traceback(caplog)

@@ -8,8 +8,10 @@ import click
 import telemetry
 from bot import context, runtime
 from bot.cli.process import stop_event
+from store.outage import Outage, unavailable
 
 log = logging.getLogger(__name__)
+START_RETRY_FIRST_SECONDS = 1.0  # the first wait for a database that did not answer at the start (then 2, 4 ... 30 s)
 
 
 @click.command("scheduler")
@@ -28,16 +30,24 @@ def scheduler_command(sync_seconds: float) -> None:
     context.db().yield_to_requests()  # SQLite: the web's waiting requests write first (store/db.py WriterQueue)
     service = runtime.reminder_service(settings, context.db(), context.clock())
     stop = stop_event()
-    service.start()
-    click.echo(f"scheduler {service.lease.holder} started; Ctrl-C to stop", err=True)
-    click.echo(telemetry.where(), err=True)
-    was_active = None
+    outage = Outage("scheduler", log, first=START_RETRY_FIRST_SECONDS)
     try:
+        # Started while the database is down (a reboot that starts it before PostgreSQL): wait
+        # for it, one line per try, instead of ending with a traceback (systemd's restart loop)
+        if not outage.retry(service.start, stop):
+            return  # stopped before the database answered
+        click.echo(f"scheduler {service.lease.holder} started; Ctrl-C to stop", err=True)
+        click.echo(telemetry.where(), err=True)
+        was_active = None
         while not stop.is_set():
             try:
                 status = service.tick()
-            except Exception:  # a database outage: keep trying; the lease lapses if it lasts
-                log.exception("scheduler tick failed")
+                outage.answered()
+            except Exception as exc:  # keep trying; the lease lapses if it lasts
+                if unavailable(exc):  # a database outage: one line per beat, no traceback
+                    outage.failed(exc, wait=sync_seconds)
+                else:
+                    log.exception("scheduler tick failed")
                 status = {"active": False}
             if status["active"] != was_active:
                 if status["active"]:
