@@ -43,8 +43,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from store.outage import Outage, reason, unavailable
+
 log = logging.getLogger(__name__)
 BATCH_ROUNDS = 5  # rows per scope per batch = per_scope * BATCH_ROUNDS (5 timeouts of 10 s < the 60 s lease)
+OUTAGE_LOG_EVERY = 20  # a lane's tries that found the database down, logged: the first and every 20th (~10 min at 30 s)
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,12 @@ class Sending:
     def _deliver(self, lane: Lane, scope: str, row_id: int) -> Optional[bool]:
         try:
             went = lane.deliver(row_id)
-        except Exception:  # one boundary per row: the row's lease runs out and it is tried again
-            log.exception("%s row %s could not be delivered", lane.name, row_id)
+        except Exception as exc:  # one boundary per row: the row's lease runs out and it is tried again
+            if unavailable(exc):  # the database went away during the batch: the claims' loop reports the outage
+                log.warning("%s row %s could not be delivered: the database did not answer (%s)",
+                            lane.name, row_id, reason(exc))
+            else:
+                log.exception("%s row %s could not be delivered", lane.name, row_id)
             went = False
         if went is True:
             self._failing.discard((lane.name, scope))
@@ -176,16 +183,28 @@ class Sending:
             self._threads.append(thread)
 
     def _loop(self, lane: Lane, stop: threading.Event, poll_seconds: float) -> None:
+        """Claim and send while rows are due, else wait for a wake or the poll. While the
+        database does not answer, the lane waits longer after each try (up to 30 s; a wake
+        still ends the wait: the worker committed something, so the database is back) and
+        logs the outage's first try, every OUTAGE_LOG_EVERY-th and the first that gets
+        through, without a traceback (it logged one per lane every poll, 4 a second). An
+        error that is not an outage still logs its traceback, and the lane waits a poll."""
         wake = self._wake[lane.name]
+        outage = Outage(lane.name, log, first=poll_seconds, every=OUTAGE_LOG_EVERY)
         while not stop.is_set():
             wake.clear()  # before the claim: a wake during the batch is not lost
+            waiting = poll_seconds
             try:
                 sent = self.pump(lane)
-            except Exception:  # the database went away for a moment: wait a poll, try again
-                log.exception("%s: claiming failed", lane.name)
+                outage.answered()
+            except Exception as exc:
                 sent = 0
+                if unavailable(exc):
+                    waiting = outage.failed(exc)
+                else:
+                    log.exception("%s: claiming failed", lane.name)
             if sent == 0:
-                wake.wait(poll_seconds)
+                wake.wait(waiting)
 
     def join(self, timeout: Optional[float] = None) -> None:
         """Wait for the lanes' threads to finish their batch after `stop` (a clean shutdown)."""

@@ -140,3 +140,89 @@ def test_the_scheduler_started_while_the_database_is_down_waits_for_it_and_then_
     assert waits == sorted(waits) and waits[0] < waits[-1] <= 30, waits
     assert stop.waits[DOWN_FOR] == 5  # then the beat's own pace
     _no_traceback(caplog)
+
+
+# ---- the sending lanes ------------------------------------------------------------------------
+def test_a_sending_lane_waits_out_a_database_outage_with_a_few_lines_and_sends_when_it_answers(
+        make_app, trained_model, graph, clock, unreachable, caplog):
+    """The outbox's lane during an outage: it logged `outbox: claiming failed` with a traceback
+    at every poll (0.5 s, and as much for the notifications' lane). Now: the outage's first
+    try, every OUTAGE_LOG_EVERY-th and the recovery, one line each; waits growing to 30 s;
+    the acknowledgement that waited is sent once the database answers."""
+    from bot import context, runtime
+
+    every = 20  # bot.sending.OUTAGE_LOG_EVERY
+    app = make_app({"database_url": unreachable.url})
+    signed_post(app.test_client(), with_text(load_fixture("text_message.json"), QUESTION))
+    with app.app_context():
+        worker = runtime.worker(context.settings(), context.db(), clock)
+        assert worker.process_next() is not None  # the acknowledgement waits in the outbox
+        sending = runtime.sender(context.settings(), context.db(), clock)
+    assert graph.calls == []
+    unreachable.away(app)
+    down_for = 2 * every + 5
+    lane = next(lane for lane in sending.lanes if lane.name == "outbox")
+    stop = threading.Event()
+
+    def on_wait(n: int) -> float:
+        if n == down_for:
+            unreachable.back()
+        if graph.delivered() or n > down_for + 50:
+            stop.set()
+        return 0
+
+    wake = sending._wake["outbox"] = DrivenStop(on_wait)  # the lane waits for its wake: driven, not slept
+    caplog.set_level(logging.INFO)
+    try:
+        sending._loop(lane, stop, 0.5)  # what the lane's thread runs
+    finally:
+        sending.join()
+
+    lines = _outage_lines(caplog, "outbox")
+    assert len(lines) == 4, lines  # tries 1, 20 and 40 of the outage, and the recovery
+    assert "did not answer (unable to open database file); trying again in 1.0 s (try 1)" in lines[0]
+    assert f"(try {every})" in lines[1] and f"(try {2 * every})" in lines[2]
+    assert lines[3] == f"outbox: the database answers again (after {down_for} failed tries)"
+    waits = wake.waits[:down_for]
+    assert waits[:6] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0] and set(waits[6:]) == {30.0}, waits
+    _no_traceback(caplog)
+    assert "QN-2026-000001" in graph.delivered()[0].text
+
+
+def test_a_sending_lane_still_logs_the_traceback_of_an_error_that_is_not_an_outage(caplog):
+    tries = []
+
+    def claim(limit):
+        tries.append(limit)
+        if len(tries) == 1:
+            raise KeyError("a defect")
+        return []
+
+    lane = Lane("outbox", claim, lambda row_id: True)
+    sending = Sending([lane])
+    stop = threading.Event()
+    wake = sending._wake["outbox"] = DrivenStop(lambda n: stop.set() if n == 2 else 0)
+    caplog.set_level(logging.INFO)
+    sending._loop(lane, stop, 0.5)
+
+    [failed] = [r for r in caplog.records if r.getMessage() == "outbox: claiming failed"]
+    assert failed.exc_info and failed.exc_info[0] is KeyError
+    assert wake.waits == [0.5, 0.5]  # a poll, as before: only an outage backs off
+    assert not _outage_lines(caplog, "outbox")
+
+
+def test_what_counts_as_the_database_not_answering():
+    from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+
+    down = OperationalError("SELECT 1", {}, Exception("could not connect to server: Connection refused\nIs the server running"))
+    assert unavailable(down) and unavailable(InterfaceError("SELECT 1", {}, Exception("connection already closed")))
+    assert unavailable(DBAPIError("SELECT 1", {}, Exception("server closed the connection unexpectedly"),
+                                  connection_invalidated=True))  # a DBAPI disconnect
+    assert not unavailable(OperationalError("SELECT 1", {}, Exception("no such table: inbox_events")))  # db upgrade
+    assert not unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
+    assert not unavailable(ValueError("a defect"))
+
+    log = logging.getLogger("test.outage")
+    outage = Outage("worker", log, first=0.5)
+    assert [outage.failed(down) for _ in range(8)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert outage.answered() == 8 and outage.failed(down) == 1.0  # a new outage starts short again
