@@ -326,8 +326,10 @@ class RemoteRasaClassifier:
         with self._following:  # classify_many's threads: one of them asks
             active = (read_active(self.model_dir) or {}).get("version")
             if active != self._active:
-                self._active = active
+                before = self._version
                 self.refresh()
+                if self._version != before or self._version == active:  # asked: else again next time
+                    self._active = active
 
     def classify(self, text: str) -> Classification:
         self._follow_activations()

@@ -23,13 +23,25 @@ RETRY_MAX_SECONDS = 30.0  # the longest wait between tries while the database do
 UNAVAILABLE = (OperationalError, InterfaceError)
 
 
+# SQLite calls every error an OperationalError, a bug ("no such column", "syntax error") as
+# well as a file it cannot reach: only these say the database could not be reached or used
+SQLITE_UNAVAILABLE = ("unable to open database file", "database is locked", "disk i/o error",
+                      "attempt to write a readonly database")
+
+
 def unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database did not answer (worth waiting for); False for
-    anything else. SQLite without its schema ("no such table") is not an outage but a
-    missing `flask db upgrade`: waiting would not help."""
+    anything else. SQLite without its schema ("no such table", "no such column") is not an
+    outage but a missing `flask db upgrade`, and a query SQLite cannot read is a bug: waiting
+    would not help either."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:  # a DBAPI disconnect
         return True
-    return isinstance(exc, UNAVAILABLE) and "no such table" not in str(exc)
+    if not isinstance(exc, UNAVAILABLE):
+        return False
+    driver = getattr(exc, "orig", None)
+    if type(driver).__module__ == "sqlite3":
+        return any(said in str(driver).lower() for said in SQLITE_UNAVAILABLE)
+    return not any(said in str(exc) for said in ("no such table", "no such column"))
 
 
 def reason(exc: BaseException) -> str:

@@ -900,6 +900,15 @@ def test_a_console_account_may_do_on_the_command_line_only_what_it_may_in_the_co
     assert done.exit_code == 0, done.output
     done = run(args=["inquiries", "assign", code, "THUE_QN", "--by", office, "--reason", "thuộc lĩnh vực thuế"])
     assert done.exit_code == 0 and c.inquiry(code).unit_code == "THUE_QN", done.output
+    # the standing office's own officer does not send back what the office leads (as in the console)
+    from tests.console import Person
+
+    bxt_officer = Person("bxt_officer", "canbo@bxt.example", "BXT", "officer")
+    add_user(c.app, bxt_officer)
+    assert run(args=["inquiries", "assign", code, "BXT", "--by", office, "--reason", "cơ quan thường trực trả lời"]
+               ).exit_code == 0
+    result = run(args=["inquiries", "send-back", code, "--by", bxt_officer.email, "--reason", "x"])
+    assert result.exit_code == 1 and "only the lead unit's officers may send an inquiry back" in result.output
     # a --by without an account is trusted, as before (module docstring of bot/cli/inquiries.py)
     done = run(args=["inquiries", "assign", code, "SO_XD", "--by", "ai.do@bxt.example", "--reason", "trả lại"])
     assert done.exit_code == 0, done.output

@@ -315,3 +315,31 @@ def test_every_command_says_in_one_line_what_is_wrong_with_the_database(tmp_path
     result = run("flask", "db", "upgrade", url=f"sqlite:///{old}")
     assert result.returncode == 0, result.stderr
     assert run("flask", "inquiries", "export", url=f"sqlite:///{old}").returncode == 0
+
+
+def test_the_database_guard_reads_each_app_s_database_and_keeps_a_bug_s_traceback(make_app, tmp_path, monkeypatch):
+    """A review: the guard was bound to the first app ever built (its URL and schema in every
+    later message), and it called a query SQLite could not read (a bug) "did not answer"."""
+    import sqlite3
+
+    from sqlalchemy import text as sql
+    from sqlalchemy.exc import OperationalError
+
+    from bot import context
+
+    make_app()  # the commands are module singletons: a first app wraps them
+    stale = make_app({"database_url": f"sqlite:///{tmp_path / 'stale.sqlite3'}"})
+    with stale.app_context(), context.db().session() as s:
+        s.execute(sql("UPDATE alembic_version SET version_num = '0012'"))
+    result = stale.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1 and "schema is at 0012, this code expects 0013" in result.output, result.output
+
+    app = make_app()
+    bug = OperationalError("SELEC 1", {}, sqlite3.OperationalError('near "SELEC": syntax error'))
+
+    def broken(self):
+        raise bug
+
+    monkeypatch.setattr("store.db.Database.session", broken)
+    result = app.test_cli_runner().invoke(args=["users", "list"])
+    assert result.exception is bug and "did not answer" not in result.output  # a traceback to report

@@ -219,6 +219,13 @@ def test_what_counts_as_the_database_not_answering():
     assert unavailable(DBAPIError("SELECT 1", {}, Exception("server closed the connection unexpectedly"),
                                   connection_invalidated=True))  # a DBAPI disconnect
     assert not unavailable(OperationalError("SELECT 1", {}, Exception("no such table: inbox_events")))  # db upgrade
+    # SQLite names a bug and a stale schema OperationalError too: only a file it cannot use is an outage
+    import sqlite3
+
+    for bug in ('near "SELEC": syntax error', "no such column: inquiries.search_text"):
+        assert not unavailable(OperationalError("SELEC 1", {}, sqlite3.OperationalError(bug)))
+    for down_here in ("unable to open database file", "database is locked", "disk I/O error"):
+        assert unavailable(OperationalError("SELECT 1", {}, sqlite3.OperationalError(down_here)))
     assert not unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not unavailable(ValueError("a defect"))
 

@@ -7,6 +7,7 @@ import functools
 
 import click
 from flask import Flask
+from flask.cli import ScriptInfo
 from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from bot.cli.db import db_cli
@@ -28,19 +29,21 @@ SCHEMA_CHECKED = ("worker", "sender", "scheduler")
 def init_app(app: Flask) -> None:
     for command in (nlu_cli, deadline_cli, inquiries_cli, db_cli, worker_command, sender_command, scheduler_command,
                     devmail_command, routing_cli, report_cli, officers_cli, users_cli):
-        _guard(app, command)
+        _guard(command)
         app.cli.add_command(command)
 
 
-def _guard(app: Flask, command: click.Command) -> None:
+def _guard(command: click.Command) -> None:
     """Every command (and subcommand) ends with one line, not a screen of traceback, when the
-    database does not answer or its schema is not this code's (an update without `flask db
-    upgrade`): what is wrong and what to do, exit status 1 (a sysadmin's walkthrough found
-    122 lines for a refused connection). The worker, its sender and the scheduler check the
-    schema before they start. Other errors keep their traceback: they are bugs to report."""
+    database does not answer (store.outage.unavailable) or its schema is not this code's (an
+    update without `flask db upgrade`): what is wrong and what to do, exit status 1 (a
+    sysadmin's walkthrough found 122 lines for a refused connection). The worker, its sender
+    and the scheduler check the schema before they start. Any other error keeps its
+    traceback: it is a bug to report. The app is the invocation's (the commands are module
+    singletons, wrapped once)."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            _guard(app, sub)
+            _guard(sub)
         return
     if command.callback is None or getattr(command.callback, "_guarded", False):
         return
@@ -48,27 +51,34 @@ def _guard(app: Flask, command: click.Command) -> None:
 
     @functools.wraps(run)
     def guarded(*args, **kwargs):
+        from store.outage import unavailable
+
+        current = click.get_current_context().ensure_object(ScriptInfo).load_app()
         try:
             if command.name in SCHEMA_CHECKED:
-                with app.app_context():
-                    _schema_is_current(app)
+                with current.app_context():
+                    _schema_is_current(current)
             return run(*args, **kwargs)
         except (OperationalError, InterfaceError, ProgrammingError) as exc:
-            with app.app_context():  # a missing table or column is most likely a schema behind its code
-                _schema_is_current(app)
-            if isinstance(exc, ProgrammingError):
-                raise click.ClickException(f"the database refused a query: {_why(exc)}") from None
-            raise click.ClickException(f"the database at {_url(app)} did not answer: {_why(exc)}") from None
+            with current.app_context():  # a missing table or column is most likely a schema behind its code
+                _schema_is_current(current)
+            if unavailable(exc):
+                raise click.ClickException(f"the database at {_url(current)} did not answer: {_why(exc)}") from None
+            raise
 
     guarded._guarded = True
     command.callback = guarded
 
 
 def _schema_is_current(app: Flask) -> None:
+    from store.outage import unavailable
+
     try:
         behind = app.extensions["ddci_db"].schema_behind()
-    except (OperationalError, InterfaceError):
-        return  # not reachable now: the command says so, or waits for it (the worker)
+    except (OperationalError, InterfaceError) as exc:
+        if unavailable(exc):
+            return  # not reachable now: the command says so, or waits for it (the worker)
+        raise
     if behind is not None:
         current, head = behind
         raise click.ClickException(

@@ -180,7 +180,8 @@ def _may(email: str, code: str, *, office: bool = False, lead: bool = False, wha
     address, role, unit = account
     if office and role == "standing_office":
         return
-    if lead and role in ("officer", "head") and unit == _run(lambda: _inquiry_unit(code)):
+    if lead and role in ("officer", "head") and unit == _run(lambda: _inquiry_unit(code)) \
+            and (office or unit != context.settings().config.standing_office):  # it sends back to itself
         return
     who = " or ".join(w for w, on in (("the standing office", office), ("the lead unit's officers", lead)) if on)
     _refuse(f"{address} is a console account ({role}, {unit}): only {who} may {what} (as in the console)")
