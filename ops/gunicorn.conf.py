@@ -21,8 +21,6 @@ def on_starting(server):
     not expect (an update without `flask db upgrade`), ends here with one line and status 2,
     instead of every worker's traceback and "Worker failed to boot". A database that does not
     answer yet is not a reason to stay down: the webhook's answer says so (503) until it does."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     from bot.config import ConfigError, load_settings
     from store.db import BadDatabaseURL, Database
 
@@ -32,15 +30,11 @@ def on_starting(server):
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     try:
-        behind = db.schema_behind()
-    except (OperationalError, InterfaceError):
-        behind = None
+        stale = db.stale_schema()
     finally:
         db.dispose()
-    if behind is not None:
-        print(f"Error: the database's schema is at {behind[0] or 'nothing (an empty database)'}, this code expects "
-              f"{behind[1]}: run `flask db upgrade` (with the processes stopped), then start them again",
-              file=sys.stderr, flush=True)
+    if stale is not None:
+        print(f"Error: {stale}", file=sys.stderr, flush=True)
         sys.exit(2)
 
 

@@ -339,14 +339,24 @@ class Database:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
-    def schema_behind(self) -> Optional[tuple[Optional[str], str]]:
-        """(the database's revision, the code's) when the schema is not the code's newest
-        (`flask db upgrade` was not run after an update), else None. Connects: a database that
-        does not answer raises as any query would."""
+    def stale_schema(self) -> Optional[str]:
+        """What to do, when the schema is not the code's newest (an update without `flask db
+        upgrade`): one sentence for the process that refuses to start on it (the CLI's guard,
+        gunicorn's on_starting). None when it is current, or when the database does not answer
+        now (store.outage.unavailable: each process says so, or waits for it)."""
         from store.migrate import revisions
+        from store.outage import unavailable
 
-        current, head = revisions(self.engine)
-        return None if current == head else (current, head)
+        try:
+            current, head = revisions(self.engine)
+        except Exception as exc:  # noqa: BLE001 - an outage is not this question's; anything else goes up
+            if unavailable(exc):
+                return None
+            raise
+        if current == head:
+            return None
+        return (f"the database's schema is at {current or 'nothing (an empty database)'}, this code expects "
+                f"{head}: run `flask db upgrade` (with the processes stopped), then start them again")
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (Alembic), creating it if empty."""

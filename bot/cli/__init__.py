@@ -51,19 +51,17 @@ def _guard(command: click.Command) -> None:
 
     @functools.wraps(run)
     def guarded(*args, **kwargs):
-        from store.outage import unavailable
+        from store.outage import reason, unavailable
 
         current = click.get_current_context().ensure_object(ScriptInfo).load_app()
         try:
             if command.name in SCHEMA_CHECKED:
-                with current.app_context():
-                    _schema_is_current(current)
+                _schema_is_current(current)
             return run(*args, **kwargs)
         except (OperationalError, InterfaceError, ProgrammingError) as exc:
-            with current.app_context():  # a missing table or column is most likely a schema behind its code
-                _schema_is_current(current)
+            _schema_is_current(current)  # a missing table or column is most likely a schema behind its code
             if unavailable(exc):
-                raise click.ClickException(f"the database at {_url(current)} did not answer: {_why(exc)}") from None
+                raise click.ClickException(f"the database at {_url(current)} did not answer: {reason(exc)}") from None
             raise
 
     guarded._guarded = True
@@ -71,24 +69,10 @@ def _guard(command: click.Command) -> None:
 
 
 def _schema_is_current(app: Flask) -> None:
-    from store.outage import unavailable
-
-    try:
-        behind = app.extensions["ddci_db"].schema_behind()
-    except (OperationalError, InterfaceError) as exc:
-        if unavailable(exc):
-            return  # not reachable now: the command says so, or waits for it (the worker)
-        raise
-    if behind is not None:
-        current, head = behind
-        raise click.ClickException(
-            f"the database's schema is at {current or 'nothing (an empty database)'}, this code expects {head}: "
-            "run `flask db upgrade` (with the processes stopped), then start them again")
+    stale = app.extensions["ddci_db"].stale_schema()
+    if stale is not None:
+        raise click.ClickException(stale)
 
 
 def _url(app: Flask) -> str:
     return app.extensions["ddci_db"].engine.url.render_as_string(hide_password=True)
-
-
-def _why(exc: Exception) -> str:
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
