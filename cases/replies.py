@@ -9,6 +9,7 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from routing.taxonomy import DOMAIN_INTENTS, domain_name
+from scheduler.calendar import weekday_en, weekday_vi
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -25,14 +26,17 @@ MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "Au
 
 
 def when(instant: datetime, lang: str) -> str:
-    """A local instant as the business reads it. In English the month is a word: a foreign
-    investor may read 09/12 as 12 September; and no brackets, since the due date is followed by
-    its own ("Answer due by: 17:00 Vietnam time on 9 December 2026 (3 working days, …)"; a
-    walkthrough read two pairs in a row)."""
+    """A local instant as the business reads it, with its day of the week ("17:00 thứ Năm,
+    ngày 10/12/2026"): a date alone made the business count on a calendar which day its answer
+    is due. In English the month is a word: a foreign investor may read 09/12 as 12 September;
+    and no brackets, since the due date is followed by its own ("Answer due by: 17:00 Vietnam
+    time on Wednesday 9 December 2026 (3 working days, …)"; a walkthrough read two pairs in a
+    row)."""
     local = instant.astimezone(TZ)
     if lang == "en":
-        return f"{local:%H:%M} Vietnam time on {local.day} {MONTHS_EN[local.month - 1]} {local.year}"
-    return local.strftime("%H:%M ngày %d/%m/%Y")
+        return (f"{local:%H:%M} Vietnam time on {weekday_en(local)} {local.day} {MONTHS_EN[local.month - 1]} "
+                f"{local.year}")
+    return f"{local:%H:%M} {weekday_vi(local)}, ngày {local:%d/%m/%Y}"
 
 
 def received_at(lang: str, instant: datetime) -> str:

@@ -79,7 +79,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["DEFAULT_OFFICE_HOURS", "SkippedDay", "DueExplanation", "WorkingCalendar"]
+__all__ = ["DEFAULT_OFFICE_HOURS", "SkippedDay", "DueExplanation", "WorkingCalendar", "weekday_vi", "weekday_en"]
 
 UTC = _dt_timezone.utc
 _EMPTY: Mapping[date, str] = MappingProxyType({})
@@ -127,6 +127,21 @@ _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 def _nfc(text: str) -> str:
     """Officers see these strings; one normalization form keeps comparisons and fonts sane."""
     return unicodedata.normalize("NFC", text)
+
+
+WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def weekday_vi(day: date) -> str:
+    """The day of the week as written in a Vietnamese sentence ("thứ Năm", "Chủ nhật"): a
+    due date read as "10/12/2026" alone made its reader count on a calendar whether it was
+    this week's Thursday or next Monday. Not strftime("%A"): that follows the process's locale."""
+    return WEEKDAYS_VI[day.weekday()]
+
+
+def weekday_en(day: date) -> str:
+    return WEEKDAYS_EN[day.weekday()]
 
 
 def _fmt_date(day: date) -> str:

@@ -699,7 +699,7 @@ def test_a_status_lookup_of_an_answered_inquiry_says_when_it_was_answered(case, 
     c.worker.run_once()
     sender = load_fixture("text_message.json")["entry"][0]["messaging"][0]["sender"]["id"]
     reply = graph.messages_to(sender)[-1].text
-    assert reply == f"{code}: đã trả lời lúc 12:00 ngày 27/11/2026, Sở Xây dựng", reply
+    assert reply == f"{code}: đã trả lời lúc 12:00 thứ Sáu, ngày 27/11/2026, Sở Xây dựng", reply
 
 # ---- an undeliverable answer goes when the business writes again -----------------------------
 SATURDAY_NIGHT = datetime(2026, 11, 28, 3, 16, tzinfo=VN)  # the window closes Sunday 03:16: no office time
@@ -755,7 +755,7 @@ def test_an_undeliverable_answer_goes_when_the_business_writes_again(case, clock
                                                "sent"]
     [reached] = [n for n in c.rows(Notification) if n.kind == "answer_delivered"]
     assert reached.recipients == told.recipients and code in reached.subject
-    assert "không cần liên hệ" in reached.body_text and "10:40 ngày 30/11/2026" in reached.body_text
+    assert "không cần liên hệ" in reached.body_text and "10:40 thứ Hai, ngày 30/11/2026" in reached.body_text
     [audit] = c.rows(AuditEntry, AuditEntry.action == "answer.sent")
     assert audit.actor == "worker" and audit.object_id == code
     # the next message does not send it again; a status lookup says it is answered

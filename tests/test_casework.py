@@ -71,7 +71,7 @@ def test_reassignment_gives_the_new_unit_three_days_from_when_it_receives_it(app
     assert update.status == "undeliverable" and "messaging window" in update.last_error
     notice = [m for m in smtp.messages if "Không gửi được" in m["subject"]]
     assert notice and notice[0]["to"] == ["motcua@bqlkkt.quangninh.example"]
-    assert "17:00 ngày 04/12/2026" in notice[0]["text"]
+    assert "17:00 thứ Sáu, ngày 04/12/2026" in notice[0]["text"]
     # the unit it left is told it need not act, and why (a walkthrough: it was never told, and
     # its link now opens the console's 404)
     [left] = [m for m in smtp.messages if "đã được chuyển sang đơn vị khác" in m["subject"]]
@@ -88,7 +88,7 @@ def test_reassignment_within_a_day_reaches_the_business(app, client, worker, cas
     worker.run_once()
     update = graph.calls[-1]
     assert update.body["messaging_type"] == "RESPONSE"
-    assert "Ban Quản lý Khu kinh tế" in update.text and "17:00 ngày 02/12/2026" in update.text
+    assert "Ban Quản lý Khu kinh tế" in update.text and "17:00 thứ Tư, ngày 02/12/2026" in update.text
     # says what changed, not the acknowledgement again (a review: "Cảm ơn… đã gửi phản ánh" twice)
     assert update.text.startswith(f"Phản ánh {code} của Quý doanh nghiệp đã được chuyển cho đơn vị khác trả lời.")
     assert "Cảm ơn" not in update.text
@@ -120,7 +120,7 @@ def test_complex_case_is_five_days_from_assignment_at_most(app, client, worker, 
     worker.run_once()  # the business is told its new date (a review: it was not told at all)
     told = graph.calls[-1].text
     assert told.startswith(f"Phản ánh {code} là vụ việc phức tạp, cần thêm thời gian xử lý")
-    assert "Hạn trả lời: 17:00 ngày 04/12/2026 (5 ngày làm việc" in told and "Sở Xây dựng" in told
+    assert "Hạn trả lời: 17:00 thứ Sáu, ngày 04/12/2026 (5 ngày làm việc" in told and "Sở Xây dựng" in told
     with pytest.raises(CaseworkError, match="already has 5 working days"):
         casework.mark_complex(code, by="x", reason="again")
     assert [c.reason for c in changes(app)] == ["cần ý kiến nhiều sở"]
@@ -254,7 +254,7 @@ def test_correcting_the_domain_of_the_unit_that_leads_changes_nothing_else(app, 
     assert [a.id for a in assignments(app)] == [a.id for a in before] == [lead.id]  # no new assignment
     assert changes(app) == [] and lead.due_at == before[0].due_at  # the deadline stays
     worker.run_once()
-    assert "Lĩnh vực: Giao thông vận tải" in graph.calls[-1].text and "17:00 ngày 02/12/2026" in graph.calls[-1].text
+    assert "Lĩnh vực: Giao thông vận tải" in graph.calls[-1].text and "17:00 thứ Tư, ngày 02/12/2026" in graph.calls[-1].text
     assert graph.calls[-1].text.startswith(f"Lĩnh vực của phản ánh {code} đã được điều chỉnh.")
     with pytest.raises(CaseworkError, match="already with SO_XD in domain giao_thong_van_tai"):
         casework.assign(code, "SO_XD", by="soxd", reason="again", domain="giao_thong_van_tai")
@@ -422,3 +422,26 @@ def test_a_unit_pages_acknowledgement_names_no_field_the_unit_does_not_own(app, 
     assert unit_names and unit_names[0].startswith(f"Đơn vị trả lời: {unit}")
     fields = [line for line in ack.splitlines() if line.startswith("Lĩnh vực: ")]
     assert fields == ([f"Lĩnh vực: {field}"] if field else [])
+
+
+@pytest.mark.parametrize("day, vi, en", [
+    (7, "08:30 thứ Hai, ngày 07/12/2026", "08:30 Vietnam time on Monday 7 December 2026"),
+    (9, "08:30 thứ Tư, ngày 09/12/2026", "08:30 Vietnam time on Wednesday 9 December 2026"),
+    (12, "08:30 thứ Bảy, ngày 12/12/2026", "08:30 Vietnam time on Saturday 12 December 2026"),
+    (13, "08:30 Chủ nhật, ngày 13/12/2026", "08:30 Vietnam time on Sunday 13 December 2026"),
+])
+def test_dates_the_business_and_the_officers_read_carry_their_weekday(day, vi, en):
+    """The weekday of the LOCAL day (01:30 UTC is 08:30 in Hạ Long), whatever the process's
+    locale; in Vietnamese NFC, as everything a business reads."""
+    import unicodedata
+    from datetime import timezone
+
+    from cases.replies import when
+    from scheduler.notifications.render import format_local
+
+    instant = datetime(2026, 12, day, 1, 30, tzinfo=timezone.utc)
+    assert when(instant, "vi") == vi == unicodedata.normalize("NFC", vi)
+    assert when(instant, "en") == en
+    assert format_local(instant) == vi
+    late = datetime(2026, 12, day - 1, 17, 30, tzinfo=timezone.utc)  # 00:30 the next local day
+    assert when(late, "vi") == vi.replace("08:30", "00:30")

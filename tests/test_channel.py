@@ -383,7 +383,7 @@ def test_status_lookup_by_code_and_my_inquiries(channel, clock, graph):
     quick["entry"][0]["messaging"][0]["message"] = {"mid": "m2", "text": "Tra cứu phản ánh",
                                                    "quick_reply": {"payload": "MENU_STATUS"}}
     d.post(quick)
-    assert graph.calls[-1].text.startswith(f"{code}: đang xử lý, Sở Xây dựng, hạn 17:00 ngày 02/12/2026")
+    assert graph.calls[-1].text.startswith(f"{code}: đang xử lý, Sở Xây dựng, hạn 17:00 thứ Tư, ngày 02/12/2026")
     say(d, f"cho em tra cứu phản ánh mã {code} đến đâu rồi ạ", "m3")
     assert code in graph.calls[-1].text
 

@@ -177,7 +177,7 @@ def test_an_edit_before_anyone_started_moves_the_inquiry_like_a_reassignment(bot
     # the business: one short message naming the new unit and its due date
     [update] = bot.texts_to_business()[told_before:]
     assert update.startswith(f"Phản ánh {inquiry.code} đã được cập nhật theo nội dung Quý doanh nghiệp đã sửa")
-    assert "Thuế tỉnh Quảng Ninh" in update and "17:00 ngày 02/12/2026" in update
+    assert "Thuế tỉnh Quảng Ninh" in update and "17:00 thứ Tư, ngày 02/12/2026" in update
     # the message keeps both versions with their times; the thread reads the edit
     [message] = bot.rows(InquiryMessage)
     assert (message.text, message.revision, message.ref) == (TAX, 1, "m_build")

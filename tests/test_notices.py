@@ -58,8 +58,8 @@ def test_the_standing_office_asked_to_coordinate_reads_its_own_role_and_two_days
     assert "Đơn vị chủ trì: Sở Xây dựng" in text  # who it sends its input to
     assert "Đơn vị chủ trì: Ban Xúc tiến" not in text
     # its own deadline: 2 working days from the request (Mon 30/11 -> Wed 02/12 17:00), never the lead's 3
-    assert "Đề nghị phối hợp lúc: 08:00 ngày 30/11/2026" in text
-    assert "Hạn gửi ý kiến cho đơn vị chủ trì: 17:00 ngày 02/12/2026" in text
+    assert "Đề nghị phối hợp lúc: 08:00 thứ Hai, ngày 30/11/2026" in text
+    assert "Hạn gửi ý kiến cho đơn vị chủ trì: 17:00 thứ Tư, ngày 02/12/2026" in text
     assert ("đơn vị phối hợp gửi ý kiến cho đơn vị chủ trì trong 2 ngày làm việc kể từ khi nhận được đề nghị"
             in text)
     assert LEAD_SENTENCE not in text and "3 ngày làm việc" not in text
@@ -68,7 +68,7 @@ def test_the_standing_office_asked_to_coordinate_reads_its_own_role_and_two_days
     assert "Đơn vị phối hợp" in html and LEAD_SENTENCE not in html
     [lead] = mail_to(smtp, "motcua@soxd.quangninh.example")  # the lead unit's notice keeps its own
     assert "Đơn vị chủ trì: Sở Xây dựng" in lead["text"] and f"{LEAD_SENTENCE} 3 ngày làm việc" in lead["text"]
-    assert "Hạn trả lời doanh nghiệp: 17:00 ngày 02/12/2026" in lead["text"]
+    assert "Hạn trả lời doanh nghiệp: 17:00 thứ Tư, ngày 02/12/2026" in lead["text"]
 
 
 def test_the_triage_notice_gives_the_standing_office_one_day_to_assign(make_app, trained_model, smtp, clock):
@@ -78,7 +78,7 @@ def test_the_triage_notice_gives_the_standing_office_one_day_to_assign(make_app,
     text = mail["text"]
     assert mail["to"] == ["ddci@bxt.quangninh.example"]
     assert "Cơ quan thường trực phân loại: Ban Xúc tiến và Hỗ trợ đầu tư tỉnh Quảng Ninh" in text
-    assert "Hạn phân loại, giao đơn vị: 17:00 ngày 30/11/2026" in text
+    assert "Hạn phân loại, giao đơn vị: 17:00 thứ Hai, ngày 30/11/2026" in text
     assert "giao phản ánh cho đơn vị có thẩm quyền trong 1 ngày làm việc" in text
     assert "Đơn vị chủ trì" not in text and LEAD_SENTENCE not in text and "3 ngày làm việc" not in text
     assert ("Việc cần làm: giao phản ánh cho đơn vị có thẩm quyền (có thể sửa lĩnh vực) trong trang quản lý: "
@@ -152,16 +152,16 @@ def test_a_deadline_in_an_undeclared_year_is_provisional(make_app, trained_model
     code = open_inquiry(app, clock)
     ack = graph.messages_to(SENDER)[0].text
     [mail] = smtp.messages
-    assert "17:00 ngày 05/01/2027" in ack and "17:00 ngày 05/01/2027" in mail["text"]
+    assert "17:00 thứ Ba, ngày 05/01/2027" in ack and "17:00 thứ Ba, ngày 05/01/2027" in mail["text"]
     assert ("tạm tính, có thể thay đổi khi lịch nghỉ lễ năm 2027 được công bố" in ack) is provisional
-    assert ("Hạn trả lời doanh nghiệp: 17:00 ngày 05/01/2027 (tạm tính)" in mail["text"]) is provisional
+    assert ("Hạn trả lời doanh nghiệp: 17:00 thứ Ba, ngày 05/01/2027 (tạm tính)" in mail["text"]) is provisional
     assert ("lịch nghỉ lễ, nghỉ bù năm 2027 chưa được khai báo" in mail["text"]) is provisional
     # the business asks for its status by code: the date is marked there too (a review found it bare)
     signed_post(app.test_client(), with_text(load_fixture("text_message.json"), code, mid="m-status"))
     deliver(app, clock)
     status = graph.messages_to(SENDER)[-1].text
-    assert f"{code}: đang xử lý" in status and "hạn 17:00 ngày 05/01/2027" in status
-    assert ("hạn 17:00 ngày 05/01/2027 (tạm tính)" in status) is provisional
+    assert f"{code}: đang xử lý" in status and "hạn 17:00 thứ Ba, ngày 05/01/2027" in status
+    assert ("hạn 17:00 thứ Ba, ngày 05/01/2027 (tạm tính)" in status) is provisional
 
 
 def test_a_deadline_in_a_declared_year_is_not_marked(app, trained_model, graph, smtp, clock):
@@ -174,7 +174,7 @@ def test_english_readers_read_provisional(app, trained_model, graph, clock):
     clock.set(datetime(2026, 12, 30, 10, 0, tzinfo=VN))
     open_inquiry(app, clock, "How do we apply for a work permit for our Korean engineer in Ha Long?")
     ack = graph.messages_to(SENDER)[0].text
-    assert "17:00 Vietnam time on 5 January 2027" in ack
+    assert "17:00 Vietnam time on Tuesday 5 January 2027" in ack
     assert "provisional: it may change when the official 2027 public holidays are announced" in ack
 
 
@@ -183,7 +183,7 @@ def test_triage_date_in_an_undeclared_year_is_provisional_for_the_business(make_
     clock.set(datetime(2026, 12, 31, 10, 0, tzinfo=VN))  # 1 working day: Mon 04/01/2027
     open_inquiry(app, clock)
     ack = graph.messages_to(SENDER)[0].text
-    assert "trước 17:00 ngày 04/01/2027 (tạm tính" in ack
+    assert "trước 17:00 thứ Hai, ngày 04/01/2027 (tạm tính" in ack
 
 
 @pytest.mark.parametrize("subject", [

@@ -127,8 +127,8 @@ def test_facebook_down_for_a_day_delivers_each_message_once_within_its_window(ma
     delivered = [c for c in graph.calls if c.ok]
     assert [c.body["recipient"]["id"] for c in delivered] == [B, B]
     assert sorted(c.text.splitlines()[0] for c in delivered) == [
-        "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 06:00 ngày 28/11/2026.",
-        "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày 27/11/2026.",
+        "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 06:00 thứ Bảy, ngày 28/11/2026.",
+        "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 thứ Sáu, ngày 27/11/2026.",
     ]
     assert all("Mã tra cứu: QN-2026-" in c.text for c in delivered)
     outbox = {(r.inquiry_id, r.status) for r in rows(app, Outbox)}
@@ -144,13 +144,13 @@ def test_facebook_down_for_a_day_delivers_each_message_once_within_its_window(ma
         assert all(a.at <= deadline for a in rows(app, OutboxAttempt, OutboxAttempt.outbox_id == r.id))
     told = rows(app, Notification, Notification.kind == "undeliverable")
     assert [(n.created_at, n.recipients) for n in told] == [(deadline, [UNIT_MAIL])] * 2
-    assert all("hết thời hạn Messenger cho phép (10:00 ngày 28/11/2026)" in n.body_text for n in told)
+    assert all("hết thời hạn Messenger cho phép (10:00 thứ Bảy, ngày 28/11/2026)" in n.body_text for n in told)
     mails = [m for m in smtp.messages if m["to"] == [UNIT_MAIL] and "Không gửi được trả lời" in m["subject"]]
     assert len(mails) == 2 and all("liên hệ trực tiếp" in m["text"] for m in mails)
 
     # the admins were told once, after an hour
     [alert] = [m for m in smtp.messages if m["to"] == [ADMIN]]
-    assert "Messenger không nhận tin nhắn của trang DDCI Quảng Ninh (test) từ 10:00 ngày 27/11/2026" in alert["subject"]
+    assert "Messenger không nhận tin nhắn của trang DDCI Quảng Ninh (test) từ 10:00 thứ Sáu, ngày 27/11/2026" in alert["subject"]
     [row] = rows(app, Notification, Notification.kind == "alert")
     assert timedelta(hours=1) <= row.created_at - t0 <= timedelta(hours=1) + CAP
     assert health(app)["status"] == "ok" and rows(app, DeliveryCircuit)[0].state == "closed"
@@ -218,9 +218,9 @@ def test_an_expired_token_alerts_the_admins_at_once_and_its_messages_wait_for_th
     worker2.run_once()
     delivered = [c for c in graph.calls if c.ok and c.token == "token-ddci-renewed"]
     assert [c.body["recipient"]["id"] for c in delivered] == [A, B]  # each once, at once
-    assert delivered[0].text.startswith("We received your message at 10:00 Vietnam time on 27 November 2026.\n"
+    assert delivered[0].text.startswith("We received your message at 10:00 Vietnam time on Friday 27 November 2026.\n"
                                         "Thank you for contacting DDCI Quang Ninh.")
-    assert delivered[1].text.startswith("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày "
+    assert delivered[1].text.startswith("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 thứ Sáu, ngày "
                                         "27/11/2026.\nCảm ơn Quý doanh nghiệp")
     assert [r.status for r in rows(app, Outbox, Outbox.page_id == FIXTURE_PAGE)] == ["sent", "sent"]
     assert health(restarted)["status"] == "ok"
@@ -284,7 +284,7 @@ def test_mail_down_for_a_day_is_retried_and_the_unit_is_told_on_messenger(make_a
     assert note.channel == "messenger" and note.status == "sent"
     assert timedelta(hours=1) <= note.created_at - t0 <= timedelta(hours=1) + CAP + timedelta(minutes=2)
     [to_officer] = [c for c in graph.calls if c.body["recipient"] == {"id": OFFICER} and "Email gửi" in c.text]
-    assert to_officer.text.startswith("[DDCI Quảng Ninh] Email gửi Sở Xây dựng không đến được từ 10:05 ngày "
+    assert to_officer.text.startswith("[DDCI Quảng Ninh] Email gửi Sở Xây dựng không đến được từ 10:05 thứ Sáu, ngày "
                                       "27/11/2026")
     assert all(n.subject in to_officer.text for n in assigned)
     [alert] = rows(app, Notification, Notification.kind == "alert")
@@ -424,9 +424,9 @@ def test_how_long_messenger_accepts_a_message(author, human_agent_page, until):
 
 
 @pytest.mark.parametrize("lang, author, late, first_line", [
-    ("vi", "bot", True, "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày 27/11/2026."),
-    (None, "bot", True, "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày 27/11/2026."),
-    ("en", "bot", True, "We received your message at 10:00 Vietnam time on 27 November 2026."),
+    ("vi", "bot", True, "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 thứ Sáu, ngày 27/11/2026."),
+    (None, "bot", True, "Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 thứ Sáu, ngày 27/11/2026."),
+    ("en", "bot", True, "We received your message at 10:00 Vietnam time on Friday 27 November 2026."),
     ("vi", "bot", False, "Cảm ơn"),
     ("vi", "human", True, "Cảm ơn"),
 ])
@@ -443,7 +443,7 @@ def test_a_late_reply_names_when_the_message_it_answers_was_received():
     received = datetime(2026, 11, 27, 9, 40, tzinfo=VN)
     reply = Reply.from_json(Reply("Thank you", lang="en", received=received).to_json())
     sent = as_sent(reply, author="bot", queued_at=received + timedelta(minutes=20), now=received + timedelta(hours=5))
-    assert sent.text == "We received your message at 09:40 Vietnam time on 27 November 2026.\nThank you"
+    assert sent.text == "We received your message at 09:40 Vietnam time on Friday 27 November 2026.\nThank you"
 
 
 def test_a_row_waiting_for_an_open_circuits_probe_writes_nothing_and_one_caller_wins_the_probe(db, clock):

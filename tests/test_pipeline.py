@@ -53,13 +53,13 @@ def test_question_is_acknowledged_routed_notified_and_scheduled(app, client, wor
     assert "access_token" not in ack.query  # never in the URL (it would reach error texts)
     assert ack.query["appsecret_proof"] == [appsecret_proof(TEST_SECRET, "token-ddci")]
     assert ack.body["messaging_type"] == "RESPONSE"
-    assert inquiry.code in ack.text and "Sở Xây dựng" in ack.text and "17:00 ngày 02/12/2026" in ack.text
+    assert inquiry.code in ack.text and "Sở Xây dựng" in ack.text and "17:00 thứ Tư, ngày 02/12/2026" in ack.text
     assert "Xây dựng" in ack.text
 
     [mail] = smtp.messages
     assert mail["to"] == ["motcua@soxd.quangninh.example"]
     assert inquiry.code in mail["subject"]
-    assert QUESTION in mail["text"] and "17:00 ngày 02/12/2026" in mail["text"]
+    assert QUESTION in mail["text"] and "17:00 thứ Tư, ngày 02/12/2026" in mail["text"]
     assert mail["msg"].get_body(preferencelist=("html",)) is not None
 
     assert [o.status for o in rows(app, Outbox)] == ["sent"]

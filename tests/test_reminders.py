@@ -454,7 +454,7 @@ def test_an_inquiry_timeline_plays_out_at_working_hour_instants(hourly_app, trai
     sent = officer_mail(smtp)
     half = sent[1]["text"]
     # at Tue 11:15: Tue 11:15-11:30 + 13:30-17:00 (3.75 h) + Wed 7.5 h = 11.25 h left
-    for part in (QUESTION, "Xây dựng", "17:00 ngày 02/12/2026", "còn 11 giờ làm việc", "Messenger",
+    for part in (QUESTION, "Xây dựng", "17:00 thứ Tư, ngày 02/12/2026", "còn 11 giờ làm việc", "Messenger",
                  "Cách trả lời: soạn trả lời trong trang quản lý (được phê duyệt trước khi gửi): "
                  f"http://127.0.0.1:5000/inquiries/{inquiry.code}"):
         assert part in half

@@ -72,7 +72,7 @@ def test_business_types_a_question_and_sees_the_acknowledgement(live, browser, t
         return bubbles[0].text if bubbles else None
 
     reply = WebDriverWait(browser, 20, poll_frequency=0.1).until(bot_reply)
-    assert "Mã tra cứu: QN-2026-" in reply and "Sở Xây dựng" in reply and "17:00 ngày 02/12/2026" in reply
+    assert "Mã tra cứu: QN-2026-" in reply and "Sở Xây dựng" in reply and "17:00 thứ Tư, ngày 02/12/2026" in reply
     user = browser.find_elements(By.CSS_SELECTOR, "#chat .msg.business")
     assert [u.text for u in user] == [QUESTION]
     browser.save_screenshot(str(tmp_path / "sandbox.png"))

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from scheduler.calendar import weekday_vi
+
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
@@ -98,9 +100,11 @@ class RenderedEmail:
 
 
 def format_local(instant: datetime, tz: str = "Asia/Ho_Chi_Minh", *, provisional: bool = False) -> str:
-    """"17:00 ngày 02/12/2026"; a deadline in a year whose days off are not yet declared is
-    marked "(tạm tính)" (scheduler.calendar.WorkingCalendar.is_declared)."""
-    text = instant.astimezone(ZoneInfo(tz)).strftime("%H:%M ngày %d/%m/%Y")
+    """"17:00 thứ Tư, ngày 02/12/2026" (the day of the week, as the business's texts say it:
+    cases.replies.when); a deadline in a year whose days off are not yet declared is marked
+    "(tạm tính)" (scheduler.calendar.WorkingCalendar.is_declared)."""
+    local = instant.astimezone(ZoneInfo(tz))
+    text = f"{local:%H:%M} {weekday_vi(local)}, ngày {local:%d/%m/%Y}"
     return f"{text} ({PROVISIONAL_VI})" if provisional else text
 
 
