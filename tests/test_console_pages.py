@@ -307,6 +307,43 @@ def test_a_return_needs_a_reason_then_a_second_draft_follows(console, clock):
     assert c.audit("draft.return")[0].details["reason"] == "Cần nêu rõ thời hạn giải quyết."
 
 
+def autofocused(html: str) -> list[str]:
+    """The ids of the elements that take the focus ([autofocus]: htmx in what it swaps in, a
+    browser on a page load)."""
+    tags = re.findall(r"<[^<>]*\sautofocus(?=[\s>])[^<>]*>", html)
+    return [re.search(r'\sid="([^"]+)"', tag).group(1) for tag in tags]
+
+
+def test_a_refusal_puts_the_focus_on_the_first_refused_field_else_on_its_message(console, clock):
+    """As triage's row does: the first marked field takes the focus, not the message above the
+    forms, with script or without. A refusal about no field, and a success, keep the focus on
+    the message (the real browser: tests/test_console_small_screens.py)."""
+    c = console()
+    code = c.ask()
+    url = f"/inquiries/{code}/record"
+    blanks = {"record-by": " ", "record-how": "phone", "record-day": "", "record-time": "10:00", "record-text": "Đã gọi."}
+    for htmx in (False, True):
+        refused = c.post("officer_a", url, blanks, htmx=htmx)
+        assert refused.status_code == 422 and "Vui lòng nhập người trả lời." in text(refused)
+        assert autofocused(text(refused)) == ["record-by"]  # of the two marked, the first on the page
+        assert 'aria-invalid="true"' in re.search(r'<input[^>]*id="record-day"[^>]*>', text(refused)).group(0)
+    bad_day = c.post("officer_a", url, {**blanks, "record-by": "canbo@soxd.example", "record-day": "31/02/2026"},
+                     htmx=True)  # refused after the form's own checks, by the action
+    assert bad_day.status_code == 422 and autofocused(text(bad_day)) == ["record-day"]
+    fields = {"draft-text": ANSWER, "draft-language": "vi", "then": "submit"}
+    done = c.post("officer_a", f"/inquiries/{code}/drafts", fields, htmx=True)
+    assert done.status_code == 200 and autofocused(text(done)) == ["case-message"]
+    again = c.post("officer_a", f"/inquiries/{code}/drafts", fields, htmx=True)  # one draft at a time: no field
+    assert again.status_code == 422 and "Phản ánh đã có dự thảo" in text(again)
+    assert autofocused(text(again)) == ["case-error"]
+    # a form gone from the page meanwhile (its draft withdrawn): its refused field is not there to fix
+    draft = c.latest_draft(code)
+    assert c.post("officer_a", f"/inquiries/{code}/drafts/{draft.id}/withdraw").status_code == 302
+    stale = c.post("head_a", f"/inquiries/{code}/drafts/{draft.id}/return", {"return-reason": " "}, htmx=True)
+    assert stale.status_code == 422 and 'id="return-reason"' not in text(stale)
+    assert autofocused(text(stale)) == ["case-error"]
+
+
 def test_a_second_approval_at_the_same_time_is_told_it_was_already_approved(console, clock):
     c = console()
     code = c.ask()

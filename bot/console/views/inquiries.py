@@ -92,17 +92,29 @@ def _suggested_unit(inquiry) -> str:
     return context.settings().config.routing.domains.get(domain or "", inquiry.unit_code or "")
 
 
+def refused_field(form) -> Optional[str]:
+    """The id of the form's first refused field that the page shows (the forms' order is the
+    page's), or None: nothing the person could fix there (a rule, someone else first)."""
+    if form is None:
+        return None
+    return next((f.id for f in form if f.errors and getattr(f.widget, "input_type", None) != "hidden"), None)
+
+
 def render_case(code: str, *, status: int = 200, message: Optional[str] = None, error: Optional[str] = None,
                 failed: Optional[str] = None, given: Optional[Mapping] = None):
     """The inquiry's page (or, for htmx, its `#case` part) as it stands now; `message` says what
-    was done, `error` why nothing was (shown in the form `failed`, which keeps what was typed)."""
+    was done, `error` why nothing was (shown in the form `failed`, which keeps what was typed).
+
+    The outcome takes the focus; a refusal that marks fields puts it on the first of them
+    instead (`focus`, as triage's row does)."""
     with context.db().session() as s:
         inquiry = load_inquiry(s, code)
         view = casepage.load(s, inquiry.code, now())
+    focus = refused_field((given or {}).get(failed))
     template = "console/_case.html" if is_htmx() else "console/inquiry.html"
     return render_template(template, view=view, f=view.file, i=view.file.inquiry, p=view.powers,
                            forms=forms_for(view, given), message=message, error=error, failed=failed,
-                           labels=casepage), status
+                           focus=focus, labels=casepage), status
 
 
 @bp.get("/inquiries/<code>")
