@@ -316,8 +316,9 @@ def autofocused(html: str) -> list[str]:
 
 def test_a_refusal_puts_the_focus_on_the_first_refused_field_else_on_its_message(console, clock):
     """As triage's row does: the first marked field takes the focus, not the message above the
-    forms, with script or without. A refusal about no field, and a success, keep the focus on
-    the message (the real browser: tests/test_console_small_screens.py)."""
+    forms, with script or without; htmx swaps it in without scrolling to the case's top, which
+    would take the field out of view. A refusal about no field, and a success, keep the focus
+    on the message (the real browser: tests/test_console_small_screens.py)."""
     c = console()
     code = c.ask()
     url = f"/inquiries/{code}/record"
@@ -327,15 +328,17 @@ def test_a_refusal_puts_the_focus_on_the_first_refused_field_else_on_its_message
         assert refused.status_code == 422 and "Vui lòng nhập người trả lời." in text(refused)
         assert autofocused(text(refused)) == ["record-by"]  # of the two marked, the first on the page
         assert 'aria-invalid="true"' in re.search(r'<input[^>]*id="record-day"[^>]*>', text(refused)).group(0)
+        assert refused.headers.get("HX-Reswap") == ("outerHTML" if htmx else None)
     bad_day = c.post("officer_a", url, {**blanks, "record-by": "canbo@soxd.example", "record-day": "31/02/2026"},
                      htmx=True)  # refused after the form's own checks, by the action
     assert bad_day.status_code == 422 and autofocused(text(bad_day)) == ["record-day"]
     fields = {"draft-text": ANSWER, "draft-language": "vi", "then": "submit"}
     done = c.post("officer_a", f"/inquiries/{code}/drafts", fields, htmx=True)
     assert done.status_code == 200 and autofocused(text(done)) == ["case-message"]
+    assert "HX-Reswap" not in done.headers
     again = c.post("officer_a", f"/inquiries/{code}/drafts", fields, htmx=True)  # one draft at a time: no field
     assert again.status_code == 422 and "Phản ánh đã có dự thảo" in text(again)
-    assert autofocused(text(again)) == ["case-error"]
+    assert autofocused(text(again)) == ["case-error"] and "HX-Reswap" not in again.headers
     # a form gone from the page meanwhile (its draft withdrawn): its refused field is not there to fix
     draft = c.latest_draft(code)
     assert c.post("officer_a", f"/inquiries/{code}/drafts/{draft.id}/withdraw").status_code == 302

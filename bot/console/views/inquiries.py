@@ -106,15 +106,17 @@ def render_case(code: str, *, status: int = 200, message: Optional[str] = None, 
     was done, `error` why nothing was (shown in the form `failed`, which keeps what was typed).
 
     The outcome takes the focus; a refusal that marks fields puts it on the first of them
-    instead (`focus`, as triage's row does)."""
+    instead (`focus`, as triage's row does), and then the part is swapped without scrolling
+    to its top (the page's `show:#case:top`), which would take that field out of view."""
     with context.db().session() as s:
         inquiry = load_inquiry(s, code)
         view = casepage.load(s, inquiry.code, now())
     focus = refused_field((given or {}).get(failed))
     template = "console/_case.html" if is_htmx() else "console/inquiry.html"
+    headers = {"HX-Reswap": "outerHTML"} if focus and is_htmx() else {}
     return render_template(template, view=view, f=view.file, i=view.file.inquiry, p=view.powers,
                            forms=forms_for(view, given), message=message, error=error, failed=failed,
-                           focus=focus, labels=casepage), status
+                           focus=focus, labels=casepage), status, headers
 
 
 @bp.get("/inquiries/<code>")
