@@ -10,7 +10,7 @@ import pytest
 
 from tests.console import PEOPLE
 from tests.test_console_browser import wait
-from tests.test_console_workflow import ENGLISH, QUESTION, flow, live  # noqa: F401  (the same live console)
+from tests.test_console_workflow import ENGLISH, FIRST, QUESTION, flow, live  # noqa: F401  (the same live console)
 from tests.test_sandbox_browser import browser  # noqa: F401  (the same Chromium fixture)
 
 pytestmark = pytest.mark.browser
@@ -123,3 +123,71 @@ def test_the_outcome_of_an_action_takes_the_focus_and_a_refused_field_is_marked(
     reason.send_keys("Thuộc lĩnh vực tài nguyên, môi trường", Keys.ENTER)
     done = wait(flow.b, lambda d: d.find_element(By.CSS_SELECTOR, f"#triage-{returned} .done"))
     assert wait(flow.b, lambda d: focused() == done)
+
+
+def test_a_refused_field_on_the_inquiry_page_takes_the_focus(flow, clock):  # noqa: F811
+    """The inquiry page's forms as triage's row: a refusal that marks a field puts the keyboard
+    on that field (not on the message above the forms), in view; a refusal about no field, and
+    a success, on the message (the refused values: blanks, which the browser's own `required`
+    lets through and the server refuses, and a day that does not exist)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from bot import context, runtime
+    from cases import Actor
+
+    officer, head = PEOPLE["officer_a"], PEOPLE["head_a"]
+    code = flow.writes(QUESTION, "Công ty CP Vịnh Xanh")
+    taken = flow.writes("Cho hỏi thủ tục cấp phép sửa chữa nhà xưởng", "Công ty CP Cẩm Phả")
+
+    def focused() -> dict:
+        return flow.b.execute_script(
+            "const e = document.activeElement, r = e.getBoundingClientRect();"
+            "return {id: e.id, invalid: e.getAttribute('aria-invalid'),"
+            "        seen: r.bottom > 0 && r.top < window.innerHeight}")
+
+    def refused_and_focused(field_id: str, says: str) -> None:
+        field = wait(flow.b, lambda d: d.find_element(By.CSS_SELECTOR, f"#{field_id}[aria-invalid=true]"))
+        assert says in flow.b.find_element(By.ID, field.get_attribute("aria-describedby")).text
+        assert flow.text("#case-error") == "Vui lòng xem lại các ô được đánh dấu."  # still read out (an alert)
+        assert wait(flow.b, lambda d: focused()["id"] == field_id)
+        assert focused() == {"id": field_id, "invalid": "true", "seen": True}
+
+    # the officer's answer, blank: the answer's box takes the focus; typed, the outcome does
+    flow.sign_in(officer, f"/inquiries/{code}")
+    flow.type("draft-text", "   ")
+    flow.b.find_element(By.ID, "draft-submit").send_keys(Keys.ENTER)  # the keyboard, not the mouse
+    refused_and_focused("draft-text", "Vui lòng nhập nội dung trả lời.")
+    flow.shot("inquiry-refused-answer")
+    focused_box = flow.b.switch_to.active_element
+    focused_box.send_keys(Keys.CONTROL, "a")
+    focused_box.send_keys(FIRST)
+    flow.b.find_element(By.ID, "draft-submit").send_keys(Keys.ENTER)
+    flow.message("Đã trình duyệt")
+    assert wait(flow.b, lambda d: focused()["id"] == "case-message")
+
+    # the answer given another way, on a day that does not exist (refused after the form's checks)
+    flow.b.find_element(By.CSS_SELECTOR, "#record summary").click()
+    flow.type("record-day", "31/02/2026")
+    flow.type("record-text", "Đã gọi điện hướng dẫn hồ sơ cấp phép.")
+    flow.b.find_element(By.CSS_SELECTOR, "#record-form button").send_keys(Keys.ENTER)
+    flow.message("Thời điểm trả lời không hợp lệ.")
+    assert wait(flow.b, lambda d: focused()["id"] == "record-day")
+    assert focused() == {"id": "record-day", "invalid": "true", "seen": True}
+
+    # the head sends the draft back without a reason: the reason's box
+    flow.sign_in(head, f"/inquiries/{code}")
+    flow.type("return-reason", " ")
+    flow.b.find_element(By.ID, "return").send_keys(Keys.ENTER)
+    refused_and_focused("return-reason", "Vui lòng nêu lý do.")
+
+    # a refusal about no field (someone else drafted meanwhile): its message, as before
+    flow.sign_in(officer, f"/inquiries/{taken}")
+    with flow.app.app_context():
+        runtime.casework(context.settings(), context.db(), clock).answers.draft(
+            taken, actor=Actor(officer.email, "officer", officer.unit), text="Dự thảo của đồng nghiệp.")
+    flow.type("draft-text", FIRST)
+    flow.b.find_element(By.ID, "draft-submit").send_keys(Keys.ENTER)
+    flow.message("Phản ánh đã có dự thảo")
+    assert flow.b.find_elements(By.CSS_SELECTOR, "#case [aria-invalid]") == []
+    assert wait(flow.b, lambda d: focused()["id"] == "case-error")
