@@ -65,7 +65,7 @@ def test_production_requires_secrets(tmp_path):
 
 
 def test_production_requires_a_long_session_key(tmp_path):
-    environ = {"FB_APP_SECRET": "s", "FB_VERIFY_TOKEN": "v"}
+    environ = {"FB_APP_SECRET": "s", "FB_VERIFY_TOKEN": "v", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}
     base = {"config_path": REPO / "config.yml", "environment": "production"}
     with pytest.raises(ConfigError, match="DDCI_SECRET_KEY is not set"):
         load_settings(base, environ=environ)
@@ -73,6 +73,59 @@ def test_production_requires_a_long_session_key(tmp_path):
         load_settings(base, environ={**environ, "DDCI_SECRET_KEY": "short"})
     key = "production-like-session-key-for-a-test-4f2a9c"  # (registered for redaction: no common text)
     assert load_settings(base, environ={**environ, "DDCI_SECRET_KEY": key}).secret_key == key
+
+
+NO_DATABASE_URL = ("DATABASE_URL is not set (required in production: a postgresql:// URL, or "
+                   "sqlite:////absolute/path.sqlite3 to keep SQLite on purpose; for the embedded instance of "
+                   "`make run`: export DDCI_ENV=development)")
+PRODUCTION_SECRETS = {"FB_APP_SECRET": "s", "FB_VERIFY_TOKEN": "v",
+                      "DDCI_SECRET_KEY": "production-db-url-test-session-key-51c7e2"}
+
+
+def test_production_without_database_url_refuses_to_start(tmp_path):
+    """An operator who forgot DATABASE_URL got a fresh, empty SQLite file in instance/ and a bot
+    that seemed to work. Production now stops saying what to set; an explicit SQLite URL is
+    still accepted (SQLite on purpose), and development and test keep the embedded default."""
+    base = {"config_path": REPO / "config.yml", "instance_path": tmp_path}
+    for environ in ({"DDCI_ENV": "production", **PRODUCTION_SECRETS}, PRODUCTION_SECRETS):  # unset is production
+        with pytest.raises(ConfigError) as err:
+            load_settings(base, environ=environ)
+        assert str(err.value) == NO_DATABASE_URL
+    with pytest.raises(ConfigError, match="DATABASE_URL is not set"):  # an empty value is not a URL either
+        load_settings(base, environ={**PRODUCTION_SECRETS, "DATABASE_URL": ""})
+
+    explicit = f"sqlite:///{tmp_path / 'on-purpose.sqlite3'}"
+    assert load_settings(base, environ={**PRODUCTION_SECRETS, "DATABASE_URL": explicit}).database_url == explicit
+    assert load_settings({**base, "database_url": explicit}, environ=PRODUCTION_SECRETS).database_url == explicit
+    assert load_settings(base, environ={**PRODUCTION_SECRETS, "DATABASE_URL": "postgresql://u:p@db/ddci"}
+                         ).database_url == "postgresql+psycopg2://u:p@db/ddci"
+
+    for environment in ("development", "test"):
+        s = load_settings(base, environ={"DDCI_ENV": environment})
+        assert s.database_url == f"sqlite:///{tmp_path / 'ddci.sqlite3'}", environment
+    assert not list(tmp_path.iterdir())  # settings alone create no file
+
+
+@pytest.mark.parametrize("command", ["flask", "gunicorn"])
+def test_production_commands_without_database_url_say_so_in_one_line(tmp_path, command):
+    """Through the real entry points: `flask db upgrade` (bot.cli_app) and gunicorn's master
+    (ops/gunicorn.conf.py on_starting) end with that one line and status 2, and create no
+    SQLite file in the instance directory (the old default wrote a fresh one there)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DDCI_ENV", "DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")}
+    env.update(PRODUCTION_SECRETS, DDCI_ENV="production", DDCI_INSTANCE=str(tmp_path))
+    argv = {"flask": ["flask", "db", "upgrade"],
+            "gunicorn": ["gunicorn", "-c", "ops/gunicorn.conf.py", "--workers", "2",
+                         "--bind", f"127.0.0.1:{free_port()}", "bot:create_app()"]}[command]
+    result = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    if command == "gunicorn":  # its own "Starting gunicorn" log line comes first
+        lines = [line for line in lines if "[INFO] Starting gunicorn" not in line]
+    assert lines == [f"Error: {NO_DATABASE_URL}"], result.stderr
+    assert not list(tmp_path.iterdir())  # no ddci.sqlite3 was created
 
 
 def test_environment_overrides_file_and_defaults(tmp_path):

@@ -159,9 +159,15 @@ def load_settings(
     if not dev and len(secret_key) < 32:
         raise ConfigError("DDCI_SECRET_KEY: at least 32 characters are required "
                           "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
-    database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL") or (
-        f"sqlite:///{instance / 'ddci.sqlite3'}"
-    )
+    database_url = overrides.pop("database_url", None) or env.get("DATABASE_URL")
+    if not database_url:
+        if not dev:
+            # a forgotten DATABASE_URL used to give production a fresh, empty SQLite file in the
+            # instance directory and a bot that seemed to work (Procfile.production, ops/systemd/)
+            raise ConfigError("DATABASE_URL is not set (required in production: a postgresql:// URL, or "
+                              "sqlite:////absolute/path.sqlite3 to keep SQLite on purpose; for the embedded "
+                              "instance of `make run`: export DDCI_ENV=development)")
+        database_url = f"sqlite:///{instance / 'ddci.sqlite3'}"  # the embedded instance's (make run, tests)
     if database_url.startswith(("postgres://", "postgresql://")):
         # the form most hosts and tools print; SQLAlchemy names its driver (an operator's
         # postgres:// ended in NoSuchModuleError's traceback)
