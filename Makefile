@@ -63,7 +63,8 @@ run: $(STAMP)
 	$(DEV) DDCI_BASE_URL=$(BASE_URL) DDCI_SMTP_PORT=$(MAIL_PORT) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) honcho start -f Procfile -p $(PORT)
 
 # The production shape on one machine (Procfile.production: gunicorn, a worker, the scheduler);
-# the environment holds DDCI_ENV=production, DATABASE_URL and the secrets (README "Connecting a real page").
+# the environment holds DDCI_ENV=production, DATABASE_URL and the secrets (README "Connecting a real page");
+# without DATABASE_URL `flask db upgrade` stops here in one line (production has no SQLite default).
 # To try it: honcho stops every process when one exits. A deployment runs ops/systemd/.
 production: $(STAMP)
 	flask db upgrade

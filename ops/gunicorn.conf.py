@@ -6,9 +6,9 @@ so that its live gauges leave the sum (its counters stay: they are totals). The 
 itself is emptied before the whole group starts, never here: `flask worker` and `flask
 scheduler` write into it too and may have started first (Makefile `run`, `production`).
 
-A configuration the app cannot start with (a secret not set, a bad config.yml) is checked once
-by the master before any worker is forked: it says why in one line, as `flask` does
-(bot.cli_app), and exits with status 2. Without the check every worker printed a traceback
+A configuration the app cannot start with (a secret or DATABASE_URL not set, a bad
+config.yml) is checked once by the master before any worker is forked: it says why in one
+line, as `flask` does (bot.cli_app), and exits with status 2. Without the check every worker printed a traceback
 and gunicorn ended with "Worker failed to boot" and status 3 (an operator's first deployment).
 """
 import sys

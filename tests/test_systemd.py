@@ -92,5 +92,6 @@ def test_the_environment_example_is_production_and_the_readme_no_longer_empties_
                if line and not line.startswith("#"))
     assert env["DDCI_ENV"] == "production" and env["PROMETHEUS_MULTIPROC_DIR"]
     assert env["DDCI_BASE_URL"].startswith("https://")  # links in e-mails pointed at 127.0.0.1:5000
+    assert env["DATABASE_URL"].startswith("postgresql")  # production refuses to start without one
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "ExecStartPre=rm" not in readme and "ops/systemd/" in readme
