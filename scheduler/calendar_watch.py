@@ -6,14 +6,18 @@ stop when it matters most).
 
 - The job `calendar:declared-check` runs every day at 08:00 local time (a cron trigger, so a
   day missed while no scheduler ran is caught up once); on a working day it asks the calendar
-  (`undeclared_year`: this year if undeclared, else next year from 1 December) and queues the
-  e-mail.
+  (`undeclared_years`: this year if undeclared, and next year from 1 December if undeclared)
+  and queues one e-mail naming every year missing (in December both may be).
 - The e-mail goes out in office hours: a run when offices are shut checks again at the next
   opening (`calendar:declared-check:at-opening`), as the reports do.
-- "Once a week" is the e-mail's idempotency key, `calendar:undeclared:<year>:<ISO week>`: the
-  first working day of each ISO week that finds the year undeclared sends it; another run in
-  the same week (the next day, a restart, a second instance) finds the key and sends nothing.
-  The first mail goes on the first working day from 1 December, not on the next Monday.
+- "Once a week" is the e-mail's idempotency key, `calendar:undeclared:<year>:<ISO week>`, with
+  the latest undeclared year: the first working day of each ISO week that finds a year
+  undeclared sends it; another run in the same week (the next day, a restart, a second
+  instance) finds the key and sends nothing. The first mail goes on the first working day from
+  1 December, not on the next Monday. Keyed by the latest year, a week that drops the earlier
+  year (the current one declared mid-week, or 1 January turning next year into this one) sends
+  no second mail; 1 December, which adds next year, does (so would next year declared before
+  this one, in December: then this year alone is named).
 - /healthz shows the same condition at once (bot/health.py); deadlines in an undeclared year
   are marked "tạm tính" wherever a business or an officer reads them.
 Only the lease holder runs jobs (scheduler.reminders); the e-mail goes through the
@@ -22,8 +26,9 @@ notifications table like every notice (every attempt recorded, retried with back
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import datetime, time
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import IntegrityError
@@ -78,23 +83,28 @@ def mail_key(year: int, day) -> str:
     return f"calendar:undeclared:{year}:{iso_year}-W{week:02d}"
 
 
-def undeclared_year(calendar: WorkingCalendar, now: datetime) -> Optional[int]:
-    """The year the admins must declare now: the current one if it is undeclared, else the
-    next one from 1 December (`WorkingCalendar.undeclared_soon`); None when neither."""
+def undeclared_years(calendar: WorkingCalendar, now: datetime) -> tuple[int, ...]:
+    """The years the admins must declare now, ascending: the current one if it is undeclared,
+    and the next one from 1 December if it is (`WorkingCalendar.undeclared_soon`); empty when
+    neither. In December both can be missing, and the e-mail must name both."""
+    years = []
     if not calendar.is_declared(now):
-        return calendar.local_date(now).year
-    return calendar.undeclared_soon(now)
+        years.append(calendar.local_date(now).year)
+    following = calendar.undeclared_soon(now)
+    if following is not None:
+        years.append(following)
+    return tuple(years)
 
 
 def check_declared(db: Database, calendar: WorkingCalendar, admins: Sequence[str], *, now: datetime) -> bool:
-    """Queue this week's e-mail to the admins if a year they must declare is not (`undeclared_year`;
-    on a working day, once per ISO week). Returns True if one was queued."""
-    year = undeclared_year(calendar, now)
+    """Queue this week's e-mail to the admins if years they must declare are not (`undeclared_years`,
+    all named in one e-mail; on a working day, once per ISO week). Returns True if one was queued."""
+    years = undeclared_years(calendar, now)
     today = calendar.local_date(now)
-    if year is None or not admins or not calendar.is_working_day(today):
+    if not years or not admins or not calendar.is_working_day(today):
         return False
-    key = mail_key(year, today)
-    subject, text = message_vi(year, calendar.declared_years, current=year == today.year)
+    key = mail_key(years[-1], today)
+    subject, text = message_vi(years, calendar.declared_years, current=years[0] == today.year)
     try:
         with db.session() as s:
             if s.query(Notification.id).filter_by(idempotency_key=key).first() is not None:
@@ -104,29 +114,40 @@ def check_declared(db: Database, calendar: WorkingCalendar, admins: Sequence[str
                                created_at=now))
     except IntegrityError:  # another instance queued this week's mail first
         return False
-    log.info("next year's days off (%s) are not declared: admins told (%s)", year, key)
+    log.info("days off of %s are not declared: admins told (%s)", ", ".join(map(str, years)), key)
     return True
 
 
-def message_vi(year: int, declared: Sequence[int], *, current: bool = False) -> tuple[str, str]:
-    """The admins' e-mail, in Vietnamese: what is missing, what it affects, what to do. `current`:
-    `year` is the year under way (every deadline now computed is provisional), not the next."""
-    subject = f"[DDCI Quảng Ninh] Chưa khai báo lịch nghỉ lễ, nghỉ bù năm {year}"
-    years = ", ".join(str(y) for y in declared) or "chưa có năm nào"
-    affected = (f"Năm {year} đã bắt đầu: mọi hạn trả lời tính từ nay" if current else
-                f"Từ nay, các phản ánh nhận vào cuối năm có hạn trả lời rơi vào năm {year}; các hạn đó")
+def message_vi(years: Sequence[int], declared: Sequence[int], *, current: bool = False) -> tuple[str, str]:
+    """The admins' e-mail, in Vietnamese (NFC): what is missing, what it affects, what to do.
+    `years`: the undeclared years, ascending (`undeclared_years`: one, or in December this year
+    and the next). `current`: the first of them is the year under way (every deadline now
+    computed is provisional), not the next."""
+    years = tuple(years)
+    names = " và ".join(f"năm {y}" for y in years)  # "năm 2026 và năm 2027"
+    subject = f"[DDCI Quảng Ninh] Chưa khai báo lịch nghỉ lễ, nghỉ bù {names}"
+    listed = ", ".join(str(y) for y in declared) or "chưa có năm nào"
+    if len(years) > 1:  # December, this year and the next both undeclared
+        affected = (f"Năm {years[0]} đang diễn ra: mọi hạn trả lời tính từ nay, kể cả các hạn rơi vào năm "
+                    f"{years[1]} của những phản ánh nhận vào cuối năm,")
+    elif current:
+        affected = f"Năm {years[0]} đã bắt đầu: mọi hạn trả lời tính từ nay"
+    else:
+        affected = (f"Từ nay, các phản ánh nhận vào cuối năm có hạn trả lời rơi vào năm {years[0]}; "
+                    "các hạn đó")
+    scope, those = ("hai năm này", "các năm đó") if len(years) > 1 else ("năm này", "năm đó")
     text = (
-        f"Lịch nghỉ lễ, nghỉ bù và các ngày thứ Bảy làm bù của năm {year} chưa được khai báo trong config.yml "
-        f"(calendar.declared_years hiện có: {years}).\n\n"
+        f"Lịch nghỉ lễ, nghỉ bù và các ngày thứ Bảy làm bù của {names} chưa được khai báo trong config.yml "
+        f"(calendar.declared_years hiện có: {listed}).\n\n"
         f"{affected} đang được tính "
-        "theo lịch dự đoán của gói holidays, nên mọi hạn trong năm này được ghi là \"tạm tính\" trong thư gửi "
+        f"theo lịch dự đoán của gói holidays, nên mọi hạn trong {scope} được ghi là \"tạm tính\" trong thư gửi "
         "doanh nghiệp và thư gửi các đơn vị.\n\n"
-        f"Việc cần làm khi có thông báo chính thức về lịch nghỉ năm {year}:\n"
-        f"1. Thêm các ngày nghỉ (days_off) và ngày làm bù (make_up_workdays) của năm {year} vào mục calendar "
+        f"Việc cần làm khi có thông báo chính thức về lịch nghỉ {names}:\n"
+        f"1. Thêm các ngày nghỉ (days_off) và ngày làm bù (make_up_workdays) của {names} vào mục calendar "
         "của config.yml, kèm số văn bản công bố (doc).\n"
-        f"2. Thêm {year} vào calendar.declared_years.\n"
+        f"2. Thêm {' và '.join(str(y) for y in years)} vào calendar.declared_years.\n"
         "3. Khởi động lại các tiến trình (web, worker, scheduler).\n\n"
-        "Thư này được gửi mỗi tuần một lần cho đến khi năm đó được khai báo; /healthz cũng báo điều này.\n"
+        f"Thư này được gửi mỗi tuần một lần cho đến khi {those} được khai báo; /healthz cũng báo điều này.\n"
         "-- Hệ thống tiếp nhận phản ánh DDCI Quảng Ninh (thư tự động)"
     )
-    return subject, text
+    return unicodedata.normalize("NFC", subject), unicodedata.normalize("NFC", text)

@@ -200,3 +200,98 @@ def test_a_declared_current_year_sends_nothing_in_january(make_app, services, sm
         clock.set(vn(2027, 1, day, 8, 0))
         beat(service)
     assert admin_mail(smtp) == []
+
+
+def mails_to_admins(smtp) -> list[dict]:
+    """Every admins' e-mail about undeclared days off, whichever years it names."""
+    return [m for m in smtp.messages if "Chưa khai báo lịch nghỉ lễ, nghỉ bù" in m["subject"]]
+
+
+def notification_keys(app) -> list[str]:
+    from sqlalchemy import select
+
+    from bot import context
+    from store import Notification
+
+    with app.app_context(), context.db().session() as s:
+        return s.execute(select(Notification.idempotency_key).where(Notification.kind == "calendar_undeclared")
+                         .order_by(Notification.id)).scalars().all()
+
+
+@pytest.mark.parametrize("declared, day, years, key", [
+    # December, this year and the next both undeclared: one e-mail naming both
+    ([2025], vn(2026, 12, 1, 8, 0), (2026, 2027), "calendar:undeclared:2027:2026-W49"),
+    # December, only next year undeclared: next year alone, as before
+    ([2025, 2026], vn(2026, 12, 1, 8, 0), (2027,), "calendar:undeclared:2027:2026-W49"),
+    # another month, this year and the next undeclared (next year is not asked for yet): this year alone
+    ([2025, 2026], vn(2027, 1, 4, 8, 0), (2027,), "calendar:undeclared:2027:2027-W01"),
+])
+def test_the_e_mail_names_every_year_that_is_missing(make_app, services, smtp, clock, declared, day, years, key):
+    """In December with both the current and the next year undeclared the e-mail named only
+    the current year: the admins learned of next year's gap only after 1 January."""
+    import unicodedata
+
+    app = make_app(calendar=calendar_with(declared))
+    service = services(app)
+    clock.set(day)
+    beat(service)
+    clock.set(day + timedelta(days=1))  # the next day, same week: no second e-mail
+    beat(service)
+    (mail,) = mails_to_admins(smtp)
+    names = " và ".join(f"năm {y}" for y in years)
+    assert mail["to"] == [ADMIN]
+    assert mail["subject"] == f"[DDCI Quảng Ninh] Chưa khai báo lịch nghỉ lễ, nghỉ bù {names}"
+    text = mail["text"]
+    assert unicodedata.is_normalized("NFC", mail["subject"]) and unicodedata.is_normalized("NFC", text)
+    assert f"Lịch nghỉ lễ, nghỉ bù và các ngày thứ Bảy làm bù của {names} chưa được khai báo" in text
+    assert f"calendar.declared_years hiện có: {', '.join(map(str, declared))})" in text
+    assert f"của {names} vào mục calendar" in text
+    assert f"2. Thêm {' và '.join(map(str, years))} vào calendar.declared_years." in text
+    for year in {2026, 2027, 2028} - set(years):
+        assert f"năm {year}" not in mail["subject"] + text and f"Thêm {year}" not in text
+    if years == (2026, 2027):
+        assert ("Năm 2026 đang diễn ra: mọi hạn trả lời tính từ nay, kể cả các hạn rơi vào năm 2027 của những "
+                "phản ánh nhận vào cuối năm, đang được tính theo lịch dự đoán") in text
+        assert "mọi hạn trong hai năm này" in text and "cho đến khi các năm đó được khai báo" in text
+    elif day.month == 12:
+        assert "Từ nay, các phản ánh nhận vào cuối năm có hạn trả lời rơi vào năm 2027; các hạn đó" in text
+    else:
+        assert "Năm 2027 đã bắt đầu: mọi hạn trả lời tính từ nay đang được tính" in text
+    assert notification_keys(app) == [key]
+
+
+def test_both_years_missing_through_new_year_is_one_e_mail_a_week(make_app, services, smtp, clock):
+    """From 1 December the e-mail adds next year; on 1 January next year is this year and the
+    e-mail names it alone, and a week never gets two (keyed by the latest year missing)."""
+    app = make_app(calendar=calendar_with([2025]))
+    service = services(app)
+    for when in (vn(2026, 11, 30, 8, 0), vn(2026, 12, 1, 8, 0), vn(2026, 12, 2, 8, 0),
+                 vn(2026, 12, 28, 8, 0), vn(2027, 1, 1, 8, 0), vn(2027, 1, 4, 8, 0)):
+        clock.set(when)
+        beat(service)
+    subjects = [m["subject"].removeprefix("[DDCI Quảng Ninh] Chưa khai báo lịch nghỉ lễ, nghỉ bù ")
+                for m in mails_to_admins(smtp)]
+    # Mon 30/11: this year only; Tue 01/12 adds next year (new in that week); Mon 28/12 both again;
+    # Fri 01/01 is a day off; Mon 04/01: 2027, now the current year, alone
+    assert subjects == ["năm 2026", "năm 2026 và năm 2027", "năm 2026 và năm 2027", "năm 2027"]
+    assert "Năm 2027 đã bắt đầu" in mails_to_admins(smtp)[-1]["text"]
+    assert notification_keys(app) == ["calendar:undeclared:2026:2026-W49", "calendar:undeclared:2027:2026-W49",
+                                      "calendar:undeclared:2027:2026-W53", "calendar:undeclared:2027:2027-W01"]
+
+
+def test_undeclared_years_and_the_message_without_a_database():
+    from scheduler.calendar import WorkingCalendar
+    from scheduler.calendar_watch import message_vi, undeclared_years
+
+    def years(declared, when):
+        return undeclared_years(WorkingCalendar.from_mapping(calendar_with(declared)), when)
+
+    assert years([2025], vn(2026, 12, 1, 9, 0)) == (2026, 2027)
+    assert years([2025, 2026], vn(2026, 12, 1, 9, 0)) == (2027,)
+    assert years([2025, 2027], vn(2026, 12, 1, 9, 0)) == (2026,)
+    assert years([2025, 2026, 2027], vn(2026, 12, 1, 9, 0)) == ()
+    assert years([2025], vn(2026, 11, 30, 23, 59)) == (2026,)  # not December yet: next year is not asked for
+    assert years([2025, 2026], vn(2026, 11, 30, 23, 59)) == ()
+    assert years([2025, 2026], vn(2027, 6, 1, 9, 0)) == (2027,)  # nor in June
+    subject, text = message_vi((2026, 2027), (2025,), current=True)
+    assert subject.endswith("nghỉ bù năm 2026 và năm 2027") and "Thêm 2026 và 2027 vào" in text
