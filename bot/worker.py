@@ -213,8 +213,10 @@ class Worker:
 
     def started(self) -> None:
         """A worker process starts (perhaps with renewed page tokens in its environment): pages
-        whose messages wait for new credentials are probed at the first pass."""
+        whose messages wait for new credentials are probed at the first pass. The calendar's
+        holiday tables are built now, outside any transaction (WorkingCalendar.warm)."""
         self.delivery.restarted()
+        self.conversation.cases.calendar.warm(self.clock())
 
     def _pass(self, sender) -> float:
         """One pass of run_forever; returns how long to wait before the next one (0: at once).

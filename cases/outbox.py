@@ -87,7 +87,7 @@ def as_sent(reply: Reply, *, author: str, queued_at: datetime, now: datetime) ->
     """The reply as it leaves now. A bot's message that waited more than LATE_AFTER (Facebook
     was down, the page's token had expired) first says when the business's message came in,
     so an acknowledgement that arrives hours late does not read as if it had just been
-    received ("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 ngày
+    received ("Chúng tôi đã nhận được tin nhắn của Quý doanh nghiệp lúc 10:00 thứ Sáu, ngày
     27/11/2026."): the time the message it answers was received (when the reply was queued,
     if that is not known), in the reply's own language (Vietnamese when it is not known). A
     person's answer is sent as they wrote it."""

@@ -98,8 +98,12 @@ CULTURE_DAY_NAME = "Ngày Văn hóa Việt Nam"
 # against a config that closes everything (which would otherwise loop forever).
 _MAX_GAP_DAYS = 366
 
-_WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# The days of the week as written inside a sentence ("hạn 17:00 thứ Năm, ngày 10/12/2026");
+# a line or a table cell that starts with one capitalises it (_WEEKDAYS_VI: "Thứ Năm").
+WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAYS_VI = tuple(name[:1].upper() + name[1:] for name in WEEKDAYS_VI)
+_WEEKDAYS_EN = WEEKDAYS_EN
 
 # Morning and afternoon sessions (open, close), local time. Defaults: Quảng Ninh's own hours
 # were not found (module docstring; scheduler/vn-calendar.source.yml, office_hours).
@@ -127,10 +131,6 @@ _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 def _nfc(text: str) -> str:
     """Officers see these strings; one normalization form keeps comparisons and fonts sane."""
     return unicodedata.normalize("NFC", text)
-
-
-WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
-WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def weekday_vi(day: date) -> str:
@@ -337,6 +337,16 @@ class WorkingCalendar:
     def declared_years(self) -> tuple[int, ...]:
         """The years whose days off are declared in config, ascending."""
         return tuple(sorted(self._declared))
+
+    def warm(self, instant: datetime) -> None:
+        """Build the statutory holidays of ``instant``'s local year and the next now, not in the
+        first deadline a process computes: that took 80-90 ms (the ``holidays`` package's tables,
+        then cached for the process), and the worker computes its first deadline while it holds
+        the database's write lock, which the webhook's requests wait for (bench/README.md,
+        05/12/2026: the first hold of a burst was 112 ms). The worker calls it at its start."""
+        year = self.local_date(instant).year
+        for y in (year, year + 1):
+            _statutory_year(y)
 
     def local_date(self, instant: datetime) -> date:
         """The local calendar date of an aware instant (23:30 UTC is already tomorrow in Vietnam)."""

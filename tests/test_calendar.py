@@ -839,3 +839,19 @@ def test_names_are_nfc():
     decomposed = unicodedata.normalize("NFD", "Tết Dương lịch")
     cal = WorkingCalendar(use_statutory=False, days_off={d("2030-01-02"): decomposed})
     assert cal.day_off_reason(d("2030-01-02")) == unicodedata.normalize("NFC", "Tết Dương lịch")
+
+
+def test_the_worker_builds_the_holiday_tables_at_its_start_not_in_its_first_deadline(worker, clock):
+    """The first deadline of a process built the `holidays` tables (80-90 ms), and the worker
+    computes it while holding SQLite's write lock, which the webhook waits for: the worker
+    builds them when it starts, for this year and the next (a deadline near 31/12 crosses)."""
+    from scheduler.calendar import _statutory_year
+
+    _statutory_year.cache_clear()
+    worker.started()
+    year = worker.conversation.cases.calendar.local_date(clock()).year
+    before = _statutory_year.cache_info()
+    assert before.currsize == 2
+    for y in (year, year + 1):
+        _statutory_year(y)
+    assert _statutory_year.cache_info().hits == before.hits + 2  # both were built already

@@ -105,6 +105,15 @@ def test_production_without_database_url_refuses_to_start(tmp_path):
         assert s.database_url == f"sqlite:///{tmp_path / 'ddci.sqlite3'}", environment
     assert not list(tmp_path.iterdir())  # settings alone create no file
 
+    # an instance that ran on the old default: the message names its database, so the operator
+    # keeps it instead of following the message into an empty PostgreSQL database
+    (tmp_path / "ddci.sqlite3").write_bytes(b"")
+    with pytest.raises(ConfigError) as err:
+        load_settings(base, environ=PRODUCTION_SECRETS)
+    existing = (tmp_path / "ddci.sqlite3").resolve()
+    assert str(err.value) == (f"{NO_DATABASE_URL}; this instance's existing database is {existing}: "
+                              f"DATABASE_URL=sqlite:///{existing} keeps it")
+
 
 @pytest.mark.parametrize("command", ["flask", "gunicorn"])
 def test_production_commands_without_database_url_say_so_in_one_line(tmp_path, command):

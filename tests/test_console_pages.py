@@ -443,6 +443,9 @@ def test_triage_assigns_with_a_corrected_domain_and_a_reason(console, clock, gra
     assert done.status_code == 200 and "Đã giao Sở Xây dựng chủ trì" in text(done) and "Xây dựng" in text(done)
     inquiry = c.inquiry(unsure)
     assert (inquiry.unit_code, inquiry.intent, inquiry.corrected_intent) == ("SO_XD", "dat_dai", "xay_dung")
+    due = inquiry.due_at.astimezone(VN)  # said as the unit's e-mail and the business say it
+    weekday = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")[due.weekday()]
+    assert f"chủ trì, hạn {due:%H:%M} {weekday}, ngày {due:%d/%m/%Y}" in text(done)
     told = [o for o in c.rows(Outbox) if o.inquiry_id == inquiry.id][-1]
     assert "Xây dựng" in told.message["text"] and "Sở Xây dựng" in told.message["text"]
     assert told.message["text"].startswith(f"Phản ánh {unsure} của Quý doanh nghiệp đã được giao cho đơn vị có thẩm quyền.")

@@ -325,7 +325,7 @@ def test_a_business_writes_the_unit_drafts_the_head_approves_and_only_then_it_is
     assert "Ngày dạng dd/mm/yyyy" in flow.text("#record-form") and flow.inquiry(late).status == "assigned"
     flow.type("record-day", "30/11/2026")
     flow.b.find_element(By.CSS_SELECTOR, "#record-form button").click()
-    flow.message("Đã ghi nhận trả lời bằng điện thoại lúc 30/11/2026 09:20")
+    flow.message("Đã ghi nhận trả lời bằng điện thoại lúc 09:20 thứ Hai, ngày 30/11/2026")
     inquiry = flow.inquiry(late)
     assert (inquiry.status, inquiry.answered_via, inquiry.answered_at) == (
         "answered", "recorded", datetime(2026, 11, 30, 9, 20, tzinfo=VN))

@@ -164,9 +164,14 @@ def load_settings(
         if not dev:
             # a forgotten DATABASE_URL used to give production a fresh, empty SQLite file in the
             # instance directory and a bot that seemed to work (Procfile.production, ops/systemd/)
+            # an instance that ran on that default before has its data there: say so, or the
+            # operator follows the message into an empty PostgreSQL database (a review)
+            existing = (instance / "ddci.sqlite3").resolve()
+            kept = (f"; this instance's existing database is {existing}: DATABASE_URL=sqlite:///{existing} "
+                    "keeps it") if existing.is_file() else ""
             raise ConfigError("DATABASE_URL is not set (required in production: a postgresql:// URL, or "
                               "sqlite:////absolute/path.sqlite3 to keep SQLite on purpose; for the embedded "
-                              "instance of `make run`: export DDCI_ENV=development)")
+                              f"instance of `make run`: export DDCI_ENV=development){kept}")
         database_url = f"sqlite:///{instance / 'ddci.sqlite3'}"  # the embedded instance's (make run, tests)
     if database_url.startswith(("postgres://", "postgresql://")):
         # the form most hosts and tools print; SQLAlchemy names its driver (an operator's

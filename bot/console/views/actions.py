@@ -32,6 +32,7 @@ from bot.console.views.inquiries import case_form, render_case
 from bot.console.work import actor, casework, is_htmx, now
 from cases import CaseError, Conflict, NotAllowed
 from routing.taxonomy import domain_name
+from scheduler.notifications.render import format_local
 from store import Draft
 from store import audit as log
 
@@ -97,7 +98,9 @@ def _refused(code: str, key: Optional[str], form, message: str, status: int):
 
 
 def _fmt(instant: datetime) -> str:
-    return instant.astimezone(casework().calendar.tz).strftime("%d/%m/%Y %H:%M")
+    """A time in an action's confirmation, as the unit's e-mail and the business read the same
+    deadline ("17:00 thứ Năm, ngày 10/12/2026"; the tables keep the short form)."""
+    return format_local(instant, casework().calendar.tz.key)
 
 
 def _unit_name(code: str) -> str:

@@ -25,6 +25,7 @@ from bot.console.work import casework, is_htmx, now
 from cases import CaseError, Conflict, NotAllowed, queries
 from cases.worklists import Filters, triage_queue
 from routing.taxonomy import DOMAIN_INTENTS, domain_name
+from scheduler.notifications.render import format_local
 from store import ClassificationRecord
 from store import audit as log
 
@@ -117,8 +118,7 @@ def assign(code: str):
             error, status = exc.reason, 422
     if error is None:
         name = context.settings().unit(unit).name
-        tz = casework().calendar.tz
-        message = (f"Đã giao {name} chủ trì, hạn {due.astimezone(tz):%d/%m/%Y %H:%M}"
+        message = (f"Đã giao {name} chủ trì, hạn {format_local(due, casework().calendar.tz.key)}"
                    + (f"; lĩnh vực sửa thành “{domain_name(domain, 'vi')}”" if domain else "")
                    + ". Doanh nghiệp đã được báo.")
         if is_htmx():
