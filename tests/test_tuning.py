@@ -81,6 +81,13 @@ def inbox(db, clock, tmp_path):
     ("c Phương đã hỗ trợ, e Linh bên cty, a Vương bên ban qlda; chủ quán Nguyễn Thu Hà",
      ["Phương", "Linh", "Vương", "Thu Hà"], "c A đã hỗ trợ, e A bên cty, a A bên ban qlda; chủ quán Nguyễn Văn A"),
     ("We are a Korean investor, e.g. a Japanese firm", [], "We are a Korean investor, e.g. a Japanese firm"),
+    # introducing oneself, or named by one's job (round 4 of the simulated traffic leaked these)
+    ("Em là Linh phòng hành chính, e là Phương kế toán; liên hệ lễ tân Hùng", ["Linh", "Phương", "Hùng"],
+     "Em là A phòng hành chính, e là A kế toán; liên hệ lễ tân A"),
+    ("Chào ad ạ, em là Vương bên cty tư vấn; em la Tuan ke toan", ["Vương", "Tuan"],
+     "Chào ad ạ, em là A bên cty tư vấn; em la A ke toan"),
+    ("tôi là Giám đốc, em là Doanh nghiệp nhỏ, nhân viên Sở Tài chính bảo câu hỏi của em là Luật đất đai", [],
+     "tôi là Giám đốc, em là Doanh nghiệp nhỏ, nhân viên Sở Tài chính bảo câu hỏi của em là Luật đất đai"),
     ("Dạ. C Phương đã gửi hồ sơ; E Linh hỏi thêm", ["Phương", "Linh"], "Dạ. C A đã gửi hồ sơ; E A hỏi thêm"),
     ("hồ sơ gồm: a) Giấy đề nghị; c) Hợp đồng; theo điểm c Khoản 2 Điều 5, phụ lục A Mẫu 01; ok e, Cảm ơn a",
      [], "hồ sơ gồm: a) Giấy đề nghị; c) Hợp đồng; theo điểm c Khoản 2 Điều 5, phụ lục A Mẫu 01; ok e, Cảm ơn a"),

@@ -28,7 +28,10 @@ titles Mr, Mrs, Ms, Miss, Dr count as pronouns of address ("liên hệ em Linh",
 Li"), and so does chat shorthand for anh, chị, em ("a Vương", "c Phương", "e Linh") in a text
 in Vietnamese; a place word counts as itself when written with diacritics ("quán", a shop, is
 not "quận"). The third round of the simulated traffic leaked four names past the rule before
-these two were added.
+these two were added. A person introducing themself ("em là Linh", "e là Phương", "mình là
+Vương") or named by their job ("lễ tân Phương", "kế toán Hùng", "nhân viên Lan") in a
+Vietnamese text: 1-3 capitalised syllables after it are a name unless the first is a title or
+an organisation's word (_INTRO; the fourth round leaked four names this way).
 Limits: a lower-case name without a cue is not found ("nguyen van an gui hs" stays); a
 family name that is also common in place names (Hà, Hồ, Cao, Mai, Lương, Lâm, Quang) counts
 only after a cue; ALL-CAPS names are not found (ALL-CAPS messages are common and would be
@@ -72,6 +75,17 @@ _WORD = re.compile(r"[^\W\d_]+")
 _CUE = re.compile(r"(?i)(?<![^\W_])(tên(?: (?:em|tôi|mình|anh|chị|của (?:em|tôi|mình)))? là|họ và tên|họ tên|"
                   r"ten(?: (?:em|toi|minh|anh|chi))? la|ho va ten|ho ten|my name is|người đại diện(?: là)?|"
                   r"nguoi dai dien(?: la)?|giám đốc(?: là)?|giam doc(?: la)?)(?:\s*[:,])?(?=\s)")
+# A person introducing themself or named by their job ("em là Linh phòng hành chính", "e là
+# Phương kế toán", "mình là Vương bên cty tư vấn", "liên hệ lễ tân Phương", "kế toán Hùng"): the
+# fourth round of the simulated traffic leaked four given names this way. 1-3 capitalised
+# syllables after it are a name unless the first is a title or an organisation's word ("em là
+# Giám đốc", "tôi là Doanh nghiệp…", "nhân viên Sở Tài chính").
+_INTRO = re.compile(r"(?i)(?<![^\W_])(?:(?:em|e|tôi|toi|tui|mình|minh|anh|chị|chi|c|a) (?:là|la)|lễ tân|le tan|"
+                    r"kế toán|ke toan|thủ quỹ|thu quy|nhân viên|nhan vien|thư ký|thu ky|trợ lý|tro ly)(?:\s*[:,])?(?=\s)")
+_NOT_A_NAME_AFTER_INTRO = frozenset(strip_diacritics(w).lower() for w in (
+    "Doanh Nhà Người Đại Đơn Hộ Hợp Chủ Khách Bên Đội Hội Trung Viện Trạm Xí Nhóm Tập Văn Đoàn Hãng Quỹ Ngân "
+    "Luật Nghị Thông Quyết Điều Khoản Mẫu Phụ Giấy Hồ Thủ Dự Cơ"
+).split())
 _PRONOUNS = frozenset("anh chị chi ông ong bà ba cô co chú chu bác bac em mr mrs ms miss dr".split())  # lower-cased, not folded
 # Chat shorthand for anh, chị, em ("c Phương", "e Linh", "a Vương"): pronouns only in a
 # Vietnamese text ("a" is also the English article: "a Korean investor" keeps its word).
@@ -223,6 +237,15 @@ def _names(text: str) -> list[tuple[int, int, str]]:
             n = max(2, _runs(text, words, i, 4, str.islower))
         if n:
             add(i, min(n, len(words) - i))
+    if vietnamese:
+        for cue in _INTRO.finditer(text):
+            i = index_after(cue.end())
+            first = _folded(words[i].group(0)) if i < len(words) else ""
+            if first in _TITLES or first in _NOT_A_NAME_AFTER_INTRO:
+                continue
+            n = _runs(text, words, i, 3, _capitalised)
+            if n:
+                add(i, n)
     i = 0
     while i < len(words):
         word = words[i].group(0)
