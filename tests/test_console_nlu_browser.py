@@ -107,8 +107,12 @@ def train(driver, base, worker, app, name: str) -> str:
 
     driver.get(f"{base}/nlu/training")
     driver.find_element(By.ID, "train").click()
-    # read the section in one step: its polling swaps it out every 2 s (a stale element is looked up again)
-    queued = wait(driver, lambda d: (lambda e: (e.text, e.get_attribute("hx-trigger")))(
+    # read the section in one step: its polling swaps it out every 2 s (a stale element is looked up
+    # again). Until the request's answer arrives the page may still show the last job's section
+    # (a second training: "Lượt #1 · Xong"), so wait for the new job's, queued (CI on PostgreSQL
+    # read the old one once).
+    queued = wait(driver, lambda d: (lambda e: (e.text, e.get_attribute("hx-trigger"))
+                                     if "Đang chờ worker nhận" in e.text else None)(
         d.find_element(By.CSS_SELECTOR, "section.job")))
     assert "Đang chờ worker nhận" in queued[0] and queued[1] == "every 2s"
     shot(driver, f"{name}-queued")
